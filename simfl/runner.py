@@ -70,15 +70,15 @@ def build_policy(config: Config) -> ServerPolicy:
     optimizer = sgd(alg.server_lr) if alg.server_optimizer is None else alg.server_optimizer.build()
     fedasync_optimizer = None if alg.server_optimizer is None else optimizer
     if alg.type == "fedavg":
-        return FedAvgPolicy(alg.clients_per_round, selected_per_round(alg), optimizer, alg.deadline_s)
+        return FedAvgPolicy(alg.clients_per_round, selected_per_round(alg), optimizer, alg.deadline_s, alg.min_reports)
     if alg.type == "fedasync":
         return AsyncPolicy(alg.concurrency, FedAsyncRule(alg.alpha, alg.staleness, fedasync_optimizer), alg.max_staleness,
                            alg.max_dispatch_per_s)
     if alg.type == "fedbuff":
-        return AsyncPolicy(alg.concurrency, FedBuffRule(alg.buffer_size, alg.staleness, optimizer), alg.max_staleness,
+        return AsyncPolicy(alg.concurrency, FedBuffRule(alg.buffer_size, alg.staleness, optimizer, alg.buffer_normalization), alg.max_staleness,
                            alg.max_dispatch_per_s)
     if alg.type == "fedat":
-        return FedATPolicy(alg.tiers, alg.clients_per_round)
+        return FedATPolicy(alg.tiers, alg.clients_per_round, alg.fedat_weighting)
     if alg.type == "semisync":
         return SemiSyncPolicy(alg.period_s, alg.concurrency, alg.staleness, optimizer)
     raise AssertionError(f"unhandled algorithm {alg.type}")
@@ -119,6 +119,25 @@ def check_config(config: Config) -> dict[str, Any]:
     }
 
 
+def _trainer_sizes(trainer: Trainer | None, config: Config) -> np.ndarray | None:
+    """Client sizes from a custom trainer that holds data (its ``client_sizes``), else None.
+
+    A trainer that trains on its own data must say how much each client holds: those sizes,
+    not the ones ``config.data`` would give, weight FedAvg and time every task.
+    """
+    sizes = getattr(trainer, "client_sizes", None) if trainer is not None else None
+    if sizes is None:
+        return None
+    sizes = np.asarray(sizes)
+    n = config.data.num_clients
+    if sizes.shape != (n,) or not np.issubdtype(sizes.dtype, np.integer) or (sizes < 1).any():
+        raise ConfigError(
+            f"data.num_clients: the trainer's client_sizes must be {n} positive integers (one per client), "
+            f"got shape {sizes.shape} of {sizes.dtype}"
+        )
+    return sizes.astype(np.int64)
+
+
 def _make_trainer(config: Config, federated, tree: SeedTree) -> Trainer:
     from simfl.training import make_trainer  # torch is imported only when training
 
@@ -142,7 +161,10 @@ def run(
     Args:
         config: a validated config (see :func:`simfl.load_config`).
         trainer: a trainer to use instead of the one built from the config (tests, stubs).
-            Ignored, with no trainer at all, when ``train.enabled`` is false (a dry run).
+            Ignored, with no trainer at all, when ``train.enabled`` is false (a dry run). When it
+            holds data (a ``client_sizes`` attribute, one positive integer per client), those sizes
+            weight FedAvg and time the tasks instead of the sizes ``config.data`` gives, and the
+            manifest records ``client_sizes_from: trainer``; the manifest names the trainer's class.
         out: a run directory to write (config.yaml, four parquet tables, manifest.json).
         overwrite: allow ``out`` to hold a previous run.
         progress: show a progress bar (None: only on a terminal).
@@ -171,9 +193,18 @@ def run(
         coupling = config.heterogeneity.coupling
         by_label = coupling is not None and coupling.by == "label"
         federated = None
+        custom = trainer if config.train.enabled else None
+        if custom is not None:
+            manifest["trainer"] = f"{type(custom).__module__}:{type(custom).__qualname__}"
         if (config.train.enabled and trainer is None) or by_label:
             federated = fl_data.load_data(config.data, tree)
-        sizes = federated.client_sizes if federated is not None else fl_data.client_sizes(config.data, tree)
+        sizes = _trainer_sizes(custom, config)
+        if sizes is not None:
+            manifest["client_sizes_from"] = "trainer"
+        elif federated is not None:
+            sizes = federated.client_sizes
+        else:
+            sizes = fl_data.client_sizes(config.data, tree)
         if config.train.enabled:
             if trainer is None:
                 trainer = _make_trainer(config, federated, tree)

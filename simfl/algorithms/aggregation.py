@@ -63,15 +63,20 @@ def accumulated_mean(state: Accumulator) -> np.ndarray:
     return state.total / state.count
 
 
-def fedat_tier_weights(updates_per_tier) -> np.ndarray:
+def fedat_tier_weights(updates_per_tier, smoothed: bool = False) -> np.ndarray:
     """FedAT's cross-tier weights (Chai et al. 2021, SC'21, §4.3).
 
     Tiers are ordered fastest first; tier m's model gets weight ``T_{M+1−m} / T``, where
     ``T_k`` is how many times tier k has updated the global model and ``T = Σ_k T_k``: the
     counts are mirrored, so the slowest tier gets the weight earned by the fastest one and
     fast tiers cannot dominate the global model. Before any update the weights are equal.
+
+    As printed (``smoothed=False``), a tier's weight is 0 until its mirror tier has reported:
+    at the start, when only the fastest tier has reported, the global model is the mix of the
+    tiers that have not (their models still the initial one). ``smoothed=True`` starts every
+    count at 1 (``T_k + 1``), so every tier has a positive weight from the first update.
     """
-    counts = np.asarray(updates_per_tier, dtype=float)
+    counts = np.asarray(updates_per_tier, dtype=float) + (1.0 if smoothed else 0.0)
     total = counts.sum()
     if total == 0:
         return np.full(len(counts), 1.0 / len(counts))

@@ -18,12 +18,22 @@ and FedYogi (TFF's ``keras_optimizers/yogi.py``) rescale the rate by ``√(1 −
 (bias correction), FedAdagrad is Keras Adagrad with no first moment (``β1 = 0``), and
 ``docs/hyperparameters.md`` lists ``initial_accumulator_value=0.0`` for Adagrad and Yogi (Keras
 Adam also starts from ``v = 0``). To match the runs rather than the algorithm, pass
-``initial_accumulator=0.0`` (and ``beta1=0.0`` for FedAdagrad); bias correction is not offered.
+``initial_accumulator=0.0`` (and ``beta1=0.0`` for FedAdagrad) and ``bias_correction=True``.
+
+Bias correction (Kingma & Ba 2015, the line before their §2.1) rescales FedAdam's and FedYogi's
+rate at the t-th server step to ``η_t = η·√(1 − β2^t)/(1 − β1^t)`` (:func:`scale_by_bias_correction`),
+with ``t = 1`` at the first step. Flower's ``FedAdam`` (``flwr.server.strategy.FedAdam``, checked
+against Flower 1.42) applies the same factor with ``t = server_round + 1``, i.e. ``t = 2`` at its
+first round: off by one from Kingma & Ba. ``bias_correction_offset = 1`` reproduces it (``t = k + 1``
+at the k-th step); Flower's ``FedYogi`` and ``FedAdagrad`` have no bias correction. Flower starts
+``v`` (and ``m``) at 0, so ``initial_accumulator = 0`` as well; the key-by-key mapping is in
+``docs/config.md``.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any, Callable, Literal, NamedTuple
 
 import numpy as np
@@ -34,6 +44,8 @@ from simfl.tagged import tagged_union
 
 __all__ = [
     "ScaleByAdaptiveState",
+    "BiasCorrectionState",
+    "scale_by_bias_correction",
     "scale_by_fedadagrad",
     "scale_by_fedadam",
     "scale_by_fedyogi",
@@ -59,7 +71,42 @@ class ScaleByAdaptiveState(NamedTuple):
     v: np.ndarray
 
 
-# --------------------------------------------------------------------------- helpers
+class BiasCorrectionState(NamedTuple):
+    """State of :func:`scale_by_bias_correction`.
+
+    Attributes:
+        count: Server steps taken so far (0 before the first).
+    """
+
+    count: int
+
+
+def scale_by_bias_correction(beta1: float, beta2: float, offset: int = 0) -> ServerOptimizer:
+    """Adam's bias correction as a transformation: ``u = g·√(1 − β2^t)/(1 − β1^t)``.
+
+    ``t = k + offset`` at the k-th call (k = 1, 2, ...): ``offset = 0`` is Kingma & Ba's step
+    count, ``offset = 1`` Flower's ``FedAdam`` (its ``server_round + 1``). Placed between a
+    preconditioner and ``scale(−η)`` it turns ``η`` into Kingma & Ba's ``α_t``.
+
+    Args:
+        beta1: First-moment decay ``β1 ∈ [0, 1)`` of the preconditioner it corrects.
+        beta2: Second-moment decay ``β2 ∈ [0, 1)``.
+        offset: Added to the step count (≥ 0).
+    """
+    beta1 = _check("beta1", beta1, 0.0, 1.0)
+    beta2 = _check("beta2", beta2, 0.0, 1.0)
+    if int(offset) != offset or offset < 0:
+        raise ValueError(f"bias_correction_offset must be a non-negative integer, got {offset!r}")
+    offset = int(offset)
+
+    def update(g, state):
+        count = state.count + 1
+        t = count + offset
+        factor = math.sqrt(1.0 - beta2**t) / (1.0 - beta1**t)
+        g = np.asarray(g)
+        return g.dtype.type(factor) * g, BiasCorrectionState(count=count)
+
+    return ServerOptimizer(lambda params: BiasCorrectionState(count=0), update)
 
 
 # --------------------------------------------------------------------------- FedOpt
@@ -165,6 +212,8 @@ def fedadam(
     beta2: float = 0.99,
     tau: float = 1e-3,
     initial_accumulator: float | None = None,
+    bias_correction: bool = False,
+    bias_correction_offset: int = 0,
 ) -> ServerOptimizer:
     """FedAdam: ``x_{t+1} = x_t + η·m_t/(√v_t + τ)`` with ``v_t = β2·v_{t−1} + (1 − β2)·Δ_t²``.
 
@@ -177,12 +226,17 @@ def fedadam(
             (the reference code's ``docs/hyperparameters.md`` says Keras' 0.999 was kept).
         tau: Adaptivity ``τ > 0``; default 1e-3, the value Reddi et al. recommend.
         initial_accumulator: ``v_{−1} ≥ 0``; ``None`` (default) means ``τ²``.
+        bias_correction: Rescale the rate by ``√(1 − β2^t)/(1 − β1^t)`` (Kingma & Ba); default
+            False (Algorithm 2 as printed). State then gains a :class:`BiasCorrectionState`.
+        bias_correction_offset: ``t = k + offset`` at the k-th step; 1 reproduces Flower's
+            ``FedAdam`` (``server_round + 1``, off by one from Kingma & Ba's ``t = k``).
 
     Note:
-        Algorithm 2 as printed (no bias correction, ``v_{−1} = τ²``); the module docstring
-        says how the paper's reference code differs.
+        Algorithm 2 as printed (no bias correction, ``v_{−1} = τ²``) by default; the module
+        docstring says how the paper's reference code and Flower differ.
     """
-    return chain(scale_by_fedadam(beta1, beta2, tau, initial_accumulator), scale(-_check("lr", lr, 0.0)))
+    return _with_rate(scale_by_fedadam(beta1, beta2, tau, initial_accumulator), lr, beta1, beta2, bias_correction,
+                      bias_correction_offset)
 
 
 def fedyogi(
@@ -192,6 +246,8 @@ def fedyogi(
     beta2: float = 0.99,
     tau: float = 1e-3,
     initial_accumulator: float | None = None,
+    bias_correction: bool = False,
+    bias_correction_offset: int = 0,
 ) -> ServerOptimizer:
     """FedYogi: ``x_{t+1} = x_t + η·m_t/(√v_t + τ)`` with additive ``v`` updates.
 
@@ -205,12 +261,27 @@ def fedyogi(
         beta2: Second-moment rate ``β2 ∈ [0, 1)``; default 0.99 (as for :func:`fedadam`).
         tau: Adaptivity ``τ > 0``; default 1e-3, the value Reddi et al. recommend.
         initial_accumulator: ``v_{−1} ≥ 0``; ``None`` (default) means ``τ²``.
+        bias_correction: Rescale the rate by ``√(1 − β2^t)/(1 − β1^t)`` (Kingma & Ba); default
+            False (Algorithm 2 as printed). State then gains a :class:`BiasCorrectionState`.
+        bias_correction_offset: ``t = k + offset`` at the k-th step; 1 reproduces Flower's
+            ``FedAdam`` (``server_round + 1``, off by one from Kingma & Ba's ``t = k``).
 
     Note:
-        Algorithm 2 as printed (no bias correction, ``v_{−1} = τ²``); the module docstring
-        says how the paper's reference code differs.
+        Algorithm 2 as printed (no bias correction, ``v_{−1} = τ²``) by default; the module
+        docstring says how the paper's reference code and Flower differ.
     """
-    return chain(scale_by_fedyogi(beta1, beta2, tau, initial_accumulator), scale(-_check("lr", lr, 0.0)))
+    return _with_rate(scale_by_fedyogi(beta1, beta2, tau, initial_accumulator), lr, beta1, beta2, bias_correction,
+                      bias_correction_offset)
+
+
+def _with_rate(
+    preconditioner: ServerOptimizer, lr: float, beta1: float, beta2: float, bias_correction: bool, offset: int
+) -> ServerOptimizer:
+    """``preconditioner``, optionally bias-corrected, then ``scale(−lr)``."""
+    rate = scale(-_check("lr", lr, 0.0))
+    if not bias_correction:
+        return chain(preconditioner, rate)
+    return chain(preconditioner, scale_by_bias_correction(beta1, beta2, offset), rate)
 
 
 # --------------------------------------------------------------------------- composition
@@ -239,8 +310,9 @@ def server_optimizer(name: str, **params: Any) -> ServerOptimizer:
     sgd       ``lr``
     avgm      ``lr``, ``momentum=0.9``
     adagrad   ``lr``, ``beta1=0.9``, ``tau=1e-3``, ``initial_accumulator=None`` (τ²)
-    adam      ``lr``, ``beta1=0.9``, ``beta2=0.99``, ``tau=1e-3``, ``initial_accumulator=None``
-    yogi      ``lr``, ``beta1=0.9``, ``beta2=0.99``, ``tau=1e-3``, ``initial_accumulator=None``
+    adam      ``lr``, ``beta1=0.9``, ``beta2=0.99``, ``tau=1e-3``, ``initial_accumulator=None``,
+              ``bias_correction=False``, ``bias_correction_offset=0``
+    yogi      as adam
     ========  =======================================================================
 
     Args:
@@ -307,18 +379,29 @@ class AdagradSection(_AdaptiveSection):
     type: Literal["adagrad"] = "adagrad"
 
 
-class AdamSection(_AdaptiveSection):
+class _CorrectableSection(_AdaptiveSection):
+    beta2: float = Field(0.99, ge=0, lt=1, description="second-moment decay")
+    bias_correction: bool = Field(
+        False,
+        description="rescale the rate by sqrt(1 - beta2^t)/(1 - beta1^t) at the t-th server step (Kingma & Ba); "
+        "false = Algorithm 2 as printed",
+    )
+    bias_correction_offset: int = Field(
+        0, ge=0,
+        description="t = k + offset at the k-th step: 0 = Kingma & Ba; 1 = Flower's FedAdam (it uses server_round + 1)",
+    )
+
+
+class AdamSection(_CorrectableSection):
     """FedAdam (Reddi et al. 2021)."""
 
     type: Literal["adam"] = "adam"
-    beta2: float = Field(0.99, ge=0, lt=1, description="second-moment decay")
 
 
-class YogiSection(_AdaptiveSection):
+class YogiSection(_CorrectableSection):
     """FedYogi (Reddi et al. 2021)."""
 
     type: Literal["yogi"] = "yogi"
-    beta2: float = Field(0.99, ge=0, lt=1, description="second-moment decay")
 
 
 SERVER_OPTIMIZER_SECTIONS = {

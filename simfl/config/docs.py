@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from simfl.algorithms.fedopt import SERVER_OPTIMIZER_SECTIONS
+from simfl.algorithms.selection import SELECTION_POLICIES
 from simfl.algorithms.staleness import STALENESS_FUNCTIONS
 from simfl.config.errors import _model_classes
 from simfl.config.schema import MODELS, Config
@@ -21,6 +23,8 @@ __all__ = ["render"]
 _REGISTRIES = {
     "dist": DISTRIBUTIONS,
     "staleness": STALENESS_FUNCTIONS,
+    "server_optimizer": SERVER_OPTIMIZER_SECTIONS,
+    "selection": SELECTION_POLICIES,
     "availability": AVAILABILITY_MODELS,
     "model": MODELS,
 }
@@ -103,6 +107,35 @@ def _dump(value):
     return value.model_dump() if isinstance(value, BaseModel) else value
 
 
+_FLOWER = """## Server optimizers and Flower's strategies
+
+Every parameter of `algorithm.server_optimizer` and its default is in the table above
+(`sgd`, `avgm`, `adagrad`, `adam`, `yogi`). The adaptive ones follow Reddi et al. 2021,
+Algorithm 2, as printed: no bias correction, `v` starts at `initial_accumulator` (null = tau²).
+Flower's strategies (checked against Flower 1.42: FedAvg, FedAvgM, FedAdagrad and FedYogi agree to
+rounding; FedAdam agrees with the keys below) map to simfl keys as follows. Flower starts `v` at 0,
+so set `initial_accumulator: 0`. Flower's FedAdam bias-corrects its rate with `t = server_round + 1`,
+one step ahead of Kingma & Ba's `t = 1` at the first step: `bias_correction_offset: 1` reproduces it.
+
+| Flower strategy | Flower argument (default) | simfl key |
+|---|---|---|
+| all | `eta_l` (client learning rate) | `train.lr` |
+| all | `min_fit_clients`, `fraction_fit` | `algorithm.clients_per_round` (FedAvg rounds) |
+| `FedAvg` | — | `algorithm.server_optimizer: null` (or `{type: sgd, lr: 1}`) |
+| `FedAvgM` | `server_learning_rate` (1.0) | `server_optimizer: {type: avgm, lr: ...}` |
+| `FedAvgM` | `server_momentum` (0.0) | `server_optimizer.momentum` (simfl's default is 0.9) |
+| `FedAdagrad` | `eta` (0.1), `tau` (1e-9) | `{type: adagrad, lr: ..., tau: ...}` |
+| `FedAdagrad` | (no first moment: `beta_1 = 0`) | `beta1: 0`, `initial_accumulator: 0` |
+| `FedAdam` | `eta` (0.1), `beta_1` (0.9), `beta_2` (0.99), `tau` (1e-9) | `{type: adam, lr, beta1, beta2, tau}` |
+| `FedAdam` | bias-corrected `eta_norm` | `bias_correction: true`, `bias_correction_offset: 1`, `initial_accumulator: 0` |
+| `FedYogi` | `eta` (0.01), `beta_1` (0.9), `beta_2` (0.99), `tau` (1e-3) | `{type: yogi, lr, beta1, beta2, tau}`, `initial_accumulator: 0` |
+
+With a server optimizer, FedAvg's pseudo-gradient is `x − Σ n_k x_k / Σ n_k` (Flower's
+`current_weights − aggregate`), FedBuff's is its buffered mean (see `algorithm.buffer_normalization`),
+FedAsync's is `α s(τ)·(x − x_client)`.
+"""
+
+
 def render() -> str:
     """The markdown reference."""
     out = [_HEADER]
@@ -111,6 +144,9 @@ def render() -> str:
     _registry("Staleness functions (`algorithm.staleness`)", "type", STALENESS_FUNCTIONS, out)
     _registry("Availability (`heterogeneity.availability`)", "type", AVAILABILITY_MODELS, out)
     _registry("Models (`model`)", "type", MODELS, out)
+    _registry("Server optimizers (`algorithm.server_optimizer`)", "type", SERVER_OPTIMIZER_SECTIONS, out)
+    _registry("Client selection (`algorithm.selection`)", "type", SELECTION_POLICIES, out)
+    out.append(_FLOWER)
     return "\n".join(out).rstrip() + "\n"
 
 

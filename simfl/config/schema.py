@@ -339,8 +339,23 @@ class AlgorithmConfig(Section):
         0.0, ge=0, allow_inf_nan=False, description="fedavg: select round(K*(1+o)) clients, aggregate the first K"
     )
     deadline_s: float | None = Field(None, gt=0, allow_inf_nan=False, description="fedavg: round deadline (s)")
+    min_reports: int = Field(
+        1, ge=1,
+        description="fedavg: a round that ends (deadline, or every task arrived or lost) with fewer arrivals is "
+        "abandoned: no new version, its arrivals discarded_deadline, a new round at once (Bonawitz et al. 2019's goal count)",
+    )
     buffer_size: int = Field(10, ge=1, description="fedbuff: K updates per server step")
+    buffer_normalization: Literal["count", "weight"] = Field(
+        "count",
+        description="fedbuff: count = sum of s(tau)*delta divided by K (the paper: staleness shrinks the step) | "
+        "weight = divided by the sum of s(tau) (FLSim's weighted average: staleness reweights, the step keeps its size)",
+    )
     tiers: int = Field(3, ge=1, description="fedat: speed tiers (equal-size groups by expected task duration)")
+    fedat_weighting: Literal["paper", "smoothed"] = Field(
+        "paper",
+        description="fedat: paper = tier m weighs T_(M+1-m)/T as printed (the fastest tier weighs 0 until the slowest "
+        "has reported, so early versions equal the initial model) | smoothed = every count starts at 1",
+    )
     period_s: float = Field(10.0, gt=0, allow_inf_nan=False, description="semisync: aggregation period (s)")
     server_lr: float = Field(1.0, gt=0, allow_inf_nan=False, description="fedavg/fedbuff/semisync: server learning rate")
     server_optimizer: ServerOptimizerSpec | None = Field(
@@ -410,6 +425,11 @@ class Config(Section):
         n = self.data.num_clients
         alg = self.algorithm
         if alg.type == "fedavg":
+            if alg.min_reports > alg.clients_per_round:
+                raise key_error(
+                    "algorithm.min_reports",
+                    f"must be <= algorithm.clients_per_round ({alg.clients_per_round}), got {alg.min_reports}",
+                )
             m = selected_per_round(alg)
             if m > n:
                 key = "algorithm.over_selection" if alg.clients_per_round <= n else "algorithm.clients_per_round"

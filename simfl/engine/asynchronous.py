@@ -61,15 +61,23 @@ class FedAsyncRule:
 @dataclass
 class FedBuffRule:
     """Nguyen et al. (2022): buffer ``s(τ)·Δ`` with ``Δ = x_start − x_client``; after
-    ``buffer_size`` arrivals ``x ← x + opt(mean(buffer))`` (``opt = sgd(server_lr)``: ``x − lr·mean``).
+    ``buffer_size`` = K arrivals ``x ← x + opt(g)`` (``opt = sgd(server_lr)``: ``x − lr·g``) with
 
-    Client results are fetched when the buffer is full, all at once, so a batched trainer
-    can compute them together; the arithmetic is the same as adding them one by one.
+    * ``normalization = "count"`` (the paper, Algorithm 1): ``g = Σ s(τ_k)·Δ_k / K``, so stale
+      updates shrink the step;
+    * ``normalization = "weight"`` (FLSim's ``FedBuff`` aggregator, a weighted average):
+      ``g = Σ s(τ_k)·Δ_k / Σ s(τ_k)``, so staleness reweights the updates but the step keeps
+      the size of a plain mean.
+
+    With ``s ≡ 1`` both are the mean of the deltas. Client results are fetched when the buffer is
+    full, all at once, so a batched trainer can compute them together; the arithmetic is the
+    same as adding them one by one.
     """
 
     buffer_size: int
     staleness: StalenessFunction
     optimizer: ServerOptimizer
+    normalization: str = "count"
     _buffer: list[tuple[Task, float]] = field(default_factory=list)
     _opt_state: object = None
 
@@ -89,7 +97,8 @@ class FedBuffRule:
             acc = accumulate_init(params)
             for (t, w), x_client in zip(self._buffer, results):
                 acc = accumulate(acc, t.params - x_client, w)
-            update, self._opt_state = self.optimizer.update(accumulated_mean(acc), self._opt_state)
+            g = accumulated_mean(acc) if self.normalization == "count" else acc.total / acc.weight_sum
+            update, self._opt_state = self.optimizer.update(g, self._opt_state)
             params = apply_update(params, update)
         for t, w in self._buffer:
             sim.log.set_outcome(t.id, Status.APPLIED, w)

@@ -8,7 +8,11 @@ process per tier), starting each round from the current global model. When a tie
 ends, its tier model becomes the weighted average of the arrived client models (weights
 ``n_k / Σ n``), the tier's update count ``T_m`` grows by one, and the global model becomes
 ``x = Σ_m (T_{M+1−m} / T) · w_m`` (:func:`~simfl.algorithms.aggregation.fedat_tier_weights`);
-tier models start as the initial model. Within a tier, clients are drawn uniformly among the
+tier models start as the initial model. With ``weighting = "paper"`` (the formula as printed),
+a tier's weight stays 0 until its mirror tier ``M+1−m`` has reported: the fastest tier counts
+for nothing until the slowest tier has reported once, and the versions made while only the
+fastest tier has reported equal the initial model (the slowest tier's model, untrained). ``"smoothed"`` starts
+every count at 1 (:func:`~simfl.algorithms.aggregation.fedat_tier_weights`). Within a tier, clients are drawn uniformly among the
 eligible ones (the ``selection`` policy does not apply across tiers' private rounds).
 """
 
@@ -33,7 +37,8 @@ def speed_tiers(expected_durations: np.ndarray, tiers: int) -> list[np.ndarray]:
 class FedATPolicy:
     """Tiers of synchronous rounds, combined asynchronously with FedAT's weights."""
 
-    def __init__(self, tiers: int, clients_per_round: int) -> None:
+    def __init__(self, tiers: int, clients_per_round: int, weighting: str = "paper") -> None:
+        self.smoothed = weighting == "smoothed"
         self.num_tiers = tiers
         self.k = clients_per_round
         self.tiers: list[np.ndarray] = []
@@ -103,7 +108,7 @@ class FedATPolicy:
         sizes = [sim.population.num_samples[t.client] for t in arrived]
         total = float(sum(sizes))
         self.counts[m] += 1
-        weights = fedat_tier_weights(self.counts)
+        weights = fedat_tier_weights(self.counts, self.smoothed)
         params = sim.params
         if params is not None:
             self.models[m] = weighted_average(sim.fetch_results(arrived), sizes)

@@ -7,8 +7,16 @@ A round (a SimPy process):
 2. ends when every selected task has arrived or been lost, or at the K-th arrival when
    over-selecting, or at ``deadline_s`` — whichever is first. Tasks still running then are
    aborted (``discarded_deadline``), as are arrivals beyond the first K at the same instant;
-3. aggregates what arrived, ``x ← x − server_lr · (x − Σ_k n_k x_k / Σ_k n_k)``, unless
-   nothing arrived (then the model and its version are unchanged), and starts the next round.
+3. aggregates what arrived, ``x ← x − server_lr · (x − Σ_k n_k x_k / Σ_k n_k)``, and starts
+   the next round at once.
+
+A round that ends with fewer than ``min_reports`` arrivals (Bonawitz et al. 2019, "Towards
+Federated Learning at Scale: System Design", the round's *goal count*) is **abandoned**: the
+model and its version are unchanged, its arrivals are recorded as ``discarded_deadline``
+(weight 0) and are never trained, the manifest counts it in ``abandoned_rounds``, and the next
+round is selected at once. With the default ``min_reports = 1`` only a round in which nothing
+arrived is abandoned. A round's tasks keep its index in the ``round`` column, so the rounds of
+``client_updates`` that have no row in ``aggregations`` are exactly the abandoned ones.
 
 Arrivals exactly at the deadline count (the deadline fires after the arrivals at its time).
 """
@@ -47,15 +55,20 @@ class FedAvgPolicy:
         selected_per_round: int,
         optimizer: ServerOptimizer,
         deadline_s: float | None = None,
+        min_reports: int = 1,
     ) -> None:
+        if not 1 <= min_reports <= clients_per_round:
+            raise ValueError(f"min_reports must be in [1, {clients_per_round}], got {min_reports}")
         self.k = clients_per_round
         self.m = selected_per_round
         self.optimizer = optimizer
         self.deadline_s = deadline_s
+        self.min_reports = min_reports
         self._round: _Round | None = None
         self._opt_state = None
 
     def start(self, sim: Simulation) -> None:
+        sim.counters["abandoned_rounds"] = 0
         sim.env.process(self._rounds(sim))
 
     def _rounds(self, sim: Simulation):
@@ -97,7 +110,8 @@ class FedAvgPolicy:
 
     def _aggregate(self, sim: Simulation, rnd: _Round) -> None:
         self._round = None
-        if not rnd.arrived:
+        if len(rnd.arrived) < self.min_reports:
+            self._abandon(sim, rnd)
             return
         sizes = [sim.population.num_samples[t.client] for t in rnd.arrived]
         total = float(sum(sizes))
@@ -113,6 +127,13 @@ class FedAvgPolicy:
         sim.new_version(
             params, len(rnd.arrived), round=rnd.index, round_start_s=rnd.start, availability_wait_s=rnd.wait
         )
+
+    def _abandon(self, sim: Simulation, rnd: _Round) -> None:
+        """Too few reports: nothing enters the model, the arrivals are discarded."""
+        sim.counters["abandoned_rounds"] += 1
+        for task in rnd.arrived:
+            sim.log.set_outcome(task.id, Status.DISCARDED_DEADLINE, 0.0)
+            sim.cancel_job(task)
 
     def finish(self, sim: Simulation) -> None:
         """Arrivals of the unfinished round were waiting for aggregation (status ``buffered``)."""

@@ -36,7 +36,13 @@ class Job:
 
 
 class Trainer(Protocol):
-    """What the engine needs from a trainer. Extension point: implement these five members."""
+    """What the engine needs from a trainer. Extension point: implement these members.
+
+    A trainer that holds its own data also has ``client_sizes``: training samples per client
+    (int array, one per client). :func:`simfl.run` then takes the clients' sizes (FedAvg weights,
+    compute times, ``clients.parquet``) from it rather than from ``config.data``; a trainer
+    without the attribute (a stub) is timed with the sizes of ``config.data``.
+    """
 
     #: Bytes of one model (and of one update) on the wire.
     model_bytes: int

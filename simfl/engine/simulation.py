@@ -90,6 +90,8 @@ class Simulation:
         self.in_flight: dict[int, Task] = {}
         self.client_updates = 0  # updates received by the server (arrived, whatever their fate)
         self.stop_reason: str | None = None
+        #: counts a policy keeps for the manifest (e.g. FedAvg's ``abandoned_rounds``)
+        self.counters: dict[str, int] = {}
         self._timeline = population.timeline
         self.selection_stream = BlockUniforms(population.tree.generator(Purpose.SELECTION))
         self.selector: Selector = selector if selector is not None else UniformSelector()
@@ -464,7 +466,8 @@ class Simulation:
             stop_reason=self.stop_reason,
             sim_end_s=float(end_time),
             final_params=self.params,
-            counters={"client_updates": self.client_updates, "server_updates": self.version, "steps": steps},
+            counters={**self.counters, "client_updates": self.client_updates, "server_updates": self.version,
+                      "steps": steps},
         )
 
     def _catch_interrupt(self):

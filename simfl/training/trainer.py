@@ -57,6 +57,8 @@ class TorchTrainer:
         self.y_test = torch.from_numpy(data.y_test)
         self.offsets = data.offsets.tolist()
         self.sizes = data.client_sizes
+        #: training samples per client (the run takes client sizes from here)
+        self.client_sizes = self.sizes
         self.samples = samples_per_task(config.train, self.sizes).tolist()
         self.model_bytes = self.model.num_params * np.dtype(self.np_dtype).itemsize
         self.batched = config.train.executor == "batched"

@@ -81,3 +81,37 @@ def test_semisync_trace(staleness, expected):
     assert out.final_params[0] == pytest.approx(expected)
     period_two = df[df.aggregated_time_s.notna() & (df.arrival_time_s > 2)]
     assert period_two.weight.sum() == pytest.approx(1.0)
+
+
+def test_fedat_smoothed_weights_start_every_count_at_one():
+    np.testing.assert_allclose(fedat_tier_weights([1, 0, 0], smoothed=True), [1 / 4, 1 / 4, 2 / 4])
+    np.testing.assert_allclose(fedat_tier_weights([5, 3, 2], smoothed=True), [3 / 13, 4 / 13, 6 / 13])
+    # as printed, the fastest tier weighs nothing until the slowest has reported
+    assert fedat_tier_weights([4, 2, 0])[0] == 0.0
+
+
+@pytest.mark.parametrize(
+    "weighting, times, tiers, weights, params",
+    [
+        # as printed: the fast tier's first two versions equal the initial model [0]
+        ("paper", [1, 2, 3, 3], [0, 0, 1, 0], [0, 0, 2 / 3, 1 / 4], [0.0, 0.0, 17 / 6, 3.0]),
+        # counts + 1: t=1 [2,1] -> fast weighs 1/3: x = 1.5/3; t=2 [3,1] -> 1/4: x = 1.5/4;
+        # t=3 slow [3,2] -> slow weighs 3/5: x = 1.5·2/5 + 3.5·3/5; fast [4,2] -> 1/3: x = 1.5/3 + 3.5·2/3
+        ("smoothed", [1, 2, 3, 3], [0, 0, 1, 0], [1 / 3, 1 / 4, 3 / 5, 1 / 3],
+         [0.5, 0.375, 2.7, 1.5 / 3 + 3.5 * 2 / 3]),
+    ],
+)
+def test_fedat_cold_start_trace(weighting, times, tiers, weights, params):
+    sim = hand_simulation([1.0, 1.0, 3.0, 3.0], trainer=PerClientTrainer(),
+                          algorithm={"type": "fedat", "tiers": 2, "clients_per_round": 2,
+                                     "fedat_weighting": weighting},
+                          stop={"sim_time_s": 3.0}, train={"enabled": True}, eval={"every_s": 1.0})
+    out = sim.run()
+    agg = out.aggregations
+    assert agg.sim_time_s.tolist() == times
+    assert agg.tier.tolist() == tiers
+    np.testing.assert_allclose(agg.tier_weight, weights)
+    assert out.final_params[0] == pytest.approx(params[-1])
+    # the model each version installed, seen by the evaluation that follows it (EVAL runs last)
+    evals = out.evals.drop_duplicates("sim_time_s", keep="last").set_index("sim_time_s").test_loss
+    np.testing.assert_allclose([evals.loc[1.0], evals.loc[2.0], evals.loc[3.0]], [params[0], params[1], params[3]])
