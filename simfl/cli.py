@@ -1,4 +1,4 @@
-"""The ``simfl`` command line: ``run``, ``validate``, ``sweep``, ``report`` and ``plot``.
+"""The ``simfl`` command line: ``run``, ``validate``, ``sweep``, ``report``, ``plot`` and ``partition``.
 
 Exit codes: 0 success; 2 bad input (config, sweep file, flags, data files, output
 directory), with one line on stderr naming the key and what is allowed; 130 interrupted
@@ -88,12 +88,28 @@ def _parser() -> argparse.ArgumentParser:
 
     p_plot = sub.add_parser(
         "plot", help="write PNG figures of a run or a sweep",
-        description="Write the standard figures of a run directory or a sweep directory as PNG files.",
+        description=("Write the standard figures of a run directory or a sweep directory as PNG files; for a run "
+                     "that trained, also the client x label heatmap; for a label-count table of simfl "
+                     "partition (FILE.parquet), its heatmap (FILE.png beside it by default)."),
     )
-    p_plot.add_argument("dir", help="a run directory or a sweep directory")
+    p_plot.add_argument("dir", help="a run directory, a sweep directory, or a label-count table (.parquet) of simfl partition")
     p_plot.add_argument("--out", help="folder for the PNG files (default: DIR/plots)")
     p_plot.add_argument("--by", default="algorithm.type", help="sweep: swept key that gives one line per value (default: algorithm.type)")
     p_plot.set_defaults(func=_cmd_plot)
+
+    p_part = sub.add_parser(
+        "partition", help="what each client holds: per-client label counts",
+        description=(
+            "Build a config's clients' data and count the labels of each client's training split "
+            "(held-out samples excluded, as a run trains). Prints clients, client sizes "
+            "(min / median / max) and mean labels per client; with --out, writes the counts "
+            "(columns client_id, label, count; one row per client and label present), which "
+            "'simfl plot FILE.parquet' draws as a client x label heatmap."
+        ),
+    )
+    _add_config_args(p_part)
+    p_part.add_argument("--out", metavar="FILE.parquet", help="write the label counts to this parquet file")
+    p_part.set_defaults(func=_cmd_partition)
     return parser
 
 
@@ -198,7 +214,14 @@ def _cmd_plot(args) -> int:
     from simfl.results.rundir import read_manifest
 
     d = Path(args.dir)
-    if (d / "summary.parquet").is_file():
+    if d.is_file():
+        from simfl.data import read_label_counts
+        from simfl.plots import partition_heatmap
+
+        if d.suffix != ".parquet":
+            raise SimflError(f"{d}: expected a run directory, a sweep directory or a label-count table (.parquet)")
+        figures = {d.stem: partition_heatmap(read_label_counts(d))}
+    elif (d / "summary.parquet").is_file():
         tables = load_sweep_tables(d, ["evals", "client_updates", "clients"])
         summary = tables["summary"]
         targets = [float(c[len("time_to_"):-2]) for c in summary.columns if c.startswith("time_to_")]
@@ -215,14 +238,50 @@ def _cmd_plot(args) -> int:
         end = result.manifest.get("sim_end_s") or float(result.evals.sim_time_s.max())
         figures = run_figures(result, offline=offline_intervals(result.config, end),
                               busy=busy_intervals(result.config, end))
+        figures.update(_partition_figure(result.config))
     else:
         raise SimflError(f"{d}: neither a sweep directory (summary.parquet) nor a run directory (manifest.json)")
-    out = Path(args.out) if args.out else d / "plots"
+    out = Path(args.out) if args.out else (d.parent if d.is_file() else d / "plots")
     out.mkdir(parents=True, exist_ok=True)
     for name, fig in figures.items():
         fig.savefig(out / f"{name}.png", dpi=110)
         plt.close(fig)
         print(out / f"{name}.png")
+    return 0
+
+
+def _partition_figure(config) -> dict:
+    """``{"partition": heatmap}`` of a run that trained (its data rebuilt from config and seed), else ``{}``.
+
+    When the data cannot be rebuilt (e.g. an idx folder moved), the heatmap is skipped with a
+    note on stderr and the other figures are still written.
+    """
+    if not config.train.enabled:
+        return {}
+    from simfl.data import label_counts
+    from simfl.plots import partition_heatmap
+
+    try:
+        counts = label_counts(config)
+    except SimflError as exc:
+        print(f"simfl plot: no partition heatmap: {exc}", file=sys.stderr)
+        return {}
+    return {"partition": partition_heatmap(counts)}
+
+
+def _cmd_partition(args) -> int:
+    from simfl.data import label_counts, summarize_label_counts
+
+    out = Path(args.out) if args.out else None
+    if out is not None and (out.suffix != ".parquet" or out.is_dir()):
+        raise SimflError(f"--out {out}: expected a file path ending in .parquet")
+    config = _load(args)
+    counts = label_counts(config)
+    print(f"{args.config}: {config.data.dataset}, partition {config.data.partition}: {summarize_label_counts(counts)}")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        counts.to_parquet(out, index=False)
+        print(f"label counts: {out}")
     return 0
 
 

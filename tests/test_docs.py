@@ -21,3 +21,33 @@ def test_every_key_is_documented():
                 walk(ann)
 
     walk(Config)
+
+
+def test_default_factory_fields_render_their_factory_value():
+    from pydantic import BaseModel, Field
+
+    from simfl.config.docs import _default
+
+    class Section(BaseModel):
+        events: list[int] = Field(default_factory=list, description="d")
+        table: dict[str, int] = Field(default_factory=lambda: {"a": 1}, description="d")
+
+    assert [_default(f, False) for f in Section.model_fields.values()] == ["`[]`", "`{a: 1}`"]
+    text = render()
+    assert "PydanticUndefined" not in text
+    assert "| `data.drift` | `[]` |" in text
+
+
+def test_presets_readme_is_one_table_listing_every_preset():
+    import fnmatch
+    import re
+
+    lines = (ROOT / "configs" / "README.md").read_text().splitlines()
+    rows = [i for i, line in enumerate(lines) if line.startswith("|")]
+    assert rows == list(range(rows[0], rows[0] + len(rows))), "the presets table is split by a non-table line"
+    named = [name for line in lines[rows[0] + 2 : rows[-1] + 1] for name in re.findall(r"`([^`]+\.yaml)`", line.split("|")[1])]
+    presets = sorted(p.name for p in (ROOT / "configs").glob("*.yaml"))
+    for name in named:
+        assert fnmatch.filter(presets, name), f"configs/README.md names {name}, which matches no preset"
+    unlisted = [p for p in presets if not any(fnmatch.fnmatch(p, name) for name in named)]
+    assert not unlisted, f"configs/README.md does not list {unlisted}"

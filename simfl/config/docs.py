@@ -65,10 +65,12 @@ def _default(field, is_section: bool) -> str:
         return "required"
     if is_section:
         return "(section)"
-    value = field.default
-    if isinstance(value, BaseModel):
-        value = value.model_dump()
-    return f"`{_cell(_yaml(value))}`"
+    return f"`{_cell(_yaml(_default_value(field)))}`"
+
+
+def _default_value(field):
+    """A field's default as plain data: a ``default_factory`` is called (``list`` gives ``[]``)."""
+    return _dump(field.get_default(call_default_factory=True))
 
 
 def _section(cls: type[BaseModel], prefix: str, out: list[str], seen: set) -> None:
@@ -94,7 +96,7 @@ def _registry(title: str, key: str, registry: dict[str, type[BaseModel]], out: l
     out.append(f"## {title}\n\n| `{key}` | parameters | meaning |\n|---|---|---|")
     for tag, cls in registry.items():
         params = ", ".join(
-            f"`{n}`" + ("" if f.is_required() else f" (default `{_cell(_yaml(_dump(f.default)))}`)")
+            f"`{n}`" + ("" if f.is_required() else f" (default `{_cell(_yaml(_default_value(f)))}`)")
             for n, f in cls.model_fields.items()
             if n != key
         )

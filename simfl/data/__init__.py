@@ -6,10 +6,18 @@ client sizes from ``Purpose.DATA_SIZES``, splitting pools and holding out test s
 ``Purpose.PARTITION``. Same ``(config, seed)``, same arrays.
 
 Entry points: :func:`dataset_info` (cheap), :func:`client_sizes` (cheap for synthetic +
-natural, equal to ``load_data(...).client_sizes``) and :func:`load_data`.
+natural, equal to ``load_data(...).client_sizes``) and :func:`load_data`; what each client
+holds: :func:`label_counts` (per-client label counts, the table of ``simfl partition``).
 """
 
-from simfl.data.federated import DatasetInfo, FederatedData, client_sizes, dataset_info, load_data
+from simfl.data.federated import DatasetInfo, FederatedData, client_sizes, dataset_info, load_data, train_labels
+from simfl.data.inventory import (
+    LabelCountSummary,
+    label_count_table,
+    label_counts,
+    read_label_counts,
+    summarize_label_counts,
+)
 from simfl.data.partition import (
     Partition,
     natural_partition,
@@ -27,6 +35,12 @@ __all__ = [
     "dataset_info",
     "client_sizes",
     "load_data",
+    "train_labels",
+    "label_counts",
+    "label_count_table",
+    "summarize_label_counts",
+    "read_label_counts",
+    "LabelCountSummary",
     "generate_synthetic_client",
     "synthetic_sizes",
     "held_out_counts",

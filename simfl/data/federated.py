@@ -27,14 +27,14 @@ from simfl.data.partition import (
     partition_shards,
     quantity_weights,
 )
-from simfl.data.split import held_out_split, train_counts
+from simfl.data.split import HeldOut, held_out_split, train_counts
 from simfl.errors import DataError
 from simfl.rng import Purpose, SeedTree
 
 if TYPE_CHECKING:
     from simfl.config.schema import DataConfig
 
-__all__ = ["DatasetInfo", "FederatedData", "dataset_info", "client_sizes", "load_data"]
+__all__ = ["DatasetInfo", "FederatedData", "dataset_info", "client_sizes", "load_data", "train_labels"]
 
 
 @dataclass(frozen=True)
@@ -155,8 +155,7 @@ def load_data(cfg: DataConfig, tree: SeedTree) -> FederatedData:
         DataError: the data cannot be read, or some client would get no training sample.
     """
     x, y, natural_sizes = _pool(cfg, tree)
-    part = natural_partition(natural_sizes) if cfg.partition == "natural" else _partition(cfg, tree, y)
-    split = held_out_split(part, cfg.test_fraction, tree)
+    split = _split(cfg, tree, y, natural_sizes)
     return FederatedData(
         x=x[split.train],
         y=y[split.train],
@@ -168,7 +167,28 @@ def load_data(cfg: DataConfig, tree: SeedTree) -> FederatedData:
     )
 
 
+def train_labels(cfg: DataConfig, tree: SeedTree) -> tuple[np.ndarray, np.ndarray]:
+    """Every client's training labels: ``(y, offsets)`` equal to ``load_data(cfg, tree)``'s.
+
+    Client ``c``'s labels are ``y[offsets[c]:offsets[c + 1]]``. The same steps as
+    :func:`load_data`, without reading features where the dataset allows it (idx: the labels
+    files only).
+
+    Raises:
+        DataError: the data cannot be read, or some client would get no training sample.
+    """
+    _, y, natural_sizes = _pool(cfg, tree, labels_only=True)
+    split = _split(cfg, tree, y, natural_sizes)
+    return y[split.train], split.train_offsets
+
+
 # ----------------------------------------------------------------------------- internals
+def _split(cfg: DataConfig, tree: SeedTree, y: np.ndarray, natural_sizes: np.ndarray | None) -> HeldOut:
+    """Partition the pool among clients and hold out each client's test part."""
+    part = natural_partition(natural_sizes) if cfg.partition == "natural" else _partition(cfg, tree, y)
+    return held_out_split(part, cfg.test_fraction, tree)
+
+
 def _require_synthetic(cfg: DataConfig) -> None:
     if cfg.dataset != "synthetic":
         raise DataError(f"data.partition: 'natural' exists only for dataset synthetic, not {cfg.dataset}")

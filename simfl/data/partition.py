@@ -140,18 +140,23 @@ def partition_dirichlet(
     ``p`` is the pool's class frequencies, so ``E[q_c] = p``; small ``alpha`` gives clients of
     nearly one class, large ``alpha`` gives every client about the pool's mix. Client sizes are
     fixed first, exactly as :func:`iid_sizes` (equal up to one without ``weights``,
-    ``apportion(N, weights, MIN_SKEWED_SIZE)`` with them), so the draw never fails. Then client
-    by client, in increasing index order, client ``c`` draws its ``n_c`` labels one by one from
-    ``q_c``, each sample uniformly without replacement among the pool's samples of that label not
-    yet taken. Exhaustion rule: once a class has no sample left, every later draw (the rest of
-    this client's and all later clients') uses ``q_c`` renormalized over the classes that still
-    have samples (as FedLab's ``client_inner_dirichlet_partition``, but in client order rather
-    than interleaved at random). Because the sizes sum to the pool, the last clients take what
-    is left.
+    ``apportion(N, weights, MIN_SKEWED_SIZE)`` with them), so the draw never fails. Then the
+    clients are filled one after another in a uniformly random *fill order* (not in index
+    order): each draws its ``n_c`` labels one by one from ``q_c``, each sample uniformly without
+    replacement among the pool's samples of that label not yet taken. Exhaustion rule: once a
+    class has no sample left, every later draw (the rest of this client's and all later
+    clients') uses ``q_c`` renormalized over the classes that still have samples (as FedLab's
+    ``client_inner_dirichlet_partition``, which interleaves clients at random instead). Because
+    the sizes sum to the pool, the clients filled last take what is left, and their mixes are
+    bent towards the leftover classes; the random fill order makes that the fate of random
+    clients, so among clients of equal size the joint law of the label mixes is exchangeable
+    in the client index (a client's mix never depends on its index).
 
-    Randomness, all from ``rng`` in this order: the ``q_c`` (as log-gamma variates, see
-    :func:`_log_dirichlet`), the class counts (:func:`_class_counts`), one permutation of the
-    pool (which samples of each class a client gets, and their order within the client).
+    Randomness, all from ``rng`` in this order: the fill order (``rng.permutation(num_clients)``,
+    client ``fill[0]`` first), the ``q_c`` in client index order (as log-gamma variates, see
+    :func:`_log_dirichlet`), the class counts (:func:`_class_counts`, over the clients in fill
+    order), one permutation of the pool (which samples of each class a client gets, and their
+    order within the client).
 
     Args:
         labels: the pool's labels, one per sample (any sortable values).
@@ -176,8 +181,10 @@ def partition_dirichlet(
     sizes = iid_sizes(n, num_clients, weights)
     codes = np.unique(labels, return_inverse=True)[1].reshape(-1)
     supply = np.bincount(codes).astype(np.int64)
+    fill = rng.permutation(num_clients)
     log_q = _log_dirichlet(alpha * supply / n, num_clients, rng)
-    counts = _class_counts(log_q, sizes, supply, rng)
+    counts = np.empty((num_clients, len(supply)), dtype=np.int64)
+    counts[fill] = _class_counts(log_q[fill], sizes[fill], supply, rng)
     # by_class lists each class's samples in random order, class after class; client c takes
     # counts[c, k] consecutive samples of class k, after clients 0..c-1 took theirs.
     perm = rng.permutation(n)
@@ -217,12 +224,13 @@ def _class_counts(
 ) -> np.ndarray:
     """``counts[c, k]``: class-``k`` samples of client ``c`` under the exhaustion rule.
 
-    Clients go in index order; client ``c`` draws ``sizes[c]`` labels one by one from
-    ``exp(log_q[c])`` renormalized over the classes with supply left. That is an i.i.d. stream
-    over the classes live when the client starts, with the draws of classes already emptied
-    skipped; so it is drawn exactly, and vectorized, as: one multinomial of all ``sizes[c]``
-    draws over the live classes; keep ``min(draws, supply)``; draw the overdraft again over the
-    classes still live; repeat until nothing is overdrawn (at most once per class). A block of
+    Clients go in row order (:func:`partition_dirichlet` passes its clients in fill order);
+    client ``c`` draws ``sizes[c]`` labels one by one from ``exp(log_q[c])`` renormalized over
+    the classes with supply left. That is an i.i.d. stream over the classes live when the client
+    starts, with the draws of classes already emptied skipped; so it is drawn exactly, and
+    vectorized, as: one multinomial of all ``sizes[c]`` draws over the live classes; keep
+    ``min(draws, supply)``; draw the overdraft again over the classes still live; repeat until
+    nothing is overdrawn (at most once per class). A block of
     clients shares one multinomial call: the block's counts are kept up to and including the
     first client that empties a class (its overdraft redrawn as above); the later clients'
     counts, drawn over a stale live set, are discarded (which depends only on earlier clients)

@@ -17,6 +17,7 @@ from simfl.data import (
     quantity_weights,
 )
 from simfl.data import partition as partition_module
+from simfl.data.digits import load_digits_arrays
 from simfl.data.partition import apportion, iid_sizes
 from simfl.errors import DataError
 from simfl.rng import Purpose, SeedTree
@@ -126,17 +127,20 @@ def skewed_pool() -> tuple[np.ndarray, np.ndarray]:
 
 
 def early_fractions(alpha: float, key: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
-    """Label fractions of the first half of 1000 clients (55 samples each) of :func:`skewed_pool`.
+    """Label fractions of the first half, in fill order, of 1000 clients (55 samples each) of
+    :func:`skewed_pool`.
 
-    Those clients finish long before any class runs out (asserted), so their class counts are
-    i.i.d. Multinomial(n, q_c) with q_c ~ Dir(alpha * p). Returns (fractions, p, n).
+    The fill order is the partition rng's first draw (documented). Those clients finish long
+    before any class runs out (asserted), so their class counts are i.i.d. Multinomial(n, q_c)
+    with q_c ~ Dir(alpha * p). Returns (fractions, p, n).
     """
     labels, p = skewed_pool()
     k = 1000
     part = partition_dirichlet(labels, k, alpha, rng(key))
     assert_disjoint_cover(part, len(labels), k)
     n = len(labels) // k
-    counts = np.stack([np.bincount(labels[part.client(c)], minlength=10) for c in range(k // 2)])
+    early = rng(key).permutation(k)[: k // 2]
+    counts = np.stack([np.bincount(labels[part.client(c)], minlength=10) for c in early])
     assert np.all(counts.sum(axis=0) < np.bincount(labels))  # no class ran out
     return counts / n, p, n
 
@@ -202,6 +206,57 @@ def test_dirichlet_large_alpha_gives_every_client_the_pool_mix() -> None:
     bound = 0.5 * np.sqrt(p * (1 - p) * (1 + alpha / n) / (1 + alpha)).sum()
     assert tv.mean() < bound + 4 * tv.std(ddof=1) / np.sqrt(len(f))
     assert bound < 1.05 * 0.5 * np.sqrt(p * (1 - p) / n).sum()
+
+
+def index_permutation_pvalue(stat: np.ndarray, permutations: int, g: np.random.Generator) -> float:
+    """Two-sided stratified permutation p-value of ``T = sum_s corr(client index, stat[s])``.
+
+    ``stat[s, c]`` is a statistic of client ``c`` in stratum ``s`` (one partition). Under
+    exchangeability in the client index, permuting each row independently leaves the law of
+    ``stat`` unchanged, so ``(1 + #{|T_b| >= |T|}) / (1 + permutations)`` over uniformly random
+    row permutations is a valid p-value (P(p <= x) <= x).
+    """
+    z = (stat - stat.mean(axis=1, keepdims=True)) / np.maximum(stat.std(axis=1, keepdims=True), 1e-12)
+    w = np.arange(stat.shape[1]) - (stat.shape[1] - 1) / 2
+    observed = float((z @ w).sum())
+    null = np.zeros(permutations)
+    for row in z:
+        null += g.permuted(np.broadcast_to(row, (permutations, len(row))), axis=1) @ w
+    return (1 + int(np.sum(np.abs(null) >= abs(observed) - 1e-9))) / (1 + permutations)
+
+
+@pytest.mark.parametrize("statistic", ["tv_from_pool", "labels_present"])
+def test_dirichlet_label_mix_does_not_depend_on_the_client_index(statistic: str) -> None:
+    # Filling clients in index order gave the last ones the leftover classes: fewer labels,
+    # farther from the pool mix (z about 7 and 10 here). With a random fill order the mixes of
+    # equal-size clients are exchangeable in the index, so the permutation p-value below is
+    # uniform-or-larger: with these fixed seeds it falls under 1e-3 with probability <= 1e-3 per
+    # statistic. Digits' first 1750 samples make 50 clients of exactly 35 (the law is only
+    # exchangeable among clients of equal size); 20 seeds x alpha in {0.5, 1.0} are the strata.
+    _, y = load_digits_arrays()
+    y = y[:1750]
+    k, p = 50, np.bincount(y) / 1750
+    rows = []
+    for alpha in (0.5, 1.0):
+        for seed in range(20):
+            part = partition_dirichlet(y, k, alpha, SeedTree(seed).generator(Purpose.PARTITION))
+            assert np.all(part.sizes == 35)
+            owner = np.repeat(np.arange(k), part.sizes)
+            f = np.bincount(owner * 10 + y[part.order], minlength=10 * k).reshape(k, 10) / 35
+            rows.append(0.5 * np.abs(f - p).sum(axis=1) if statistic == "tv_from_pool" else (f > 0).sum(axis=1))
+    pvalue = index_permutation_pvalue(np.array(rows, dtype=np.float64), 9999, rng(77))
+    assert pvalue > 1e-3
+
+
+def test_dirichlet_permutation_pvalue_detects_an_index_trend() -> None:
+    # The test above has power: a statistic that drifts with the index by 0.1 sd per client
+    # in 10 strata gets the smallest p-value possible, 1 / (1 + permutations).
+    g = rng(78)
+    stat = g.standard_normal((10, 50)) + 0.1 * np.arange(50)
+    assert index_permutation_pvalue(stat, 999, g) == 1 / 1000
+    # And under exchangeability the p-value is about uniform: P(p <= 0.1) ~ 0.1 (+-4 sd of 400).
+    pvalues = np.array([index_permutation_pvalue(g.standard_normal((3, 50)), 99, g) for _ in range(400)])
+    assert abs(np.mean(pvalues <= 0.1) - 0.1) < 4 * np.sqrt(0.1 * 0.9 / 400)
 
 
 def exhaustion_law(q: np.ndarray, sizes: list[int], supply: list[int]) -> dict[tuple, float]:

@@ -32,6 +32,7 @@ def test_public_api():
     assert set(simfl.plots.__all__) == {
         "plot_convergence", "LABELS", "plot_convergence_band", "plot_time_to_target",
         "plot_staleness_histogram", "plot_participation", "plot_client_timeline", "run_figures", "sweep_figures",
+        "partition_heatmap",
     }
     for name in simfl.plots.__all__:
         assert getattr(simfl.plots, name) is not None

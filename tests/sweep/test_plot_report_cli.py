@@ -33,7 +33,10 @@ def test_plot_sweep(sweep_dir, capsys):
 def test_plot_run_with_offline_shading(sweep_dir, tmp_path):
     run = next((sweep_dir / "runs").iterdir())
     assert main(["plot", str(run), "--out", str(tmp_path)]) == 0
-    assert {p.name for p in tmp_path.glob("*.png")} == {"convergence.png", "staleness.png", "participation.png", "timeline.png"}
+    # The run trained, so its partition heatmap is drawn too.
+    assert {p.name for p in tmp_path.glob("*.png")} == {
+        "convergence.png", "staleness.png", "participation.png", "timeline.png", "partition.png",
+    }
 
 
 def test_report_prints_paired_ratios(sweep_dir, capsys):
