@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SimflError", "ConfigError", "DataError", "RunDirError"]
+__all__ = ["SimflError", "ConfigError", "DataError", "RunDirError", "PluginError"]
 
 
 class SimflError(Exception):
@@ -19,3 +19,7 @@ class DataError(SimflError):
 
 class RunDirError(SimflError):
     """An output directory cannot be used."""
+
+
+class PluginError(ConfigError):
+    """A component named in a config (built-in or plugin) cannot be found, imported or used."""

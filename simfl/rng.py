@@ -58,6 +58,7 @@ class Purpose(IntEnum):
     TRACE_AVAILABILITY = 17  # which trace entry each client takes its availability from
     COUPLING = 18  # noise of the speed-data coupling
     DRIFT = 19  # which clients a drift event affects, and its random permutation
+    PLUGIN = 20  # a plugin's private stream, keyed by a hash of its name (Server.rng)
 
 
 def _mix_np(z: np.ndarray) -> np.ndarray:

@@ -13,27 +13,24 @@ import numpy as np
 import pandas as pd
 
 from simfl import data as fl_data
-from simfl.algorithms.optim import sgd
+from simfl import registry
 from simfl.config.load import dump_config, read_yaml, config_from_dict
-from simfl.config.schema import Config, selected_per_round
+from simfl.config.schema import Config
 from simfl.data.drift import build_drift
-from simfl.engine.asynchronous import AsyncPolicy, FedAsyncRule, FedBuffRule
-from simfl.engine.fedat import FedATPolicy
-from simfl.engine.fedavg import FedAvgPolicy
-from simfl.engine.semisync import SemiSyncPolicy
-from simfl.engine.protocols import ServerPolicy, Trainer
-from simfl.engine.selection import build_selector
-from simfl.engine.simulation import Simulation
+from simfl.engine.protocols import Trainer
+from simfl.engine.server import Policy, Selector
+from simfl.engine.simulation import EngineSettings, Simulation
 from simfl.progress import SimulationProgress
 from simfl.results.rundir import CONFIG, TABLES, RunDir, read_manifest, versions
 from simfl.rng import SeedTree
 from simfl.scenario.model_size import param_count
 from simfl.scenario.coupling import label_share
-from simfl.scenario.population import build_population
+from simfl.scenario.population import build_population, samples_per_task
 from simfl.scenario.traces import load_profile_trace
 from simfl.errors import ConfigError
 
-__all__ = ["RunResult", "run", "build_policy", "check_config", "load_run", "dry_model_bytes"]
+__all__ = ["RunResult", "run", "build_policy", "build_selector", "engine_settings", "check_config", "load_run",
+           "dry_model_bytes"]
 
 
 @dataclass
@@ -64,24 +61,34 @@ class RunResult:
         return getattr(self, name)
 
 
-def build_policy(config: Config) -> ServerPolicy:
-    """The server policy for ``config.algorithm``."""
-    alg = config.algorithm
-    optimizer = sgd(alg.server_lr) if alg.server_optimizer is None else alg.server_optimizer.build()
-    fedasync_optimizer = None if alg.server_optimizer is None else optimizer
-    if alg.type == "fedavg":
-        return FedAvgPolicy(alg.clients_per_round, selected_per_round(alg), optimizer, alg.deadline_s, alg.min_reports)
-    if alg.type == "fedasync":
-        return AsyncPolicy(alg.concurrency, FedAsyncRule(alg.alpha, alg.staleness, fedasync_optimizer), alg.max_staleness,
-                           alg.max_dispatch_per_s)
-    if alg.type == "fedbuff":
-        return AsyncPolicy(alg.concurrency, FedBuffRule(alg.buffer_size, alg.staleness, optimizer, alg.buffer_normalization), alg.max_staleness,
-                           alg.max_dispatch_per_s)
-    if alg.type == "fedat":
-        return FedATPolicy(alg.tiers, alg.clients_per_round, alg.fedat_weighting)
-    if alg.type == "semisync":
-        return SemiSyncPolicy(alg.period_s, alg.concurrency, alg.staleness, optimizer)
-    raise AssertionError(f"unhandled algorithm {alg.type}")
+def build_policy(config: Config) -> Policy:
+    """The server policy of ``config.algorithm`` (built-in or plugin), built for one run."""
+    return registry.component_of(config.algorithm).build(config.algorithm)
+
+
+def build_selector(config: Config, trained: bool = True) -> Selector:
+    """The selection policy of ``config.algorithm.selection``, built for one run."""
+    spec = config.algorithm.selection
+    if spec.needs_losses and not trained:
+        raise ConfigError(f"algorithm.selection.type: {spec.type} needs client losses, so training (no dry run)")
+    return registry.component_of(spec).build(spec)
+
+
+def engine_settings(config: Config, num_samples: np.ndarray) -> EngineSettings:
+    """What the engine needs of ``config``, for a population of clients with ``num_samples``."""
+    server = config.heterogeneity.server
+    return EngineSettings(
+        samples_per_task=samples_per_task(config.train, num_samples),
+        stop_sim_time_s=config.stop.sim_time_s,
+        stop_client_updates=config.stop.client_updates,
+        stop_server_updates=config.stop.server_updates,
+        stop_target_accuracy=config.stop.target_accuracy,
+        eval_every_s=config.eval.every_s,
+        client_cooldown_s=config.algorithm.client_cooldown_s,
+        egress_mbps=server.egress_mbps,
+        ingress_mbps=server.ingress_mbps,
+        aggregation_s_per_update=server.aggregation_s_per_update,
+    )
 
 
 def dry_model_bytes(config: Config) -> int:
@@ -215,8 +222,9 @@ def run(
         shares = label_share(federated.y, federated.offsets, coupling.labels) if by_label else None
         population = build_population(config.heterogeneity, sizes, tree, shares)
         bar = SimulationProgress(config.stop, label=config.name or config.algorithm.type, enabled=progress)
-        selector = build_selector(config.algorithm.selection, trained=trainer is not None)
-        sim = Simulation(config, population, build_policy(config), model_bytes, trainer, progress=bar, selector=selector)
+        selector = build_selector(config, trained=trainer is not None)
+        sim = Simulation(engine_settings(config, population.num_samples), population, build_policy(config), model_bytes,
+                         trainer, progress=bar, selector=selector)
         outcome = sim.run()
     except BaseException as exc:
         if run_dir is not None:

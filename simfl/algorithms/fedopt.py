@@ -32,15 +32,15 @@ at the k-th step); Flower's ``FedYogi`` and ``FedAdagrad`` have no bias correcti
 
 from __future__ import annotations
 
+import abc
 import inspect
 import math
-from typing import Any, Callable, Literal, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from simfl.algorithms.optim import ServerOptimizer, _check, _float_dtype, chain, fedavgm, scale, sgd
-from simfl.tagged import tagged_union
 
 __all__ = [
     "ScaleByAdaptiveState",
@@ -340,9 +340,21 @@ def server_optimizer(name: str, **params: Any) -> ServerOptimizer:
 
 
 # ------------------------------------------------------------------ config sections
-class _OptimizerSection(BaseModel):
+class ServerOptimizerSpec(BaseModel):
+    """Base of ``algorithm.server_optimizer`` specs. Extension point: parameters as fields and
+    :meth:`build`, returning a :class:`~simfl.algorithms.optim.ServerOptimizer` (an init/update
+    pair over a pseudo-gradient, see :mod:`simfl.algorithms.optim`)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    type: str = Field(description="a built-in name or an import path package.module:Name")
+
+    @abc.abstractmethod
+    def build(self) -> ServerOptimizer:
+        """The optimizer this spec describes."""
+
+
+class _OptimizerSection(ServerOptimizerSpec):
     def build(self) -> ServerOptimizer:
         """The optimizer this section describes."""
         params = {k: v for k, v in self.model_dump().items() if k != "type"}
@@ -352,14 +364,14 @@ class _OptimizerSection(BaseModel):
 class SGDSection(_OptimizerSection):
     """Plain server SGD: ``x ← x − lr·g``."""
 
-    type: Literal["sgd"] = "sgd"
+    type: str = "sgd"
     lr: float = Field(1.0, gt=0, allow_inf_nan=False, description="server learning rate")
 
 
 class AvgMSection(_OptimizerSection):
     """FedAvgM (Hsu et al. 2019): ``m ← β m + Δ``, ``x ← x + lr·m``."""
 
-    type: Literal["avgm"] = "avgm"
+    type: str = "avgm"
     lr: float = Field(1.0, gt=0, allow_inf_nan=False, description="server learning rate")
     momentum: float = Field(0.9, ge=0, lt=1, description="server momentum beta")
 
@@ -376,7 +388,7 @@ class _AdaptiveSection(_OptimizerSection):
 class AdagradSection(_AdaptiveSection):
     """FedAdagrad (Reddi et al. 2021)."""
 
-    type: Literal["adagrad"] = "adagrad"
+    type: str = "adagrad"
 
 
 class _CorrectableSection(_AdaptiveSection):
@@ -395,16 +407,16 @@ class _CorrectableSection(_AdaptiveSection):
 class AdamSection(_CorrectableSection):
     """FedAdam (Reddi et al. 2021)."""
 
-    type: Literal["adam"] = "adam"
+    type: str = "adam"
 
 
 class YogiSection(_CorrectableSection):
     """FedYogi (Reddi et al. 2021)."""
 
-    type: Literal["yogi"] = "yogi"
+    type: str = "yogi"
 
 
+#: The built-in server optimizer specs by name (registered in :data:`simfl.registry.BUILTINS`).
 SERVER_OPTIMIZER_SECTIONS = {
     cls.model_fields["type"].default: cls for cls in (SGDSection, AvgMSection, AdagradSection, AdamSection, YogiSection)
 }
-ServerOptimizerSpec = tagged_union(SERVER_OPTIMIZER_SECTIONS)

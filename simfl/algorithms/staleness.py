@@ -5,17 +5,20 @@ and hinge; exponential as used in later asynchronous FL work. FedBuff (Nguyen et
 uses the polynomial with a = 0.5, ``1/sqrt(1 + τ)``. Each function maps τ ≥ 0 into (0, 1]
 (in floating point the exponential underflows to 0 once a·τ > ~745), is non-increasing, and
 is written in YAML as ``{type: NAME, ...}``.
+
+Extension point: a staleness function is a subclass of :class:`StalenessFunction` (a frozen
+pydantic model): its fields are its parameters, ``__call__(tau)`` its value. Name it in a config
+by its import path, ``algorithm.staleness: {type: package.module:Name, ...}`` (see
+``docs/plugins.md``); the built-ins are registered in :mod:`simfl.registry`.
 """
 
 from __future__ import annotations
 
+import abc
 import math
-from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-
-from simfl.tagged import tagged_union
 
 __all__ = [
     "StalenessFunction",
@@ -24,17 +27,22 @@ __all__ = [
     "HingeStaleness",
     "ExponentialStaleness",
     "STALENESS_FUNCTIONS",
-    "StalenessSpec",
 ]
 
 
 class StalenessFunction(BaseModel):
-    """Base class; extension point: a ``type`` tag, parameters, and ``__call__(tau)``."""
+    """Base class; extension point: parameters as fields, and ``__call__(tau)``.
+
+    ``__call__`` receives a Python ``int`` τ ≥ 0 on the per-arrival hot path (return a float)
+    and may receive an array of τ (return an array); it should map τ into (0, 1] and not
+    increase with τ.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: str
+    type: str = Field(description="a built-in name or an import path package.module:Name")
 
+    @abc.abstractmethod
     def __call__(self, tau):
         """s(τ) for an integer staleness τ ≥ 0 (vectorized)."""
         raise NotImplementedError
@@ -43,7 +51,7 @@ class StalenessFunction(BaseModel):
 class ConstantStaleness(StalenessFunction):
     """s(τ) = 1: every update counts fully."""
 
-    type: Literal["constant"] = "constant"
+    type: str = "constant"
 
     def __call__(self, tau):
         return 1.0 if isinstance(tau, int) else np.ones(np.shape(tau))
@@ -52,7 +60,7 @@ class ConstantStaleness(StalenessFunction):
 class PolynomialStaleness(StalenessFunction):
     """s(τ) = (τ + 1)^(−a)."""
 
-    type: Literal["polynomial"] = "polynomial"
+    type: str = "polynomial"
     a: float = Field(0.5, ge=0, allow_inf_nan=False, description="decay exponent")
 
     def __call__(self, tau):
@@ -64,7 +72,7 @@ class PolynomialStaleness(StalenessFunction):
 class HingeStaleness(StalenessFunction):
     """s(τ) = 1 if τ ≤ b else 1 / (a(τ − b) + 1)."""
 
-    type: Literal["hinge"] = "hinge"
+    type: str = "hinge"
     a: float = Field(10.0, ge=0, allow_inf_nan=False, description="slope after the hinge")
     b: float = Field(4.0, ge=0, allow_inf_nan=False, description="staleness tolerated at full weight")
 
@@ -78,7 +86,7 @@ class HingeStaleness(StalenessFunction):
 class ExponentialStaleness(StalenessFunction):
     """s(τ) = exp(−a τ)."""
 
-    type: Literal["exponential"] = "exponential"
+    type: str = "exponential"
     a: float = Field(0.5, ge=0, allow_inf_nan=False, description="decay rate per version")
 
     def __call__(self, tau):
@@ -87,11 +95,8 @@ class ExponentialStaleness(StalenessFunction):
         return np.exp(-self.a * np.asarray(tau, dtype=float))
 
 
+#: The built-in staleness functions by name (registered in :data:`simfl.registry.BUILTINS`).
 STALENESS_FUNCTIONS: dict[str, type[StalenessFunction]] = {
     cls.model_fields["type"].default: cls
     for cls in (ConstantStaleness, PolynomialStaleness, HingeStaleness, ExponentialStaleness)
 }
-
-
-#: A config field holding a staleness function, ``{type: NAME, ...}``.
-StalenessSpec = tagged_union(STALENESS_FUNCTIONS)

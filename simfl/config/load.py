@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from simfl.config.errors import render_validation_error
+from simfl.config.messages import render_validation_error, schema_at
 from simfl.config.schema import Config
-from simfl.errors import ConfigError
+from simfl.errors import ConfigError, PluginError
 
 __all__ = [
     "load_config",
@@ -26,8 +26,12 @@ __all__ = [
     "dump_config",
     "read_yaml",
     "resolve_paths",
+    "split_key",
     "PATH_KEYS",
 ]
+
+_SEGMENT = r"""[A-Za-z_][A-Za-z0-9_]*|"[^"]+"|'[^']+'"""
+_KEY = re.compile(rf"(?:{_SEGMENT})(?:\.(?:{_SEGMENT}))*")
 
 
 class _Loader(yaml.SafeLoader):
@@ -79,41 +83,63 @@ def read_yaml(path: str | Path) -> Any:
     return _yaml_load(p.read_text(), str(path))
 
 
+def split_key(key: str) -> list[str]:
+    """``'algorithm."my_rules:Adaptive".eta'`` → ``['algorithm', 'my_rules:Adaptive', 'eta']``.
+
+    A dotted key's parts are identifiers, or quoted strings (for method sections named by an
+    import path, which hold dots and a colon).
+    """
+    if not _KEY.fullmatch(key):
+        raise ConfigError(
+            f"{key!r}: expected a dotted key such as algorithm.alpha "
+            "(quote a part holding dots or colons: algorithm.\"pkg.mod:Name\".eta)"
+        )
+    return [p[1:-1] if p[0] in "'\"" else p for p in re.findall(_SEGMENT, key)]
+
+
 def parse_override(text: str) -> tuple[str, Any]:
     """``"algorithm.alpha=0.5"`` → ``("algorithm.alpha", 0.5)``; the value is read as YAML."""
     key, sep, value = text.partition("=")
     key = key.strip()
-    if not sep or not key or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", key):
+    if not sep or not key or not _KEY.fullmatch(key):
         raise ConfigError(f"--set {text!r}: expected KEY=VALUE with a dotted key, e.g. algorithm.alpha=0.5")
     return key, _yaml_load(value, f"--set {key}")
 
 
-def _default_at(path: list[str]) -> Any:
-    node: Any = Config().model_dump()
-    for part in path:
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
+def _default_at(raw: dict, path: list[str], search_path: tuple) -> Any:
+    """The default value at ``path`` given the rest of ``raw`` (e.g. the running method's)."""
+    _, model, _ = schema_at(Config, raw, path[:-1], search_path)
+    if model is None or path[-1] not in model.model_fields:
+        return None
+    field = model.model_fields[path[-1]]
+    value = field.default_factory() if field.default_factory is not None else field.default
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="python")
+    return value
 
 
-def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str | tuple[str, Any]] | Mapping[str, Any]) -> dict:
+def apply_overrides(
+    raw: Mapping[str, Any],
+    overrides: Iterable[str | tuple[str, Any]] | Mapping[str, Any],
+    search_path: Iterable[str] = (),
+) -> dict:
     """Return a copy of ``raw`` with dotted-key overrides set.
 
-    A missing intermediate section is created; where it is a tagged union (a distribution,
-    staleness or availability) it starts from the default value so that ``--set
-    algorithm.staleness.a=1`` changes one parameter of the default function.
+    A missing intermediate section is created; where it is a tagged union or a component (a
+    distribution, staleness function or availability model) it starts from the default value
+    so that ``--set algorithm.staleness.a=1`` changes one parameter of the default function.
     """
     out = copy.deepcopy(dict(raw))
+    search = tuple(search_path)
     items = overrides.items() if isinstance(overrides, Mapping) else overrides
     for item in items:
         key, value = parse_override(item) if isinstance(item, str) else item
-        parts = key.split(".")
+        parts = split_key(key)
         node = out
         for depth, part in enumerate(parts[:-1]):
             here = ".".join(parts[: depth + 1])
             if part not in node or node[part] is None:
-                default = _default_at(parts[: depth + 1])
+                default = _default_at(out, parts[: depth + 1], search)
                 tagged = isinstance(default, dict) and ("type" in default or "dist" in default)
                 node[part] = copy.deepcopy(default) if tagged or not isinstance(default, (dict, type(None))) else {}
             if not isinstance(node[part], dict):
@@ -126,21 +152,38 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str | tuple[str,
     return out
 
 
-def config_from_dict(raw: Any, overrides: Iterable[str] | Mapping[str, Any] = (), source: str = "config") -> Config:
-    """Validate a config mapping (after applying overrides) into a frozen :class:`Config`."""
+def config_from_dict(
+    raw: Any,
+    overrides: Iterable[str] | Mapping[str, Any] = (),
+    source: str = "config",
+    search_path: Iterable[str | Path] = (),
+) -> Config:
+    """Validate a config mapping (after applying overrides) into a frozen :class:`Config`.
+
+    Args:
+        raw: the config mapping.
+        overrides: ``"key.sub=value"`` strings or a ``{dotted_key: value}`` mapping.
+        source: how to name the config in messages.
+        search_path: folders searched first for plugin modules (``package.module:Name``);
+            :func:`load_config` passes the config file's folder. Kept as ``config.search_path``.
+    """
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of sections (seed, data, model, ...)")
-    merged = apply_overrides(raw, overrides)
+    search = tuple(str(Path(p).resolve()) for p in search_path)
+    merged = apply_overrides(raw, overrides, search)
     override_keys = {
         (parse_override(o)[0] if isinstance(o, str) else o[0])
         for o in (overrides.items() if isinstance(overrides, Mapping) else overrides)
     }
     try:
-        return Config.model_validate(merged)
+        config = Config.model_validate(merged, context={"search_path": search})
     except ValidationError as exc:
-        raise ConfigError(render_validation_error(exc, Config, override_keys)) from None
+        raise ConfigError(render_validation_error(exc, Config, override_keys, merged, search)) from None
+    except PluginError as exc:  # raised outside a field validator (e.g. building a default)
+        raise ConfigError(str(exc)) from None
+    return config.with_search_path(search)
 
 
 #: Config keys holding file paths; in a config file they are relative to the file's folder.
@@ -167,7 +210,9 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] | Mappi
 
     File paths inside the config (``data.path``, ``heterogeneity.profiles.path``,
     ``heterogeneity.availability.path``) are relative to the config file's folder; paths given
-    by ``overrides`` are relative to the current directory.
+    by ``overrides`` are relative to the current directory. Plugin modules named by import
+    paths (``algorithm.type: my_rules:MyMethod``) are looked up in the config file's folder
+    first, then on the Python path.
 
     Args:
         path: a YAML file (None: all defaults).
@@ -177,7 +222,8 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] | Mappi
         ConfigError: with a one-line message per problem naming the key path.
     """
     raw = {} if path is None else resolve_paths(read_yaml(path), Path(path).parent)
-    config = config_from_dict(raw, overrides, source=str(path or "config"))
+    search = () if path is None else (Path(path).parent,)
+    config = config_from_dict(raw, overrides, source=str(path or "config"), search_path=search)
     if config.name is None and path is not None:
         config = config.model_copy(update={"name": Path(path).stem})
     return config

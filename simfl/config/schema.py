@@ -1,9 +1,11 @@
 """The configuration schema: frozen, validated sections, one per component.
 
 Every field carries a description; ``docs/config.md`` is generated from them
-(``python -m simfl.config.docs``). Defaults are those of ``DESIGN.md`` §3. A ``type:`` or
-``dist:`` key selects a class from a small registry. Cross-field rules live in
-:meth:`Config._cross_checks` and name the key they are about.
+(``python -m simfl.config.docs``). Defaults are those of ``DESIGN.md`` §3. A ``dist:`` key
+selects a distribution (a small closed registry); the components of the ``algorithm`` section
+(the method, selection, staleness, server optimizer) are named through :mod:`simfl.registry`
+and validated by their own parameter models (:mod:`simfl.config.params`). Cross-field rules
+live in :meth:`Config._cross_checks` and name the key they are about.
 """
 
 from __future__ import annotations
@@ -16,14 +18,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from simfl.algorithms.fedopt import ServerOptimizerSpec
-from simfl.algorithms.selection import SelectionSpec, UniformSelection
-from simfl.algorithms.staleness import PolynomialStaleness, StalenessSpec
+from simfl.config.params import ParamError, World, algorithm_field, key_error
 from simfl.scenario.availability import AlwaysAvailable, AvailabilitySpec
 from simfl.scenario.distributions import (
     Constant,
@@ -46,16 +47,10 @@ __all__ = [
     "ComputeConfig",
     "NetworkConfig",
     "HeterogeneityConfig",
-    "AlgorithmConfig",
     "StopConfig",
     "EvalConfig",
-    "selected_per_round",
+    "key_error",
 ]
-
-
-def key_error(key: str, message: str) -> PydanticCustomError:
-    """A validation error about the dotted config ``key`` (rendered as ``key: message``)."""
-    return PydanticCustomError("simfl_key", "{message}", {"key": key, "message": message})
 
 
 class Section(BaseModel):
@@ -322,63 +317,7 @@ class HeterogeneityConfig(Section):
 
 
 # ---------------------------------------------------------------------- algorithm
-class AlgorithmConfig(Section):
-    """The server: which algorithm and its parameters (keys of other algorithms are ignored)."""
-
-    type: Literal["fedavg", "fedasync", "fedbuff", "fedat", "semisync"] = Field(
-        "fedasync", description="fedavg | fedasync | fedbuff | fedat (tiers) | semisync (period_s)"
-    )
-    concurrency: int = Field(10, ge=1, description="fedasync/fedbuff/semisync: tasks kept in flight")
-    alpha: float = Field(0.6, gt=0, le=1, description="fedasync: mixing weight")
-    staleness: StalenessSpec = Field(
-        PolynomialStaleness(a=0.5), description="staleness function s(tau): constant | polynomial (a) | hinge (a, b) | exponential (a)"
-    )
-    max_staleness: int | None = Field(None, ge=0, description="fedasync/fedbuff: staler updates are dropped")
-    clients_per_round: int = Field(10, ge=1, description="fedavg: K updates aggregated per round; fedat: per tier round")
-    over_selection: float = Field(
-        0.0, ge=0, allow_inf_nan=False, description="fedavg: select round(K*(1+o)) clients, aggregate the first K"
-    )
-    deadline_s: float | None = Field(None, gt=0, allow_inf_nan=False, description="fedavg: round deadline (s)")
-    min_reports: int = Field(
-        1, ge=1,
-        description="fedavg: a round that ends (deadline, or every task arrived or lost) with fewer arrivals is "
-        "abandoned: no new version, its arrivals discarded_deadline, a new round at once (Bonawitz et al. 2019's goal count)",
-    )
-    buffer_size: int = Field(10, ge=1, description="fedbuff: K updates per server step")
-    buffer_normalization: Literal["count", "weight"] = Field(
-        "count",
-        description="fedbuff: count = sum of s(tau)*delta divided by K (the paper: staleness shrinks the step) | "
-        "weight = divided by the sum of s(tau) (FLSim's weighted average: staleness reweights, the step keeps its size)",
-    )
-    tiers: int = Field(3, ge=1, description="fedat: speed tiers (equal-size groups by expected task duration)")
-    fedat_weighting: Literal["paper", "smoothed"] = Field(
-        "paper",
-        description="fedat: paper = tier m weighs T_(M+1-m)/T as printed (the fastest tier weighs 0 until the slowest "
-        "has reported, so early versions equal the initial model) | smoothed = every count starts at 1",
-    )
-    period_s: float = Field(10.0, gt=0, allow_inf_nan=False, description="semisync: aggregation period (s)")
-    server_lr: float = Field(1.0, gt=0, allow_inf_nan=False, description="fedavg/fedbuff/semisync: server learning rate")
-    server_optimizer: ServerOptimizerSpec | None = Field(
-        None,
-        description="server optimizer on the aggregated pseudo-gradient (replaces server_lr): sgd (lr) | avgm (lr, "
-        "momentum) | adagrad | adam | yogi (lr, beta1, beta2, tau, initial_accumulator); null = sgd(server_lr)",
-    )
-    selection: SelectionSpec = Field(
-        UniformSelection(),
-        description="who is dispatched: uniform | fastest (epsilon) | least_recent | power_of_choice (d) | "
-        "oort (epsilon, preferred_duration_s, penalty, temporal_weight)",
-    )
-    client_cooldown_s: float = Field(
-        0.0, ge=0, allow_inf_nan=False, description="a client is not selected again until this long after its task ended"
-    )
-    max_dispatch_per_s: float | None = Field(
-        None, gt=0, allow_inf_nan=False, description="fedasync/fedbuff: at most this many dispatches per second"
-    )
-
-
-def selected_per_round(algorithm: AlgorithmConfig) -> int:
-    """FedAvg clients selected per round: round(K (1 + o)), halves rounded up."""
-    return int(math.floor(algorithm.clients_per_round * (1 + algorithm.over_selection) + 0.5 + 1e-9))
+AlgorithmField, _default_algorithm = algorithm_field()
 
 
 # ------------------------------------------------------------------- stop, eval
@@ -410,44 +349,40 @@ class EvalConfig(Section):
 class Config(Section):
     """A whole experiment. Load with :func:`simfl.load_config`."""
 
+    _search_path: tuple[str, ...] = PrivateAttr(default=())
+
     seed: int = Field(0, ge=0, description="root of the seed tree: same seed, same world")
     name: str | None = Field(None, description="a label for the run (default: the config file's stem)")
     data: DataConfig = Field(DataConfig(), description="dataset and partition")
     model: ModelConfig = Field(LogRegModel(), description="logreg | mlp (hidden) | cnn (channels, hidden)")
     train: TrainConfig = Field(TrainConfig(), description="local training")
     heterogeneity: HeterogeneityConfig = Field(HeterogeneityConfig(), description="compute, network, availability")
-    algorithm: AlgorithmConfig = Field(AlgorithmConfig(), description="server algorithm")
+    algorithm: AlgorithmField = Field(  # type: ignore[valid-type]
+        default_factory=_default_algorithm,
+        description="the method: type (fedavg | fedasync | fedbuff | fedat | semisync | package.module:Name), its "
+        "keys, and optional method sections (see below)",
+    )
     stop: StopConfig = Field(StopConfig(), description="stop criteria")
     eval: EvalConfig = Field(EvalConfig(), description="evaluation schedule")
 
+    @property
+    def search_path(self) -> tuple[str, ...]:
+        """Folders searched first for plugin modules when this config was read (its file's folder)."""
+        return self._search_path
+
+    def with_search_path(self, search_path) -> "Config":
+        """A copy that remembers ``search_path`` (see :attr:`search_path`)."""
+        config = self.model_copy()
+        config._search_path = tuple(str(p) for p in search_path)
+        return config
+
     @model_validator(mode="after")
     def _cross_checks(self):
-        n = self.data.num_clients
         alg = self.algorithm
-        if alg.type == "fedavg":
-            if alg.min_reports > alg.clients_per_round:
-                raise key_error(
-                    "algorithm.min_reports",
-                    f"must be <= algorithm.clients_per_round ({alg.clients_per_round}), got {alg.min_reports}",
-                )
-            m = selected_per_round(alg)
-            if m > n:
-                key = "algorithm.over_selection" if alg.clients_per_round <= n else "algorithm.clients_per_round"
-                raise key_error(
-                    key,
-                    f"a round selects {m} clients (clients_per_round {alg.clients_per_round}, over_selection "
-                    f"{alg.over_selection}) but data.num_clients is {n}",
-                )
-        elif alg.type == "fedat":
-            if alg.tiers > n:
-                raise key_error("algorithm.tiers", f"must be <= data.num_clients ({n}), got {alg.tiers}")
-        elif alg.concurrency > n:
-            raise key_error("algorithm.concurrency", f"must be <= data.num_clients ({n}), got {alg.concurrency}")
-        if alg.server_optimizer is not None:
-            if alg.type == "fedat":
-                raise key_error("algorithm.server_optimizer", "does not apply to fedat (tier models are averaged)")
-            if alg.server_lr != 1.0:
-                raise key_error("algorithm.server_lr", "set the rate in algorithm.server_optimizer.lr instead")
+        try:
+            alg.check(World(num_clients=self.data.num_clients, trained=self.train.enabled))
+        except ParamError as exc:
+            raise key_error(f"algorithm.{exc.key}", exc.message) from None
         if alg.selection.needs_losses and not self.train.enabled:
             raise key_error(
                 "algorithm.selection.type", f"{alg.selection.type} needs client losses, so training (train.enabled: true)"

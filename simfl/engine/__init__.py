@@ -1,20 +1,23 @@
-"""The SimPy engine: client tasks, server policies, event ordering. Never imports torch."""
+"""The SimPy engine: client tasks, the server API policies use, event ordering. Never imports torch."""
 
-from simfl.engine.asynchronous import AsyncPolicy, FedAsyncRule, FedBuffRule
 from simfl.engine.events import EVAL, FLUSH, TASK_END, WAKE, PriorityTimeout
-from simfl.engine.fedavg import FedAvgPolicy
-from simfl.engine.protocols import Job, ServerPolicy, Trainer
-from simfl.engine.simulation import Simulation, SimulationOutcome
+from simfl.engine.protocols import Job, Trainer
+from simfl.engine.server import InFlight, OptimizerStep, Policy, Selector, Server, Timer, weighted_delta, weighted_mean
+from simfl.engine.simulation import EngineSettings, Simulation, SimulationOutcome
 from simfl.engine.tasks import Status, Task, TaskLog
 
 __all__ = [
-    "AsyncPolicy",
-    "FedAsyncRule",
-    "FedBuffRule",
-    "FedAvgPolicy",
     "Job",
-    "ServerPolicy",
     "Trainer",
+    "Policy",
+    "Selector",
+    "Server",
+    "Timer",
+    "OptimizerStep",
+    "InFlight",
+    "weighted_mean",
+    "weighted_delta",
+    "EngineSettings",
     "Simulation",
     "SimulationOutcome",
     "Status",

@@ -1,4 +1,4 @@
-"""The engine's extension points: the trainer it is given and the server policies it runs.
+"""The trainer the engine is given (server policies: :mod:`simfl.engine.server`).
 
 The engine never imports torch. A trainer is any object with the :class:`Trainer` methods;
 parameters cross the boundary as flat numpy vectors that are never modified in place.
@@ -7,15 +7,11 @@ parameters cross the boundary as flat numpy vectors that are never modified in p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping, Protocol, Sequence
+from typing import Mapping, Protocol, Sequence
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from simfl.engine.simulation import Simulation
-    from simfl.engine.tasks import Task
-
-__all__ = ["Job", "Trainer", "ServerPolicy"]
+__all__ = ["Job", "Trainer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,20 +61,3 @@ class Trainer(Protocol):
     def evaluate(self, params: np.ndarray, sim_time_s: float) -> Mapping[str, float]:
         """Metrics of a global model on the test data as they are at ``sim_time_s``:
         at least ``test_loss`` and ``test_accuracy``."""
-
-
-class ServerPolicy(Protocol):
-    """*When* the server aggregates and whom it dispatches. Extension point.
-
-    ``start`` is called once at t = 0; ``on_task_ends`` is called once per simulated time at
-    which tasks ended, with all of them in dispatch order (see :mod:`simfl.engine.events`).
-    """
-
-    def start(self, sim: "Simulation") -> None:
-        """Start dispatching (and any SimPy process the policy needs)."""
-
-    def on_task_ends(self, sim: "Simulation", tasks: list["Task"]) -> None:
-        """Process tasks that arrived (``not task.lost``) or were lost at ``sim.now``."""
-
-    def finish(self, sim: "Simulation") -> None:
-        """The run stops: settle whatever the policy still holds (e.g. a partial buffer)."""

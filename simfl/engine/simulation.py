@@ -5,8 +5,10 @@ come from the client's profile and the jitter of its k-th task, and its availabi
 says whether the client goes offline before the upload ends (then the task is lost at that
 moment). So a task is a single SimPy event at its end, and the engine needs SimPy state only
 for tasks in flight. What happens at a task's end, and who is dispatched, is the server
-policy's business (:mod:`simfl.engine.fedavg`, :mod:`simfl.engine.asynchronous`); the order
-of work at equal times is fixed in :mod:`simfl.engine.events`.
+policy's business; a policy sees the engine only through :class:`~simfl.engine.server.Server`
+(the declared API, :mod:`simfl.engine.server`). The order of work at equal times is fixed in
+:mod:`simfl.engine.events`. The engine is given the settings it needs
+(:class:`EngineSettings`), not the run's config.
 """
 
 from __future__ import annotations
@@ -27,16 +29,50 @@ import simpy
 
 from simfl.engine.client import ServerLinks, run_task
 from simfl.engine.events import EVAL, FLUSH, WAKE, PriorityTimeout
-from simfl.engine.protocols import Job, ServerPolicy, Trainer
-from simfl.engine.selection import Selector, UniformSelector
+from simfl.engine.protocols import Job, Trainer
+from simfl.engine.server import Policy, Selector, Server, Timer
 from simfl.engine.tasks import Status, Task, TaskLog
 from simfl.rng import BlockUniforms, Purpose
-from simfl.scenario.population import Population, samples_per_task, transfer_seconds
+from simfl.scenario.population import Population, transfer_seconds
 
-__all__ = ["Simulation", "SimulationOutcome"]
+__all__ = ["Simulation", "SimulationOutcome", "EngineSettings"]
 
 _task_id = attrgetter("id")
 _LOST = int(Status.LOST_OFFLINE)
+_BUFFERED = int(Status.BUFFERED)
+_APPLIED = int(Status.APPLIED)
+_NAN = math.nan
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """What the engine needs to know of a run's config.
+
+    Attributes:
+        samples_per_task: samples one task of each client processes (int array; its compute).
+        stop_sim_time_s, stop_client_updates, stop_server_updates, stop_target_accuracy: stop
+            criteria (None: not used); the run ends at the first that holds.
+        eval_every_s: simulated seconds between evaluations (None: only at the end).
+        client_cooldown_s: a client is not eligible until this long after its task ended.
+        egress_mbps, ingress_mbps: the server's shared links (inf: unlimited).
+        aggregation_s_per_update: server time to aggregate one update (0: none).
+    """
+
+    samples_per_task: np.ndarray
+    stop_sim_time_s: float | None = None
+    stop_client_updates: int | None = None
+    stop_server_updates: int | None = None
+    stop_target_accuracy: float | None = None
+    eval_every_s: float | None = None
+    client_cooldown_s: float = 0.0
+    egress_mbps: float = math.inf
+    ingress_mbps: float = math.inf
+    aggregation_s_per_update: float = 0.0
+
+    @property
+    def contended(self) -> bool:
+        """True when a server link is finite (transfers then share it)."""
+        return math.isfinite(self.ingress_mbps) or math.isfinite(self.egress_mbps)
 _PROGRESS_EVERY = 1024  # steps between progress refreshes
 
 
@@ -57,26 +93,27 @@ class Simulation:
     """One run of the engine.
 
     Args:
-        config: the validated run config.
+        settings: what the engine needs of the run's config.
         population: per-client profiles and processes.
-        policy: the server policy (FedAvg, FedAsync, FedBuff, ...).
+        policy: the server policy (FedAvg, FedAsync, FedBuff, a plugin, ...).
         model_bytes: bytes of a model download and of an update upload.
         trainer: the injected trainer, or None for a timing-only dry run.
         progress: called as ``progress(sim)`` now and then (display only).
+        selector: the selection policy (default: uniform among eligible clients).
     """
 
     def __init__(
         self,
-        config,
+        settings: EngineSettings,
         population: Population,
-        policy: ServerPolicy,
+        policy: Policy,
         model_bytes: int,
         trainer: Trainer | None = None,
         progress: Callable[["Simulation"], None] | None = None,
         selector: Selector | None = None,
     ) -> None:
         self.env = simpy.Environment()
-        self.config = config
+        self.settings = settings
         self.population = population
         self.policy = policy
         self.trainer = trainer
@@ -94,9 +131,12 @@ class Simulation:
         self.counters: dict[str, int] = {}
         self._timeline = population.timeline
         self.selection_stream = BlockUniforms(population.tree.generator(Purpose.SELECTION))
-        self.selector: Selector = selector if selector is not None else UniformSelector()
-        self._observe = self.selector.observe if getattr(self.selector, "observes", True) else None
-        cooldown = config.algorithm.client_cooldown_s
+        if selector is None:
+            from simfl.methods.selectors import Uniform  # the default (tests building engines by hand)
+
+            selector = Uniform(None)
+        self.selector: Selector = selector
+        cooldown = settings.client_cooldown_s
         self._cooldown = cooldown
         self._ready_at = np.zeros(n) if cooldown > 0 else None  # end of each client's cool-down
         #: True when every idle client may be dispatched (always online, no cool-down)
@@ -107,15 +147,13 @@ class Simulation:
         self._task_count = array("q", bytes(8 * n))
         self._download = array("d", transfer_seconds(population.latency_s, population.down_mbps, self.model_bytes))
         self._upload = array("d", transfer_seconds(population.latency_s, population.up_mbps, self.model_bytes))
-        samples = samples_per_task(config.train, population.num_samples)
-        self._compute_base = array("d", samples * population.seconds_per_sample)
+        self._compute_base = array("d", np.asarray(settings.samples_per_task) * population.seconds_per_sample)
         self._num_samples = array("q", population.num_samples.astype(np.int64))
         self._jitter = population.jitter_function()
         self._speed = population.speed if population.speed is not None and not population.speed.constant else None
         self._always_online = population.timeline.always_online
-        server = config.heterogeneity.server
-        self.links = ServerLinks(self.env, server.egress_mbps, server.ingress_mbps) if server.contended else None
-        self._aggregation_s = server.aggregation_s_per_update
+        self.links = ServerLinks(self.env, settings.egress_mbps, settings.ingress_mbps) if settings.contended else None
+        self._aggregation_s = settings.aggregation_s_per_update
         self._queue: deque[Task] = deque()
         self._queued: set[int] = set()
         self._queue_ready: simpy.Event | None = None
@@ -124,10 +162,17 @@ class Simulation:
         self._collect_end = self._collect  # one bound method for every task-end event
         self._ended: list[Task] = []
         self._flush_pending = False
-        self._wake_at = math.inf
+        self._wake_at: dict = {}  # wake-up callback -> the time of its pending wake-up
+        self._held: dict[int, Task] = {}  # updates held (buffered) and not applied yet
+        self._applied_since = 0  # updates applied since the last installed model
+        self._plugin_streams: dict[str, np.random.Generator] = {}
         self._aggregations: list[tuple] = []
         self._evals: list[dict] = []
         self._last_eval: tuple[float, int] | None = None
+        self.server = Server(self)
+        # selection hooks the selector declares (class attributes, not discovered)
+        self._observe = self.selector.observe if self.selector.observes else None
+        self._observe_result = self.selector.observe_result if self.selector.observes_results else None
 
     # ------------------------------------------------------------------ clock
     @property
@@ -154,11 +199,19 @@ class Simulation:
 
     def select_client(self) -> int | None:
         """One eligible client chosen by the selection policy (None if there is none)."""
-        return self.selector.select(self)
+        return self.selector.select(self.server)
 
     def select_round(self, m: int) -> list[int]:
         """``m`` distinct eligible clients for a round, chosen by the selection policy."""
-        return self.selector.select_round(self, m)
+        return self.selector.select_round(self.server, m)
+
+    def reserve(self, client: int) -> None:
+        """Count ``client`` as busy while a round is picked (it is dispatched or released next)."""
+        self.busy[client] = True
+
+    def release(self, clients) -> None:
+        """Undo :meth:`reserve` (the clients' dispatches, if any, follow)."""
+        self.busy[list(clients)] = False
 
     def count_available(self) -> int:
         """Eligible clients now."""
@@ -188,17 +241,56 @@ class Simulation:
         return float(later.min()) if later.size else math.inf
 
     def wake_when_available(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` when an idle client next comes online (at WAKE priority)."""
+        """Call ``callback`` when an idle client next comes online (at WAKE priority).
+
+        A request while a wake-up of the same callback is pending at an earlier or equal time
+        is merged into it (the callback re-checks when it runs).
+        """
         t = self.next_availability()
-        if t < self._wake_at:
-            self._wake_at = t
-            ev = PriorityTimeout(self.env, t - self.env.now, WAKE)
-            ev.callbacks.append(lambda _ev: self._wake(t, callback))
+        if t < self._wake_at.get(callback, math.inf):
+            self._wake_at[callback] = t
+            self.call_at(t, self._wake, t, callback)
 
     def _wake(self, t: float, callback: Callable[[], None]) -> None:
-        if self._wake_at == t:
-            self._wake_at = math.inf
+        if self._wake_at.get(callback) == t:
+            del self._wake_at[callback]
         callback()
+
+    # ------------------------------------------------------------------ timers
+    def call_at(self, time: float, fn: Callable[..., object], *args) -> Timer:
+        """Call ``fn(*args)`` at simulated ``time`` (WAKE priority: after the arrivals then)."""
+        timer = Timer(fn, args)
+        if time == math.inf:
+            return timer  # never
+        PriorityTimeout(self.env, max(time - self.env.now, 0.0), WAKE).callbacks.append(timer._fire)
+        return timer
+
+    def call_later(self, delay: float, fn: Callable[..., object], *args) -> Timer:
+        """Call ``fn(*args)`` after ``delay`` simulated seconds."""
+        if delay < 0:
+            raise ValueError(f"call_later: negative delay {delay}")
+        timer = Timer(fn, args)
+        if delay != math.inf:
+            PriorityTimeout(self.env, delay, WAKE).callbacks.append(timer._fire)
+        return timer
+
+    def request_stop(self, reason: str) -> None:
+        """End the run after the current event, with ``reason`` as its stop reason."""
+        if self.stop_reason is None:
+            self.stop_reason = str(reason)
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to the manifest counter ``name``."""
+        self.counters[name] = self.counters.get(name, 0) + int(n)
+
+    def plugin_rng(self, name: str) -> np.random.Generator:
+        """A generator of the seed tree private to ``name`` (the same one for every call)."""
+        if name not in self._plugin_streams:
+            import hashlib
+
+            key = int.from_bytes(hashlib.sha256(str(name).encode()).digest()[:4], "little")
+            self._plugin_streams[name] = self.population.tree.generator(Purpose.PLUGIN, key)
+        return self._plugin_streams[name]
 
     # ---------------------------------------------------------------- dispatch
     def compute_duration(self, client: int, start: float, work: float) -> float:
@@ -279,7 +371,7 @@ class Simulation:
             if ready_at is not None:
                 ready_at[t.client] = now + self._cooldown
             if observe is not None:
-                observe(self, t)
+                observe(self.server, t)
             if t.lost:
                 finish(t.id, _LOST, now)
                 self.cancel_job(t)
@@ -293,36 +385,67 @@ class Simulation:
                     self._enqueue(t)
             ended = [t for t in ended if t.lost]
         if ended:
-            self.policy.on_task_ends(self, ended)
-        limit = self.config.stop.client_updates
+            self.policy.on_task_ends(self.server, ended)
+        limit = self.settings.stop_client_updates
         if limit is not None and self.client_updates >= limit and self.stop_reason is None:
             self.stop_reason = "client_updates"
 
     # ------------------------------------------------------------ bookkeeping
-    def settle(self, task: Task, status: Status, staleness: int, weight: float) -> None:
-        """Record what the server did with an arrived task."""
-        self.log.settle(task.id, status, staleness, weight)
-        if status == Status.DROPPED_STALE or status == Status.DISCARDED_DEADLINE:
-            self.cancel_job(task)
+    def hold(self, task: Task, weight: float = _NAN) -> None:
+        """An arrived update waits for a later aggregation: ``buffered``, staleness now."""
+        self.log.settle(task.id, _BUFFERED, self.version - task.base_version, weight)
+        self._held[task.id] = task
 
-    def abort(self, task: Task, status: Status) -> None:
-        """End a task now without it being applied (e.g. a FedAvg straggler).
+    def applied(self, task: Task, weight: float, staleness: int | None = None) -> None:
+        """The update enters the next installed model with ``weight``.
+
+        Its staleness is the one recorded when it was held, else ``version − base_version``
+        now; ``staleness`` sets it explicitly (e.g. at the aggregation that uses it).
+        """
+        held = self._held.pop(task.id, None)
+        if staleness is None and held is None:
+            staleness = self.version - task.base_version
+        if staleness is None:
+            self.log.set_outcome(task.id, _APPLIED, weight)
+        else:
+            self.log.settle(task.id, _APPLIED, staleness, weight)
+        self._applied_since += 1
+
+    def drop(self, task: Task) -> None:
+        """An arrived update is not used because it is too stale: ``dropped_stale``."""
+        self._held.pop(task.id, None)
+        self.log.settle(task.id, Status.DROPPED_STALE, self.version - task.base_version, 0.0)
+        self.cancel_job(task)
+
+    def discard(self, task: Task) -> None:
+        """``discarded_deadline``: stop a running task, or discard one that arrived.
 
         A task still running stops (its client is free, its transfer leaves the link); one
         that arrived but waits for aggregation leaves the queue (work already started by the
-        server is not reclaimed).
+        server is not reclaimed); one handed to the policy gets weight 0. A task that was lost
+        is left as it is.
         """
         if task.id in self._queued:
             self._queued.discard(task.id)
-            self.settle(task, status, self.version - task.base_version, 0.0)
+            self.log.settle(task.id, Status.DISCARDED_DEADLINE, self.version - task.base_version, 0.0)
+            self.cancel_job(task)
             return
-        del self.in_flight[task.id]
-        self.busy[task.client] = False
-        if self._ready_at is not None:
-            self._ready_at[task.client] = self.env.now + self._cooldown
-        self.log.finish(task.id, status, self.env.now)
-        if task.process is not None and task.process.is_alive:
-            task.process.interrupt("aborted")
+        if task.id in self.in_flight:
+            del self.in_flight[task.id]
+            self.busy[task.client] = False
+            if self._ready_at is not None:
+                self._ready_at[task.client] = self.env.now + self._cooldown
+            self.log.finish(task.id, Status.DISCARDED_DEADLINE, self.env.now)
+            if task.process is not None and task.process.is_alive:
+                task.process.interrupt("aborted")
+            self.cancel_job(task)
+            return
+        if task.lost:
+            return
+        if self._held.pop(task.id, None) is not None:
+            self.log.set_outcome(task.id, Status.DISCARDED_DEADLINE, 0.0)
+        else:
+            self.log.settle(task.id, Status.DISCARDED_DEADLINE, self.version - task.base_version, 0.0)
         self.cancel_job(task)
 
     # ------------------------------------------------------- aggregation queue
@@ -346,7 +469,7 @@ class Simulation:
                 continue  # discarded while being aggregated
             self._queued.discard(task.id)
             self.log.cols["aggregated_time_s"][task.id] = self.env.now
-            self.policy.on_task_ends(self, [task])
+            self.policy.on_task_ends(self.server, [task])
 
     @property
     def outstanding(self) -> int:
@@ -356,16 +479,18 @@ class Simulation:
     def fetch_results(self, tasks: list[Task]) -> list[np.ndarray]:
         """The trained parameters of ``tasks`` (computed together if the trainer batches),
         recording each update's training loss and telling the selection policy."""
+        if self.trainer is None:
+            raise RuntimeError("server.results() in a dry run: there are no trained models (server.params is None)")
         results = self.trainer.results([t.job for t in tasks])
-        stats = getattr(self.trainer, "job_stats", None)
+        stats = getattr(self.trainer, "job_stats", None)  # optional member of the Trainer protocol
         if stats is not None:
             loss_col = self.log.cols["train_loss"]
-            on_result = getattr(self.selector, "observe_result", None)
+            on_result = self._observe_result
             for t in tasks:
                 mean, rms, samples = stats(t.job)
                 loss_col[t.id] = mean
                 if on_result is not None:
-                    on_result(self, t, rms, samples)
+                    on_result(self.server, t, rms, samples)
         return results
 
     def cancel_job(self, task: Task) -> None:
@@ -373,12 +498,16 @@ class Simulation:
         if task.job is not None:
             self.trainer.cancel(task.job)
 
-    def new_version(self, params: np.ndarray | None, num_updates: int, **extra) -> None:
-        """Install a new global model (version + 1) and record the aggregation."""
+    def install(self, params: np.ndarray | None, **extra) -> None:
+        """Install a new global model (version + 1) and record the aggregation: the updates
+        applied since the last one, and the policy's ``extra`` columns."""
+        if (params is None) != (self.trainer is None):
+            raise RuntimeError("server.install(): pass the new model (None only in a dry run)")
         self.params = params
         self.version += 1
-        self._aggregations.append((self.version, self.env.now, num_updates, extra or None))
-        limit = self.config.stop.server_updates
+        self._aggregations.append((self.version, self.env.now, self._applied_since, extra or None))
+        self._applied_since = 0
+        limit = self.settings.stop_server_updates
         if limit is not None and self.version >= limit and self.stop_reason is None:
             self.stop_reason = "server_updates"
 
@@ -397,7 +526,7 @@ class Simulation:
             **metrics,
         }
         self._evals.append(row)
-        target = self.config.stop.target_accuracy
+        target = self.settings.stop_target_accuracy
         if target is not None and row["test_accuracy"] >= target and self.stop_reason is None:
             self.stop_reason = "target_accuracy"
 
@@ -412,14 +541,14 @@ class Simulation:
     # --------------------------------------------------------------------- run
     def run(self) -> SimulationOutcome:
         """Run until a stop criterion holds; Ctrl-C stops early with what was recorded."""
-        stop = self.config.stop
-        until = stop.sim_time_s if stop.sim_time_s is not None else math.inf
-        every = self.config.eval.every_s
+        settings = self.settings
+        until = settings.stop_sim_time_s if settings.stop_sim_time_s is not None else math.inf
+        every = settings.eval_every_s
         if every is not None:
             self.env.process(self._eval_process(every))
         else:
             PriorityTimeout(self.env, 0, EVAL).callbacks.append(lambda _ev: self._evaluate(0.0))
-        self.policy.start(self)
+        self.policy.start(self.server)
         env, steps = self.env, 0
         end_time = None
         # Garbage collection: everything allocated before the run (libraries, data, the
@@ -452,8 +581,10 @@ class Simulation:
             gc.unfreeze()
         if end_time is None:
             end_time = env.now
-        self.policy.finish(self)
+        self.policy.finish(self.server)
         for task in self.in_flight.values():
+            self.cancel_job(task)
+        for task in self._held.values():  # buffered, never applied
             self.cancel_job(task)
         if self.stop_reason != "interrupted":
             self._evaluate(end_time)

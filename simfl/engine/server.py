@@ -1,0 +1,374 @@
+"""The server API: everything a server policy (and a selection policy) may read and do.
+
+A *policy* decides when the server aggregates and whom it dispatches; the engine owns the
+clock, the clients, the tasks, the trainer and the tables. A policy talks to the engine only
+through the :class:`Server` it is handed, and implements the hooks of :class:`Policy`.
+Built-in methods (:mod:`simfl.methods`) use nothing else, so what holds for them holds for any
+plugin:
+
+**Event order.** At one simulated time, in this order (see :mod:`simfl.engine.events`):
+(1) every task that ended — arrived or lost — is handed to :meth:`Policy.on_task_ends` in one
+call, in dispatch order (with an aggregation queue, losses at once and each arrival when the
+server has aggregated it); (2) timers (:meth:`Server.call_at`, wake-ups) run; (3) the global
+model is evaluated. So a task dispatched from a hook at time t starts from the model that
+includes every arrival at t, and a deadline at t sees the arrivals at t.
+
+**Identical worlds (CRN).** A task's timing — download, compute with the jitter of the
+client's k-th task, upload, loss when the client goes offline — and its training batches are
+fixed by (seed, client, k), whatever the policy. Policies that choose clients only through
+:meth:`Server.select_one` / :meth:`Server.select_round` (the configured selection policy) or
+draw from :attr:`Server.selection_stream` make the same choices whenever they face the same
+state: FedAsync and FedBuff face the same world. A policy that needs randomness of its own
+takes it from :meth:`Server.rng` (a stream of the seed tree), never from global state.
+
+**Recording.** What a policy does to an update is recorded through the server: :meth:`Server.hold`
+(arrived, waiting: ``buffered``), :meth:`Server.applied` (entered the next model),
+:meth:`Server.drop` (``dropped_stale``), :meth:`Server.discard` (``discarded_deadline``), and
+:meth:`Server.install` (a new global model: one row of ``aggregations``). Held updates never
+applied stay ``buffered`` when the run stops; their jobs are cancelled by the engine.
+
+In a timing-only dry run (``train.enabled: false``) ``server.params`` is None: there is no
+model, :meth:`Server.results` must not be called, and :meth:`Server.install` takes None.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+
+import numpy as np
+
+from simfl.algorithms.optim import ServerOptimizer, apply_update
+
+if TYPE_CHECKING:
+    from simfl.engine.simulation import Simulation
+    from simfl.engine.tasks import Task
+
+__all__ = [
+    "Server",
+    "Policy",
+    "Selector",
+    "Timer",
+    "OptimizerStep",
+    "InFlight",
+    "weighted_mean",
+    "weighted_delta",
+]
+
+
+class Timer:
+    """A pending call made by :meth:`Server.call_at`; :meth:`cancel` stops it from running."""
+
+    __slots__ = ("fn", "args", "cancelled")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple) -> None:
+        self.fn = fn
+        self.args = args
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Do not run the call (harmless if it already ran)."""
+        self.cancelled = True
+
+    def _fire(self, _event) -> None:
+        if not self.cancelled:
+            self.fn(*self.args)
+
+
+class Server:
+    """The engine as a policy sees it. Read the attributes, call the methods; nothing else.
+
+    Attributes (read-only):
+        num_clients: size of the population.
+        num_samples: training samples per client (int array; FedAvg's weights).
+        busy: True for clients with a task in flight (bool array; never write it).
+        idle_means_eligible: True when every idle client may be dispatched (always online,
+            no cool-down): a selection policy may skip eligibility checks then.
+        selection_stream: the seed tree's selection draws (``next()`` → a uniform in (0, 1),
+            ``index(n)`` → an integer in [0, n), ``uniforms(n)`` → an array); every policy
+            that selects the same way from it makes the same choices.
+    """
+
+    def __init__(self, sim: "Simulation") -> None:
+        self._sim = sim
+        self.num_clients: int = sim.population.size
+        self.num_samples: np.ndarray = sim.population.num_samples
+        self.busy: np.ndarray = sim.busy
+        self.idle_means_eligible: bool = sim.idle_means_eligible
+        self.selection_stream = sim.selection_stream
+        # the engine's own methods, bound once: no indirection on the hot path
+        self.eligible_mask = sim.eligible_mask
+        self.is_eligible = sim.is_eligible
+        self.count_eligible = sim.count_available
+        self.next_eligible_time = sim.next_availability
+        self.expected_task_durations = sim.expected_task_durations
+        self.client_losses = sim.client_losses
+        self.select_one = sim.select_client
+        self.select_round = sim.select_round
+        self.dispatch = sim.dispatch
+        self.discard = sim.discard
+        self.drop = sim.drop
+        self.hold = sim.hold
+        self.applied = sim.applied
+        self.install = sim.install
+        self.results = sim.fetch_results
+        self.call_at = sim.call_at
+        self.call_later = sim.call_later
+        self.wake_when_eligible = sim.wake_when_available
+        self.stop = sim.request_stop
+        self.count = sim.count
+        self.rng = sim.plugin_rng
+        self.reserve = sim.reserve
+        self.release = sim.release
+
+    # ----------------------------------------------------------------- state
+    @property
+    def now(self) -> float:
+        """Current simulated time (s)."""
+        return self._sim.env.now
+
+    @property
+    def version(self) -> int:
+        """Version of the global model (0 = the initial model; +1 per :meth:`install`)."""
+        return self._sim.version
+
+    @property
+    def params(self) -> np.ndarray | None:
+        """The global model as a flat vector (never modify it in place); None in a dry run."""
+        return self._sim.params
+
+    @property
+    def outstanding(self) -> int:
+        """Tasks dispatched and not yet handed to the policy or lost (running, or queued for aggregation)."""
+        return self._sim.outstanding
+
+    def staleness(self, task: "Task") -> int:
+        """Server versions since the task's start model: ``version − task.base_version``."""
+        return self._sim.version - task.base_version
+
+    # Methods bound in __init__, documented here for readers and type checkers.
+    if TYPE_CHECKING:  # pragma: no cover
+        def eligible_mask(self) -> np.ndarray:
+            """Clients that may be dispatched now: idle, online, past their cool-down."""
+
+        def is_eligible(self, client: int) -> bool:
+            """Online now and past its cool-down (idle or not)."""
+
+        def count_eligible(self) -> int:
+            """Number of eligible clients now."""
+
+        def next_eligible_time(self) -> float:
+            """Earliest time an idle, not eligible client becomes eligible (inf: never)."""
+
+        def expected_task_durations(self) -> np.ndarray:
+            """Per client: download + compute at base speed × E[jitter] + upload."""
+
+        def client_losses(self, clients: np.ndarray) -> np.ndarray:
+            """Loss of the current global model on each client's training data (needs training)."""
+
+        def select_one(self) -> int | None:
+            """One eligible client chosen by the configured selection policy (None: nobody)."""
+
+        def select_round(self, m: int) -> list[int]:
+            """``m`` distinct eligible clients by the selection policy (fewer if fewer are eligible)."""
+
+        def dispatch(self, client: int, round_: int = -1) -> "Task":
+            """Start the client's next task from the current model; ``round_`` is recorded."""
+
+        def discard(self, task: "Task") -> None:
+            """``discarded_deadline``: stop a running task, or discard an arrived one (weight 0)."""
+
+        def drop(self, task: "Task") -> None:
+            """``dropped_stale``: an arrived update is not used (weight 0)."""
+
+        def hold(self, task: "Task", weight: float = math.nan) -> None:
+            """``buffered``: an arrived update waits (its staleness is recorded now)."""
+
+        def applied(self, task: "Task", weight: float, staleness: int | None = None) -> None:
+            """The update enters the model installed next, with this weight (and staleness)."""
+
+        def install(self, params: np.ndarray | None, **extra: Any) -> None:
+            """A new global model (version + 1), counting the updates applied since the last one;
+            ``extra`` columns go to ``aggregations.parquet``."""
+
+        def results(self, tasks: Sequence["Task"]) -> list[np.ndarray]:
+            """The trained parameters of arrived tasks (computed together when the trainer batches)."""
+
+        def call_at(self, time: float, fn: Callable[..., Any], *args: Any) -> Timer:
+            """Call ``fn(*args)`` at simulated ``time`` (after the arrivals at that time)."""
+
+        def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> Timer:
+            """Call ``fn(*args)`` after ``delay`` simulated seconds."""
+
+        def wake_when_eligible(self, fn: Callable[[], Any]) -> None:
+            """Call ``fn()`` when an idle client next becomes eligible (one pending call per ``fn``)."""
+
+        def stop(self, reason: str) -> None:
+            """End the run after the current event (the manifest's ``stop_reason``)."""
+
+        def count(self, name: str, n: int = 1) -> None:
+            """Add ``n`` to a counter written to the manifest (``count(name, 0)`` creates it)."""
+
+        def rng(self, name: str) -> np.random.Generator:
+            """A random stream of the seed tree private to ``name`` (same seed, same stream)."""
+
+        def reserve(self, client: int) -> None:
+            """Count an idle client as busy while a round is being picked (see :meth:`release`)."""
+
+        def release(self, clients: Sequence[int]) -> None:
+            """Undo :meth:`reserve` for clients that were not dispatched."""
+
+
+class Policy:
+    """The hooks a server policy implements. Subclass it; ``Params`` declares its keys.
+
+    Required: :meth:`start`, and :meth:`on_arrivals` (or :meth:`on_task_ends` for full
+    control of the order of arrivals and losses). Optional: :meth:`on_lost`, :meth:`finish`.
+    A policy is built once per run as ``cls(params)``.
+    """
+
+    #: The method's parameters (a subclass of :class:`simfl.config.params.AlgorithmParams`).
+    Params: ClassVar[type]
+
+    @abc.abstractmethod
+    def start(self, server: Server) -> None:
+        """Called once at t = 0: dispatch the first tasks, start timers."""
+
+    @abc.abstractmethod
+    def on_arrivals(self, server: Server, updates: list["Task"]) -> None:
+        """Updates that arrived now (in dispatch order). Decide each one's fate (apply, hold,
+        drop, discard); dispatch replacements after handling them all."""
+
+    def on_lost(self, server: Server, tasks: list["Task"]) -> None:
+        """Tasks whose client went offline now (default: nothing). Called after :meth:`on_arrivals`."""
+
+    def on_task_ends(self, server: Server, tasks: list["Task"]) -> None:
+        """Every task that ended now, in dispatch order (``task.lost`` tells which were lost).
+
+        Default: :meth:`on_arrivals` with the arrivals, then :meth:`on_lost` with the losses.
+        """
+        arrived = [t for t in tasks if not t.lost]
+        if arrived:
+            self.on_arrivals(server, arrived)
+        if len(arrived) < len(tasks):
+            self.on_lost(server, [t for t in tasks if t.lost])
+
+    def finish(self, server: Server) -> None:
+        """The run stops (default: nothing; held updates stay ``buffered``)."""
+
+
+class Selector:
+    """The hooks of a client-selection policy (``algorithm.selection``). Subclass it.
+
+    Required: :meth:`select`. Optional: :meth:`select_round` (default: :meth:`select` repeated),
+    :meth:`observe` (set ``observes = True``), :meth:`observe_result` (``observes_results = True``).
+    """
+
+    #: The policy's parameters (a subclass of :class:`simfl.config.params.SelectionParams`).
+    Params: ClassVar[type]
+    #: True to be told of every task that ended (:meth:`observe`).
+    observes: ClassVar[bool] = False
+    #: True to be told each trained update's loss statistics (:meth:`observe_result`).
+    observes_results: ClassVar[bool] = False
+
+    @abc.abstractmethod
+    def select(self, server: Server) -> int | None:
+        """One eligible client (idle, online, past its cool-down), or None if there is none."""
+
+    def select_round(self, server: Server, m: int) -> list[int]:
+        """``m`` distinct eligible clients; default: :meth:`select` ``m`` times, each pick
+        reserved before the next."""
+        chosen: list[int] = []
+        for _ in range(m):
+            c = self.select(server)
+            if c is None:
+                break
+            chosen.append(c)
+            server.reserve(c)
+        server.release(chosen)
+        return chosen
+
+    def observe(self, server: Server, task: "Task") -> None:
+        """A task ended (arrived or lost); called only when ``observes`` is True."""
+
+    def observe_result(self, server: Server, task: "Task", loss_rms: float, samples: int) -> None:
+        """A trained update: root mean square per-sample training loss, samples processed."""
+
+
+# ------------------------------------------------------------------ shared steps
+class OptimizerStep:
+    """``x ← x + opt(g)`` for a pseudo-gradient ``g``: a server optimizer and its state,
+    created at the first step from the model it applies to."""
+
+    def __init__(self, optimizer: ServerOptimizer) -> None:
+        self.optimizer = optimizer
+        self.state: Any = None
+
+    def __call__(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """The model after one step (a new array in the dtype of ``x``)."""
+        if self.state is None:
+            self.state = self.optimizer.init(x)
+        update, self.state = self.optimizer.update(g, self.state)
+        return apply_update(x, update)
+
+
+def weighted_mean(server: Server, tasks: Sequence["Task"], weights: Sequence[float]) -> np.ndarray:
+    """``Σ w_k x_k / Σ w_k`` over the tasks' trained models (FedAvg's average)."""
+    from simfl.algorithms.aggregation import weighted_average
+
+    return weighted_average(server.results(tasks), weights)
+
+
+def weighted_delta(server: Server, tasks: Sequence["Task"], weights: Sequence[float], divisor: float) -> np.ndarray:
+    """``Σ w_k (x_start,k − x_k) / divisor``: weighted client deltas, each against the model its
+    task started from (FedBuff, semi-synchronous steps)."""
+    from simfl.algorithms.aggregation import accumulate, accumulate_init
+
+    results = server.results(tasks)
+    acc = accumulate_init(server.params)
+    for t, w, x in zip(tasks, weights, results):
+        acc = accumulate(acc, t.params - x, w)
+    return acc.total / divisor
+
+
+class InFlight:
+    """Keep ``concurrency`` tasks in flight, replacing each as it ends (asynchronous methods).
+
+    Each free slot is filled with :meth:`Server.select_one`; when nobody is eligible the refill
+    waits for the next client to come online. With ``max_dispatch_per_s`` = r, consecutive
+    dispatches are at least 1/r seconds apart (a token bucket holding one token).
+    """
+
+    def __init__(self, concurrency: int, max_dispatch_per_s: float | None = None) -> None:
+        self.concurrency = concurrency
+        self._spacing = 0.0 if max_dispatch_per_s is None else 1.0 / max_dispatch_per_s
+        self._next_dispatch = -math.inf
+        self._throttled = False
+        self._server: Server | None = None
+
+    def refill(self, server: Server) -> None:
+        """Dispatch until ``concurrency`` tasks are outstanding (or nobody is eligible)."""
+        self._server = server
+        select, dispatch = server.select_one, server.dispatch
+        for _ in range(self.concurrency - server.outstanding):
+            if self._spacing:
+                if server.now < self._next_dispatch:
+                    if not self._throttled:  # one pending wake-up is enough
+                        self._throttled = True
+                        server.call_at(self._next_dispatch, self._unthrottle)
+                    return
+            client = select()
+            if client is None:
+                server.wake_when_eligible(self._wake)
+                return
+            dispatch(client)
+            if self._spacing:
+                self._next_dispatch = server.now + self._spacing
+
+    def _wake(self) -> None:
+        self.refill(self._server)
+
+    def _unthrottle(self) -> None:
+        self._throttled = False
+        self.refill(self._server)

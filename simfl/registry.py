@@ -1,0 +1,296 @@
+"""One registry for every kind of component a config names with a ``type:`` key.
+
+A component is named by a **built-in name** (``fedbuff``), a name an installed package
+registers through an entry point (group ``simfl.algorithms``, ``simfl.selection``,
+``simfl.staleness``, ``simfl.server_optimizers``), or an **import path** ``package.module:Name``.
+Every name resolves to an import path, and every import path is imported the same way, so
+built-ins and plugins share one code path: simfl's own components are simply names listed in
+:data:`BUILTINS`. An import path's module is looked up on the Python path and, first, in the
+*search path* of the config being read (the config file's folder), so a plugin file can sit
+next to its config.
+
+What a component is depends on its kind (see :mod:`simfl.api` and ``docs/plugins.md``):
+
+* ``algorithm`` and ``selection``: a class with a nested pydantic ``Params`` model (its keys)
+  built once per run as ``cls(params)``;
+* ``staleness`` and ``server_optimizer``: a pydantic model class whose fields are its keys and
+  whose instances are the component (a staleness function is called, an optimizer spec is
+  ``build()``-ed).
+
+:func:`resolve` returns a :class:`Component`: its parameter model (validated against the
+config mapping) and how to build it. Errors are one-line :class:`~simfl.errors.PluginError`\\ s
+that name the component.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import re
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from simfl.errors import PluginError
+
+__all__ = [
+    "KINDS",
+    "BUILTINS",
+    "ENTRY_POINT_GROUPS",
+    "Component",
+    "resolve",
+    "names",
+    "register",
+    "component_of",
+    "is_import_path",
+]
+
+#: The kinds of component, each with the config key that names it.
+KINDS = {
+    "algorithm": "algorithm.type",
+    "selection": "algorithm.selection.type",
+    "staleness": "algorithm.staleness.type",
+    "server_optimizer": "algorithm.server_optimizer.type",
+}
+
+#: Entry-point group through which installed packages register names, per kind.
+ENTRY_POINT_GROUPS = {
+    "algorithm": "simfl.algorithms",
+    "selection": "simfl.selection",
+    "staleness": "simfl.staleness",
+    "server_optimizer": "simfl.server_optimizers",
+}
+
+#: simfl's own components: name → import path. Adding a built-in is one line here.
+BUILTINS: dict[str, dict[str, str]] = {
+    "algorithm": {
+        "fedavg": "simfl.methods.fedavg:FedAvg",
+        "fedasync": "simfl.methods.fedasync:FedAsync",
+        "fedbuff": "simfl.methods.fedbuff:FedBuff",
+        "fedat": "simfl.methods.fedat:FedAT",
+        "semisync": "simfl.methods.semisync:SemiSync",
+    },
+    "selection": {
+        "uniform": "simfl.methods.selectors:Uniform",
+        "fastest": "simfl.methods.selectors:Fastest",
+        "least_recent": "simfl.methods.selectors:LeastRecent",
+        "power_of_choice": "simfl.methods.selectors:PowerOfChoice",
+        "oort": "simfl.methods.oort:Oort",
+    },
+    "staleness": {
+        "constant": "simfl.algorithms.staleness:ConstantStaleness",
+        "polynomial": "simfl.algorithms.staleness:PolynomialStaleness",
+        "hinge": "simfl.algorithms.staleness:HingeStaleness",
+        "exponential": "simfl.algorithms.staleness:ExponentialStaleness",
+    },
+    "server_optimizer": {
+        "sgd": "simfl.algorithms.fedopt:SGDSection",
+        "avgm": "simfl.algorithms.fedopt:AvgMSection",
+        "adagrad": "simfl.algorithms.fedopt:AdagradSection",
+        "adam": "simfl.algorithms.fedopt:AdamSection",
+        "yogi": "simfl.algorithms.fedopt:YogiSection",
+    },
+}
+
+#: What a component of each kind is: (its base class as an import path, whether the validated
+#: parameters are the component itself, the methods it must implement).
+CONTRACTS: dict[str, tuple[str, bool, tuple[str, ...]]] = {
+    "algorithm": ("simfl.config.params:AlgorithmParams", False, ("start", "on_arrivals")),
+    "selection": ("simfl.config.params:SelectionParams", False, ("select",)),
+    "staleness": ("simfl.algorithms.staleness:StalenessFunction", True, ("__call__",)),
+    "server_optimizer": ("simfl.algorithms.fedopt:ServerOptimizerSpec", True, ("build",)),
+}
+
+_IMPORT_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_registered: dict[str, dict[str, str | Any]] = {kind: {} for kind in KINDS}
+_entry_points: dict[str, dict[str, str]] | None = None
+_owners: dict[type, "Component"] = {}  # parameter model → the component it belongs to
+_import_lock = threading.Lock()
+
+
+def is_import_path(name: str) -> bool:
+    """True for ``package.module:Name`` (as opposed to a registered name)."""
+    return isinstance(name, str) and bool(_IMPORT_PATH.match(name))
+
+
+@dataclass(frozen=True)
+class Component:
+    """A resolved component.
+
+    Attributes:
+        kind: one of :data:`KINDS`.
+        name: the name it was asked for (a registered name or an import path).
+        target: the object the name resolved to (a class).
+        params: the pydantic model of its keys (with a ``type`` field).
+        builtin: True for simfl's own components.
+    """
+
+    kind: str
+    name: str
+    target: Any
+    params: Any
+    builtin: bool = False
+
+    @property
+    def by_value(self) -> bool:
+        """True when the validated parameters are the component itself (staleness, optimizer spec)."""
+        return self.params is self.target
+
+    def build(self, params: Any) -> Any:
+        """The object a run uses: the parameters themselves, or ``target(params)``."""
+        if self.by_value:
+            return params
+        try:
+            return self.target(params)
+        except Exception as exc:  # a plugin's constructor failed
+            raise PluginError(f"{KINDS[self.kind]}: {self.name}: building it failed: {type(exc).__name__}: {exc}") from exc
+
+    def describe(self) -> str:
+        """First line of the component's docstring."""
+        doc = (self.target.__doc__ or "").strip()
+        return " ".join(doc.split("\n\n")[0].split())
+
+
+def register(kind: str, name: str, target: str | Any) -> None:
+    """Give a component a short name (Python API; configs may then use ``type: name``).
+
+    Args:
+        kind: one of :data:`KINDS`.
+        name: the name (letters, digits, underscores).
+        target: an import path ``package.module:Name`` or the class itself.
+    """
+    _check_kind(kind)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise PluginError(f"register: {name!r} is not a valid name (letters, digits and underscores)")
+    if name in BUILTINS[kind]:
+        raise PluginError(f"register: {name!r} is a built-in {kind} name")
+    _registered[kind][name] = target
+
+
+def names(kind: str) -> list[str]:
+    """Every registered name of a kind: built-ins first, then entry points and :func:`register`."""
+    _check_kind(kind)
+    return [*BUILTINS[kind], *_entry_point_names(kind), *_registered[kind]]
+
+
+def component_of(params: Any) -> Component:
+    """The component whose parameter model ``params`` is an instance of."""
+    for cls in type(params).__mro__:
+        if cls in _owners:
+            return _owners[cls]
+    raise PluginError(f"{type(params).__name__} was not produced by resolving a component")
+
+
+def resolve(kind: str, name: str, search_path: Iterable[str | Path] = (), key: str | None = None) -> Component:
+    """Resolve a name of a kind to its :class:`Component`.
+
+    Args:
+        kind: one of :data:`KINDS`.
+        name: a registered name or an import path ``package.module:Name``.
+        search_path: folders searched before the Python path for an import path's module.
+        key: the config key named in error messages (default: the kind's usual key).
+
+    Raises:
+        PluginError: unknown name, import failure, or an object that is not such a component;
+            the message is one line and names the config key and the component.
+    """
+    _check_kind(kind)
+    key = key or KINDS[kind]
+    if not isinstance(name, str) or not name:
+        raise PluginError(f"{key}: expected a name or an import path package.module:Name, got {name!r}")
+    builtin = name in BUILTINS[kind]
+    target: Any
+    if builtin:
+        target = BUILTINS[kind][name]
+    elif name in _registered[kind]:
+        target = _registered[kind][name]
+    elif name in _entry_point_names(kind):
+        target = _entry_point_names(kind)[name]
+    elif is_import_path(name):
+        target = name
+    else:
+        raise PluginError(f"{key}: unknown {kind} {name!r}{_hint(name, names(kind))}; allowed: "
+                          f"{', '.join(names(kind))}, or an import path package.module:Name")
+    obj = _import(target, key, name, search_path) if isinstance(target, str) else target
+    params = _params_model(kind, obj, key, name)
+    component = Component(kind, name, obj, params, builtin)
+    _owners.setdefault(params, component)
+    return component
+
+
+# ----------------------------------------------------------------------------- internals
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"unknown component kind {kind!r}; kinds: {', '.join(KINDS)}")
+
+
+def _hint(name: str, allowed: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _entry_point_names(kind: str) -> dict[str, str]:
+    global _entry_points
+    if _entry_points is None:
+        found: dict[str, dict[str, str]] = {k: {} for k in KINDS}
+        for k, group in ENTRY_POINT_GROUPS.items():
+            try:
+                eps = importlib.metadata.entry_points(group=group)
+            except Exception:  # broken metadata of some installed package: no plugins from it
+                continue
+            for ep in eps:
+                if ep.name not in BUILTINS[k]:
+                    found[k][ep.name] = ep.value
+        _entry_points = found
+    return _entry_points[kind]
+
+
+def _import(path: str, key: str, name: str, search_path: Iterable[str | Path]) -> Any:
+    module_name, _, attr = path.partition(":")
+    folders = [str(Path(p).resolve()) for p in search_path]
+    with _import_lock:
+        added = [f for f in folders if f not in sys.path]
+        sys.path[:0] = added
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                where = f" (looked in {', '.join(folders)} and on the Python path)" if folders else " (not on the Python path)"
+                raise PluginError(f"{key}: {name}: no module named {exc.name!r}{where}") from None
+            raise PluginError(f"{key}: {name}: importing {module_name} failed: {type(exc).__name__}: {exc}") from None
+        except Exception as exc:  # the plugin module itself raised
+            raise PluginError(f"{key}: {name}: importing {module_name} failed: {type(exc).__name__}: {exc}") from None
+        finally:
+            for f in added:
+                if f in sys.path:
+                    sys.path.remove(f)
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise PluginError(f"{key}: {name}: module {module_name} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    return obj
+
+
+def _params_model(kind: str, obj: Any, key: str, name: str) -> Any:
+    """The parameter model of ``obj`` for ``kind``, checking that ``obj`` is such a component."""
+    base_path, by_value, hooks = CONTRACTS[kind]
+    base = _import(base_path, key, base_path, ())
+    if not isinstance(obj, type):
+        raise PluginError(f"{key}: {name} is not a class (got {type(obj).__name__})")
+    if by_value:
+        if not issubclass(obj, base):
+            raise PluginError(f"{key}: {name} must subclass {base.__module__}.{base.__qualname__}")
+        params = obj
+    else:
+        params = getattr(obj, "Params", None)
+        if not (isinstance(params, type) and issubclass(params, base)):
+            raise PluginError(f"{key}: {name} needs a nested class Params subclassing {base.__module__}.{base.__qualname__}")
+    absent = [h for h in hooks if not callable(getattr(obj, h, None)) or getattr(getattr(obj, h), "__isabstractmethod__", False)]
+    if absent:
+        raise PluginError(f"{key}: {name} does not implement {', '.join(absent)}")
+    return params
