@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from simfl.algorithms.selection import SELECTION_POLICIES
 from simfl.algorithms.staleness import STALENESS_FUNCTIONS
 from simfl.config.errors import _model_classes
 from simfl.config.schema import MODELS, Config
@@ -109,6 +110,7 @@ def render() -> str:
     _section(Config, "", out, {Config})
     _registry("Distributions (`{dist: NAME, ...}` or a bare number)", "dist", DISTRIBUTIONS, out)
     _registry("Staleness functions (`algorithm.staleness`)", "type", STALENESS_FUNCTIONS, out)
+    _registry("Selection policies (`algorithm.selection`)", "type", SELECTION_POLICIES, out)
     _registry("Availability (`heterogeneity.availability`)", "type", AVAILABILITY_MODELS, out)
     _registry("Models (`model`)", "type", MODELS, out)
     return "\n".join(out).rstrip() + "\n"
