@@ -1,12 +1,10 @@
 """Selection policies and throttling against their defining properties."""
 
-import math
-
 import numpy as np
 import pytest
 
 import simfl
-from simfl.algorithms.selection import oort_utility, weighted_sample_without_replacement
+from simfl.algorithms.selection import weighted_sample_without_replacement
 from simfl.engine import selection as sel
 from tests.conftest import dry_run, make_config
 from tests.training.helpers import train_run
@@ -135,15 +133,6 @@ def test_weighted_sampling_without_replacement_frequencies():
     assert len(set(picks)) == 3
 
 
-def test_oort_utility_by_hand():
-    u = oort_utility(samples=np.array([100.0, 100.0]), loss_rms=np.array([0.5, 0.5]),
-                     duration_s=np.array([5.0, 20.0]), last_round=np.array([2.0, 2.0]), current_round=10,
-                     preferred_duration_s=10.0, penalty=2.0, temporal_weight=0.1)
-    base = 100 * 0.5 + math.sqrt(0.1 * math.log(10) / 2)
-    assert u[0] == pytest.approx(base)  # not slower than T: no penalty
-    assert u[1] == pytest.approx(base * (10 / 20) ** 2)  # (T / t)^alpha
-
-
 def test_power_of_choice_picks_the_highest_loss_candidates(monkeypatch):
     seen = []
     original = sel.PowerOfChoiceSelector._pick
@@ -162,29 +151,6 @@ def test_power_of_choice_picks_the_highest_loss_candidates(monkeypatch):
         assert len(candidates) == 6 and len(set(candidates)) == 6 and len(chosen) == m
         top = set(candidates[np.argsort(-losses)[:m]])
         assert set(chosen) == top
-
-
-def test_oort_exploits_the_highest_utility(monkeypatch):
-    checks = []
-    original = sel.OortSelector.select
-
-    def select(self, sim):
-        state = self._arrays(sim)
-        explored = np.flatnonzero(sim.eligible_mask() & state["explored"])
-        chosen = original(self, sim)
-        if explored.size and chosen in set(explored):  # an exploitation
-            self.round -= 1  # utilities as they were when it chose
-            util = self.utilities(sim, explored)
-            self.round += 1
-            checks.append(util[list(explored).index(chosen)] >= util.max() - 1e-12)
-        return chosen
-
-    monkeypatch.setattr(sel.OortSelector, "select", select)
-    train_run(data={"num_clients": 8},
-              algorithm={"type": "fedasync", "concurrency": 2,
-                         "selection": {"type": "oort", "epsilon": 0.0, "preferred_duration_s": 0.5}},
-              stop={"sim_time_s": 40.0})
-    assert len(checks) > 5 and all(checks)
 
 
 def test_loss_based_selection_needs_training():
