@@ -232,7 +232,7 @@ def _cmd_plot(args) -> int:
         figures = sweep_figures(summary, tables["evals"], tables["client_updates"], tables["clients"], swept,
                                 targets, by=args.by, events=events)
     elif read_manifest(d) is not None:
-        from simfl.runner import load_run
+        from simfl.results.runresult import load_run
 
         result = load_run(d)
         end = result.manifest.get("sim_end_s") or float(result.evals.sim_time_s.max())
@@ -287,12 +287,12 @@ def _cmd_partition(args) -> int:
 
 def _shared_drift(sweep_dir: Path):
     """Drift events of a sweep, when every run has the same ones (else None)."""
-    from simfl.config.load import config_from_dict, read_yaml
     from simfl.results import drift_times
+    from simfl.results.runresult import read_run_config
 
     found = set()
     for cfg in sorted((sweep_dir / "runs").glob("*/config.yaml")):
-        found.add(tuple(drift_times(config_from_dict(read_yaml(cfg)))))
+        found.add(tuple(drift_times(read_run_config(cfg.parent))))
         if len(found) > 1:
             return None
     return list(found.pop()) if found else None

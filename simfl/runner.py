@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from simfl import data as fl_data
 from simfl import registry
-from simfl.config.load import dump_config, read_yaml, config_from_dict
+from simfl.config.load import dump_config
 from simfl.config.schema import Config
 from simfl.data.drift import build_drift
 from simfl.engine.protocols import Trainer
 from simfl.engine.server import Policy, Selector
 from simfl.engine.simulation import EngineSettings, Simulation
 from simfl.progress import SimulationProgress
-from simfl.results.rundir import CONFIG, TABLES, RunDir, read_manifest, versions
+from simfl.results.rundir import CONFIG, TABLES, RunDir, versions
+from simfl.results.runresult import RunResult, load_run
 from simfl.rng import SeedTree
 from simfl.scenario.model_size import param_count
 from simfl.scenario.coupling import label_share
@@ -31,34 +30,6 @@ from simfl.errors import ConfigError
 
 __all__ = ["RunResult", "run", "build_policy", "build_selector", "engine_settings", "check_config", "load_run",
            "dry_model_bytes"]
-
-
-@dataclass
-class RunResult:
-    """The outcome of one run: the four tables of DESIGN §4 as DataFrames, plus the manifest."""
-
-    config: Config
-    client_updates: pd.DataFrame
-    aggregations: pd.DataFrame
-    evals: pd.DataFrame
-    clients: pd.DataFrame
-    manifest: dict[str, Any] = field(default_factory=dict)
-    final_params: np.ndarray | None = None
-    path: Path | None = None
-
-    @property
-    def status(self) -> str:
-        """``complete``, ``interrupted`` or ``failed``."""
-        return self.manifest.get("status", "unknown")
-
-    @property
-    def stop_reason(self) -> str | None:
-        """Which stop criterion ended the run."""
-        return self.manifest.get("stop_reason")
-
-    def table(self, name: str) -> pd.DataFrame:
-        """One of :data:`simfl.results.TABLES` by name."""
-        return getattr(self, name)
 
 
 def build_policy(config: Config) -> Policy:
@@ -188,6 +159,7 @@ def run(
         "algorithm": config.algorithm.type,
         "dry_run": not config.train.enabled,
         "config_sha256": _config_digest(config),
+        "search_path": list(config.search_path),
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": versions(),
     }
@@ -224,7 +196,7 @@ def run(
         bar = SimulationProgress(config.stop, label=config.name or config.algorithm.type, enabled=progress)
         selector = build_selector(config, trained=trainer is not None)
         sim = Simulation(engine_settings(config, population.num_samples), population, build_policy(config), model_bytes,
-                         trainer, progress=bar, selector=selector)
+                         trainer, progress=bar, selector=selector, algorithm=config.algorithm)
         outcome = sim.run()
     except BaseException as exc:
         if run_dir is not None:
@@ -264,19 +236,3 @@ def run(
     if run_dir is not None:
         run_dir.write_manifest(manifest)  # last: only now does the directory look complete
     return result
-
-
-def load_run(path: str | Path) -> RunResult:
-    """Read a run directory back into a :class:`RunResult`."""
-    p = Path(path)
-    manifest = read_manifest(p)
-    if manifest is None:
-        from simfl.errors import RunDirError
-
-        raise RunDirError(f"{p}: not a simfl run directory (no readable manifest.json)")
-    config = config_from_dict(read_yaml(p / CONFIG), source=str(p / CONFIG))
-    tables = {}
-    for name in TABLES:
-        f = p / f"{name}.parquet"
-        tables[name] = pd.read_parquet(f) if f.exists() else pd.DataFrame()
-    return RunResult(config=config, manifest=manifest, path=p, **tables)

@@ -29,7 +29,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from simfl.config.load import config_from_dict, dump_config
-from simfl.config.sweep import PlannedRun, SweepSpec, expand_sweep, load_sweep
+from simfl.config.sweepfile import PlannedRun, SweepSpec, expand_sweep, load_sweep, sweep_search_path
 from simfl.errors import SimflError
 from simfl.results.rundir import RunDir, read_manifest, run_status
 from simfl.results.summary import summarize_tables, target_column
@@ -69,15 +69,20 @@ def _limit_threads() -> None:
         os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-def execute_run(config_yaml: str, run_dir: str, targets: list[float]) -> dict[str, Any]:
+def execute_run(config_yaml: str, run_dir: str, targets: list[float], search_path: tuple[str, ...] = ()) -> dict[str, Any]:
     """Run one config into ``run_dir`` and return its summary row (the worker's entry point).
 
-    The config travels as YAML text, so this works in any process that has simfl installed.
-    Errors are recorded, not raised: the row has ``status: failed`` and the error.
+    The config travels as YAML text, so this works in any process that has simfl installed;
+    plugin modules are looked up in ``search_path`` (which a Dask worker must see at the same
+    path, like the output directory). Errors are recorded, not raised: the row has
+    ``status: failed`` and the error.
     """
     from simfl.runner import run
 
-    config = config_from_dict(yaml.safe_load(config_yaml), source=run_dir)
+    try:
+        config = config_from_dict(yaml.safe_load(config_yaml), source=run_dir, search_path=search_path)
+    except Exception as exc:  # e.g. a plugin this worker cannot import
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
     _limit_threads()
     if config.train.enabled:
         import torch
@@ -160,7 +165,7 @@ def plan_sweep(path: str | Path, dry_run: bool = False) -> tuple[SweepSpec, dict
 
     spec, base = load_sweep(path)
     extra = ["train.enabled=false"] if dry_run else []
-    runs = expand_sweep(spec, base, extra)
+    runs = expand_sweep(spec, base, extra, sweep_search_path(path))
     checked = set()
     for planned in runs:
         key = dump_config(planned.config.model_copy(update={"seed": 0, "name": None}))
@@ -176,6 +181,7 @@ def _write_sweep_file(out: Path, spec: SweepSpec, base: dict[str, Any], dry_run:
         "base": base,
         "grid": spec.grid,
         "zip": spec.zip,
+        "variants": spec.variants,
         "seeds": spec.seeds,
         "targets": spec.targets,
         "dry_run": dry_run,
@@ -186,13 +192,15 @@ def _write_sweep_file(out: Path, spec: SweepSpec, base: dict[str, Any], dry_run:
 def _local(todo, out, targets, workers, on_done, bar) -> None:
     if workers == 1:
         for planned in todo:
-            on_done(planned, execute_run(dump_config(planned.config), str(out / RUNS / planned.run_id), targets))
+            on_done(planned, execute_run(dump_config(planned.config), str(out / RUNS / planned.run_id), targets,
+                                         planned.config.search_path))
             bar.update()
         return
     ctx = multiprocessing.get_context("spawn")  # no fork: the parent may hold threads (tqdm, torch)
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         futures = {
-            pool.submit(execute_run, dump_config(p.config), str(out / RUNS / p.run_id), targets): p for p in todo
+            pool.submit(execute_run, dump_config(p.config), str(out / RUNS / p.run_id), targets, p.config.search_path): p
+            for p in todo
         }
         try:
             for fut in as_completed(futures):
@@ -219,7 +227,8 @@ def _dask(todo, out, targets, scheduler, on_done, bar) -> None:
         raise SimflError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc})") from None
     try:
         futures = {
-            client.submit(execute_run, dump_config(p.config), str(out / RUNS / p.run_id), targets, pure=False): p
+            client.submit(execute_run, dump_config(p.config), str(out / RUNS / p.run_id), targets, p.config.search_path,
+                          pure=False): p
             for p in todo
         }
         for fut in dask_completed(futures):

@@ -1,34 +1,40 @@
 """Generate ``docs/config.md`` from the schema: every key, its default and its description.
 
     python -m simfl.config.docs > docs/config.md
+    python -m simfl.config.docs algorithm my_rules:MyMethod   # one component's keys (a plugin too)
 
-A test checks that the committed file is up to date.
+The named components (methods, selection policies, staleness functions, server optimizers)
+are listed from :mod:`simfl.registry`, each with its own keys; a plugin's keys render the same
+way. A test checks that the committed file is up to date.
 """
 
 from __future__ import annotations
 
+import sys
 
 from pydantic import BaseModel
 
-from simfl.algorithms.fedopt import SERVER_OPTIMIZER_SECTIONS
-from simfl.algorithms.selection import SELECTION_POLICIES
-from simfl.algorithms.staleness import STALENESS_FUNCTIONS
-from simfl.config.errors import _model_classes
+from simfl import registry
+from simfl.config.messages import model_classes
+from simfl.config.params import ALGORITHM_DOC, AlgorithmParams, component_ref
 from simfl.config.schema import MODELS, Config
 from simfl.scenario.availability import AVAILABILITY_MODELS
 from simfl.scenario.distributions import DISTRIBUTIONS
 
-__all__ = ["render"]
+__all__ = ["render", "component_doc"]
 
 _REGISTRIES = {
     "dist": DISTRIBUTIONS,
-    "staleness": STALENESS_FUNCTIONS,
-    "server_optimizer": SERVER_OPTIMIZER_SECTIONS,
-    "selection": SELECTION_POLICIES,
     "availability": AVAILABILITY_MODELS,
     "model": MODELS,
 }
-_REGISTERED = {cls for registry in _REGISTRIES.values() for cls in registry.values()}
+_REGISTERED = {cls for registry_ in _REGISTRIES.values() for cls in registry_.values()}
+_TITLES = {
+    "algorithm": "Methods (`algorithm.type`)",
+    "selection": "Client selection (`algorithm.selection`)",
+    "staleness": "Staleness functions (`algorithm.staleness`)",
+    "server_optimizer": "Server optimizers (`algorithm.server_optimizer`)",
+}
 
 _HEADER = """# Configuration reference
 
@@ -78,7 +84,10 @@ def _section(cls: type[BaseModel], prefix: str, out: list[str], seen: set) -> No
     nested = []
     for name, field in cls.model_fields.items():
         key = f"{prefix}{name}"
-        classes = _model_classes(field.annotation)
+        if component_ref(field) is not None:  # a named component: its keys are listed below
+            rows.append(f"| `{key}` | `{_cell(_yaml(_component_default(field)))}` | {_cell(field.description or '')} |")
+            continue
+        classes = model_classes(field.annotation)
         is_section = len(classes) == 1 and classes[0] not in _REGISTERED
         if is_section and classes[0] not in seen:
             nested.append((classes[0], key))
@@ -109,9 +118,53 @@ def _dump(value):
     return value.model_dump() if isinstance(value, BaseModel) else value
 
 
+def _component_default(field):
+    value = field.get_default(call_default_factory=True)
+    if isinstance(value, AlgorithmParams):
+        return value.type
+    return _dump(value)
+
+
+def _rows(params: type[BaseModel], skip: set[str], prefix: str = "") -> list[str]:
+    rows = []
+    for name, field in params.model_fields.items():
+        if name in skip:
+            continue
+        default = "required" if field.is_required() else f"`{_cell(_yaml(_component_default(field)))}`"
+        rows.append(f"| `{prefix}{name}` | {default} | {_cell(field.description or '')} |")
+    return rows
+
+
+def component_doc(kind: str, name: str, search_path=(), level: int = 3) -> str:
+    """Markdown of one component's keys (built-in or plugin): its docstring and a key table."""
+    component = registry.resolve(kind, name, search_path)
+    params = component.params
+    skip = {"type"} | (set(AlgorithmParams.model_fields) if kind == "algorithm" else set())
+    doc = (params.__doc__ if params is not component.target or not component.target.__doc__ else component.target.__doc__)
+    doc = " ".join((doc or component.describe() or "").strip().split("\n\n")[0].split())
+    rows = _rows(params, skip)
+    head = f"{'#' * level} `{name}`\n\n{_cell(doc)}\n"
+    if not rows:
+        return head + "\nNo keys of its own.\n"
+    return head + "\n| key | default | meaning |\n|---|---|---|\n" + "\n".join(rows) + "\n"
+
+
+def _components(kind: str, out: list[str]) -> None:
+    out.append(f"## {_TITLES[kind]}\n")
+    if kind == "algorithm":
+        out.append(ALGORITHM_DOC + "\n")
+        out.append("Keys every method has:\n\n| key | default | meaning |\n|---|---|---|")
+        out.extend(_rows(AlgorithmParams, {"type"}, "algorithm."))
+        out.append("")
+    out.append(f"A plugin is named by its import path `package.module:Name` (see docs/plugins.md); "
+               f"`python -m simfl.config.docs {kind} package.module:Name` prints its keys.\n")
+    for name in registry.BUILTINS[kind]:
+        out.append(component_doc(kind, name))
+
+
 _FLOWER = """## Server optimizers and Flower's strategies
 
-Every parameter of `algorithm.server_optimizer` and its default is in the table above
+Every parameter of `algorithm.server_optimizer` and its default is in the tables above
 (`sgd`, `avgm`, `adagrad`, `adam`, `yogi`). The adaptive ones follow Reddi et al. 2021,
 Algorithm 2, as printed: no bias correction, `v` starts at `initial_accumulator` (null = tau²).
 Flower's strategies (checked against Flower 1.42: FedAvg, FedAvgM, FedAdagrad and FedYogi agree to
@@ -143,15 +196,17 @@ def render() -> str:
     out = [_HEADER]
     _section(Config, "", out, {Config})
     _registry("Distributions (`{dist: NAME, ...}` or a bare number)", "dist", DISTRIBUTIONS, out)
-    _registry("Staleness functions (`algorithm.staleness`)", "type", STALENESS_FUNCTIONS, out)
     _registry("Availability (`heterogeneity.availability`)", "type", AVAILABILITY_MODELS, out)
     _registry("Models (`model`)", "type", MODELS, out)
-    _registry("Server optimizers (`algorithm.server_optimizer`)", "type", SERVER_OPTIMIZER_SECTIONS, out)
-    _registry("Client selection (`algorithm.selection`)", "type", SELECTION_POLICIES, out)
+    for kind in registry.KINDS:
+        _components(kind, out)
     out.append(_FLOWER)
     return "\n".join(out).rstrip() + "\n"
 
 
 if __name__ == "__main__":
-    print(render(), end="")
+    if len(sys.argv) == 3:
+        print(component_doc(sys.argv[1], sys.argv[2], search_path=(".",), level=2), end="")
+    else:
+        print(render(), end="")
 

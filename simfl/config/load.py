@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from simfl.config.messages import render_validation_error, schema_at
+from simfl.config.params import component_ref
 from simfl.config.schema import Config
 from simfl.errors import ConfigError, PluginError
 
@@ -112,6 +113,9 @@ def _default_at(raw: dict, path: list[str], search_path: tuple) -> Any:
     if model is None or path[-1] not in model.model_fields:
         return None
     field = model.model_fields[path[-1]]
+    ref = component_ref(field)
+    if ref is not None and ref.sections:
+        return {}  # the method section: its keys start from the running method's defaults anyway
     value = field.default_factory() if field.default_factory is not None else field.default
     if isinstance(value, BaseModel):
         return value.model_dump(mode="python")

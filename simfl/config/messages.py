@@ -45,9 +45,11 @@ def model_classes(annotation: Any) -> list[type[BaseModel]]:
 
 
 def _tag_of(cls: type[BaseModel]) -> str | None:
-    field = cls.model_fields.get("dist")
-    if field is not None and isinstance(field.default, str):
-        return field.default
+    """The tag of a class in a static tagged union (distributions, availability, models)."""
+    for key in ("type", "dist"):
+        field = cls.model_fields.get(key)
+        if field is not None and isinstance(field.default, str):
+            return field.default
     return None
 
 

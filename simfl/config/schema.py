@@ -22,7 +22,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from simfl.config.params import ParamError, World, algorithm_field, key_error
 from simfl.scenario.availability import AlwaysAvailable, AvailabilitySpec

@@ -80,8 +80,11 @@ class Server:
     """The engine as a policy sees it. Read the attributes, call the methods; nothing else.
 
     Attributes (read-only):
+        algorithm: the running method's validated parameters (a frozen model; e.g. a selection
+            policy may read ``getattr(server.algorithm, "concurrency", None)``).
         num_clients: size of the population.
         num_samples: training samples per client (int array; FedAvg's weights).
+        samples_per_task: samples one task of each client processes (int array).
         busy: True for clients with a task in flight (bool array; never write it).
         idle_means_eligible: True when every idle client may be dispatched (always online,
             no cool-down): a selection policy may skip eligibility checks then.
@@ -92,7 +95,9 @@ class Server:
 
     def __init__(self, sim: "Simulation") -> None:
         self._sim = sim
+        self.algorithm: Any = sim.algorithm
         self.num_clients: int = sim.population.size
+        self.samples_per_task: np.ndarray = np.asarray(sim.settings.samples_per_task)
         self.num_samples: np.ndarray = sim.population.num_samples
         self.busy: np.ndarray = sim.busy
         self.idle_means_eligible: bool = sim.idle_means_eligible
@@ -262,7 +267,8 @@ class Selector:
     """The hooks of a client-selection policy (``algorithm.selection``). Subclass it.
 
     Required: :meth:`select`. Optional: :meth:`select_round` (default: :meth:`select` repeated),
-    :meth:`observe` (set ``observes = True``), :meth:`observe_result` (``observes_results = True``).
+    :meth:`observe` (set ``observes = True``), :meth:`observe_result` (``observes_results = True``),
+    :meth:`observe_missed` (``observes_missed = True``).
     """
 
     #: The policy's parameters (a subclass of :class:`simfl.config.params.SelectionParams`).
@@ -271,6 +277,8 @@ class Selector:
     observes: ClassVar[bool] = False
     #: True to be told each trained update's loss statistics (:meth:`observe_result`).
     observes_results: ClassVar[bool] = False
+    #: True to be told of every task the server discards or drops (:meth:`observe_missed`).
+    observes_missed: ClassVar[bool] = False
 
     @abc.abstractmethod
     def select(self, server: Server) -> int | None:
@@ -294,6 +302,11 @@ class Selector:
 
     def observe_result(self, server: Server, task: "Task", loss_rms: float, samples: int) -> None:
         """A trained update: root mean square per-sample training loss, samples processed."""
+
+    def observe_missed(self, server: Server, task: "Task", planned_s: float) -> None:
+        """A task the server discarded (deadline, over-selection, abandoned round) or dropped as
+        stale; ``planned_s`` is how long it was planned to take (download + compute + upload,
+        with link waits; under contention, the time until it ended)."""
 
 
 # ------------------------------------------------------------------ shared steps

@@ -100,6 +100,7 @@ class Simulation:
         trainer: the injected trainer, or None for a timing-only dry run.
         progress: called as ``progress(sim)`` now and then (display only).
         selector: the selection policy (default: uniform among eligible clients).
+        algorithm: the running method's parameters, readable by selectors (``server.algorithm``).
     """
 
     def __init__(
@@ -111,9 +112,11 @@ class Simulation:
         trainer: Trainer | None = None,
         progress: Callable[["Simulation"], None] | None = None,
         selector: Selector | None = None,
+        algorithm: object = None,
     ) -> None:
         self.env = simpy.Environment()
         self.settings = settings
+        self.algorithm = algorithm
         self.population = population
         self.policy = policy
         self.trainer = trainer
@@ -173,6 +176,7 @@ class Simulation:
         # selection hooks the selector declares (class attributes, not discovered)
         self._observe = self.selector.observe if self.selector.observes else None
         self._observe_result = self.selector.observe_result if self.selector.observes_results else None
+        self._observe_missed = self.selector.observe_missed if self.selector.observes_missed else None
 
     # ------------------------------------------------------------------ clock
     @property
@@ -416,6 +420,7 @@ class Simulation:
         self._held.pop(task.id, None)
         self.log.settle(task.id, Status.DROPPED_STALE, self.version - task.base_version, 0.0)
         self.cancel_job(task)
+        self._missed(task)
 
     def discard(self, task: Task) -> None:
         """``discarded_deadline``: stop a running task, or discard one that arrived.
@@ -428,9 +433,7 @@ class Simulation:
         if task.id in self._queued:
             self._queued.discard(task.id)
             self.log.settle(task.id, Status.DISCARDED_DEADLINE, self.version - task.base_version, 0.0)
-            self.cancel_job(task)
-            return
-        if task.id in self.in_flight:
+        elif task.id in self.in_flight:
             del self.in_flight[task.id]
             self.busy[task.client] = False
             if self._ready_at is not None:
@@ -438,15 +441,26 @@ class Simulation:
             self.log.finish(task.id, Status.DISCARDED_DEADLINE, self.env.now)
             if task.process is not None and task.process.is_alive:
                 task.process.interrupt("aborted")
-            self.cancel_job(task)
+        elif task.lost:
             return
-        if task.lost:
-            return
-        if self._held.pop(task.id, None) is not None:
+        elif self._held.pop(task.id, None) is not None:
             self.log.set_outcome(task.id, Status.DISCARDED_DEADLINE, 0.0)
         else:
             self.log.settle(task.id, Status.DISCARDED_DEADLINE, self.version - task.base_version, 0.0)
         self.cancel_job(task)
+        self._missed(task)
+
+    def _missed(self, task: Task) -> None:
+        """Tell the selector (if it asked) of a task that will never be applied."""
+        if self._observe_missed is None:
+            return
+        c = self.log.cols
+        tid = task.id
+        planned = c["download_s"][tid] + c["compute_s"][tid] + c["upload_s"][tid]
+        planned += c["download_wait_s"][tid] + c["upload_wait_s"][tid]
+        if not math.isfinite(planned):  # timing not known ahead (contention): the time until it ended
+            planned = c["end_time_s"][tid] - c["dispatch_time_s"][tid]
+        self._observe_missed(self.server, task, planned)
 
     # ------------------------------------------------------- aggregation queue
     def _enqueue(self, task: Task) -> None:

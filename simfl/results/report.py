@@ -20,7 +20,7 @@ def _fmt(x: float) -> str:
 
 
 def _run_report(path: Path) -> str:
-    from simfl.runner import load_run
+    from simfl.results.runresult import load_run
 
     result = load_run(path)
     row = summarize_tables(result.client_updates, result.evals, result.manifest)

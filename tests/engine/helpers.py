@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from simfl.engine.selection import UniformSelector
 from simfl.engine.simulation import Simulation
+from simfl.methods.selectors import Uniform
 from simfl.rng import SeedTree
-from simfl.runner import build_policy
+from simfl.runner import build_policy, engine_settings
 from simfl.scenario.availability import AlwaysAvailable
 from simfl.scenario.distributions import Constant
 from simfl.scenario.population import Population
 from tests.conftest import make_config
 
 
-class LowestIdFirst(UniformSelector):
+class LowestIdFirst(Uniform):
     """Dispatches to the eligible client with the smallest id: makes hand-computed traces possible."""
 
-    def select(self, sim):
-        eligible = np.flatnonzero(sim.eligible_mask())
+    def select(self, server):
+        eligible = np.flatnonzero(server.eligible_mask())
         return int(eligible[0]) if eligible.size else None
 
 
@@ -48,8 +48,10 @@ def hand_simulation(compute_s, trainer=None, selector=None, **sections):
     sections.setdefault("data", {})
     sections["data"] = {"num_clients": len(compute_s), **sections["data"]}
     config = make_config(**sections)
-    return Simulation(config, hand_population(compute_s), build_policy(config), model_bytes=1000, trainer=trainer,
-                      selector=selector if selector is not None else LowestIdFirst())
+    population = hand_population(compute_s)
+    return Simulation(engine_settings(config, population.num_samples), population, build_policy(config), model_bytes=1000,
+                      trainer=trainer, selector=selector if selector is not None else LowestIdFirst(),
+                      algorithm=config.algorithm)
 
 
 def trace(outcome):

@@ -37,7 +37,9 @@ def scenarios(draw):
             algorithm["over_selection"] = 0.0
         algorithm["deadline_s"] = draw(st.sampled_from([None, 0.8, 3.0]))
     else:
-        algorithm |= {"concurrency": draw(st.integers(1, n)), "buffer_size": draw(st.integers(1, 4))}
+        algorithm |= {"concurrency": draw(st.integers(1, n))}
+        if alg == "fedbuff":
+            algorithm["buffer_size"] = draw(st.integers(1, 4))
         algorithm["max_staleness"] = draw(st.sampled_from([None, 0, 3]))
     return dict(
         seed=draw(st.integers(0, 1000)),

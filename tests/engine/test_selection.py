@@ -1,13 +1,11 @@
 """Selection policies and throttling against their defining properties."""
 
-import math
-
 import numpy as np
 import pytest
 
 import simfl
-from simfl.algorithms.selection import oort_utility, weighted_sample_without_replacement
-from simfl.engine import selection as sel
+from simfl.algorithms.sampling import weighted_sample_without_replacement
+from simfl.methods import selectors as sel
 from tests.conftest import dry_run, make_config
 from tests.training.helpers import train_run
 
@@ -23,10 +21,10 @@ def spy(monkeypatch):
     def wrap(cls):
         original = cls.select
 
-        def select(self, sim):
-            eligible = np.flatnonzero(sim.eligible_mask())
-            chosen = original(self, sim)
-            calls.append((eligible, chosen, sim))
+        def select(self, server):
+            eligible = np.flatnonzero(server.eligible_mask())
+            chosen = original(self, server)
+            calls.append((eligible, chosen, server))
             return chosen
 
         monkeypatch.setattr(cls, "select", select)
@@ -36,12 +34,12 @@ def spy(monkeypatch):
 
 def test_fastest_never_skips_a_faster_eligible_client(spy):
     calls, wrap = spy
-    wrap(sel.FastestSelector)
+    wrap(sel.Fastest)
     dry_run(data={"num_clients": 30}, heterogeneity=WORLD,
             algorithm={"type": "fedasync", "concurrency": 8, "selection": {"type": "fastest"}}, stop={"sim_time_s": 60.0})
     assert len(calls) > 50
-    for eligible, chosen, sim in calls:
-        expected = sim.expected_task_durations()
+    for eligible, chosen, server in calls:
+        expected = server.expected_task_durations()
         assert expected[chosen] <= expected[eligible].min() + 1e-12
 
 
@@ -59,7 +57,7 @@ def test_fastest_explores_with_probability_epsilon():
 
 def test_least_recent_picks_the_least_recently_dispatched_eligible_client(spy):
     calls, wrap = spy
-    wrap(sel.LeastRecentSelector)
+    wrap(sel.LeastRecent)
     res = dry_run(data={"num_clients": 12}, heterogeneity=WORLD,
                   algorithm={"type": "fedasync", "concurrency": 4, "selection": {"type": "least_recent"}},
                   stop={"sim_time_s": 100.0})
@@ -135,25 +133,16 @@ def test_weighted_sampling_without_replacement_frequencies():
     assert len(set(picks)) == 3
 
 
-def test_oort_utility_by_hand():
-    u = oort_utility(samples=np.array([100.0, 100.0]), loss_rms=np.array([0.5, 0.5]),
-                     duration_s=np.array([5.0, 20.0]), last_round=np.array([2.0, 2.0]), current_round=10,
-                     preferred_duration_s=10.0, penalty=2.0, temporal_weight=0.1)
-    base = 100 * 0.5 + math.sqrt(0.1 * math.log(10) / 2)
-    assert u[0] == pytest.approx(base)  # not slower than T: no penalty
-    assert u[1] == pytest.approx(base * (10 / 20) ** 2)  # (T / t)^alpha
-
-
 def test_power_of_choice_picks_the_highest_loss_candidates(monkeypatch):
     seen = []
-    original = sel.PowerOfChoiceSelector._pick
+    original = sel.PowerOfChoice._pick
 
-    def pick(self, sim, m):
-        chosen = original(self, sim, m)
+    def pick(self, server, m):
+        chosen = original(self, server, m)
         seen.append((self.last_candidates.copy(), self.last_losses.copy(), chosen, m))
         return chosen
 
-    monkeypatch.setattr(sel.PowerOfChoiceSelector, "_pick", pick)
+    monkeypatch.setattr(sel.PowerOfChoice, "_pick", pick)
     train_run(data={"num_clients": 12, "partition": "dirichlet", "dirichlet_alpha": 0.2},
               algorithm={"type": "fedavg", "clients_per_round": 3, "selection": {"type": "power_of_choice", "d": 6}},
               stop={"server_updates": 4})
@@ -162,29 +151,6 @@ def test_power_of_choice_picks_the_highest_loss_candidates(monkeypatch):
         assert len(candidates) == 6 and len(set(candidates)) == 6 and len(chosen) == m
         top = set(candidates[np.argsort(-losses)[:m]])
         assert set(chosen) == top
-
-
-def test_oort_exploits_the_highest_utility(monkeypatch):
-    checks = []
-    original = sel.OortSelector.select
-
-    def select(self, sim):
-        state = self._arrays(sim)
-        explored = np.flatnonzero(sim.eligible_mask() & state["explored"])
-        chosen = original(self, sim)
-        if explored.size and chosen in set(explored):  # an exploitation
-            self.round -= 1  # utilities as they were when it chose
-            util = self.utilities(sim, explored)
-            self.round += 1
-            checks.append(util[list(explored).index(chosen)] >= util.max() - 1e-12)
-        return chosen
-
-    monkeypatch.setattr(sel.OortSelector, "select", select)
-    train_run(data={"num_clients": 8},
-              algorithm={"type": "fedasync", "concurrency": 2,
-                         "selection": {"type": "oort", "epsilon": 0.0, "preferred_duration_s": 0.5}},
-              stop={"sim_time_s": 40.0})
-    assert len(checks) > 5 and all(checks)
 
 
 def test_loss_based_selection_needs_training():

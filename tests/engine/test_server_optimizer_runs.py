@@ -66,7 +66,7 @@ def test_fedasync_with_sgd_one_is_plain_fedasync():
 
 
 @pytest.mark.parametrize("bad, expected", [
-    ({"type": "fedat", "server_optimizer": {"type": "adam"}}, "does not apply to fedat"),
+    ({"type": "fedat", "server_optimizer": {"type": "adam"}}, "is not a key of fedat"),
     ({"type": "fedavg", "server_lr": 0.5, "server_optimizer": {"type": "sgd"}}, "server_optimizer.lr"),
     ({"type": "fedavg", "server_optimizer": {"type": "adam", "momentum": 0.9}}, "unknown key 'momentum'"),
     ({"type": "fedavg", "server_optimizer": {"type": "nadam"}}, "adagrad, adam, yogi"),

@@ -57,7 +57,8 @@ def test_every_new_process_keeps_common_random_numbers(tmp_path):
     runs = {}
     for alg in ("fedavg", "fedasync", "fedbuff"):
         sections = dict(seed=5, data={"num_clients": 25}, heterogeneity=world,
-                        algorithm={"type": alg, "concurrency": 6, "clients_per_round": 5, "buffer_size": 3},
+                        algorithm={"type": alg, "fedavg": {"clients_per_round": 5}, "fedasync": {"concurrency": 6},
+                                   "fedbuff": {"concurrency": 6, "buffer_size": 3}},
                         stop={"sim_time_s": 200.0})
         runs[alg] = dry_run(**sections)
         _check_compute_against_model(runs[alg], make_config(**sections))

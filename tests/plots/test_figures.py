@@ -65,8 +65,8 @@ def _sweep_runs():
     for alg, sigma, seed in itertools.product(["fedavg", "fedbuff"], [0.5, 1.5], [0, 1]):
         world = {**WORLD, "heterogeneity": {**WORLD["heterogeneity"], "compute": {
             "seconds_per_sample": {"dist": "lognormal", "median": 0.005, "sigma": sigma}}}}
-        r = dry_run(**world, seed=seed, algorithm={"type": alg, "clients_per_round": 4, "concurrency": 4,
-                                                   "buffer_size": 2})
+        r = dry_run(**world, seed=seed, algorithm={"type": alg, "fedavg": {"clients_per_round": 4},
+                                                   "fedbuff": {"concurrency": 4, "buffer_size": 2}})
         tag = {"run_id": f"{alg}-{sigma}-{seed}", "algorithm.type": alg, SIGMA: sigma, "seed": seed}
         evals.append(r.evals.assign(**tag))
         updates.append(r.client_updates.assign(**tag))

@@ -114,7 +114,8 @@ def test_engine_respects_availability(algorithm):
         seed=5,
         data={"num_clients": 40},
         heterogeneity={"compute": {"jitter": {"dist": "exponential", "mean": 1.0}}, "availability": avail},
-        algorithm={"type": algorithm, "concurrency": 10, "clients_per_round": 8, "buffer_size": 3},
+        algorithm={"type": algorithm, "fedavg": {"clients_per_round": 8}, "fedasync": {"concurrency": 10},
+                   "fedbuff": {"concurrency": 10, "buffer_size": 3}},
         stop={"sim_time_s": 200.0},
     )
     assert (res.client_updates.status == "lost_offline").any()

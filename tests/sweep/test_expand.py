@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from simfl.config.sweep import expand_sweep, load_sweep, run_id_of
+from simfl.config.sweepfile import expand_sweep, load_sweep, run_id_of
 from simfl.errors import ConfigError
 
 BASE = {"data": {"num_clients": 12}, "train": {"enabled": False}, "stop": {"sim_time_s": 5}}
@@ -24,8 +24,9 @@ def test_grid_zip_seeds_counts_and_order(tmp_path):
           algorithm.type: [fedavg, fedasync, fedbuff]
           heterogeneity.compute.seconds_per_sample: [0.01, {dist: lognormal, median: 0.01, sigma: 1}]
         zip:
-          algorithm.concurrency: [2, 4, 8]
-          algorithm.clients_per_round: [2, 4, 8]
+          algorithm.fedasync.concurrency: [2, 4, 8]
+          algorithm.fedbuff.concurrency: [2, 4, 8]
+          algorithm.fedavg.clients_per_round: [2, 4, 8]
         seeds: [3, 7]
     """)
     spec, base = load_sweep(p)
@@ -34,8 +35,12 @@ def test_grid_zip_seeds_counts_and_order(tmp_path):
     assert len({r.run_id for r in runs}) == len(runs)
     # grid product outermost, then zip, then seeds
     assert [r.seed for r in runs[:4]] == [3, 7, 3, 7]
-    assert [r.point["algorithm.concurrency"] for r in runs[:6]] == [2, 2, 4, 4, 8, 8]
-    assert all(r.config.algorithm.concurrency == r.config.algorithm.clients_per_round for r in runs)
+    assert [r.point["algorithm.fedasync.concurrency"] for r in runs[:6]] == [2, 2, 4, 4, 8, 8]
+    # each method takes its own section's value: one config, a one-key switch of method
+    for r in runs:
+        alg = r.config.algorithm
+        size = alg.clients_per_round if alg.type == "fedavg" else alg.concurrency
+        assert size == r.point["algorithm.fedasync.concurrency"]
     assert runs[0].config.heterogeneity.compute.seconds_per_sample.expected == 0.01
     assert runs[-1].config.algorithm.type == "fedbuff" and runs[-1].config.seed == 7
 
@@ -89,9 +94,45 @@ def test_label_names_points_without_changing_configs(tmp_path):
     runs = expand_sweep(*load_sweep(_sweep(tmp_path, """
         base: {train: {enabled: false}, data: {num_clients: 12}}
         zip:
-          label: [plain, over-selected, fedbuff]
-          algorithm.type: [fedavg, fedavg, fedbuff]
-          algorithm.over_selection: [0.0, 0.2, 0.0]
+          label: [plain, over-selected]
+          algorithm.type: [fedavg, fedavg]
+          algorithm.over_selection: [0.0, 0.2]
     """)))
-    assert [r.point["label"] for r in runs] == ["plain", "over-selected", "fedbuff"]
-    assert [r.config.algorithm.over_selection for r in runs] == [0.0, 0.2, 0.0]
+    assert [r.point["label"] for r in runs] == ["plain", "over-selected"]
+    assert [r.config.algorithm.over_selection for r in runs] == [0.0, 0.2]
+
+
+def test_variants_name_points_and_set_only_their_keys(tmp_path):
+    runs = expand_sweep(*load_sweep(_sweep(tmp_path, """
+        base: {train: {enabled: false}, data: {num_clients: 12}}
+        grid: {heterogeneity.compute.jitter: [1.0, 2.0]}
+        variants:
+          plain: {algorithm.type: fedavg}
+          over-selected: {algorithm.type: fedavg, algorithm.over_selection: 0.2}
+          buffered: {algorithm.type: fedbuff, algorithm.buffer_size: 3}
+        seeds: 2
+    """)))
+    assert len(runs) == 2 * 3 * 2
+    assert [r.point["label"] for r in runs[:6]] == ["plain", "plain", "over-selected", "over-selected", "buffered", "buffered"]
+    by_label = {r.point["label"]: r for r in runs if r.seed == 0 and r.config.heterogeneity.compute.jitter.expected == 1.0}
+    assert by_label["plain"].config.algorithm.over_selection == 0.0
+    assert by_label["over-selected"].config.algorithm.over_selection == 0.2
+    assert by_label["buffered"].config.algorithm.buffer_size == 3
+    assert "algorithm.over_selection" not in by_label["plain"].point  # only what the variant sets
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("variants: {a: {algorithm.type: fedavg}}\nzip: {label: [x]}\n", "drop 'label'"),
+        ("variants: {a: {seed: 1}}\n", "cannot be set by a variant"),
+        ("variants: {a: [1, 2]}\n", "variants.a: must be a valid dictionary"),
+        ("variants: {a: {algorithm.type: fedavg}}\ngrid: {algorithm.type: [fedbuff]}\n", "both in variants and grid"),
+        ("variants: {a: {algorithm.type: fedbuff, algorithm.over_selection: 0.2}}\n",
+         "'over_selection' is not a key of fedbuff"),
+    ],
+)
+def test_bad_variants(tmp_path, text, expected):
+    with pytest.raises(ConfigError) as exc:
+        expand_sweep(*load_sweep(_sweep(tmp_path, "base: {train: {enabled: false}}\n" + text)))
+    assert expected in str(exc.value)

@@ -15,7 +15,7 @@ def sweep_dir(tmp_path_factory):
         "base:\n  data: {num_clients: 10}\n  train: {local_steps: 5}\n"
         "  heterogeneity: {compute: {seconds_per_sample: {dist: lognormal, median: 0.01, sigma: 1}},\n"
         "                  availability: {type: onoff, on_s: {dist: exponential, mean: 10}, off_s: 3}}\n"
-        "  algorithm: {concurrency: 4, clients_per_round: 4}\n  stop: {sim_time_s: 10}\n"
+        "  algorithm: {fedavg: {clients_per_round: 4}, fedasync: {concurrency: 4}}\n  stop: {sim_time_s: 10}\n"
         "grid:\n  algorithm.type: [fedavg, fedasync]\n  heterogeneity.compute.seconds_per_sample.sigma: [0.3, 1.5]\n"
         "seeds: 2\ntargets: [0.3]\n"
     )

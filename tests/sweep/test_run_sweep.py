@@ -27,7 +27,7 @@ base:
     compute:
       seconds_per_sample: {dist: lognormal, median: 0.01, sigma: 1.0}
       jitter: {dist: exponential, mean: 1.0}
-  algorithm: {concurrency: 4, clients_per_round: 4, buffer_size: 2}
+  algorithm: {fedavg: {clients_per_round: 4}, fedasync: {concurrency: 4}, fedbuff: {concurrency: 4, buffer_size: 2}}
   stop: {sim_time_s: 8}
   eval: {every_s: 1.0}
 grid:
@@ -158,7 +158,7 @@ def test_resume_after_a_worker_is_killed(tmp_path):
           data: {num_clients: 200}
           train: {enabled: false}
           heterogeneity: {compute: {jitter: {dist: exponential, mean: 1}}}
-          algorithm: {concurrency: 50}
+          algorithm: {fedasync: {concurrency: 50}, fedbuff: {concurrency: 50}}
           stop: {sim_time_s: null, client_updates: 60000}
           eval: {every_s: null}
         grid: {algorithm.type: [fedasync, fedbuff]}

@@ -58,7 +58,8 @@ def test_whole_runs_agree(algorithm, dtype, tol, model):
         model=model,
         train={"dtype": dtype, "momentum": 0.5, "local_epochs": 0.5, "local_steps": None},
         heterogeneity={"compute": {"jitter": {"dist": "exponential", "mean": 1.0}}},
-        algorithm={"type": algorithm, "concurrency": 8, "clients_per_round": 8, "buffer_size": 3},
+        algorithm={"type": algorithm, "fedavg": {"clients_per_round": 8}, "fedasync": {"concurrency": 8},
+                   "fedbuff": {"concurrency": 8, "buffer_size": 3}},
         stop={"sim_time_s": 15.0},
         eval={"every_s": 5.0},
     )

@@ -83,9 +83,9 @@ def test_same_job_same_update_across_algorithms():
     # every algorithm trains client c's k-th task on the same batches: from the same start
     # model the update is identical. At t = 0 all tasks start from the initial model.
     runs = {
-        alg: train_run(data={"num_clients": 6}, algorithm={"type": alg, "concurrency": 6, "clients_per_round": 6,
-                                                           "buffer_size": 6, "alpha": 1.0,
-                                                           "staleness": {"type": "constant"}},
+        alg: train_run(data={"num_clients": 6},
+                       algorithm={"type": alg, "fedavg": {"clients_per_round": 6},
+                                  "fedbuff": {"concurrency": 6, "buffer_size": 6, "staleness": {"type": "constant"}}},
                        stop={"server_updates": 1})
         for alg in ("fedavg", "fedbuff")
     }

@@ -48,7 +48,8 @@ def test_runs_with_training_are_bitwise_deterministic(algorithm):
         model={"type": "mlp", "hidden": [16]},
         train={"dtype": "float32", "momentum": 0.9, "prox_mu": 0.01},
         heterogeneity={"compute": {"jitter": {"dist": "exponential", "mean": 1.0}}},
-        algorithm={"type": algorithm, "concurrency": 4, "clients_per_round": 4, "buffer_size": 2},
+        algorithm={"type": algorithm, "fedavg": {"clients_per_round": 4}, "fedasync": {"concurrency": 4},
+                   "fedbuff": {"concurrency": 4, "buffer_size": 2}},
         stop={"sim_time_s": 8.0},
         eval={"every_s": 1.0},
     )

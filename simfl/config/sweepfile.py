@@ -1,4 +1,4 @@
-"""Sweep files: ``base`` + ``grid`` (× optional ``zip``) × ``seeds`` → validated runs with stable ids.
+"""Sweep files: ``base`` + ``grid`` (× ``zip``) (× ``variants``) × ``seeds`` → validated runs with stable ids.
 
 A sweep file::
 
@@ -9,12 +9,20 @@ A sweep file::
     zip:                               # optional: lists of one length, varied together
       algorithm.concurrency: [5, 10, 20]
       algorithm.clients_per_round: [5, 10, 20]
+    variants:                          # optional: named points, each a set of dotted keys
+      fedbuff: {algorithm.type: fedbuff}
+      mine: {algorithm.type: "my_rules:Adaptive", algorithm.eta: 0.5}
     seeds: 5                           # a count (seeds 0..4) or a list of seeds
     targets: [0.7, 0.8]                # accuracies whose time-to-reach the summary reports
 
-The key ``label`` may appear in ``grid`` or ``zip``: it names a point (a column of the
-summary, usable as ``simfl report --by label``) without changing its config, e.g. to tell
-apart variants of one algorithm.
+The points are the product of the ``grid``, the ``zip`` rows and the ``variants``. A variant's
+name becomes the ``label`` column of the summary (usable as ``simfl report --by label``); each
+key a variant sets becomes a column too (empty for variants that do not set it). The key
+``label`` may also appear in ``grid`` or ``zip`` (when there are no variants): it names a point
+without changing its config.
+
+Plugin modules (``algorithm.type: my_rules:Adaptive``) are looked up in the sweep file's
+folder and in the base config's folder, then on the Python path.
 
 A run's id is a hash of its resolved config (everything that affects its results), so the
 same point of the same sweep always has the same id and rerunning a sweep finds its runs.
@@ -31,12 +39,13 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from simfl.config.errors import render_validation_error
-from simfl.config.load import config_from_dict, dump_config, read_yaml, resolve_paths
+from simfl.config.load import config_from_dict, dump_config, read_yaml, resolve_paths, split_key
+from simfl.config.messages import render_validation_error
 from simfl.config.schema import Config, Section
 from simfl.errors import ConfigError
 
-__all__ = ["SweepSpec", "PlannedRun", "load_sweep", "expand_sweep", "run_id_of", "point_label", "LABEL"]
+__all__ = ["SweepSpec", "PlannedRun", "load_sweep", "sweep_search_path", "expand_sweep", "run_id_of", "point_label",
+           "LABEL"]
 
 #: A swept key that names points without changing their config.
 LABEL = "label"
@@ -49,6 +58,9 @@ class SweepSpec(Section):
     base: str | dict[str, Any] = Field(default_factory=dict, description="config path (relative to the sweep file) or inline config")
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="dotted config keys → values; cartesian product")
     zip: dict[str, list[Any]] = Field(default_factory=dict, description="dotted config keys → equally long lists varied together")
+    variants: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="named points: label → {dotted config key: value}"
+    )
     seeds: int | list[int] = Field(1, description="number of seeds (0..n-1) or an explicit list")
     targets: list[float] = Field(default_factory=list, description="test accuracies whose time-to-reach is summarized")
 
@@ -60,6 +72,18 @@ class SweepSpec(Section):
                 raise ValueError(f"'{key}' has no values")
             if key == "seed":
                 raise ValueError("vary the seed with 'seeds', not as a swept key")
+        return value
+
+    @field_validator("variants")
+    @classmethod
+    def _valid_variants(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for label, keys in value.items():
+            if not isinstance(keys, dict):
+                raise ValueError(f"variant '{label}' must be a mapping of dotted keys to values")
+            for key in keys:
+                if key in ("seed", LABEL):
+                    raise ValueError(f"variant '{label}': '{key}' cannot be set by a variant")
+                split_key(key)
         return value
 
     @field_validator("seeds")
@@ -87,6 +111,12 @@ class SweepSpec(Section):
         both = set(self.grid) & set(self.zip)
         if both:
             raise ValueError(f"keys both in grid and zip: {', '.join(sorted(both))}")
+        if self.variants and LABEL in (*self.grid, *self.zip):
+            raise ValueError("variants name their points (the label column): drop 'label' from grid and zip")
+        varied = {k for keys in self.variants.values() for k in keys}
+        clash = varied & (set(self.grid) | set(self.zip))
+        if clash:
+            raise ValueError(f"keys both in variants and grid/zip: {', '.join(sorted(clash))}")
         return self
 
     @property
@@ -96,8 +126,13 @@ class SweepSpec(Section):
 
     @property
     def swept_keys(self) -> list[str]:
-        """Every swept key, grid first, in file order."""
-        return [*self.grid, *self.zip]
+        """Every swept key, grid first, in file order (then ``label`` and the variants' keys)."""
+        keys = [*self.grid, *self.zip]
+        if self.variants:
+            keys.append(LABEL)
+            for variant in self.variants.values():
+                keys += [k for k in variant if k not in keys]
+        return keys
 
 
 @dataclass(frozen=True)
@@ -122,7 +157,10 @@ def point_label(point: dict[str, Any]) -> str:
 
 
 def load_sweep(path: str | Path) -> tuple[SweepSpec, dict[str, Any]]:
-    """Read and validate a sweep file; returns the spec and the base config mapping."""
+    """Read and validate a sweep file; returns the spec and the base config mapping.
+
+    The folders plugins are looked up in are :func:`sweep_search_path` of the same file.
+    """
     path = Path(path)
     raw = read_yaml(path)
     if not isinstance(raw, dict):
@@ -146,8 +184,23 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, dict[str, Any]]:
     return spec, base
 
 
-def expand_sweep(spec: SweepSpec, base: dict[str, Any], extra_overrides: list[str] = ()) -> list[PlannedRun]:
-    """Every run of the sweep, validated: grid product × zip × seeds (in that nesting order).
+def sweep_search_path(path: str | Path) -> tuple[str, ...]:
+    """Where a sweep's plugin modules are looked up: the sweep file's folder, then its base config's."""
+    path = Path(path)
+    folders = [path.parent.resolve()]
+    raw = read_yaml(path)
+    base = raw.get("base") if isinstance(raw, dict) else None
+    if isinstance(base, str):
+        candidate = Path(base) if Path(base).is_absolute() else path.parent / base
+        if candidate.is_file() and candidate.parent.resolve() not in folders:
+            folders.append(candidate.parent.resolve())
+    return tuple(str(f) for f in folders)
+
+
+def expand_sweep(
+    spec: SweepSpec, base: dict[str, Any], extra_overrides: list[str] = (), search_path: tuple[str, ...] = ()
+) -> list[PlannedRun]:
+    """Every run of the sweep, validated: grid product × zip × variants × seeds (in that nesting order).
 
     Raises:
         ConfigError: naming the sweep point whose config is invalid, or two points that
@@ -156,23 +209,23 @@ def expand_sweep(spec: SweepSpec, base: dict[str, Any], extra_overrides: list[st
     grid_points = [dict(zip(spec.grid, values)) for values in itertools.product(*spec.grid.values())]
     zip_len = len(next(iter(spec.zip.values()))) if spec.zip else 1
     zip_points = [{k: v[i] for k, v in spec.zip.items()} for i in range(zip_len)]
+    variant_points = [{LABEL: label, **keys} for label, keys in spec.variants.items()] or [{}]
+    points = [{**g, **z, **v} for g, z, v in itertools.product(grid_points, zip_points, variant_points)]
     runs: list[PlannedRun] = []
     seen: dict[str, dict[str, Any]] = {}
-    for grid_point in grid_points:
-        for zip_point in zip_points:
-            point = {**grid_point, **zip_point}
-            for seed in spec.seed_list:
-                overrides = [*extra_overrides, *((k, v) for k, v in point.items() if k != LABEL), ("seed", seed)]
-                try:
-                    config = config_from_dict(base, overrides, source="base")
-                except ConfigError as exc:
-                    raise ConfigError(f"sweep point {point_label(point)}: {exc}") from None
-                config = config.model_copy(update={"name": f"{spec.name}-{run_id_of(config)}"})
-                rid = run_id_of(config)
-                if rid in seen:
-                    raise ConfigError(
-                        f"sweep points {point_label(seen[rid])} and {point_label(point)} give the same run (seed {seed})"
-                    )
-                seen[rid] = point
-                runs.append(PlannedRun(rid, point, seed, config))
+    for point in points:
+        for seed in spec.seed_list:
+            overrides = [*extra_overrides, *((k, v) for k, v in point.items() if k != LABEL), ("seed", seed)]
+            try:
+                config = config_from_dict(base, overrides, source="base", search_path=search_path)
+            except ConfigError as exc:
+                raise ConfigError(f"sweep point {point_label(point)}: {exc}") from None
+            config = config.model_copy(update={"name": f"{spec.name}-{run_id_of(config)}"})
+            rid = run_id_of(config)
+            if rid in seen:
+                raise ConfigError(
+                    f"sweep points {point_label(seen[rid])} and {point_label(point)} give the same run (seed {seed})"
+                )
+            seen[rid] = point
+            runs.append(PlannedRun(rid, point, seed, config))
     return runs

@@ -1,0 +1,71 @@
+"""A run's outcome in memory (:class:`RunResult`) and read back from its directory (:func:`load_run`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simfl.config.load import config_from_dict, read_yaml
+from simfl.config.schema import Config
+from simfl.errors import RunDirError
+from simfl.results.rundir import CONFIG, TABLES, read_manifest
+
+__all__ = ["RunResult", "load_run", "read_run_config"]
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run: the four tables of DESIGN §4 as DataFrames, plus the manifest."""
+
+    config: Config
+    client_updates: pd.DataFrame
+    aggregations: pd.DataFrame
+    evals: pd.DataFrame
+    clients: pd.DataFrame
+    manifest: dict[str, Any] = field(default_factory=dict)
+    final_params: np.ndarray | None = None
+    path: Path | None = None
+
+    @property
+    def status(self) -> str:
+        """``complete``, ``interrupted`` or ``failed``."""
+        return self.manifest.get("status", "unknown")
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Which stop criterion ended the run."""
+        return self.manifest.get("stop_reason")
+
+    def table(self, name: str) -> pd.DataFrame:
+        """One of :data:`simfl.results.TABLES` by name."""
+        return getattr(self, name)
+
+
+def read_run_config(path: str | Path, manifest: dict[str, Any] | None = None) -> Config:
+    """The validated config of a run directory (plugins looked up where the run found them)."""
+    p = Path(path)
+    manifest = read_manifest(p) if manifest is None else manifest
+    search = (manifest or {}).get("search_path") or ()
+    return config_from_dict(read_yaml(p / CONFIG), source=str(p / CONFIG), search_path=search)
+
+
+def load_run(path: str | Path) -> RunResult:
+    """Read a run directory back into a :class:`RunResult`.
+
+    A run of a plugin (``algorithm.type: package.module:Name``) needs that plugin importable: it
+    is looked up where the run found it (``search_path`` in the manifest), then on the Python path.
+    """
+    p = Path(path)
+    manifest = read_manifest(p)
+    if manifest is None:
+        raise RunDirError(f"{p}: not a simfl run directory (no readable manifest.json)")
+    config = read_run_config(p, manifest)
+    tables = {}
+    for name in TABLES:
+        f = p / f"{name}.parquet"
+        tables[name] = pd.read_parquet(f) if f.exists() else pd.DataFrame()
+    return RunResult(config=config, manifest=manifest, path=p, **tables)
