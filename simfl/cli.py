@@ -83,7 +83,10 @@ def _parser() -> argparse.ArgumentParser:
     p_rep.add_argument("dir", help="a sweep directory (or a run directory)")
     p_rep.add_argument("--by", default="algorithm.type", help="swept key whose values are compared (default: algorithm.type)")
     p_rep.add_argument("--reference", help="value of --by to compare against (default: fedavg, else the first)")
-    p_rep.add_argument("--level", type=float, default=0.95, help="confidence level (default: 0.95)")
+    p_rep.add_argument("--level", type=_level, default=0.95, help="confidence level (default: 0.95)")
+    p_rep.add_argument("--horizon", type=float, metavar="SECONDS",
+                       help="horizon τ of the restricted mean time to target (default: per world, the longest time "
+                            "every method's Kaplan–Meier curve is defined at, at most the longest run)")
     p_rep.set_defaults(func=_cmd_report)
 
     p_plot = sub.add_parser(
@@ -104,6 +107,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _level(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {value}")
     return value
 
 
@@ -183,7 +196,7 @@ def _cmd_sweep(args) -> int:
 def _cmd_report(args) -> int:
     from simfl.results.report import report_text
 
-    print(report_text(args.dir, by=args.by, reference=args.reference, level=args.level))
+    print(report_text(args.dir, by=args.by, reference=args.reference, level=args.level, horizon=args.horizon))
     return 0
 
 

@@ -21,12 +21,25 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["time_to_accuracy", "wasted_compute_s", "summarize_tables", "target_column", "swept_columns"]
+__all__ = [
+    "time_to_accuracy",
+    "wasted_compute_s",
+    "summarize_tables",
+    "target_column",
+    "target_values",
+    "swept_columns",
+]
 
 
 def target_column(target: float) -> str:
     """``time_to_0.8_s`` for target 0.8."""
     return f"time_to_{target:g}_s"
+
+
+def target_values(summary: pd.DataFrame) -> list[float]:
+    """The accuracy targets of a sweep summary, from its ``time_to_{t}_s`` columns (column order)."""
+    columns = [c for c in summary.columns if c.startswith("time_to_") and c.endswith("_s")]
+    return [float(c[len("time_to_"):-len("_s")]) for c in columns]
 
 
 def swept_columns(summary: pd.DataFrame) -> list[str]:
