@@ -1,5 +1,6 @@
 """Run directories, result tables, summaries, paired statistics and censoring-aware time to target."""
 
+from simfl.results.fairness import gini, jain_index
 from simfl.results.paired import paired_comparison, world_keys
 from simfl.results.survival import KaplanMeier, kaplan_meier
 from simfl.results.time_to_target import (
@@ -18,6 +19,7 @@ from simfl.results.summary import (
     target_column,
     target_values,
     time_to_accuracy,
+    value_at,
     wasted_compute_s,
 )
 
@@ -39,6 +41,9 @@ __all__ = [
     "paired_time_ratios",
     "summarize_time_ratios",
     "target_values",
+    "value_at",
+    "jain_index",
+    "gini",
     "summarize_tables",
     "swept_columns",
     "target_column",

@@ -28,6 +28,7 @@ __all__ = [
     "target_column",
     "target_values",
     "swept_columns",
+    "value_at",
 ]
 
 
@@ -87,3 +88,22 @@ def summarize_tables(
         host_seconds=float(manifest.get("host_seconds", math.nan)),
     )
     return row
+
+
+def value_at(evals: pd.DataFrame, time_s: float, column: str = "test_accuracy", unit: str = "run_id") -> pd.Series:
+    """Each run's ``column`` at its last evaluation at or before ``time_s`` (the model it had then).
+
+    Args:
+        evals: ``evals`` tables concatenated, one row per (run, evaluation).
+        time_s: the time budget (simulated s).
+        column: the evaluated quantity.
+        unit: the column naming runs.
+
+    Returns:
+        One value per run (indexed by ``unit``); NaN for a run with no finite value by ``time_s``.
+    """
+    d = evals[[unit, "sim_time_s", column]]
+    d = d[(d["sim_time_s"] <= time_s) & pd.to_numeric(d[column], errors="coerce").notna()]
+    last = d.sort_values([unit, "sim_time_s"], kind="stable").groupby(unit, sort=True).tail(1)
+    out = last.set_index(unit)[column].astype(float).reindex(pd.unique(evals[unit]))
+    return out.rename(f"{column}_at_{time_s:g}s")
