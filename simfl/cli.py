@@ -20,6 +20,9 @@ from simfl.errors import SimflError
 __all__ = ["main"]
 
 EXIT_BAD_INPUT = 2
+#: ``simfl plot --format`` values (the same as :data:`simfl.plots.style.FORMATS`; not imported
+#: from there so that the command line starts without matplotlib).
+PLOT_FORMATS = ("png", "pdf", "svg")
 EXIT_INTERRUPTED = 130
 
 
@@ -83,18 +86,37 @@ def _parser() -> argparse.ArgumentParser:
     p_rep.add_argument("dir", help="a sweep directory (or a run directory)")
     p_rep.add_argument("--by", default="algorithm.type", help="swept key whose values are compared (default: algorithm.type)")
     p_rep.add_argument("--reference", help="value of --by to compare against (default: fedavg, else the first)")
-    p_rep.add_argument("--level", type=float, default=0.95, help="confidence level (default: 0.95)")
+    p_rep.add_argument("--level", type=_level, default=0.95, help="confidence level (default: 0.95)")
+    p_rep.add_argument("--horizon", type=float, metavar="SECONDS",
+                       help="horizon τ of the restricted mean time to target (default: per world, the longest time "
+                            "every method's Kaplan–Meier curve is defined at, at most the longest run)")
     p_rep.set_defaults(func=_cmd_report)
 
     p_plot = sub.add_parser(
-        "plot", help="write PNG figures of a run or a sweep",
-        description=("Write the standard figures of a run directory or a sweep directory as PNG files; for a run "
-                     "that trained, also the client x label heatmap; for a label-count table of simfl "
-                     "partition (FILE.parquet), its heatmap (FILE.png beside it by default)."),
+        "plot", help="write the figures of a run or a sweep",
+        description="Write the standard figures of a run directory or a sweep directory (PNG, PDF or SVG). "
+                    "A sweep that varies the algorithm and a heterogeneity key gets a headline figure per target; "
+                    "a run that trained also gets the client x label heatmap; a label-count table of simfl "
+                    "partition (FILE.parquet) gets its heatmap (beside it by default).",
     )
     p_plot.add_argument("dir", help="a run directory, a sweep directory, or a label-count table (.parquet) of simfl partition")
-    p_plot.add_argument("--out", help="folder for the PNG files (default: DIR/plots)")
-    p_plot.add_argument("--by", default="algorithm.type", help="sweep: swept key that gives one line per value (default: algorithm.type)")
+    p_plot.add_argument("--out", help="folder for the figure files (default: DIR/plots)")
+    p_plot.add_argument("--by", default="algorithm.type",
+                        help="sweep: swept key that gives one colour per value (default: algorithm.type)")
+    p_plot.add_argument("--reference", help="sweep: value of --by the others are compared with (default: fedavg, "
+                                            "else the first)")
+    p_plot.add_argument("--format", dest="fmt", choices=PLOT_FORMATS, default="png", help="file format (default: png)")
+    p_plot.add_argument("--dpi", type=_positive_int, default=200, help="resolution of PNG files (default: 200)")
+    p_plot.add_argument("--style", default="paper",
+                        help="paper (default), default (matplotlib's), a matplotlib style name or a .mplstyle file")
+    p_plot.add_argument("--label", dest="labels", action="append", default=[], metavar="KEY=TEXT",
+                        help="text for a config key or method in the figures, e.g. "
+                             "--label heterogeneity.compute.seconds_per_sample.sigma='speed spread σ'; repeatable")
+    p_plot.add_argument("--level", type=_level, default=0.95, help="confidence level of intervals (default: 0.95)")
+    p_plot.add_argument("--horizon", type=float, metavar="SECONDS",
+                        help="sweep: horizon τ of the censoring-aware time to target (default: per world)")
+    p_plot.add_argument("--budget", type=float, metavar="SECONDS",
+                        help="sweep: time budget of the headline's accuracy panel (default: half the shortest run)")
     p_plot.set_defaults(func=_cmd_plot)
 
     p_part = sub.add_parser(
@@ -120,6 +142,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _level(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {value}")
     return value
 
 
@@ -199,7 +231,7 @@ def _cmd_sweep(args) -> int:
 def _cmd_report(args) -> int:
     from simfl.results.report import report_text
 
-    print(report_text(args.dir, by=args.by, reference=args.reference, level=args.level))
+    print(report_text(args.dir, by=args.by, reference=args.reference, level=args.level, horizon=args.horizon))
     return 0
 
 
@@ -210,43 +242,60 @@ def _cmd_plot(args) -> int:
     import matplotlib.pyplot as plt
 
     from simfl.plots import run_figures, sweep_figures
-    from simfl.results import busy_intervals, load_sweep_tables, offline_intervals, swept_columns
+    from simfl.plots.labels import label_context
+    from simfl.plots.style import resolve_style, style_context
+    from simfl.results import busy_intervals, load_sweep_tables, offline_intervals, swept_columns, target_values
     from simfl.results.rundir import read_manifest
 
-    d = Path(args.dir)
-    if d.is_file():
-        from simfl.data import read_label_counts
-        from simfl.plots import partition_heatmap
+    labels = {}
+    for item in args.labels:
+        key, sep, text = item.partition("=")
+        if not sep or not key or not text:
+            raise SimflError(f"--label {item}: expected KEY=TEXT, e.g. --label algorithm.concurrency='tasks in flight'")
+        labels[key.strip()] = text
+    try:
+        resolve_style(args.style)
+    except ValueError as exc:
+        raise SimflError(f"--style {args.style}: {exc}") from None
+    with style_context(args.style), label_context(labels):
+        d = Path(args.dir)
+        if d.is_file():
+            from simfl.data import read_label_counts
+            from simfl.plots import partition_heatmap
 
-        if d.suffix != ".parquet":
-            raise SimflError(f"{d}: expected a run directory, a sweep directory or a label-count table (.parquet)")
-        figures = {d.stem: partition_heatmap(read_label_counts(d))}
-    elif (d / "summary.parquet").is_file():
-        tables = load_sweep_tables(d, ["evals", "client_updates", "clients"])
-        summary = tables["summary"]
-        targets = [float(c[len("time_to_"):-2]) for c in summary.columns if c.startswith("time_to_")]
-        swept = swept_columns(summary)
-        if args.by not in swept:
-            raise SimflError(f"--by {args.by}: not a swept key of this sweep; swept keys: {', '.join(swept) or 'none'}")
-        events = _shared_drift(d)
-        figures = sweep_figures(summary, tables["evals"], tables["client_updates"], tables["clients"], swept,
-                                targets, by=args.by, events=events)
-    elif read_manifest(d) is not None:
-        from simfl.results.runresult import load_run
+            if d.suffix != ".parquet":
+                raise SimflError(f"{d}: expected a run directory, a sweep directory or a label-count table (.parquet)")
+            figures = {d.stem: partition_heatmap(read_label_counts(d))}
+        elif (d / "summary.parquet").is_file():
+            tables = load_sweep_tables(d, ["evals", "client_updates", "clients"])
+            summary = tables["summary"]
+            swept = swept_columns(summary)
+            if args.by not in swept:
+                raise SimflError(f"--by {args.by}: not a swept key of this sweep; swept keys: {', '.join(swept) or 'none'}")
+            if args.reference is not None and args.reference not in set(summary[args.by].astype(str)):
+                values = ", ".join(map(str, dict.fromkeys(summary[args.by])))
+                raise SimflError(f"--reference {args.reference}: not a value of {args.by}; values: {values}")
+            figures = sweep_figures(summary, tables["evals"], tables["client_updates"], tables["clients"], swept,
+                                    target_values(summary), by=args.by, events=_shared_drift(d),
+                                    reference=args.reference, horizon=args.horizon, budget_s=args.budget,
+                                    level=args.level)
+        elif read_manifest(d) is not None:
+            from simfl.results.runresult import load_run
 
-        result = load_run(d)
-        end = result.manifest.get("sim_end_s") or float(result.evals.sim_time_s.max())
-        figures = run_figures(result, offline=offline_intervals(result.config, end),
-                              busy=busy_intervals(result.config, end))
-        figures.update(_partition_figure(result.config))
-    else:
-        raise SimflError(f"{d}: neither a sweep directory (summary.parquet) nor a run directory (manifest.json)")
-    out = Path(args.out) if args.out else (d.parent if d.is_file() else d / "plots")
-    out.mkdir(parents=True, exist_ok=True)
-    for name, fig in figures.items():
-        fig.savefig(out / f"{name}.png", dpi=110)
-        plt.close(fig)
-        print(out / f"{name}.png")
+            result = load_run(d)
+            end = result.manifest.get("sim_end_s") or float(result.evals.sim_time_s.max())
+            figures = run_figures(result, offline=offline_intervals(result.config, end),
+                                  busy=busy_intervals(result.config, end), swept=_swept_values(d))
+            figures.update(_partition_figure(result.config))
+        else:
+            raise SimflError(f"{d}: neither a sweep directory (summary.parquet) nor a run directory (manifest.json)")
+        out = Path(args.out) if args.out else (d.parent if d.is_file() else d / "plots")
+        out.mkdir(parents=True, exist_ok=True)
+        for name, fig in figures.items():
+            path = out / f"{name}.{args.fmt}"
+            fig.savefig(path, dpi=args.dpi)
+            plt.close(fig)
+            print(path)
     return 0
 
 
@@ -283,6 +332,23 @@ def _cmd_partition(args) -> int:
         counts.to_parquet(out, index=False)
         print(f"label counts: {out}")
     return 0
+
+
+def _swept_values(run_dir: Path) -> dict | None:
+    """The swept values of a run that sits in a sweep (``SWEEP/runs/<run_id>``), from the sweep's summary."""
+    import pandas as pd
+
+    from simfl.results import swept_columns
+
+    summary_file = run_dir.parent.parent / "summary.parquet"
+    if run_dir.parent.name != "runs" or not summary_file.is_file():
+        return None
+    summary = pd.read_parquet(summary_file)
+    row = summary[summary["run_id"] == run_dir.name]
+    if row.empty:
+        return None
+    varied = [c for c in swept_columns(summary) if summary[c].nunique(dropna=False) > 1]
+    return {c: row[c].iloc[0] for c in varied}
 
 
 def _shared_drift(sweep_dir: Path):

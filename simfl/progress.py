@@ -5,7 +5,7 @@ Quiet when stderr is not a terminal (tqdm's ``disable=None``), so logs and CI st
 
 from __future__ import annotations
 
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the console bar: tqdm.auto warns in a Jupyter kernel without ipywidgets
 
 __all__ = ["SimulationProgress"]
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 import yaml
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the console bar: tqdm.auto warns in a Jupyter kernel without ipywidgets
 
 from simfl.config.load import config_from_dict, dump_config
 from simfl.config.sweepfile import PlannedRun, SweepSpec, expand_sweep, load_sweep, sweep_search_path

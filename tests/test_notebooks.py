@@ -36,10 +36,26 @@ def test_committed_without_outputs(path):
             assert cell["outputs"] == [] and cell["execution_count"] is None
 
 
+def _images(nb) -> list[tuple[str, dict]]:
+    """``(cell source, output)`` of every image output, in order."""
+    return [(c.source, o) for c in nb.cells if c.cell_type == "code" for o in c.outputs
+            if "image/png" in o.get("data", {})]
+
+
+def _assert_quiet(nb) -> None:
+    """No warnings (e.g. tqdm's 'IProgress not found') and no errors in any cell."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            assert out.get("name") != "stderr", f"stderr in cell {cell.source[:60]!r}: {out.get('text', '')[:300]}"
+            assert out.get("output_type") != "error"
+
+
 def test_quickstart_executes():
     nb = _execute(ROOT / "notebooks" / "quickstart.ipynb", {"SIMFL_NOTEBOOK_SMALL": "1"})
-    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 4
+    images = _images(nb)
+    assert len(images) >= 5
+    assert "plot_headline" in images[0][0]  # it leads with the headline figure
+    _assert_quiet(nb)
 
 
 def test_sweep_analysis_executes(tmp_path):
@@ -49,6 +65,8 @@ def test_sweep_analysis_executes(tmp_path):
     )
     assert (tmp_path / "sweep" / "summary.parquet").is_file()
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert "12 runs" in text
-    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 3
+    assert "18 runs" in text
+    images = _images(nb)
+    assert len(images) >= 6
+    assert "plot_headline" in images[0][0]
+    _assert_quiet(nb)

@@ -1,4 +1,4 @@
-"""Helpers shared by the plots: axes creation, column checks, grouping, group colours, event lines."""
+"""Helpers shared by the plots: figures and panels, column checks, grouping, styles, legends, events."""
 
 from __future__ import annotations
 
@@ -10,25 +10,36 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from simfl.plots.labels import method_label, value_label, wrap
+from simfl.plots.style import METHOD_MARKERS, NEUTRAL, MethodStyle, method_order, method_style
+
 __all__ = [
     "axes_or_new",
+    "panel_grid",
     "require_columns",
     "group_frames",
     "group_label",
+    "group_style",
     "group_color",
     "short_key",
-    "format_value",
     "MARKERS",
+    "format_value",
+    "attach_data",
+    "shared_legend",
+    "set_suptitle",
+    "dodge",
+    "log_axis",
+    "matching",
     "Events",
     "draw_events",
     "check_events_axis",
 ]
 
-#: Marker shapes cycled over groups (so overlapping groups stay tellable in grey print).
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
-
 #: Events to mark on a time axis: ``(time_s, label)`` pairs (e.g. concept drift times).
 Events = Sequence[tuple[float, str]]
+
+#: Columns whose values are methods (drawn with :func:`~simfl.plots.style.method_style`).
+METHOD_COLUMNS = ("algorithm", "algorithm.type", "label", "method")
 
 _EVENT_COLOR = "0.2"
 
@@ -41,6 +52,18 @@ def axes_or_new(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, 
     return ax.figure, ax
 
 
+def panel_grid(n: int, ncols: int = 3, panel: tuple[float, float] = (3.3, 2.6), **kw) -> tuple[Figure, list[Axes]]:
+    """A constrained-layout figure with ``n`` panels (``ncols`` per row at most); unused ones hidden."""
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel[0] * ncols, panel[1] * nrows + 0.4), squeeze=False,
+                             layout="constrained", **kw)
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
 def require_columns(df: pd.DataFrame, columns: Iterable[str | None], table: str) -> None:
     """Raise a ValueError naming the first missing column of ``df`` and the available ones."""
     for col in columns:
@@ -49,13 +72,18 @@ def require_columns(df: pd.DataFrame, columns: Iterable[str | None], table: str)
 
 
 def group_frames(df: pd.DataFrame, by: str | None) -> list[tuple[Any, pd.DataFrame]]:
-    """``[(value, rows)]`` for each value of ``by`` in sorted order (NaN last); ``[(None, df)]`` if ``by`` is None."""
+    """``[(value, rows)]`` for each value of ``by``; ``[(None, df)]`` if ``by`` is None.
+
+    Methods come in :func:`~simfl.plots.style.method_order` (the same in every figure), other
+    values sorted (NaN last).
+    """
     if by is None:
         return [(None, df)]
-    return [
-        (key, sub)
-        for key, sub in df.groupby(by, sort=True, dropna=False, observed=True)
-    ]
+    groups = [(key, sub) for key, sub in df.groupby(by, sort=True, dropna=False, observed=True)]
+    if by in METHOD_COLUMNS or all(isinstance(k, str) for k, _ in groups):
+        order = method_order([k for k, _ in groups])
+        groups.sort(key=lambda g: order.index(g[0]))
+    return groups
 
 
 def format_value(value: Any) -> str:
@@ -67,28 +95,109 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def group_label(by: str | None, value: Any) -> str:
+    """Legend text of a group: a method's display name, else ``symbol = value``."""
+    if by is None:
+        return "all runs"
+    if by in METHOD_COLUMNS or isinstance(value, str):
+        return method_label(value)
+    return value_label(by, value)
+
+
 def short_key(key: str) -> str:
-    """The last two parts of a dotted config key (``compute.seconds_per_sample.sigma`` → ``seconds_per_sample.sigma``)."""
+    """The last two parts of a dotted config key; prefer :func:`~simfl.plots.labels.axis_label` in figures."""
     return ".".join(str(key).split(".")[-2:])
 
 
-def group_label(by: str | None, value: Any) -> str:
-    """Legend text of a group: strings as they are, other values as ``key=value``."""
-    if by is None:
-        return "all"
-    if isinstance(value, str):
-        return value
-    return f"{short_key(by)}={format_value(value)}"
+#: Marker shapes (kept for modules that cycle markers by position; methods use :func:`group_style`).
+MARKERS = METHOD_MARKERS
 
 
 def group_color(i: int) -> Any:
-    """Colour of the ``i``-th group from the current property cycle.
-
-    Groups come sorted from :func:`group_frames`, so one set of groups (e.g. the algorithms)
-    gets the same colours in every figure.
-    """
+    """Colour of the ``i``-th group from the current property cycle (for groups that are not methods;
+    methods use :func:`group_style`, the same colour in every figure)."""
     cycle = plt.rcParams["axes.prop_cycle"].by_key().get("color", ["C0"])
     return cycle[i % len(cycle)]
+
+
+def group_style(by: str | None, value: Any) -> MethodStyle:
+    """The colour and marker of a group: the method's own (stable by name) for every value."""
+    if by is None:
+        return MethodStyle(NEUTRAL, "o")
+    return method_style(format_value(value))
+
+
+def attach_data(fig: Figure, **frames: pd.DataFrame) -> Figure:
+    """Add ``frames`` to ``fig.data`` (a dict of the DataFrames the figure drew), and return ``fig``."""
+    data = getattr(fig, "data", None)
+    if not isinstance(data, dict):
+        data = {}
+        fig.data = data
+    data.update(frames)
+    return fig
+
+
+def shared_legend(fig: Figure, axes: Sequence[Axes], title: str | None = None, ncol: int | None = None,
+                  extra: Sequence = ()) -> None:
+    """One legend for the whole figure, below the panels: the unique entries of ``axes`` plus ``extra`` handles.
+
+    Axes legends are removed. Entries keep the order in which they first appear. ``title`` (wrapped
+    to the figure's width) is where a figure names its statistical method.
+    """
+    seen: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if not label.startswith("_") and label not in seen:
+                seen[label] = handle
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    for handle in extra:
+        seen.setdefault(handle.get_label(), handle)
+    if not seen:
+        return
+    n = len(seen)
+    legend = fig.legend(list(seen.values()), list(seen.keys()), loc="outside lower center", ncol=ncol or min(n, 4),
+                        title=wrap(title, fig.get_figwidth(), 8.5) if title else None, fontsize="small",
+                        title_fontsize="small", frameon=False)
+    legend.get_title().set_multialignment("center")
+
+
+def set_suptitle(fig: Figure, text: str) -> None:
+    """A figure title wrapped to the figure's width (never clipped)."""
+    size = plt.rcParams["figure.titlesize"]
+    fig.suptitle(wrap(text, fig.get_figwidth(), size if isinstance(size, (int, float)) else 12.0))
+
+
+def log_axis(axis) -> None:
+    """Log scale with plain tick labels (``0.01``, ``0.1``, ``2``), no minor labels.
+
+    Call it once the data are drawn: ticks at 1, 2, 5 per decade over less than two decades,
+    else at the powers of ten.
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    if axis is axis.axes.xaxis:
+        axis.axes.set_xscale("log")
+    else:
+        axis.axes.set_yscale("log")
+    lo, hi = sorted(axis.get_view_interval())
+    decades = np.log10(hi / lo) if lo > 0 and hi > 0 else 3.0
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades < 2 else (1.0,)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def dodge(i: int, n: int, span: float) -> float:
+    """Horizontal offset of the ``i``-th of ``n`` groups drawn at one x (centred, ``span`` apart)."""
+    return (i - (n - 1) / 2) * span
+
+
+def matching(df: pd.DataFrame, keys: Sequence[str], combo: Sequence) -> pd.DataFrame:
+    """Rows where every key equals ``combo`` (NaN matching NaN: a swept ``null``)."""
+    ok = pd.Series(True, index=df.index)
+    for k, v in zip(keys, combo):
+        ok &= (df[k].isna() & pd.isna(v)) if pd.isna(v) else (df[k] == v)
+    return df[ok.to_numpy()]
 
 
 def check_events_axis(events: Events | None, x: str) -> None:

@@ -1,6 +1,8 @@
-"""Convergence across repeated runs: the mean curve of each group with a Student-t band."""
+"""Convergence across repeated runs: the mean curve of each group with an interval band or the runs themselves."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -9,23 +11,66 @@ from matplotlib.figure import Figure
 
 from simfl.plots._common import (
     Events,
+    attach_data,
     axes_or_new,
     check_events_axis,
     draw_events,
-    group_color,
     group_frames,
     group_label,
+    group_style,
     require_columns,
 )
-from simfl.plots._stats import align_last_value, t_half_widths
-from simfl.plots.convergence import LABELS
+from simfl.plots._stats import align_last_value, bootstrap_mean_interval, t_half_widths
+from simfl.plots.labels import axis_label
 
-__all__ = ["plot_convergence_band", "default_unit"]
+__all__ = ["plot_convergence_band", "default_unit", "band_table", "INTERVALS", "interval_name"]
+
+#: Interval methods of a band: ``bootstrap`` (percentile bootstrap over runs; stays within the
+#: quantity's range) or ``t`` (Student-t, symmetric: it can leave the range with few runs).
+INTERVALS = ("bootstrap", "t")
 
 
 def default_unit(df: pd.DataFrame) -> str:
     """The column telling runs apart: ``run_id`` when present, else ``seed``."""
     return "run_id" if "run_id" in df.columns else "seed"
+
+
+def interval_name(interval: str, level: float) -> str:
+    """``95% percentile-bootstrap interval`` / ``95% Student-t interval``."""
+    return f"{level:.0%} " + ("percentile-bootstrap interval over runs" if interval == "bootstrap"
+                               else "Student-t interval over runs")
+
+
+def _group_stats(sub: pd.DataFrame, value, x: str, y: str, unit: str, level: float, interval: str) -> pd.DataFrame:
+    grid, values, _ = align_last_value(sub, unit, x, y)
+    n = np.isfinite(values).sum(axis=0)
+    if grid.size == 0:
+        mean = low = high = np.empty(0)
+    elif interval == "bootstrap":
+        mean, low, high = bootstrap_mean_interval(values, level)
+    else:
+        filled = np.where(np.isfinite(values), values, 0.0)
+        mean = filled.sum(axis=0) / n  # n >= 1 at every grid point: each one is some run's own x
+        dev = np.where(np.isfinite(values), values - mean, 0.0)
+        half = t_half_widths(np.sqrt((dev**2).sum(axis=0) / np.maximum(n - 1, 1)), n, level)
+        low, high = mean - half, mean + half
+    return pd.DataFrame({"group": [value] * grid.size, "x": grid, "mean": mean, "low": low, "high": high,
+                         "n": n, "runs": values.shape[0]})
+
+
+def band_table(
+    evals: pd.DataFrame, by: str | None, x: str, y: str, unit: str, level: float, interval: str = "bootstrap"
+) -> pd.DataFrame:
+    """The statistics :func:`plot_convergence_band` draws: one row per (group, grid point).
+
+    Columns: ``group`` (value of ``by``, None without it), ``x``, ``mean``, ``low``, ``high``
+    (NaN where fewer than 2 runs contribute), ``n`` (runs contributing there) and ``runs``
+    (runs in the group).
+    """
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {', '.join(INTERVALS)}, got {interval!r}")
+    parts = [_group_stats(sub, value, x, y, unit, level, interval) for value, sub in group_frames(evals, by)]
+    return pd.concat(parts, ignore_index=True)
 
 
 def plot_convergence_band(
@@ -38,19 +83,29 @@ def plot_convergence_band(
     ax: Axes | None = None,
     title: str | None = None,
     events: Events | None = None,
+    interval: Literal["bootstrap", "t"] = "bootstrap",
+    show: Literal["band", "runs", "both"] = "band",
 ) -> Figure:
-    """Mean ``y`` against ``x`` per group of runs, with a pointwise confidence band.
+    """Mean ``y`` against ``x`` per group of runs, with a pointwise interval band and/or the runs.
 
     Within each group (value of ``by``), the runs (values of ``unit``) are put on a common
-    grid, the sorted union of the ``x`` values they were evaluated at: a run's value at a
-    grid point is its last evaluated ``y`` at or before it (carried forward), and the run
+    grid, the sorted union of the ``x`` values they were evaluated at: a run's value at a grid
+    point is its last evaluated ``y`` at or before it (carried forward), and the run
     contributes only from its first to its last evaluation (rows with NaN ``y`` are ignored).
-    At each grid point with ``n`` contributing runs, the line is their mean ``m`` and the band
-    spans ``m ± t_{(1+level)/2, n-1} · s / √n``, where ``s`` is their sample standard
-    deviation (``ddof=1``): a pointwise Student-t confidence interval for the mean curve
-    across runs (it assumes the runs are independent replicates, e.g. seeds; it is neither a
-    simultaneous band nor the spread of single runs). The band is drawn only where ``n ≥ 2``,
-    so a group with one run shows just its line. Points are joined by straight segments.
+    At each grid point the line is the mean ``m`` of the ``n`` contributing runs, and the band
+    (where ``n ≥ 2``) is a pointwise confidence interval for the mean curve across runs
+    (independent replicates, e.g. seeds; not a simultaneous band):
+
+    * ``interval="bootstrap"`` (default): the percentile bootstrap over runs (whole curves
+      resampled; exact enumeration for few runs, see
+      :func:`~simfl.plots._stats.bootstrap_mean_interval`). It stays within the range of the
+      values (accuracy in [0, 1]).
+    * ``interval="t"``: ``m ± t_{(1+level)/2, n-1} · s / √n`` (``s`` the sample standard
+      deviation): symmetric, so it may leave the range with few runs.
+
+    ``show="runs"`` draws each run as a thin line instead of the band (``both``: both).
+    Colours and markers are the method's own (:func:`~simfl.plots.style.method_style`).
+    ``fig.data["band"]`` holds what was drawn (:func:`band_table`).
 
     Args:
         evals: concatenated ``evals`` tables, one row per (run, evaluation), with the columns
@@ -65,37 +120,48 @@ def plot_convergence_band(
         events: ``(time_s, label)`` to mark with labelled dashed vertical lines (e.g. concept
             drift times; see :func:`~simfl.plots._common.draw_events`); only with
             ``x="sim_time_s"``.
+        interval: ``bootstrap`` or ``t``.
+        show: ``band``, ``runs`` or ``both``.
 
     Returns:
         The matplotlib Figure.
 
     Raises:
         ValueError: a column is missing, ``unit`` does not identify runs (two rows of one
-            run at the same ``x``), or ``events`` are given with an ``x`` other than ``sim_time_s``.
+            run at the same ``x``), ``events`` are given with an ``x`` other than ``sim_time_s``,
+            or ``interval``/``show`` is unknown.
     """
     check_events_axis(events, x)
+    if show not in ("band", "runs", "both"):
+        raise ValueError(f"show must be band, runs or both, got {show!r}")
     unit = unit or default_unit(evals)
     require_columns(evals, [x, y, unit, by], "evals")
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {', '.join(INTERVALS)}, got {interval!r}")
     fig, ax = axes_or_new(ax, (6.4, 4.0))
-    for i, (value, sub) in enumerate(group_frames(evals, by)):
-        grid, values, units = align_last_value(sub, unit, x, y)
-        if grid.size == 0:
+    drawn = []
+    for value, sub in group_frames(evals, by):
+        stats = _group_stats(sub, value, x, y, unit, level, interval)
+        drawn.append(stats)
+        if stats.empty:
             continue
-        n = np.isfinite(values).sum(axis=0)
-        filled = np.where(np.isfinite(values), values, 0.0)
-        mean = filled.sum(axis=0) / n  # n >= 1 at every grid point: each one is some run's own x
-        dev = np.where(np.isfinite(values), values - mean, 0.0)
-        std = np.sqrt((dev**2).sum(axis=0) / np.maximum(n - 1, 1))
-        half = t_half_widths(std, n, level)
-        color = group_color(i)
-        ax.plot(grid, mean, color=color, label=f"{group_label(by, value)} (n={len(units)})")
-        if len(units) > 1 and np.isfinite(half).any():
-            ax.fill_between(grid, mean - half, mean + half, color=color, alpha=0.2, linewidth=0)
-    ax.set_xlabel(LABELS.get(x, x))
-    ax.set_ylabel(LABELS.get(y, y))
+        style = group_style(by, value)
+        if show in ("runs", "both"):
+            grid, values, _ = align_last_value(sub, unit, x, y)
+            for row in values:
+                ax.plot(grid, row, color=style.color, linewidth=0.6, alpha=0.45, label="_run")
+        runs = int(stats["runs"].iloc[0])
+        ax.plot(stats["x"], stats["mean"], color=style.color, marker=style.marker,
+                markevery=max(1, len(stats) // 6), markersize=4.5,
+                label=f"{group_label(by, value)} (n={runs})")
+        if show in ("band", "both") and runs > 1 and stats["low"].notna().any():
+            ax.fill_between(stats["x"], stats["low"], stats["high"], color=style.color, alpha=0.18, linewidth=0)
+    ax.set_xlabel(axis_label(x))
+    ax.set_ylabel(axis_label(y))
     ax.grid(alpha=0.3)
     if ax.lines:
-        ax.legend(title=f"mean, band: {level:.0%} t-interval", fontsize="small", title_fontsize="small")
+        what = "mean" + (f", band: {interval_name(interval, level)}" if show != "runs" else ", thin lines: runs")
+        ax.legend(title=what, fontsize="small", title_fontsize="small")
     draw_events(ax, events)
-    ax.set_title(title if title is not None else f"{LABELS.get(y, y)}: mean over runs by {by or 'run'}")
-    return fig
+    ax.set_title(title if title is not None else f"{axis_label(y)}: mean over runs")
+    return attach_data(fig, band=pd.concat(drawn, ignore_index=True))

@@ -9,20 +9,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from simfl.plots._common import Events, check_events_axis, draw_events
+from simfl.plots.labels import KEY_LABELS, axis_label, method_label
+from simfl.plots.style import method_style
 
 __all__ = ["plot_convergence", "LABELS"]
 
-#: Axis labels of the columns plots use.
-LABELS = {
-    "sim_time_s": "simulated time (s)",
-    "test_accuracy": "test accuracy",
-    "test_loss": "test loss",
-    "server_version": "server model version",
-    "client_updates": "client updates received",
-    "staleness": "staleness (server versions behind)",
-    "seconds_per_sample": "client compute time per sample (s)",
-    "applied_updates": "applied updates per client",
-}
+#: Axis labels of the columns and config keys plots use (the same mapping as
+#: :data:`simfl.plots.labels.KEY_LABELS`; set entries with :func:`simfl.plots.labels.set_label`).
+LABELS = KEY_LABELS
 
 
 def plot_convergence(
@@ -34,6 +28,9 @@ def plot_convergence(
     events: Events | None = None,
 ) -> Figure:
     """Plot ``y`` against ``x`` for each named ``evals`` table (one line each).
+
+    A label that names a method (``fedavg``, a plugin ``pkg.mod:Name``) gets the method's
+    colour, marker and display name (:mod:`simfl.plots.style`, :mod:`simfl.plots.labels`).
 
     Args:
         evals: label → an ``evals`` table (``RunResult.evals``).
@@ -57,9 +54,12 @@ def plot_convergence(
     else:
         fig = ax.figure
     for label, df in evals.items():
-        ax.plot(df[x], df[y], label=label, drawstyle="steps-post" if y == "server_version" else "default")
-    ax.set_xlabel(LABELS.get(x, x))
-    ax.set_ylabel(LABELS.get(y, y))
+        style = method_style(label)
+        ax.plot(df[x], df[y], label=method_label(label), color=style.color, marker=style.marker,
+                markevery=max(1, len(df) // 8), markersize=4.5,
+                drawstyle="steps-post" if y == "server_version" else "default")
+    ax.set_xlabel(axis_label(x))
+    ax.set_ylabel(axis_label(y))
     ax.grid(alpha=0.3)
     ax.legend()
     draw_events(ax, events)

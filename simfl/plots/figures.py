@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-import math
-from typing import Any, Protocol, Sequence
+import re
+from typing import Any, Mapping, Protocol, Sequence
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from simfl.plots._common import Events, format_value, short_key
-from simfl.plots.band import plot_convergence_band
+from simfl.plots._common import Events, matching, panel_grid, set_suptitle, shared_legend
+from simfl.plots.band import interval_name, plot_convergence_band
 from simfl.plots.convergence import plot_convergence
-from simfl.plots.participation import plot_participation
-from simfl.plots.staleness import plot_staleness_histogram
+from simfl.plots.difference import plot_paired_difference
+from simfl.plots.headline import plot_headline
+from simfl.plots.km import plot_km_curves
+from simfl.plots.labels import axis_label, method_label, value_label
+from simfl.plots.participation import plot_participation, plot_participation_panels
+from simfl.plots.staleness import plot_staleness_ccdf, plot_staleness_histogram
 from simfl.plots.targets import plot_time_to_target
 from simfl.plots.timeline import plot_client_timeline
+from simfl.results.paired import default_reference
 from simfl.results.tables import drift_times
+from simfl.results.time_to_target import with_censoring_times
 
-__all__ = ["RunTables", "run_figures", "sweep_figures", "MAX_PANELS"]
+__all__ = ["RunTables", "run_figures", "sweep_figures", "MAX_PANELS", "heterogeneity_key", "run_title"]
 
-#: Most convergence panels in a sweep figure; beyond it all runs are pooled in one panel.
+#: Most panels (worlds) in a sweep figure; beyond it all runs are pooled in one panel.
 MAX_PANELS = 6
 
 
@@ -37,12 +42,15 @@ def _has_accuracy(evals: pd.DataFrame) -> bool:
     return "test_accuracy" in evals.columns and bool(pd.to_numeric(evals["test_accuracy"]).notna().any())
 
 
-def _run_name(config: Any) -> str:
-    """``<name or algorithm> (seed N)`` from a config, tolerating a missing one."""
+def run_title(config: Any, swept: Mapping[str, Any] | None = None) -> str:
+    """``FedAvg · σ = 1.5 · seed 0``: the algorithm, the swept values (when known) and the seed."""
     algorithm = getattr(getattr(config, "algorithm", None), "type", None)
-    name = getattr(config, "name", None) or algorithm or "run"
+    parts = [method_label(algorithm) if algorithm else (getattr(config, "name", None) or "run")]
+    parts += [value_label(k, v) for k, v in (swept or {}).items() if k not in ("algorithm.type", "seed")]
     seed = getattr(config, "seed", None)
-    return f"{name} (seed {seed})" if seed is not None else str(name)
+    if seed is not None:
+        parts.append(f"seed {seed}")
+    return " · ".join(parts)
 
 
 def _drift_events(config: Any) -> list[tuple[float, str]]:
@@ -53,38 +61,44 @@ def _drift_events(config: Any) -> list[tuple[float, str]]:
 
 
 def run_figures(
-    result: RunTables, offline: pd.DataFrame | None = None, busy: pd.DataFrame | None = None
+    result: RunTables,
+    offline: pd.DataFrame | None = None,
+    busy: pd.DataFrame | None = None,
+    swept: Mapping[str, Any] | None = None,
 ) -> dict[str, Figure]:
-    """The figures of one run.
+    """The figures of one run, each titled with the algorithm, the swept values and the seed.
 
     Args:
         result: a run (``simfl.RunResult`` or anything with ``evals``, ``client_updates``,
             ``clients`` and ``config``).
         offline: the run's offline intervals (``client_id, start_s, end_s``) for the timeline.
         busy: the run's slowdown (busy) intervals (``client_id, start_s, end_s``) for the timeline.
+        swept: the values of the sweep's swept keys for this run (for the titles), if any.
 
     Returns:
         ``convergence`` (test accuracy against simulated time, or client updates received
         in a dry run, where every accuracy is NaN), ``staleness``, ``participation`` and
         ``timeline`` (up to the run's end: ``manifest["sim_end_s"]`` when the result has it,
-        else the last evaluation). The concept drift times of ``result.config``
-        (``data.drift``) are marked on the convergence and timeline figures.
+        else the last evaluation; synchronous rounds marked, every round's straggler shown).
+        The concept drift times of ``result.config`` (``data.drift``) are marked on the
+        convergence and timeline figures.
     """
     config = getattr(result, "config", None)
-    name = _run_name(config)
+    name = run_title(config, swept)
+    algorithm = getattr(getattr(config, "algorithm", None), "type", None) or "run"
     events = _drift_events(config)
     evals, updates, clients = result.evals, result.client_updates, result.clients
     y = "test_accuracy" if _has_accuracy(evals) else "client_updates"
     what = "test accuracy" if y == "test_accuracy" else "client updates received (dry run)"
     manifest = getattr(result, "manifest", None) or {}
     t_max = manifest.get("sim_end_s", float(evals["sim_time_s"].max()) if len(evals) else None)
-    figs = {"convergence": plot_convergence({name: evals}, y=y, title=f"{name}: {what}", events=events)}
+    figs = {"convergence": plot_convergence({algorithm: evals}, y=y, title=f"{name}: {what}", events=events)}
     figs["staleness"] = plot_staleness_histogram(updates, by=None)
     figs["staleness"].axes[0].set_title(f"{name}: staleness of arrived updates")
     figs["participation"] = plot_participation(updates, clients)
-    figs["participation"].axes[0].set_title(f"{name}: applied updates per client against client speed")
-    figs["timeline"] = plot_client_timeline(updates, offline, clients, t_max=t_max, busy=busy, events=events)
-    figs["timeline"].axes[0].set_title(f"{name}: client activity per task")
+    figs["participation"].axes[0].set_title(f"{name}: applied updates per client")
+    figs["timeline"] = plot_client_timeline(updates, offline, clients, t_max=t_max, busy=busy, events=events,
+                                            title=f"{name}: client activity per task")
     return figs
 
 
@@ -92,43 +106,64 @@ def _is_numeric(s: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
 
 
+def heterogeneity_key(summary: pd.DataFrame, keys: Sequence[str]) -> str | None:
+    """The knob of a headline: the first numeric key of ``keys`` under ``heterogeneity.`` that takes
+    several values, else the first numeric key that does, else None."""
+    numeric = [k for k in keys if k in summary.columns and _is_numeric(summary[k]) and summary[k].nunique() > 1]
+    preferred = [k for k in numeric if k.startswith("heterogeneity.")]
+    return (preferred or numeric or [None])[0]
+
+
 def _panel_title(keys: Sequence[str], values: Sequence[Any]) -> str:
-    return ", ".join(f"{short_key(k)} = {format_value(v)}" for k, v in zip(keys, values))
+    return ", ".join(value_label(k, v) for k, v in zip(keys, values))
 
 
-def _matching(df: pd.DataFrame, keys: list[str], combo: tuple) -> pd.DataFrame:
-    """Rows where every key equals ``combo`` (NaN matching NaN: a swept ``null``)."""
-    ok = pd.Series(True, index=df.index)
-    for k, v in zip(keys, combo):
-        ok &= (df[k].isna() & pd.isna(v)) if pd.isna(v) else (df[k] == v)
-    return df[ok]
+def _slug(keys: Sequence[str], values: Sequence[Any]) -> str:
+    text = "_".join(f"{k.split('.')[-1]}-{v:g}" if isinstance(v, float) else f"{k.split('.')[-1]}-{v}"
+                    for k, v in zip(keys, values))
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text)
 
 
-def _convergence(evals: pd.DataFrame, others: list[str], by: str | None, events: Events | None) -> Figure:
-    """One panel per combination of ``others`` (all runs pooled beyond :data:`MAX_PANELS`)."""
+def _combos(df: pd.DataFrame, keys: Sequence[str]) -> list[tuple]:
+    if not keys:
+        return [()]
+    return [tuple(c) for c in df[list(keys)].drop_duplicates().sort_values(list(keys)).itertuples(index=False)]
+
+
+def _convergence(evals: pd.DataFrame, others: list[str], by: str | None, events: Events | None,
+                 reference: str | None, level: float) -> dict[str, Figure]:
+    """Absolute curves (runs and mean) and paired differences, one panel per world."""
     y = "test_accuracy" if _has_accuracy(evals) else "client_updates"
-    combos = []
-    if others:
-        combos = [tuple(c) for c in evals[others].drop_duplicates().sort_values(others).itertuples(index=False)]
+    combos = _combos(evals, others)
     pooled = len(combos) > MAX_PANELS
     if pooled:
-        panels = [(f"pooled over {', '.join(map(short_key, others))}", evals)]
-    elif combos:
-        panels = [(_panel_title(others, c), _matching(evals, others, c)) for c in combos]
+        panels = [(f"pooled over {', '.join(map(axis_label, others))}", evals)]
     else:
-        panels = [("all runs", evals)]
-    ncols = min(3, len(panels))
-    nrows = math.ceil(len(panels) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5.0 * ncols, 3.8 * nrows), sharey=True, squeeze=False,
-                             layout="constrained")
-    for ax, (title, sub) in zip(axes.flat, panels):
-        plot_convergence_band(sub, by=by, y=y, unit="run_id", ax=ax, title=title, events=events)
-    for ax in axes.flat[len(panels):]:
-        ax.set_visible(False)
-    what = "test accuracy" if y == "test_accuracy" else "client updates received (dry run)"
-    fig.suptitle(f"{what[0].upper()}{what[1:]} against simulated time" + (f" by {by}" if by else "")
-                 + f": mean over {'runs' if pooled else 'seeds'} with t-interval band")
-    return fig
+        panels = [(_panel_title(others, c) or "all runs", matching(evals, others, c) if others else evals)
+                  for c in combos]
+    fig, axes = panel_grid(len(panels), sharey=True)
+    for ax, (title, sub) in zip(axes, panels):
+        plot_convergence_band(sub, by=by, y=y, unit="run_id", ax=ax, title=title, events=events, show="runs",
+                              level=level)
+        ax.set_ylabel("")
+    fig.supylabel(axis_label(y), fontsize="medium")
+    what = "Test accuracy" if y == "test_accuracy" else "Client updates received (dry run)"
+    set_suptitle(fig, f"{what} against simulated time" + (" per world" if others and not pooled else ""))
+    shared_legend(fig, axes, title="thick: mean over seeds; thin: one run each")
+    figs = {"convergence": fig}
+    if by is None or evals[by].nunique() < 2 or "seed" not in evals.columns or pooled:
+        return figs
+    reference = reference or default_reference(list(dict.fromkeys(sorted(evals[by].unique(), key=str))))
+    fig, axes = panel_grid(len(panels), sharey=True)
+    for ax, (title, sub) in zip(axes, panels):
+        plot_paired_difference(sub, by=by, reference=reference, y=y, ax=ax, title=title, level=level)
+        ax.set_ylabel("")
+    fig.supylabel(f"{axis_label(y)}: method − {method_label(reference)}", fontsize="medium")
+    set_suptitle(fig, f"{what} relative to {method_label(reference)} in the same world (paired by seed)")
+    shared_legend(fig, axes, title=f"mean over seeds of the per-seed difference, band: "
+                                   f"{interval_name('bootstrap', level).replace('runs', 'seeds')}")
+    figs["convergence_paired"] = fig
+    return figs
 
 
 def sweep_figures(
@@ -140,6 +175,10 @@ def sweep_figures(
     targets: Sequence[float],
     by: str | None = "algorithm.type",
     events: Events | None = None,
+    reference: str | None = None,
+    horizon: float | None = None,
+    budget_s: float | None = None,
+    level: float = 0.95,
 ) -> dict[str, Figure]:
     """The figures of a sweep.
 
@@ -153,33 +192,54 @@ def sweep_figures(
         by: the compared column (one colour each); ignored when the tables lack it.
         events: ``(time_s, label)`` marked on every convergence panel, e.g. the concept drift
             times of the sweep's base config when all runs share them.
+        reference: the value of ``by`` others are compared with (default: ``fedavg``, else the first).
+        horizon: ``τ`` of the censoring-aware time to target (default: per world).
+        budget_s: the time budget of the headline's accuracy panel (default: half the shortest run).
+        level: confidence level of every interval.
 
     Returns:
-        ``convergence``: one panel per combination of the other swept keys (all runs pooled
-        when there are more than :data:`MAX_PANELS`), mean and band across seeds per ``by``;
-        ``time_to_{t:g}`` per target, against the first numeric swept key other than ``by`` and
-        ``seed`` that takes several values (absent when there is none; any remaining swept
-        keys split the lines); ``staleness`` and ``participation``, pooled by ``by``.
+        ``headline_{t:g}`` per target when the sweep varies the algorithm (``by``) and a numeric
+        key, preferably a heterogeneity one (:func:`heterogeneity_key`; one figure per
+        combination of any further swept keys, suffixed with their values); ``time_to_{t:g}``
+        (restricted mean time to target against that key) and ``km_{t:g}`` (Kaplan–Meier
+        curves per world); ``convergence`` (per world: each run thin, the mean thick) and
+        ``convergence_paired`` (per world: each method minus the reference, paired by seed);
+        ``staleness`` (log CCDF per world) and ``participation`` (fairness against the key, and
+        updates per client against speed per world). Worlds beyond :data:`MAX_PANELS` are pooled.
     """
     if by is not None and by not in evals.columns:
         by = None
+    summary = with_censoring_times(summary, evals)
     others = [k for k in swept if k not in (by, "seed") and k in evals.columns]
-    figs = {"convergence": _convergence(evals, others, by, events)}
-
-    numeric = [k for k in others if k in summary.columns and _is_numeric(summary[k]) and summary[k].nunique() > 1]
-    if numeric:
-        x = numeric[0]
-        rest = [k for k in others if k != x and k in summary.columns and summary[k].nunique(dropna=False) > 1]
-        table, line_by = summary, (by if by in summary.columns else None)
-        if rest:  # keep the other swept keys apart rather than pooling different settings
-            table = summary.copy()
-            parts = [table[line_by].map(format_value)] if line_by is not None else []
-            parts += [short_key(k) + "=" + table[k].map(format_value) for k in rest]
-            line_by = "line"
-            table[line_by] = parts[0].str.cat(parts[1:], sep=", ") if len(parts) > 1 else parts[0]
+    x = heterogeneity_key(summary, others)
+    rest = [k for k in others if k != x and summary[k].nunique(dropna=False) > 1]
+    figs: dict[str, Figure] = {}
+    compare = by is not None and by in summary.columns and summary[by].nunique() > 1
+    if x is not None and compare:
+        combos = _combos(summary, rest)
+        for combo in combos[:MAX_PANELS]:
+            part = matching(summary, rest, combo) if rest else summary
+            suffix = "_" + _slug(rest, combo) if rest else ""
+            for t in targets:
+                fig = plot_headline(part, evals[evals["run_id"].isin(part["run_id"])], x, t, by=by,
+                                    reference=reference, horizon=horizon, budget_s=budget_s, level=level)
+                if rest:
+                    set_suptitle(fig, fig.get_suptitle().replace("\n", " ") + f" ({_panel_title(rest, combo)})")
+                figs[f"headline_{t:g}{suffix}"] = fig
+    if x is not None:
         for t in targets:
-            figs[f"time_to_{t:g}"] = plot_time_to_target(table, x, t, by=line_by)
-
-    figs["staleness"] = plot_staleness_histogram(client_updates, by=by)
-    figs["participation"] = plot_participation(client_updates, clients, by=by)
+            figs[f"time_to_{t:g}"] = plot_time_to_target(summary, x, t, by=by, level=level, horizon=horizon)
+    if by is not None and by in summary.columns:
+        for t in targets:
+            figs[f"km_{t:g}"] = plot_km_curves(summary, t, by=by, level=level,
+                                               group_on=others if len(_combos(summary, others)) <= MAX_PANELS else [])
+    figs.update(_convergence(evals, others, by, events, reference, level))
+    panel_by = others if len(_combos(client_updates, others)) <= MAX_PANELS else []
+    if by is not None:
+        figs["staleness"] = plot_staleness_ccdf(client_updates, by=by, panel_by=panel_by)
+        figs["participation"] = plot_participation_panels(client_updates, clients, by=by, panel_by=panel_by,
+                                                          x=x if x in panel_by else None, level=level)
+    else:
+        figs["staleness"] = plot_staleness_histogram(client_updates, by=None)
+        figs["participation"] = plot_participation(client_updates, clients)
     return figs

@@ -1,15 +1,34 @@
-"""Who gets heard: applied updates per client against the client's speed."""
+"""Who gets heard: applied updates per client against its speed, and how evenly, per world."""
 
 from __future__ import annotations
 
+from typing import Sequence
+
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from simfl.plots._common import MARKERS, axes_or_new, group_color, group_frames, group_label, require_columns
-from simfl.plots.convergence import LABELS
+from simfl.plots._common import (
+    attach_data,
+    axes_or_new,
+    dodge,
+    group_frames,
+    group_label,
+    group_style,
+    log_axis,
+    matching,
+    panel_grid,
+    require_columns,
+    set_suptitle,
+    shared_legend,
+)
+from simfl.plots._stats import bootstrap_mean_interval
+from simfl.plots.labels import axis_label, value_label
+from simfl.plots.style import method_order
+from simfl.results.fairness import gini, jain_index
 
-__all__ = ["plot_participation", "applied_per_client", "RUN_KEYS"]
+__all__ = ["plot_participation", "applied_per_client", "RUN_KEYS", "fairness_table", "plot_participation_panels"]
 
 #: Columns that, when both tables have them, tie a client row to the runs it took part in.
 RUN_KEYS = ("run_id", "seed")
@@ -46,6 +65,105 @@ def applied_per_client(client_updates: pd.DataFrame, clients: pd.DataFrame, by: 
     return out
 
 
+def fairness_table(per_client: pd.DataFrame, unit: str = "run_id", keys: Sequence[str] = ()) -> pd.DataFrame:
+    """Per run, how evenly its clients were heard: Jain's index and the Gini coefficient.
+
+    Args:
+        per_client: :func:`applied_per_client` rows (zeros included), with ``unit`` and ``keys``.
+        unit: the column naming runs.
+        keys: columns to carry over (constant within a run: method, swept values, seed).
+
+    Returns:
+        One row per run: ``unit``, ``keys``, ``jain`` (:func:`~simfl.results.fairness.jain_index`),
+        ``gini`` (:func:`~simfl.results.fairness.gini`), ``clients``, ``applied_updates``.
+    """
+    rows = []
+    for run, g in per_client.groupby(unit, sort=True):
+        x = g["applied_updates"].to_numpy(float)
+        rows.append({unit: run, **{k: g[k].iloc[0] for k in keys}, "jain": jain_index(x), "gini": gini(x),
+                     "clients": x.size, "applied_updates": int(x.sum())})
+    return pd.DataFrame(rows)
+
+
+def plot_participation_panels(
+    client_updates: pd.DataFrame,
+    clients: pd.DataFrame,
+    by: str = "algorithm.type",
+    panel_by: Sequence[str] = (),
+    x: str | None = None,
+    level: float = 0.95,
+    ncols: int = 3,
+) -> Figure:
+    """Fairness of participation against ``x``, then who gets heard in each world.
+
+    The first panel is Jain's fairness index of applied updates per client (1: every client
+    heard equally; ``1/n``: one client alone), per run (small markers) and its mean over seeds
+    with a percentile-bootstrap interval, against ``x`` (the first of ``panel_by`` when None).
+    Then one panel per world (combination of ``panel_by``): each client's share of the
+    run's applied updates relative to an equal share (``applied / mean applied per client``:
+    1 = its fair share, 0 = never heard) against its compute time per sample (log axis).
+    Sweeps need ``run_id`` in both tables. ``fig.data``: ``fairness`` (:func:`fairness_table`
+    per run), ``fairness_summary`` and ``per_client``.
+    """
+    keys = list(panel_by)
+    x = x or (keys[0] if keys else None)
+    per_client = applied_per_client(client_updates, clients, by)
+    unit = "run_id" if "run_id" in per_client.columns else "seed"
+    missing = [k for k in keys if k not in per_client.columns]
+    if missing:  # the clients table has no swept columns: take them from the runs' tasks
+        per_run = client_updates[[unit, *missing]].drop_duplicates(unit)
+        per_client = per_client.merge(per_run, on=unit, how="left")
+    per_client["relative"] = per_client["applied_updates"] / per_client.groupby(unit)["applied_updates"].transform(
+        "mean")
+    carry = [c for c in dict.fromkeys([by, *keys, "seed"]) if c in per_client.columns and c != unit]
+    fair = fairness_table(per_client, unit, carry)
+    combos = [tuple(c) for c in per_client[keys].drop_duplicates().sort_values(keys).itertuples(index=False)] \
+        if keys else [()]
+    fig, axes = panel_grid(len(combos) + (x is not None), ncols=ncols)
+    rows = []
+    if x is not None:
+        ax = axes[0]
+        xs = np.sort(fair[x].unique())
+        span = 0.06 * (xs[-1] - xs[0]) if xs.size > 1 else 0.1
+        methods = method_order(fair[by])
+        for i, m in enumerate(methods):
+            style = group_style(by, m)
+            mine = fair[fair[by] == m]
+            off = dodge(i, len(methods), span)
+            ax.plot(mine[x] + off, mine["jain"], marker=style.marker, color=style.color, alpha=0.4, markersize=3.5,
+                    linestyle="none")
+            for xv, g in mine.groupby(x, sort=True):
+                mean, lo, hi = bootstrap_mean_interval(g["jain"].dropna().to_numpy(float), level)
+                rows.append({x: xv, by: m, "mean": float(mean), "low": float(lo), "high": float(hi), "n": len(g)})
+            s = pd.DataFrame([r for r in rows if r[by] == m])
+            ax.errorbar(s[x] + off, s["mean"], yerr=np.nan_to_num([s["mean"] - s["low"], s["high"] - s["mean"]]),
+                        color=style.color, marker=style.marker, capsize=3, label=group_label(by, m))
+        ax.set_ylim(top=1.01)
+        ax.set_xticks(xs)
+        ax.set_xlabel(axis_label(x))
+        ax.set_ylabel("Jain's index of updates per client")
+        ax.set_title("fairness (1 = every client equally)", loc="left", fontsize="medium")
+    for ax, combo in zip(axes[x is not None:], combos):
+        panel = matching(per_client, keys, combo) if keys else per_client
+        for value, sub in group_frames(panel, by):
+            style = group_style(by, value)
+            ax.scatter(sub["seconds_per_sample"], sub["relative"], color=style.color, marker=style.marker, s=12,
+                       alpha=0.55, edgecolors="none", label=group_label(by, value))
+        ax.axhline(1.0, color="0.4", linewidth=0.8, linestyle="--")
+        speeds = panel["seconds_per_sample"].to_numpy(float)
+        if speeds.size and np.ptp(speeds) == 0 and speeds[0] > 0:  # identical devices: a window around them
+            ax.set_xlim(speeds[0] / 2, speeds[0] * 2)
+        log_axis(ax.xaxis)
+        ax.set_xlabel(axis_label("seconds_per_sample") + ", slower →")
+        ax.set_ylabel("updates applied ÷ equal share")
+        ax.set_title(", ".join(value_label(k, v) for k, v in zip(keys, combo)) or "all runs", loc="left",
+                     fontsize="medium")
+    set_suptitle(fig, "Who gets heard: fairness of participation and updates per client against client speed")
+    shared_legend(fig, axes, title=(f"fairness: per run (small) and mean over seeds, {level:.0%} percentile-"
+                                    "bootstrap interval; scatter: one client of one run (dashed: equal share)"))
+    return attach_data(fig, fairness=fair, fairness_summary=pd.DataFrame(rows), per_client=per_client)
+
+
 def plot_participation(
     client_updates: pd.DataFrame,
     clients: pd.DataFrame,
@@ -56,7 +174,8 @@ def plot_participation(
 
     Each point is one client of one run (see :func:`applied_per_client` for how rows are
     matched); clients with no applied update sit at 0. With ``by``, each group gets its
-    own colour and marker, and the legend gives its total applied updates.
+    own colour and marker (the method's, :mod:`simfl.plots.style`), and the legend gives its
+    total applied updates. For runs of several worlds, prefer :func:`plot_participation_panels`.
 
     Args:
         client_updates: ``client_updates`` table(s).
@@ -70,15 +189,15 @@ def plot_participation(
     require_columns(clients, ["seconds_per_sample"], "clients")
     table = applied_per_client(client_updates, clients, by)
     fig, ax = axes_or_new(ax, (6.4, 4.0))
-    for i, (value, sub) in enumerate(group_frames(table, by)):
+    for value, sub in group_frames(table, by):
         total = int(sub["applied_updates"].sum())
-        ax.scatter(sub["seconds_per_sample"], sub["applied_updates"], color=group_color(i),
-                   marker=MARKERS[i % len(MARKERS)], alpha=0.7, s=28, edgecolors="none",
-                   label=f"{group_label(by, value)} ({total} applied)")
-    ax.set_xscale("log")
-    ax.set_xlabel(LABELS["seconds_per_sample"] + ", slower →")
-    ax.set_ylabel(LABELS["applied_updates"])
+        style = group_style(by, value)
+        ax.scatter(sub["seconds_per_sample"], sub["applied_updates"], color=style.color, marker=style.marker,
+                   alpha=0.7, s=28, edgecolors="none", label=f"{group_label(by, value)} ({total} applied)")
+    log_axis(ax.xaxis)
+    ax.set_xlabel(axis_label("seconds_per_sample") + ", slower →")
+    ax.set_ylabel(axis_label("applied_updates"))
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     ax.set_title("Who gets heard: applied updates per client against client speed")
-    return fig
+    return attach_data(fig, per_client=table)

@@ -1,6 +1,8 @@
-"""Time to a target accuracy against a swept parameter, one line per group, across seeds."""
+"""Time to a target accuracy against a swept parameter, counting the runs that never reached it."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -8,26 +10,28 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from simfl.plots._common import (
-    MARKERS,
+    attach_data,
     axes_or_new,
-    group_color,
-    group_frames,
+    dodge,
     group_label,
+    group_style,
     require_columns,
-    short_key,
+    shared_legend,
 )
-from simfl.plots._stats import t_interval
+from simfl.plots.labels import axis_label, value_label
+from simfl.plots.style import NEUTRAL, method_order
+from simfl.results.paired import world_keys
+from simfl.results.summary import target_column
+from simfl.results.time_to_target import survival_table
 
-__all__ = ["plot_time_to_target", "target_column", "UNFINISHED_STATUSES"]
+__all__ = ["plot_time_to_target", "target_column", "UNFINISHED_STATUSES", "STATISTICS"]
 
 #: Summary ``status`` values of runs that did not finish; they are left out entirely (they
-#: are not evidence that the target is out of reach).
-UNFINISHED_STATUSES = ("failed", "interrupted", "running")
+#: are not evidence that the target is out of reach). A ``diverged`` run counts as never reaching it.
+UNFINISHED_STATUSES = ("failed", "interrupted", "running", "pending")
 
-
-def target_column(target: float) -> str:
-    """The summary column holding the time to ``target`` (``time_to_0.8_s`` for 0.8)."""
-    return f"time_to_{target:g}_s"
+#: What :func:`plot_time_to_target` can draw.
+STATISTICS = ("rmst", "median")
 
 
 def plot_time_to_target(
@@ -37,70 +41,112 @@ def plot_time_to_target(
     by: str | None = "algorithm.type",
     level: float = 0.95,
     ax: Axes | None = None,
+    horizon: float | None = None,
+    statistic: Literal["rmst", "median"] = "rmst",
 ) -> Figure:
-    """Mean simulated time to reach ``target`` accuracy against the swept parameter ``x``.
+    """Time to ``target`` accuracy against the swept parameter ``x``, one line per value of ``by``.
 
-    For each group (value of ``by``) and each value of ``x``, the point is the mean of
-    ``time_to_{target:g}_s`` over the runs (seeds) that reached the target, and the error bar
-    its Student-t confidence interval ``± t_{(1+level)/2, k-1} · s / √k`` over those ``k``
-    runs (no bar when ``k = 1``). Runs that never reached it (NaN) are excluded from the mean;
-    when some did not, the point is annotated ``k/n`` (``n`` runs in all), and when none did,
-    ``0/n`` is written at the top of the axes above ``x``. Runs whose ``status`` is one of
-    :data:`UNFINISHED_STATUSES` are left out.
+    Runs that never reached the target count: each is censored at its end (a diverged run never
+    reaches it), and the statistics are those of
+    :func:`~simfl.results.time_to_target.survival_table` (never a mean of the runs that made it):
+
+    * ``statistic="rmst"`` (default): the restricted mean time to target within the horizon
+      ``τ`` (area under the Kaplan–Meier curve up to ``τ``; a run that never reached it adds
+      ``τ``), with its logit interval, which stays within ``[0, τ]``; it always exists.
+    * ``statistic="median"``: the Kaplan–Meier median with its Brookmeyer–Crowley interval; a
+      median not reached within the follow-up is an upward arrow at ``τ``, an unbounded interval
+      an error bar up to ``τ``.
+
+    Each point is labelled ``k/n`` when only ``k`` of its ``n`` runs reached the target; the
+    dashed line is ``τ``. Groups sit side by side around each ``x`` value so their intervals do
+    not hide each other. ``fig.data["time_to_target"]`` is the table drawn (one row per point).
 
     Args:
-        summary: a sweep's ``summary.parquet`` table (one row per run).
+        summary: a sweep's ``summary.parquet`` table (one row per run, with ``sim_end_s``).
         x: the swept numeric column for the horizontal axis (a dotted config key).
         target: the accuracy target (its column must be in ``summary``).
         by: the grouping column (one line each); None: one line.
-        level: confidence level of the error bars.
+        level: confidence level of the intervals.
         ax: an existing Axes to draw into.
+        horizon: ``τ`` in simulated seconds (default: per world, see :mod:`simfl.results.time_to_target`).
+        statistic: ``rmst`` or ``median``.
 
     Returns:
         The matplotlib Figure.
 
     Raises:
         ValueError: ``x``, ``by`` or the target column is missing (the message lists the
-            available columns), or ``x`` is not numeric.
+            available columns), ``x`` is not numeric, or ``statistic`` is unknown.
     """
     col = target_column(target)
     require_columns(summary, [x, col, by], "summary")
     if not pd.api.types.is_numeric_dtype(summary[x]) or pd.api.types.is_bool_dtype(summary[x]):
         raise ValueError(f"summary column {x!r} must be numeric to be a horizontal axis, got {summary[x].dtype}")
-    runs = summary
-    if "status" in runs.columns:
-        runs = runs[~runs["status"].astype(str).isin(UNFINISHED_STATUSES)]
-    fig, ax = axes_or_new(ax, (6.4, 4.0))
-    all_x = pd.to_numeric(runs[x], errors="coerce").dropna().to_numpy(dtype=float)
-    for i, (value, sub) in enumerate(group_frames(runs, by)):
-        xs, means, halves, counts = [], [], [], []
-        for xv, cell in sub.groupby(x, sort=True, dropna=True):
-            mean, half, k = t_interval(cell[col].to_numpy(dtype=float), level)
-            xs.append(float(xv))
-            means.append(mean)
-            halves.append(0.0 if np.isnan(half) else half)
-            counts.append((k, len(cell)))
-        color = group_color(i)
-        ax.errorbar(np.asarray(xs), np.asarray(means), yerr=np.asarray(halves), color=color,
-                    marker=MARKERS[i % len(MARKERS)], capsize=3, label=group_label(by, value))
-        for xv, mean, (k, n) in zip(xs, means, counts):
-            if k == n:
-                continue
-            if k == 0:
-                ax.annotate(f"{k}/{n}", (xv, 1.0), xycoords=("data", "axes fraction"), xytext=(0, -4 - 10 * i),
-                            textcoords="offset points", ha="center", va="top", color=color, fontsize="small")
-            else:
-                ax.annotate(f"{k}/{n}", (xv, mean), xytext=(4, 4), textcoords="offset points", color=color,
-                            fontsize="small")
-    if all_x.size:  # every swept value in view, including those no run reached the target at
-        lo, hi = all_x.min(), all_x.max()
-        pad = 0.06 * (hi - lo) if hi > lo else 0.5 * max(abs(lo), 1.0)
-        ax.set_xlim(lo - pad, hi + pad)
-    ax.set_ylim(bottom=0)  # a time is never negative, whatever a symmetric interval says
-    ax.set_xlabel(x)
-    ax.set_ylabel(f"time to {target:g} test accuracy (simulated s)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small", title=f"mean ± {level:.0%} t-interval; k/n: runs that reached it",
-              title_fontsize="small")
-    ax.set_title(f"Time to {target:g} test accuracy against {short_key(x)}" + (f" by {short_key(by)}" if by else ""))
-    return fig
+    if statistic not in STATISTICS:
+        raise ValueError(f"statistic must be one of {', '.join(STATISTICS)}, got {statistic!r}")
+    df = summary if by is not None else summary.assign(_all="all")
+    line_by = by or "_all"
+    keys = [x, *[k for k in world_keys(df, line_by) if k != x]]
+    table = survival_table(df, target, by=line_by, horizon=horizon, level=level, group_on=keys)
+    rest = keys[1:]
+    fig_is_ours = ax is None
+    fig, ax = axes_or_new(ax, (5.5, 4.2))
+    xs = np.sort(pd.to_numeric(summary[x], errors="coerce").dropna().unique())
+    span = 0.035 * (xs[-1] - xs[0]) if xs.size > 1 else 0.05
+    lines = list(table.groupby([line_by, *rest], sort=True, dropna=False)) if len(table) else []
+    order = method_order(table[line_by]) if len(table) else []
+    lines.sort(key=lambda kv: (order.index(kv[0][0] if isinstance(kv[0], tuple) else kv[0]), str(kv[0])))
+    combos = sorted({tuple(k[1:]) if isinstance(k, tuple) else () for k, _ in lines}, key=str)
+    dashes = ["-", "--", ":", "-."]  # one per combination of the other swept keys
+    for i, (key, sub) in enumerate(lines):
+        key = key if isinstance(key, tuple) else (key,)
+        sub = sub.sort_values(x)
+        style = group_style(by, key[0])
+        label = group_label(by, key[0]) if by is not None else "all runs"
+        if rest:
+            label += ", " + ", ".join(value_label(k, v) for k, v in zip(rest, key[1:]))
+        px = sub[x].to_numpy(float) + dodge(i, len(lines), span)
+        tau = sub["horizon_s"].to_numpy(float)
+        if statistic == "rmst":
+            y, lo, hi = (sub[c].to_numpy(float) for c in ("rmst_s", "rmst_ci_low_s", "rmst_ci_high_s"))
+        else:
+            y = sub["km_median_s"].to_numpy(float)
+            lo = np.minimum(sub["median_ci_low_s"].to_numpy(float), tau)
+            hi = np.minimum(sub["median_ci_high_s"].to_numpy(float), tau)
+        shown = np.where(np.isnan(y), tau, y)
+        err = np.vstack([np.clip(shown - lo, 0, None), np.clip(hi - shown, 0, None)])
+        err = np.nan_to_num(err)
+        ax.errorbar(px, shown, yerr=err, color=style.color, marker=style.marker, capsize=3,
+                    linestyle=dashes[combos.index(tuple(key[1:])) % len(dashes)], label=label)
+        for xi, yi, missing in zip(px, shown, np.isnan(y)):
+            if missing:  # a median not reached: at least τ
+                ax.annotate("", xy=(xi, yi * 1.08), xytext=(xi, yi),
+                            arrowprops=dict(arrowstyle="-|>", color=style.color, lw=1.2))
+        for xi, yi, k, n in zip(px, shown, sub["n_reached"], sub["n_runs"]):
+            if k < n:
+                ax.annotate(f"{k}/{n}", (xi, yi), xytext=(3, -9), textcoords="offset points", color=style.color,
+                            fontsize="x-small")
+    if len(table):
+        taus = table["horizon_s"].unique()
+        if taus.size == 1:
+            ax.axhline(taus[0], color=NEUTRAL, linestyle="--", linewidth=0.9, label=f"horizon τ = {taus[0]:g} s")
+        ax.set_ylim(0, float(np.nanmax(table["horizon_s"])) * 1.12)
+    if xs.size:
+        pad = 0.08 * (xs[-1] - xs[0]) if xs.size > 1 else 0.5
+        ax.set_xlim(xs[0] - pad, xs[-1] + pad)
+        if xs.size <= 12:
+            ax.set_xticks(xs)
+    ax.set_xlabel(axis_label(x))
+    what = "restricted mean time" if statistic == "rmst" else "median time"
+    ax.set_ylabel(f"{what} to {target:g} accuracy (s)")
+    if statistic == "rmst":
+        method = f"restricted mean within τ (area under the Kaplan–Meier curve), {level:.0%} logit interval"
+    else:
+        method = f"Kaplan–Meier median, {level:.0%} Brookmeyer–Crowley interval; ↑ not reached"
+    note = f"{method}; runs that never reached it count; k/n: runs that reached it"
+    if fig_is_ours:
+        shared_legend(fig, [ax], title=note, ncol=min(len(lines) + 1, 4))
+    else:
+        ax.legend(fontsize="small", title_fontsize="small", title=note)
+    ax.set_title(f"Time to {target:g} test accuracy")
+    return attach_data(fig, time_to_target=table)

@@ -1,6 +1,8 @@
-"""A Gantt chart of client activity: download, compute and upload of every task."""
+"""A Gantt chart of client activity: download, compute and upload of every task, with round ends."""
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -10,14 +12,16 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from simfl.plots._common import Events, axes_or_new, draw_events, require_columns
-from simfl.plots.convergence import LABELS
+from simfl.plots._common import Events, attach_data, axes_or_new, draw_events, require_columns
+from simfl.plots.labels import axis_label, wrap
+from simfl.plots.style import NEUTRAL, PHASE_COLORS
 
-__all__ = ["plot_client_timeline", "PHASES", "timeline_clients"]
+__all__ = ["plot_client_timeline", "PHASES", "timeline_clients", "round_table"]
 
-#: Task phases in the order they run from dispatch, with their duration column and colour.
-PHASES = (("download", "download_s", "tab:blue"), ("compute", "compute_s", "tab:orange"),
-          ("upload", "upload_s", "tab:green"))
+#: Task phases in the order they run from dispatch, with their duration column and colour
+#: (:data:`~simfl.plots.style.PHASE_COLORS`: colours no method uses).
+PHASES = (("download", "download_s", PHASE_COLORS["download"]), ("compute", "compute_s", PHASE_COLORS["compute"]),
+          ("upload", "upload_s", PHASE_COLORS["upload"]))
 _OFFLINE_COLOR = "0.82"
 _HATCH = "////"
 
@@ -30,31 +34,70 @@ def _tint(color: str, amount: float) -> tuple[float, float, float]:
 _COLOR = {name: color for name, _, color in PHASES}
 _BUSY_COLOR = _tint(_COLOR["compute"], 0.8)  # pale: a period of the client, behind its bars
 _SLOWED_COLOR = _tint(_COLOR["compute"], 0.5)  # the stretched part of a compute bar
-_LOST = dict(marker="x", color="crimson", markersize=7, markeredgewidth=2, linestyle="none")
+_LOST = dict(marker="x", color="black", markersize=7, markeredgewidth=2, linestyle="none")
 _DISCARDED = dict(marker="|", color="black", markersize=11, markeredgewidth=2.5, linestyle="none")
 _CUT_AT_END = ("lost_offline", "discarded_deadline")
 
 
-def timeline_clients(client_updates: pd.DataFrame, clients: pd.DataFrame | None, max_clients: int) -> pd.DataFrame:
-    """The clients shown, one row each in display order (top first): ``client_id`` and ``label``.
+def round_table(client_updates: pd.DataFrame) -> pd.DataFrame:
+    """The synchronous rounds of a run: ``round``, ``start_s``, ``end_s``, ``straggler`` (client id).
 
-    With ``clients``, rows are ordered by ``seconds_per_sample``, fastest first; when there are
-    more than ``max_clients``, evenly spaced ranks are kept (fastest and slowest included).
-    Without it, the ``max_clients`` lowest client ids that have tasks are shown.
+    From the ``round`` column (NA for asynchronous methods: then the table is empty). A round
+    starts at its first dispatch and ends at its last task's end (arrival, loss or discard;
+    NaN while one is still in flight). Its *straggler* is the client of its last arrival (the
+    task the round waited for), or of its last task to end when none arrived; in a round still
+    running at the stop, the in-flight task with the latest planned end.
+    """
+    columns = ["round", "start_s", "end_s", "straggler"]
+    if "round" not in client_updates.columns:
+        return pd.DataFrame(columns=columns)
+    tasks = client_updates[client_updates["round"].notna()]
+    rows = []
+    for r, g in tasks.groupby("round", sort=True):
+        end = g["end_time_s"].to_numpy(dtype=float)
+        arrival = (g["arrival_time_s"] if "arrival_time_s" in g.columns else g["end_time_s"] * np.nan).to_numpy(float)
+        planned = g["dispatch_time_s"].to_numpy(dtype=float) + sum(g[c].to_numpy(dtype=float) for _, c, _ in PHASES)
+        if np.isnan(end).any():  # still running at the stop: the round waits for the latest planned end
+            pick = np.where(np.isnan(end), planned, np.nan)
+        else:
+            pick = arrival if np.isfinite(arrival).any() else end
+        last = int(np.nanargmax(pick)) if np.isfinite(pick).any() else None
+        rows.append({"round": int(r), "start_s": float(g["dispatch_time_s"].min()),
+                     "end_s": float(end.max()) if np.isfinite(end).all() else np.nan,
+                     "straggler": int(g["client_id"].iloc[last]) if last is not None else -1})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def timeline_clients(
+    client_updates: pd.DataFrame, clients: pd.DataFrame | None, max_clients: int, keep: Sequence[int] = ()
+) -> pd.DataFrame:
+    """The clients shown, one row each in display order (top first): ``client_id``, ``label``, ``kept``.
+
+    With ``clients``, rows are ordered by ``seconds_per_sample``, fastest first. Every client in
+    ``keep`` (e.g. the rounds' stragglers) is shown, even beyond ``max_clients``; the remaining
+    rows up to ``max_clients`` are evenly spaced ranks of the others (fastest and slowest
+    included). Without ``clients``, the ``keep`` clients and then the lowest client ids that have
+    tasks are shown, by id. ``kept`` marks the ``keep`` rows.
     """
     if max_clients < 1:
         raise ValueError(f"max_clients must be at least 1, got {max_clients}")
+    keep = list(dict.fromkeys(int(c) for c in keep))
     if clients is not None:
         require_columns(clients, ["client_id", "seconds_per_sample"], "clients")
         ranked = clients.sort_values(["seconds_per_sample", "client_id"], kind="stable").reset_index(drop=True)
-        if len(ranked) > max_clients:
-            ranked = ranked.iloc[np.unique(np.linspace(0, len(ranked) - 1, max_clients).round().astype(int))]
+        must = ranked["client_id"].isin(keep).to_numpy()
+        rest = np.flatnonzero(~must)
+        room = max(max_clients - int(must.sum()), 0)
+        if len(rest) > room:
+            rest = rest[np.unique(np.linspace(0, len(rest) - 1, room).round().astype(int))] if room else rest[:0]
+        ranked = ranked.iloc[np.sort(np.concatenate([np.flatnonzero(must), rest]))]
         ids = ranked["client_id"].to_numpy()
         labels = [f"{c}: {s:.2g} s/sample" for c, s in zip(ids, ranked["seconds_per_sample"])]
     else:
-        ids = np.sort(client_updates["client_id"].unique())[:max_clients]
+        others = [c for c in np.sort(client_updates["client_id"].unique()) if int(c) not in keep]
+        ids = np.sort(np.array(keep + others[: max(max_clients - len(keep), 0)], dtype=np.int64))
         labels = [str(c) for c in ids]
-    return pd.DataFrame({"client_id": ids, "label": labels})
+    return pd.DataFrame({"client_id": ids, "label": labels, "kept": np.isin(ids, keep)})
 
 
 def _default_t_max(client_updates: pd.DataFrame, t_min: float) -> float:
@@ -118,6 +161,7 @@ def plot_client_timeline(
     ax: Axes | None = None,
     busy: pd.DataFrame | None = None,
     events: Events | None = None,
+    title: str | None = None,
 ) -> Figure:
     """Gantt chart of one run: one row per client, one bar per task phase.
 
@@ -126,7 +170,13 @@ def plot_client_timeline(
     ``end_time_s`` and marked there (a cross and a bar respectively); in-flight tasks
     (no ``end_time_s``) are cut at ``t_max``; phases with a NaN duration (those a lost task
     never started) are not drawn. Offline intervals are shaded grey, busy (slowed-down)
-    intervals pale orange behind the bars; idle time is blank.
+    intervals pale indigo behind the bars; idle time is blank. Phase colours are ones no method
+    uses (:data:`~simfl.plots.style.PHASE_COLORS`).
+
+    Synchronous runs (a ``round`` column, see :func:`round_table`): each round's end is a dotted
+    vertical line (gid ``round/<r>``), and each round's straggler (its last arrival) is always
+    among the rows shown, its label in bold. A note in the legend's title says how many of the
+    clients are shown and how they were picked.
 
     Overlays show where time went, when the table has the columns: the last
     ``download_wait_s`` / ``upload_wait_s`` seconds of a transfer (time spent waiting for the
@@ -154,14 +204,15 @@ def plot_client_timeline(
         t_min: left end of the time window (simulated s).
         t_max: right end, normally the run's end; None: the latest dispatch or end time in
             ``client_updates``.
-        max_clients: most rows shown (see :func:`timeline_clients` for which).
+        max_clients: most rows shown besides the stragglers (see :func:`timeline_clients` for which).
         ax: an existing Axes to draw into.
         busy: slowdown (busy) intervals, columns ``client_id, start_s, end_s``; None: none drawn.
         events: ``(time_s, label)`` marked by labelled dashed vertical lines across all rows
             (e.g. concept drift times); those outside the window are skipped.
+        title: the axes title (default: ``Client activity per task``).
 
     Returns:
-        The matplotlib Figure.
+        The matplotlib Figure; ``fig.data``: ``rows`` (:func:`timeline_clients`) and ``rounds``.
     """
     need = ["client_id", "dispatch_time_s", "end_time_s", "status"] + [col for _, col, _ in PHASES]
     require_columns(client_updates, need, "client_updates")
@@ -173,7 +224,10 @@ def plot_client_timeline(
         t_max = _default_t_max(client_updates, t_min)
     if not t_max > t_min:
         raise ValueError(f"t_max ({t_max}) must be greater than t_min ({t_min})")
-    rows = timeline_clients(client_updates, clients, max_clients)
+    rounds = round_table(client_updates)
+    in_window = rounds[(rounds["start_s"] < t_max) & ~(rounds["end_s"] < t_min)]
+    stragglers = in_window["straggler"][in_window["straggler"] >= 0]
+    rows = timeline_clients(client_updates, clients, max_clients, keep=stragglers)
     n_rows = len(rows)
     fig_is_ours = ax is None
     fig, ax = axes_or_new(ax, (10.0, 1.6 + 0.28 * max(n_rows, 2)))
@@ -207,6 +261,9 @@ def plot_client_timeline(
 
     row_of = dict(zip(rows["client_id"], range(n_rows)))
     in_window = (end >= t_min) & (end <= t_max)
+    for r, t_end in zip(rounds["round"], rounds["end_s"]):
+        if t_min < t_end < t_max:
+            ax.axvline(t_end, color=NEUTRAL, linestyle=":", linewidth=0.8, zorder=2.4, gid=f"round/{r}")
     for gid, label, style in (("lost", "lost_offline", _LOST), ("discarded", "discarded_deadline", _DISCARDED)):
         pick = (status == label) & in_window
         ys = [row_of[c] for c in cid[pick]]
@@ -216,7 +273,10 @@ def plot_client_timeline(
     ax.set_xlim(t_min, t_max)
     ax.set_ylim(n_rows - 0.5, -0.5)  # first row (fastest) at the top
     ax.set_yticks(range(n_rows), rows["label"], fontsize="small" if n_rows > 15 else None)
-    ax.set_xlabel(LABELS["sim_time_s"])
+    for tick, kept in zip(ax.get_yticklabels(), rows["kept"]):
+        if kept:
+            tick.set_fontweight("bold")
+    ax.set_xlabel(axis_label("sim_time_s"))
     ax.set_ylabel("client: compute time per sample" if clients is not None else "client")
     ax.grid(axis="x", alpha=0.3)
     draw_events(ax, events)
@@ -230,10 +290,28 @@ def plot_client_timeline(
     handles += [Patch(color=_OFFLINE_COLOR, label="offline"),
                 Line2D([], [], label="lost (went offline)", **_LOST),
                 Line2D([], [], label="discarded (by the server)", **_DISCARDED)]
+    if len(rounds):
+        handles.append(Line2D([], [], color=NEUTRAL, linestyle=":", label="end of a round"))
+    note = _sampling_note(rows, client_updates, clients, len(rounds) > 0)
     if fig_is_ours:  # below the axes, out of the bars' way
-        fig.legend(handles=handles, loc="outside lower center", ncol=6, fontsize="small", frameon=False)
+        fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5), fontsize="small",
+                   frameon=False, title=wrap(note, fig.get_figwidth(), 8.5), title_fontsize="small")
     else:
-        ax.legend(handles=handles, loc="upper right", fontsize="small")
-    ax.set_title(f"Client activity per task ({n_rows} clients shown"
-                 + (", fastest at the top)" if clients is not None else ")"))
-    return fig
+        ax.legend(handles=handles, loc="upper right", fontsize="small", title=note, title_fontsize="small")
+    ax.set_title(title if title is not None else "Client activity per task")
+    return attach_data(fig, rows=rows, rounds=rounds)
+
+
+def _sampling_note(rows: pd.DataFrame, client_updates: pd.DataFrame, clients: pd.DataFrame | None,
+                   synchronous: bool) -> str:
+    total = len(clients) if clients is not None else int(client_updates["client_id"].nunique())
+    if len(rows) >= total:
+        note = f"all {total} clients shown"
+    else:
+        how = "evenly spaced by speed" if clients is not None else "lowest ids"
+        note = f"{len(rows)} of {total} clients shown ({how})"
+    if clients is not None:
+        note += ", fastest at the top"
+    if synchronous:
+        note += "; bold: a round's straggler (its last arrival), always shown"
+    return note

@@ -18,7 +18,22 @@ from scipy import stats
 
 from simfl.results.summary import swept_columns
 
-__all__ = ["paired_comparison"]
+__all__ = ["paired_comparison", "world_keys", "default_reference"]
+
+
+def world_keys(summary: pd.DataFrame, by: str) -> list[str]:
+    """The swept keys that tell worlds apart when comparing values of ``by``.
+
+    Every swept column except ``by`` itself and those that vary together with it (zipped with
+    it: within one value of ``by`` they take a single value).
+    """
+    return [c for c in swept_columns(summary) if c != by and summary.groupby(by)[c].nunique(dropna=False).max() > 1]
+
+
+def default_reference(values: Sequence) -> str:
+    """``fedavg`` when it is among ``values``, else the first value."""
+    values = list(values)
+    return "fedavg" if "fedavg" in values else values[0]
 
 
 def _interval(values: np.ndarray, level: float) -> tuple[float, float, float]:
@@ -68,14 +83,11 @@ def paired_comparison(
         raise ValueError(f"no column {by!r} in the summary; columns: {', '.join(df.columns)}")
     values = list(dict.fromkeys(df[by]))
     if reference is None:
-        reference = "fedavg" if "fedavg" in values else values[0]
+        reference = default_reference(values)
     if reference not in values:
         raise ValueError(f"reference {reference!r} is not a value of {by}: {values}")
     if pair_on is None:
-        # other swept keys, except those that vary together with `by` (zipped with it)
-        pair_on = [
-            c for c in swept_columns(df) if c != by and df.groupby(by)[c].nunique(dropna=False).max() > 1
-        ]
+        pair_on = world_keys(df, by)
     groups = df.groupby(list(pair_on), dropna=False, sort=False) if pair_on else [((), df)]
     rows = []
     for key, group in groups:

@@ -10,9 +10,22 @@ import pandas as pd
 from simfl.errors import SimflError
 from simfl.results.paired import paired_comparison
 from simfl.results.rundir import read_manifest
-from simfl.results.summary import summarize_tables, swept_columns
+from simfl.results.summary import summarize_tables, swept_columns, target_column, target_values
+from simfl.results.time_to_target import (
+    COUNTED_STATUSES,
+    KM_METHOD,
+    NEVER_STATUSES,
+    RATIO_METHOD,
+    paired_time_ratios,
+    summarize_time_ratios,
+    survival_table,
+    with_censoring_times,
+)
 
-__all__ = ["report_text"]
+__all__ = ["report_text", "MIN_PAIRS"]
+
+#: Below this many paired seeds, the report and the figures warn that an interval is unreliable.
+MIN_PAIRS = 3
 
 
 def _fmt(x: float) -> str:
@@ -29,11 +42,89 @@ def _run_report(path: Path) -> str:
     return "\n".join(lines)
 
 
-def report_text(path: str | Path, by: str = "algorithm.type", reference: str | None = None, level: float = 0.95) -> str:
-    """Paired statistics of a sweep directory (time to each target, final accuracy, waste).
+def _fmt_time(x: float, extent: float) -> str:
+    """A time in seconds; NaN or inf as ``>E`` (not within the extent ``E`` of the estimate), or ``∞``
+    when the estimate is defined for every time (some runs never reach the target)."""
+    if x is None or not math.isfinite(x):
+        return f">{extent:.4g}" if math.isfinite(extent) else "∞"
+    return f"{x:.4g}"
 
-    For each metric, each combination of the other swept keys, and each value of ``by``
-    against ``reference``: the estimate over seeds with its confidence interval.
+
+def _survival_block(summary: pd.DataFrame, target: float, by: str, horizon: float | None, level: float) -> list[str]:
+    table = survival_table(summary, target, by=by, horizon=horizon, level=level)
+    if table.empty:
+        return []
+    groups = [c for c in table.columns if c in swept_columns(summary) and c != by]
+    show = table[[*groups, by]].copy()
+    show["reached"] = [f"{r}/{n}" for r, n in zip(table.n_reached, table.n_runs)]
+    show[f"KM median [{level:.0%} CI] (s)"] = [
+        f"{_fmt_time(m, f)} [{_fmt_time(lo, f)}, {_fmt_time(hi, f)}]"
+        for m, lo, hi, f in zip(table.km_median_s, table.median_ci_low_s, table.median_ci_high_s, table.extent_s)
+    ]
+    show[f"RMST within τ [{level:.0%} CI] (s)"] = [
+        f"{_fmt(m)} [{_fmt(lo)}, {_fmt(hi)}]"
+        for m, lo, hi in zip(table.rmst_s, table.rmst_ci_low_s, table.rmst_ci_high_s)
+    ]
+    show["τ (s)"] = table.horizon_s.map(_fmt)
+    if table.n_diverged.any():
+        show["diverged"] = table.n_diverged
+    if table.n_excluded.any():
+        show["excluded"] = table.n_excluded
+    lines = ["", f"{target_column(target)}: time to {target:g} test accuracy per {by}. Method: {KM_METHOD}.",
+             "  >E: not reached by E, the last time observed; ∞: never (runs that never reach it keep it above)"]
+    return lines + [show.to_string(index=False)]
+
+
+def _paired_ratio_block(summary, target, by, reference, horizon, level) -> list[str]:
+    per_seed = paired_time_ratios(summary, target, by=by, reference=reference, horizon=horizon)
+    table = summarize_time_ratios(per_seed, by=by, level=level)
+    if table.empty:
+        return []
+    groups = [c for c in table.columns if c in swept_columns(summary) and c != by]
+    show = table[[*groups, by, "statistic", "estimate", "ci_low", "ci_high", "n_pairs"]].copy()
+    for col in ("estimate", "ci_low", "ci_high"):
+        show[col] = show[col].map(_fmt)
+    show["both_reached"] = table.n_exact
+    show["only_other_reached"] = table.n_lower
+    show["only_reference_reached"] = table.n_upper
+    show["neither_reached"] = table.n_none
+    lines = ["", f"{target_column(target)}: ratio reference / other (> 1: other is faster). Method: {RATIO_METHOD}, "
+             f"{level:.0%} interval. Only the other reached: the true ratio is higher; only the reference: lower."]
+    return lines + [show.to_string(index=False)] + _few_pairs(table, by)
+
+
+def _few_pairs(table: pd.DataFrame, by: str) -> list[str]:
+    few = table[table.n_pairs < MIN_PAIRS]
+    if few.empty:
+        return []
+    return [f"  warning: fewer than {MIN_PAIRS} paired seeds in {len(few)} row(s) "
+            f"({', '.join(sorted(set(map(str, few[by]))))}): the interval is unreliable or missing"]
+
+
+def report_text(
+    path: str | Path,
+    by: str = "algorithm.type",
+    reference: str | None = None,
+    level: float = 0.95,
+    horizon: float | None = None,
+) -> str:
+    """Statistics of a sweep directory: time to each target, final accuracy, waste.
+
+    For each accuracy target: per value of ``by`` and world (combination of the other swept
+    keys), the runs that reached it (k/n), the Kaplan–Meier median time to target and the
+    restricted mean time to target within the horizon ``τ`` (runs that never reached it count,
+    censored at their end; see :mod:`simfl.results.time_to_target`), then the paired per-seed
+    ratio of times capped at ``τ`` against ``reference``. Then the paired differences of final
+    accuracy and wasted compute. Each block names its method; a warning marks rows with fewer
+    than :data:`MIN_PAIRS` paired seeds.
+
+    Args:
+        path: a sweep directory (or a run directory: its summary row).
+        by: the compared swept key.
+        reference: the value of ``by`` compared against (default: ``fedavg``, else the first).
+        level: confidence level of every interval.
+        horizon: ``τ`` in simulated seconds (default: per world, the longest time every method's
+            Kaplan–Meier curve is defined at, at most the longest run).
     """
     p = Path(path)
     if (p / "manifest.json").is_file() and read_manifest(p) is not None and not (p / "summary.parquet").exists():
@@ -45,27 +136,34 @@ def report_text(path: str | Path, by: str = "algorithm.type", reference: str | N
     lines = [f"sweep {p}: {len(summary)} runs ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"]
     if by not in summary:
         raise SimflError(f"--by {by}: not a swept key of this sweep; swept keys: {', '.join(swept_columns(summary)) or 'none'}")
-    metrics = [(c, True, "ratio of times to target (reference / other: > 1 means other is faster)")
-               for c in summary.columns if c.startswith("time_to_")]
-    metrics += [("final_accuracy", False, "difference in final accuracy (other - reference)"),
-                ("wasted_compute_s", False, "difference in wasted compute seconds (other - reference)")]
-    for metric, ratio, what in metrics:
-        table = paired_comparison(summary, metric, by=by, reference=reference, ratio=ratio, level=level)
+    if reference is not None and reference not in set(summary[by]):
+        values = ", ".join(map(str, dict.fromkeys(summary[by])))
+        raise SimflError(f"--reference {reference}: not a value of {by}; values: {values}")
+    if horizon is not None and not horizon > 0:
+        raise SimflError(f"--horizon {horizon}: must be a positive number of simulated seconds")
+    summary = with_censoring_times(summary)
+    for target in target_values(summary):
+        lines += _survival_block(summary, target, by, horizon, level)
+        lines += _paired_ratio_block(summary, target, by, reference, horizon, level)
+    for metric, what in (("final_accuracy", "difference in final accuracy (other - reference)"),
+                         ("wasted_compute_s", "difference in wasted compute seconds (other - reference)")):
+        table = paired_comparison(summary, metric, by=by, reference=reference, ratio=False, level=level)
         if table.empty:
             continue
         lines.append("")
-        lines.append(f"{metric}: {what}, {level:.0%} interval over seeds")
+        lines.append(f"{metric}: {what}; paired per seed, mean with a Student-t {level:.0%} interval over seeds")
         groups = [c for c in table.columns if c in swept_columns(summary) and c != by]
         show = table[[*groups, by, "statistic", "estimate", "ci_low", "ci_high", "n_pairs"]].copy()
-        if metric.startswith("time_to_"):
-            show["only_other_reached"] = table["n_reference_missing"]
-            show["only_reference_reached"] = table["n_other_missing"]
         for col in ("estimate", "ci_low", "ci_high"):
             show[col] = show[col].map(_fmt)
         lines.append(show.to_string(index=False))
-    failed = summary[summary.status == "failed"]
-    if len(failed):
+        lines += _few_pairs(table, by)
+    unfinished = summary[~summary.status.astype(str).isin(COUNTED_STATUSES + NEVER_STATUSES)]
+    if len(unfinished):
         lines.append("")
-        lines.append("failed runs:")
-        lines += [f"  {r.run_id}: {r.error}" for r in failed.itertuples()]
+        lines.append(f"not counted ({len(unfinished)} run{'s' if len(unfinished) > 1 else ''} that did not finish; "
+                     "no evidence either way):")
+        errors = unfinished["error"] if "error" in unfinished.columns else pd.Series(None, unfinished.index)
+        lines += [f"  {run_id}: {status}" + (f": {error}" if isinstance(error, str) else "")
+                  for run_id, status, error in zip(unfinished["run_id"], unfinished["status"], errors)]
     return "\n".join(lines)

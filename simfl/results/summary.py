@@ -21,12 +21,26 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["time_to_accuracy", "wasted_compute_s", "summarize_tables", "target_column", "swept_columns"]
+__all__ = [
+    "time_to_accuracy",
+    "wasted_compute_s",
+    "summarize_tables",
+    "target_column",
+    "target_values",
+    "swept_columns",
+    "value_at",
+]
 
 
 def target_column(target: float) -> str:
     """``time_to_0.8_s`` for target 0.8."""
     return f"time_to_{target:g}_s"
+
+
+def target_values(summary: pd.DataFrame) -> list[float]:
+    """The accuracy targets of a sweep summary, from its ``time_to_{t}_s`` columns (column order)."""
+    columns = [c for c in summary.columns if c.startswith("time_to_") and c.endswith("_s")]
+    return [float(c[len("time_to_"):-len("_s")]) for c in columns]
 
 
 def swept_columns(summary: pd.DataFrame) -> list[str]:
@@ -74,3 +88,22 @@ def summarize_tables(
         host_seconds=float(manifest.get("host_seconds", math.nan)),
     )
     return row
+
+
+def value_at(evals: pd.DataFrame, time_s: float, column: str = "test_accuracy", unit: str = "run_id") -> pd.Series:
+    """Each run's ``column`` at its last evaluation at or before ``time_s`` (the model it had then).
+
+    Args:
+        evals: ``evals`` tables concatenated, one row per (run, evaluation).
+        time_s: the time budget (simulated s).
+        column: the evaluated quantity.
+        unit: the column naming runs.
+
+    Returns:
+        One value per run (indexed by ``unit``); NaN for a run with no finite value by ``time_s``.
+    """
+    d = evals[[unit, "sim_time_s", column]]
+    d = d[(d["sim_time_s"] <= time_s) & pd.to_numeric(d[column], errors="coerce").notna()]
+    last = d.sort_values([unit, "sim_time_s"], kind="stable").groupby(unit, sort=True).tail(1)
+    out = last.set_index(unit)[column].astype(float).reindex(pd.unique(evals[unit]))
+    return out.rename(f"{column}_at_{time_s:g}s")

@@ -1,4 +1,6 @@
-"""plot_convergence_band: last-value alignment, mean line, Student-t band."""
+"""plot_convergence_band: last-value alignment, mean line, bootstrap (default) or Student-t band, runs."""
+
+import itertools
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -34,7 +36,7 @@ ALIGNED = np.array([
 
 
 def test_mean_line_and_t_band_match_hand_computation():
-    fig = plot_convergence_band(_runs(), by="algorithm", level=0.9)
+    fig = plot_convergence_band(_runs(), by="algorithm", level=0.9, interval="t")
     ax = fig.axes[0]
     line_a, line_b = ax.lines
     n = np.sum(~np.isnan(ALIGNED), axis=0)
@@ -55,7 +57,46 @@ def test_mean_line_and_t_band_match_hand_computation():
         assert has_point(verts, GRID[j], mean[j] - half)
         assert has_point(verts, GRID[j], mean[j] + half)
     assert legend_texts(fig) == ["a (n=3)", "b (n=1)"]
-    assert ax.get_legend().get_title().get_text() == "mean, band: 90% t-interval"
+    assert ax.get_legend().get_title().get_text() == "mean, band: 90% Student-t interval over runs"
+    plt.close(fig)
+
+
+def test_default_band_is_the_exact_bootstrap_and_stays_in_range():
+    """Near the top of [0, 1] a t-band with 3 runs passes 1; the bootstrap band never does."""
+    runs = pd.DataFrame({"algorithm": "a", "seed": [0, 1, 2], "sim_time_s": 1.0, "test_accuracy": [0.7, 0.98, 0.99]})
+    t_band = plot_convergence_band(runs, by="algorithm", interval="t").data["band"]
+    assert t_band["high"].iloc[0] > 1.0  # the reason for the default
+    fig = plot_convergence_band(runs, by="algorithm", level=0.9)
+    band = fig.data["band"]
+    # every one of the 3^3 resamples of the runs, equally likely: the exact bootstrap distribution
+    values = runs["test_accuracy"].to_numpy()
+    means = [values[list(idx)].mean() for idx in itertools.product(range(3), repeat=3)]
+    assert band["mean"].iloc[0] == pytest.approx(values.mean())
+    assert band["low"].iloc[0] == pytest.approx(np.quantile(means, 0.05))
+    assert band["high"].iloc[0] == pytest.approx(np.quantile(means, 0.95))
+    assert 0.7 <= band["low"].iloc[0] <= band["high"].iloc[0] <= 0.99
+    assert fig.axes[0].get_legend().get_title().get_text() == "mean, band: 90% percentile-bootstrap interval over runs"
+    plt.close("all")
+
+
+def test_bands_over_time_stay_within_the_range_of_the_runs():
+    fig = plot_convergence_band(_runs(), by="algorithm")
+    band = fig.data["band"]
+    a = band[band["group"] == "a"]
+    np.testing.assert_allclose(a["x"], GRID)
+    ok = a["n"] >= 2
+    assert (a.loc[ok, "low"] >= np.nanmin(ALIGNED, axis=0)[ok.to_numpy()] - 1e-12).all()
+    assert (a.loc[ok, "high"] <= np.nanmax(ALIGNED, axis=0)[ok.to_numpy()] + 1e-12).all()
+    assert a.loc[~ok, "low"].isna().all()  # one run left: no interval
+    plt.close(fig)
+
+
+def test_runs_drawn_as_thin_lines():
+    fig = plot_convergence_band(_runs(), by="algorithm", show="runs")
+    ax = fig.axes[0]
+    thin = [line for line in ax.lines if line.get_label() == "_run"]
+    assert len(thin) == 4 and not ax.collections  # one per run, no band
+    assert legend_texts(fig) == ["a (n=3)", "b (n=1)"]
     plt.close(fig)
 
 

@@ -41,7 +41,7 @@ def test_plot_convergence_band_marks_events():
     fig = plot_convergence_band(runs, by=None, events=EVENTS)
     ax = fig.axes[0]
     _assert_events(ax, plain.axes[0].get_xlim())
-    assert legend_texts(fig) == ["all (n=2)"]
+    assert legend_texts(fig) == ["all runs (n=2)"]
     plt.close("all")
 
 

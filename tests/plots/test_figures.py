@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from simfl.plots import run_figures, sweep_figures
+from simfl.results import survival_table, with_censoring_times
 from simfl.results.tables import busy_intervals
 from tests.conftest import dry_run
 from tests.plots.helpers import assert_png, by_gid, legend_texts
@@ -55,7 +56,7 @@ def test_run_figures_plot_accuracy_when_there_is_some():
     figs = run_figures(fake)
     ax = figs["convergence"].axes[0]
     assert ax.get_ylabel() == "test accuracy"
-    assert "fedasync (seed 0)" in ax.get_title()
+    assert ax.get_title() == "FedAsync · seed 0: test accuracy"  # the algorithm, never a run id
     _close(figs)
 
 
@@ -79,17 +80,22 @@ def _sweep_runs():
 def test_sweep_figures(tmp_path):
     summary, evals, updates, clients = _sweep_runs()
     figs = sweep_figures(summary, evals, updates, clients, swept=["algorithm.type", SIGMA], targets=[0.8])
-    assert list(figs) == ["convergence", "time_to_0.8", "staleness", "participation"]
+    assert list(figs) == ["headline_0.8", "time_to_0.8", "km_0.8", "convergence", "convergence_paired",
+                          "staleness", "participation"]
     panels = [ax for ax in figs["convergence"].axes if ax.get_visible()]
-    assert [ax.get_title() for ax in panels] == ["seconds_per_sample.sigma = 0.5", "seconds_per_sample.sigma = 1.5"]
-    for ax in panels:
-        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["fedavg (n=2)", "fedbuff (n=2)"]
+    assert [ax.get_title() for ax in panels] == ["σ = 0.5", "σ = 1.5"]
+    assert all(ax.get_legend() is None for ax in panels)  # one legend for the figure
+    assert legend_texts(figs["convergence"]) == ["FedAvg (n=2)", "FedBuff (n=2)"]
     tt = figs["time_to_0.8"].axes[0]
-    assert sorted(c.get_label() for c in tt.containers) == ["fedavg", "fedbuff"]
-    expected = summary[summary["algorithm.type"] == "fedbuff"].groupby(SIGMA)["time_to_0.8_s"].mean()
-    (fedbuff,) = [c for c in tt.containers if c.get_label() == "fedbuff"]
+    assert sorted(c.get_label() for c in tt.containers) == ["FedAvg", "FedBuff"]
+    assert tt.get_xlabel() == "spread σ of client speed (lognormal)"
+    # censoring-aware: runs that never reached the stand-in target are censored at their last evaluation
+    expected = survival_table(with_censoring_times(summary, evals), 0.8)
+    expected = expected[expected["algorithm.type"] == "fedbuff"].sort_values(SIGMA)["rmst_s"]
+    (fedbuff,) = [c for c in tt.containers if c.get_label() == "FedBuff"]
     np.testing.assert_allclose(fedbuff.lines[0].get_ydata(), expected.to_numpy())
-    assert len(legend_texts(figs["staleness"])) == 2 and len(legend_texts(figs["participation"])) == 2
+    assert [ax.get_title() for ax in figs["staleness"].axes] == ["σ = 0.5", "σ = 1.5"]
+    assert len(figs["participation"].axes) == 3  # fairness against σ, then one panel per σ
     for name, fig in figs.items():
         assert_png(fig, tmp_path / f"{name}.png")
     _close(figs)
@@ -106,7 +112,7 @@ def _hand_sweep(values: dict[str, list]) -> tuple[pd.DataFrame, ...]:
         updates.append(pd.DataFrame({"client_id": [0, 1], "staleness": pd.array([0, 1], dtype="Int64"),
                                      "status": ["applied", "applied"]}).assign(**tag))
         clients.append(pd.DataFrame({"client_id": [0, 1], "seconds_per_sample": [0.01, 0.02]}).assign(**tag))
-        summary.append({**tag, "status": "complete", "time_to_0.5_s": 1.0 + (i % 3)})
+        summary.append({**tag, "status": "complete", "time_to_0.5_s": 1.0 + (i % 3), "sim_end_s": 2.0})
     return pd.DataFrame(summary), pd.concat(evals), pd.concat(updates), pd.concat(clients)
 
 
@@ -117,19 +123,21 @@ def test_sweep_pools_beyond_six_panels_and_splits_lines_by_other_keys():
     figs = sweep_figures(summary, evals, updates, clients, swept=list(grid), targets=[0.5])
     panels = [ax for ax in figs["convergence"].axes if ax.get_visible()]
     assert len(panels) == 1  # 4 x 2 = 8 combinations > 6
-    assert panels[0].get_title() == "pooled over algorithm.concurrency, algorithm.alpha"
-    assert legend_texts(figs["convergence"]) == ["fedasync (n=16)", "fedbuff (n=16)"]
+    assert panels[0].get_title() == "pooled over tasks in flight (concurrency), mixing weight α"
+    assert legend_texts(figs["convergence"]) == ["FedAsync (n=16)", "FedBuff (n=16)"]
     labels = sorted(c.get_label() for c in figs["time_to_0.5"].axes[0].containers)
-    assert labels == ["fedasync, algorithm.alpha=0.3", "fedasync, algorithm.alpha=0.6",
-                      "fedbuff, algorithm.alpha=0.3", "fedbuff, algorithm.alpha=0.6"]
-    assert figs["time_to_0.5"].axes[0].get_xlabel() == "algorithm.concurrency"
+    assert labels == ["FedAsync, α = 0.3", "FedAsync, α = 0.6", "FedBuff, α = 0.3", "FedBuff, α = 0.6"]
+    assert figs["time_to_0.5"].axes[0].get_xlabel() == "tasks in flight (concurrency)"
+    # no heterogeneity key: the headline runs along the numeric key, one figure per value of the other
+    assert {"headline_0.5_alpha-0.3", "headline_0.5_alpha-0.6"} <= set(figs)
+    assert "α = 0.6" in figs["headline_0.5_alpha-0.6"].get_suptitle()
     _close(figs)
 
 
 def test_sweep_without_a_numeric_key_has_no_time_to_target():
     summary, evals, updates, clients = _hand_sweep({"algorithm.type": ["fedasync", "fedbuff"]})
     figs = sweep_figures(summary, evals, updates, clients, swept=["algorithm.type"], targets=[0.5])
-    assert list(figs) == ["convergence", "staleness", "participation"]
+    assert list(figs) == ["km_0.5", "convergence", "convergence_paired", "staleness", "participation"]
     assert [ax.get_title() for ax in figs["convergence"].axes] == ["all runs"]
     _close(figs)
 
@@ -180,4 +188,38 @@ def test_sweep_figures_mark_events_on_every_panel():
     for ax in panels:
         np.testing.assert_allclose(by_gid(ax)["event/0"].get_xdata(), [1.5, 1.5])
         assert [t.get_text() for t in ax.texts] == ["drift"]
+    _close(figs)
+
+
+def _inside(fig, artist) -> bool:
+    box = artist.get_window_extent(fig.canvas.get_renderer())
+    frame = fig.bbox
+    return box.x0 >= frame.x0 - 1 and box.x1 <= frame.x1 + 1 and box.y0 >= frame.y0 - 1 and box.y1 <= frame.y1 + 1
+
+
+def test_every_interval_stays_in_range_and_every_title_fits():
+    summary, evals, updates, clients = _sweep_runs()
+    figs = sweep_figures(summary, evals, updates, clients, swept=["algorithm.type", SIGMA], targets=[0.8])
+    checked = 0
+    for name, fig in figs.items():
+        for table_name, table in fig.data.items():
+            for lo, hi in (("low", "high"), ("ci_low", "ci_high"), ("rmst_ci_low_s", "rmst_ci_high_s"),
+                           ("reached_low", "reached_high")):
+                if lo not in table.columns:
+                    continue
+                ok = table[lo].notna() & table[hi].notna()
+                assert (table.loc[ok, lo] <= table.loc[ok, hi] + 1e-12).all(), (name, table_name)
+                if lo.startswith("rmst"):  # times within the horizon
+                    assert (table.loc[ok, lo] >= 0).all() and (table.loc[ok, hi] <= table.loc[ok, "horizon_s"]).all()
+                elif table_name in ("accuracy_summary", "km") or lo == "reached_low":  # fractions in [0, 1]
+                    assert (table.loc[ok, lo] >= 0).all() and (table.loc[ok, hi] <= 1).all(), (name, table_name)
+                elif lo == "ci_low":  # ratios are positive
+                    assert (table.loc[ok, lo] > 0).all()
+                checked += 1
+        fig.canvas.draw()
+        titles = [t for t in [fig._suptitle, *[ax.title for ax in fig.axes if ax.get_visible()]] if t is not None]
+        for title in titles:
+            if title.get_text():
+                assert _inside(fig, title), (name, title.get_text())
+    assert checked >= 6
     _close(figs)

@@ -33,6 +33,10 @@ def test_public_api():
         "plot_convergence", "LABELS", "plot_convergence_band", "plot_time_to_target",
         "plot_staleness_histogram", "plot_participation", "plot_client_timeline", "run_figures", "sweep_figures",
         "partition_heatmap",
+        # added for figures a paper can use (never drop one of the above)
+        "plot_paired_difference", "plot_km_curves", "plot_headline", "headline_tables", "plot_staleness_ccdf",
+        "plot_participation_panels", "method_style", "set_method_style", "style_context", "axis_label",
+        "method_label", "set_label",
     }
     for name in simfl.plots.__all__:
         assert getattr(simfl.plots, name) is not None

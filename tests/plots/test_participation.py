@@ -1,10 +1,16 @@
 """plot_participation: applied updates per client against its speed, zeros included."""
 
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from simfl.plots import plot_participation
+from simfl.plots import plot_participation, plot_participation_panels
+from simfl.results.fairness import gini, jain_index
 from tests.plots.helpers import legend_texts
 
 CLIENTS = pd.DataFrame({"client_id": [0, 1, 2, 3], "seconds_per_sample": [0.01, 0.002, 0.05, 0.001]})
@@ -33,7 +39,7 @@ def test_counts_per_client_with_zeros():
     assert _points(dots) == {(0.01, 2), (0.002, 3), (0.05, 0), (0.001, 0)}
     assert ax.get_xscale() == "log"
     assert ax.get_ylabel() == "applied updates per client"
-    assert legend_texts(fig) == ["all (5 applied)"]
+    assert legend_texts(fig) == ["all runs (5 applied)"]
     plt.close(fig)
 
 
@@ -43,11 +49,11 @@ def test_one_colour_per_group_over_a_shared_population():
         _updates({3: ["applied"] * 4, 2: ["applied"]}).assign(algorithm="fedasync"),
     ])
     fig = plot_participation(updates, CLIENTS, by="algorithm")
-    asynch, avg = fig.axes[0].collections
+    avg, asynch = fig.axes[0].collections  # methods in their fixed order: FedAvg first
     assert _points(asynch) == {(0.01, 0), (0.002, 0), (0.05, 1), (0.001, 4)}
     assert _points(avg) == {(0.01, 2), (0.002, 3), (0.05, 0), (0.001, 0)}
     assert not np.allclose(asynch.get_facecolor()[0][:3], avg.get_facecolor()[0][:3])
-    assert legend_texts(fig) == ["fedasync (5 applied)", "fedavg (5 applied)"]
+    assert legend_texts(fig) == ["FedAvg (5 applied)", "FedAsync (5 applied)"]
     plt.close(fig)
 
 
@@ -61,4 +67,44 @@ def test_pooled_runs_keep_their_own_populations():
     (dots,) = fig.axes[0].collections
     assert _points(dots) == {(0.01, 2), (0.002, 3), (0.05, 0), (0.001, 0),
                              (0.1, 0), (0.2, 1), (0.3, 0), (0.4, 0)}
+    plt.close(fig)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=30))
+def test_fairness_indices_match_their_definitions(counts):
+    x = np.asarray(counts, float)
+    if x.sum() == 0:
+        assert math.isnan(jain_index(x)) and math.isnan(gini(x))
+        return
+    assert jain_index(x) == pytest.approx(x.sum() ** 2 / (x.size * (x**2).sum()))
+    pairs = np.abs(x[:, None] - x[None, :]).sum()
+    assert gini(x) == pytest.approx(pairs / (2 * x.size**2 * x.mean()))
+    assert 1 / x.size - 1e-12 <= jain_index(x) <= 1 + 1e-12 and -1e-12 <= gini(x) <= 1 - 1 / x.size + 1e-12
+
+
+def test_fairness_extremes():
+    assert jain_index([3, 3, 3]) == 1.0 and gini([3, 3, 3]) == 0.0
+    assert jain_index([0, 0, 0, 5]) == 0.25 and gini([0, 0, 0, 5]) == 0.75
+
+
+def test_participation_panels_per_world_with_fairness_per_run():
+    sigma = "heterogeneity.compute.seconds_per_sample.sigma"
+    runs = []
+    for run_id, alg, s, statuses in (("r0", "fedavg", 0.5, ONE_RUN), ("r1", "fedasync", 0.5, {3: ["applied"] * 4}),
+                                     ("r2", "fedavg", 1.5, {0: ["applied"], 1: ["applied"]})):
+        runs.append((_updates(statuses).assign(run_id=run_id, **{"algorithm.type": alg, sigma: s, "seed": 0}),
+                     CLIENTS.assign(run_id=run_id, seed=0)))
+    updates = pd.concat([u for u, _ in runs])
+    clients = pd.concat([c for _, c in runs])
+    fig = plot_participation_panels(updates, clients, by="algorithm.type", panel_by=[sigma])
+    fair = fig.data["fairness"].set_index("run_id")
+    assert fair.loc["r0", "jain"] == pytest.approx(jain_index([2, 3, 0, 0]))
+    assert fair.loc["r1", "gini"] == pytest.approx(gini([0, 0, 0, 4]))
+    per_client = fig.data["per_client"]
+    np.testing.assert_allclose(per_client.groupby("run_id")["relative"].mean(), 1.0)  # share ÷ equal share
+    assert len(fig.axes) == 3 and [ax.get_title(loc="left") for ax in fig.axes[1:]] == ["σ = 0.5", "σ = 1.5"]
+    assert fig.axes[0].get_xlabel() == "spread σ of client speed (lognormal)"
+    summary = fig.data["fairness_summary"]
+    assert ((summary["low"].isna()) | ((summary["low"] >= 0) & (summary["high"] <= 1))).all()
     plt.close(fig)

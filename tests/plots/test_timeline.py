@@ -6,6 +6,8 @@ import pandas as pd
 from matplotlib.colors import to_rgba
 
 from simfl.plots import plot_client_timeline
+from simfl.plots.style import METHOD_COLORS, PHASE_COLORS, method_style
+from simfl.plots.timeline import PHASES, round_table, timeline_clients
 from tests.plots.helpers import bar_rows, bar_segments, by_gid, legend_texts
 
 NAN = np.nan
@@ -148,7 +150,7 @@ def test_waits_slowdowns_busy_periods_and_events():
         assert bar_rows(art[f"wait_download/{client}"]) == {row}
         assert bar_rows(art[f"busy/{client}"]) == {row}
     # waits: hatched in their phase's colour, over the phase bars; busy bands behind everything
-    for phase, color in (("download", "tab:blue"), ("upload", "tab:green")):
+    for phase, color in (("download", PHASE_COLORS["download"]), ("upload", PHASE_COLORS["upload"])):
         wait, bar = art[f"wait_{phase}/0"], art[f"{phase}/0"]
         assert wait.get_hatch() == "////"
         np.testing.assert_allclose(wait.get_edgecolor()[0], to_rgba(color))
@@ -190,3 +192,66 @@ def test_tables_without_the_new_columns_draw_as_before():
     assert "waiting for the server link" not in legend and "compute slowed" not in legend
     assert "busy (slowed down)" not in legend
     plt.close(fig)
+
+
+def _rounds() -> pd.DataFrame:
+    """Three FedAvg rounds of 2 tasks among 6 clients; round r waits for its slowest task."""
+    rows = [  # client, round, dispatch, compute, arrival
+        (0, 0, 0.0, 1.0, 1.0), (5, 0, 0.0, 4.0, 4.0),  # round 0 ends at 4: client 5 is its straggler
+        (1, 1, 4.0, 1.0, 5.0), (2, 1, 4.0, 2.5, 6.5),  # round 1 ends at 6.5: client 2
+        (0, 2, 6.5, 1.0, 7.5), (3, 2, 6.5, 0.5, 7.0),  # round 2 ends at 7.5: client 0
+    ]
+    df = pd.DataFrame(rows, columns=["client_id", "round", "dispatch_time_s", "compute_s", "arrival_time_s"])
+    df = df.assign(download_s=0.0, upload_s=0.0, end_time_s=df.arrival_time_s)
+    df["round"] = df["round"].astype("Int64")
+    df["status"] = pd.Categorical(["applied"] * len(df), categories=STATUSES)
+    return df
+
+
+SPEEDS = pd.DataFrame({"client_id": range(6), "seconds_per_sample": [0.01, 0.02, 0.03, 0.04, 0.05, 0.06]})
+
+
+def test_round_ends_are_marked_and_stragglers_always_shown():
+    rounds = round_table(_rounds())
+    assert rounds[["round", "start_s", "end_s", "straggler"]].values.tolist() == [
+        [0, 0.0, 4.0, 5], [1, 4.0, 6.5, 2], [2, 6.5, 7.5, 0]]
+    # two rows only: evenly spaced ranks alone would show clients 0 and 5 and hide client 2
+    fig = plot_client_timeline(_rounds(), clients=SPEEDS, max_clients=2, t_max=7.5)
+    rows = fig.data["rows"]
+    assert set(rows["client_id"]) >= {5, 2, 0} and rows["kept"].sum() == 3
+    assert rows["client_id"].tolist() == sorted(rows["client_id"], key=lambda c: SPEEDS.seconds_per_sample[c])
+    bold = [t.get_text() for t in fig.axes[0].get_yticklabels() if t.get_fontweight() == "bold"]
+    assert bold == ["0: 0.01 s/sample", "2: 0.03 s/sample", "5: 0.06 s/sample"]
+    art = by_gid(fig.axes[0])
+    assert [art[f"round/{r}"].get_xdata()[0] for r in (0, 1)] == [4.0, 6.5]  # the end at t_max is the frame
+    note = fig.legends[0].get_title().get_text().replace("\n", " ")
+    assert "3 of 6 clients shown" in note and "straggler" in note  # the note is in the legend: never lost
+    plt.close(fig)
+
+
+def test_asynchronous_runs_have_no_rounds():
+    df = _rounds().assign(round=pd.array([pd.NA] * 6, dtype="Int64"))
+    assert round_table(df).empty
+    assert not timeline_clients(df, SPEEDS, 2)["kept"].any()
+    fig = plot_client_timeline(df, clients=SPEEDS, max_clients=2, title="FedAsync · σ = 1.5 · seed 0")
+    assert fig.axes[0].get_title() == "FedAsync · σ = 1.5 · seed 0"
+    assert not any(g.startswith("round/") for g in by_gid(fig.axes[0]))
+    plt.close(fig)
+
+
+def test_phase_colours_are_no_methods_colours():
+    phases = {c for _, _, c in PHASES}
+    assert phases == set(PHASE_COLORS.values())
+    assert not phases & set(METHOD_COLORS)
+    for name in ("fedavg", "fedasync", "fedbuff", "fedat", "semisync", "mypkg.mod:MyAlgo", "variant-a"):
+        assert method_style(name).color not in phases
+
+
+def test_an_unfinished_rounds_straggler_is_the_latest_planned_end():
+    df = _rounds()
+    extra = pd.DataFrame({"client_id": [1, 4], "round": pd.array([3, 3], dtype="Int64"), "dispatch_time_s": 7.5,
+                          "compute_s": [0.5, 3.0], "arrival_time_s": [8.0, NAN], "download_s": 0.0,
+                          "upload_s": 0.0, "end_time_s": [8.0, NAN]})
+    extra["status"] = pd.Categorical(["applied", "in_flight"], categories=STATUSES)
+    rounds = round_table(pd.concat([df, extra], ignore_index=True)).set_index("round")
+    assert rounds.loc[3, "straggler"] == 4 and np.isnan(rounds.loc[3, "end_s"])  # not client 1, arrived so far

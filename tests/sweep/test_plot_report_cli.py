@@ -1,5 +1,6 @@
 """`simfl plot` and `simfl report` on run and sweep directories."""
 
+import matplotlib.pyplot as plt
 import pytest
 
 from simfl.cli import main
@@ -26,8 +27,63 @@ def sweep_dir(tmp_path_factory):
 def test_plot_sweep(sweep_dir, capsys):
     assert main(["plot", str(sweep_dir)]) == 0
     names = {p.name for p in (sweep_dir / "plots").glob("*.png")}
-    assert {"convergence.png", "time_to_0.3.png", "staleness.png", "participation.png"} <= names
+    assert {"headline_0.3.png", "convergence.png", "convergence_paired.png", "time_to_0.3.png", "km_0.3.png",
+            "staleness.png", "participation.png"} <= names
     assert all((sweep_dir / "plots" / n).read_bytes()[:8] == PNG for n in names)
+
+
+@pytest.mark.parametrize("fmt,magic", [("pdf", b"%PDF"), ("svg", b"<?xml")])
+def test_plot_formats_dpi_style_and_labels(sweep_dir, tmp_path, fmt, magic):
+    args = ["plot", str(sweep_dir), "--out", str(tmp_path), "--format", fmt, "--style", "default",
+            "--label", "heterogeneity.compute.seconds_per_sample.sigma=speed spread"]
+    assert main(args) == 0
+    files = sorted(tmp_path.glob(f"*.{fmt}"))
+    assert {"headline_0.3", "convergence"} <= {f.stem for f in files}
+    assert all(f.read_bytes()[:len(magic)] == magic for f in files)
+    if fmt == "svg":  # the label set on the command line is what the axis says
+        assert "speed spread" in (tmp_path / "headline_0.3.svg").read_text()
+
+
+def test_plot_dpi(sweep_dir, tmp_path):
+    from PIL import Image
+
+    assert main(["plot", str(sweep_dir), "--out", str(tmp_path), "--dpi", "50"]) == 0
+    small = Image.open(tmp_path / "headline_0.3.png").size
+    assert main(["plot", str(sweep_dir), "--out", str(tmp_path), "--dpi", "100"]) == 0
+    large = Image.open(tmp_path / "headline_0.3.png").size
+    assert large[0] == pytest.approx(2 * small[0], rel=0.05)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--style", "nope"], "--style nope: unknown style"),
+    (["--label", "nolabel"], "--label nolabel: expected KEY=TEXT"),
+    (["--reference", "fedprox"], "--reference fedprox: not a value of algorithm.type"),
+])
+def test_plot_bad_options(sweep_dir, tmp_path, capsys, args, message):
+    assert main(["plot", str(sweep_dir), "--out", str(tmp_path), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+
+
+def test_headline_numbers_are_the_reports(sweep_dir, capsys):
+    from simfl.plots import sweep_figures
+    from simfl.results import load_sweep_tables, swept_columns, target_values
+
+    tables = load_sweep_tables(sweep_dir, ["evals", "client_updates", "clients"])
+    summary = tables["summary"]
+    figs = sweep_figures(summary, tables["evals"], tables["client_updates"], tables["clients"],
+                         swept_columns(summary), target_values(summary))
+    ratios = figs["headline_0.3"].data["ratio_summary"]
+    assert main(["report", str(sweep_dir)]) == 0
+    out = capsys.readouterr().out
+    block = out[out.index("ratio reference / other"):]
+    sigma = "heterogeneity.compute.seconds_per_sample.sigma"
+    assert set(ratios[sigma]) == {0.3, 1.5}
+    for value, estimate, lo, hi in ratios[[sigma, "estimate", "ci_low", "ci_high"]].itertuples(index=False, name=None):
+        line = next(ln for ln in block.splitlines() if ln.split()[:3] == [f"{value:g}", "fedasync", "fedavg/fedasync"])
+        assert line.split()[3:6] == [f"{v:.3g}" if v == v else "—" for v in (estimate, lo, hi)], line
+    for fig in figs.values():
+        plt.close(fig)
 
 
 def test_plot_run_with_offline_shading(sweep_dir, tmp_path):
@@ -37,6 +93,23 @@ def test_plot_run_with_offline_shading(sweep_dir, tmp_path):
     assert {p.name for p in tmp_path.glob("*.png")} == {
         "convergence.png", "staleness.png", "participation.png", "timeline.png", "partition.png",
     }
+
+
+def test_run_titles_name_algorithm_swept_values_and_seed(sweep_dir):
+    import pandas as pd
+
+    from simfl import load_run
+    from simfl.cli import _swept_values
+    from simfl.plots.figures import run_title
+
+    summary = pd.read_parquet(sweep_dir / "summary.parquet")
+    row = summary.iloc[0]
+    values = _swept_values(sweep_dir / "runs" / row.run_id)
+    sigma = row["heterogeneity.compute.seconds_per_sample.sigma"]
+    assert values == {"algorithm.type": row["algorithm.type"], "heterogeneity.compute.seconds_per_sample.sigma": sigma}
+    config = load_run(sweep_dir / "runs" / row.run_id).config
+    name = {"fedavg": "FedAvg", "fedasync": "FedAsync"}[row["algorithm.type"]]
+    assert run_title(config, values) == f"{name} · σ = {sigma:g} · seed {row.seed}"
 
 
 def test_report_prints_paired_ratios(sweep_dir, capsys):
