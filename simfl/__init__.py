@@ -13,7 +13,7 @@ Typical use::
     result.evals.plot(x="sim_time_s", y="test_accuracy")
 """
 
-__version__ = "0.1.0"
+from simfl.version import __version__
 
 from simfl.config.load import config_from_dict, load_config
 from simfl.config.schema import Config

@@ -156,7 +156,7 @@ def _level(text: str) -> float:
 
 
 def _version() -> str:
-    from simfl import __version__
+    from simfl.version import __version__
 
     return f"simfl {__version__}"
 

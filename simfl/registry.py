@@ -95,9 +95,10 @@ BUILTINS: dict[str, dict[str, str]] = {
 }
 
 #: What a component of each kind is: (its base class as an import path, whether the validated
-#: parameters are the component itself, the methods it must implement).
-CONTRACTS: dict[str, tuple[str, bool, tuple[str, ...]]] = {
-    "algorithm": ("simfl.config.params:AlgorithmParams", False, ("start", "on_arrivals")),
+#: parameters are the component itself, the methods it must implement — a tuple of names is
+#: "one of these").
+CONTRACTS: dict[str, tuple[str, bool, tuple]] = {
+    "algorithm": ("simfl.config.params:AlgorithmParams", False, ("start", ("on_arrivals", "on_task_ends"))),
     "selection": ("simfl.config.params:SelectionParams", False, ("select",)),
     "staleness": ("simfl.algorithms.staleness:StalenessFunction", True, ("__call__",)),
     "server_optimizer": ("simfl.algorithms.fedopt:ServerOptimizerSpec", True, ("build",)),
@@ -290,7 +291,14 @@ def _params_model(kind: str, obj: Any, key: str, name: str) -> Any:
         params = getattr(obj, "Params", None)
         if not (isinstance(params, type) and issubclass(params, base)):
             raise PluginError(f"{key}: {name} needs a nested class Params subclassing {base.__module__}.{base.__qualname__}")
-    absent = [h for h in hooks if not callable(getattr(obj, h, None)) or getattr(getattr(obj, h), "__isabstractmethod__", False)]
+    absent = [h if isinstance(h, str) else " or ".join(h) for h in hooks
+              if not any(_implements(obj, one) for one in ((h,) if isinstance(h, str) else h))]
     if absent:
         raise PluginError(f"{key}: {name} does not implement {', '.join(absent)}")
     return params
+
+
+def _implements(cls: type, hook: str) -> bool:
+    """``cls`` has its own ``hook``: callable, not abstract, not a base class's default."""
+    fn = getattr(cls, hook, None)
+    return callable(fn) and not getattr(fn, "__isabstractmethod__", False) and not getattr(fn, "__simfl_default__", False)

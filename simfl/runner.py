@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
-from simfl import data as fl_data
-from simfl import registry
+import simfl.data as fl_data
+import simfl.registry as registry
 from simfl.config.load import dump_config
 from simfl.config.schema import Config
 from simfl.data.drift import build_drift
@@ -26,7 +27,7 @@ from simfl.scenario.model_size import param_count
 from simfl.scenario.coupling import label_share
 from simfl.scenario.population import build_population, samples_per_task
 from simfl.scenario.traces import load_profile_trace
-from simfl.errors import ConfigError
+from simfl.errors import ConfigError, PluginError, SimflError
 
 __all__ = ["RunResult", "run", "build_policy", "build_selector", "engine_settings", "check_config", "load_run",
            "dry_model_bytes"]
@@ -116,6 +117,50 @@ def _trainer_sizes(trainer: Trainer | None, config: Config) -> np.ndarray | None
     return sizes.astype(np.int64)
 
 
+def plugin_components(config: Config) -> list[tuple[str, str, str]]:
+    """The plugins a config uses: ``(config key, name, module)`` for every component that is not
+    a built-in (the method, its selection policy and any component among its parameters)."""
+    found: list[tuple[str, str, str]] = []
+
+    def visit(params, key: str) -> None:
+        try:
+            component = registry.component_of(params)
+        except Exception:
+            component = None
+        if component is not None and not component.builtin:
+            found.append((f"{key}.type", component.name, component.target.__module__))
+        for name in type(params).model_fields:
+            value = getattr(params, name)
+            if isinstance(value, BaseModel) and "type" in type(value).model_fields:
+                visit(value, f"{key}.{name}")
+
+    visit(config.algorithm, "algorithm")
+    return found
+
+
+def _blame_plugin(exc: BaseException, config: Config) -> PluginError | None:
+    """A one-line :class:`PluginError` naming the plugin whose code raised ``exc`` (None: not a plugin's)."""
+    if not isinstance(exc, Exception) or isinstance(exc, SimflError):
+        return None
+    plugins = plugin_components(config)
+    if not plugins:
+        return None
+    modules = {module: (key, name) for key, name, module in plugins}
+    blamed = None
+    tb = exc.__traceback__
+    while tb is not None:  # the innermost frame in a plugin's module names the hook
+        module = tb.tb_frame.f_globals.get("__name__")
+        if module in modules:
+            blamed = (*modules[module], tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    if blamed is None:
+        return None
+    key, name, hook = blamed
+    error = PluginError(f"{key}: {name}: {hook}() raised {type(exc).__name__}: {exc}")
+    error.__cause__ = exc
+    return error
+
+
 def _make_trainer(config: Config, federated, tree: SeedTree) -> Trainer:
     from simfl.training import make_trainer  # torch is imported only when training
 
@@ -199,6 +244,9 @@ def run(
                          trainer, progress=bar, selector=selector, algorithm=config.algorithm)
         outcome = sim.run()
     except BaseException as exc:
+        blamed = _blame_plugin(exc, config)
+        if blamed is not None:
+            exc = blamed
         if run_dir is not None:
             interrupted = isinstance(exc, KeyboardInterrupt)
             manifest.update(
@@ -207,6 +255,8 @@ def run(
                 host_seconds=time.perf_counter() - started,
             )
             run_dir.write_manifest(manifest)
+        if blamed is not None:
+            raise blamed from blamed.__cause__
         raise
     finally:
         if bar is not None:

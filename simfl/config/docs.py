@@ -14,7 +14,7 @@ import sys
 
 from pydantic import BaseModel
 
-from simfl import registry
+import simfl.registry as registry
 from simfl.config.messages import model_classes
 from simfl.config.params import ALGORITHM_DOC, AlgorithmParams, component_ref
 from simfl.config.schema import MODELS, Config

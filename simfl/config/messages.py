@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel, ValidationError
 
-from simfl import registry
+import simfl.registry as registry
 from simfl.config.params import component_ref
 from simfl.errors import PluginError
 from simfl.tagged import tag_key_of

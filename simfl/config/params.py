@@ -17,7 +17,7 @@ from typing import Annotated, Any, Callable, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError, ValidationInfo
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from simfl import registry
+import simfl.registry as registry
 from simfl.errors import PluginError
 
 __all__ = [

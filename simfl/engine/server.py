@@ -252,12 +252,15 @@ class Policy:
         """Every task that ended now, in dispatch order (``task.lost`` tells which were lost).
 
         Default: :meth:`on_arrivals` with the arrivals, then :meth:`on_lost` with the losses.
+        Override it (instead of :meth:`on_arrivals`) to handle arrivals and losses in one pass.
         """
         arrived = [t for t in tasks if not t.lost]
         if arrived:
             self.on_arrivals(server, arrived)
         if len(arrived) < len(tasks):
             self.on_lost(server, [t for t in tasks if t.lost])
+
+    on_task_ends.__simfl_default__ = True  # type: ignore[attr-defined]  (the registry's hook check)
 
     def finish(self, server: Server) -> None:
         """The run stops (default: nothing; held updates stay ``buffered``)."""

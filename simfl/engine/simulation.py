@@ -99,7 +99,7 @@ class Simulation:
         model_bytes: bytes of a model download and of an update upload.
         trainer: the injected trainer, or None for a timing-only dry run.
         progress: called as ``progress(sim)`` now and then (display only).
-        selector: the selection policy (default: uniform among eligible clients).
+        selector: the selection policy.
         algorithm: the running method's parameters, readable by selectors (``server.algorithm``).
     """
 
@@ -111,7 +111,8 @@ class Simulation:
         model_bytes: int,
         trainer: Trainer | None = None,
         progress: Callable[["Simulation"], None] | None = None,
-        selector: Selector | None = None,
+        *,
+        selector: Selector,
         algorithm: object = None,
     ) -> None:
         self.env = simpy.Environment()
@@ -134,10 +135,6 @@ class Simulation:
         self.counters: dict[str, int] = {}
         self._timeline = population.timeline
         self.selection_stream = BlockUniforms(population.tree.generator(Purpose.SELECTION))
-        if selector is None:
-            from simfl.methods.selectors import Uniform  # the default (tests building engines by hand)
-
-            selector = Uniform(None)
         self.selector: Selector = selector
         cooldown = settings.client_cooldown_s
         self._cooldown = cooldown

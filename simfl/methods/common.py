@@ -90,8 +90,6 @@ class AsyncMethod(Policy):
         """Use one arrived update (subclasses)."""
         raise NotImplementedError
 
-    def on_arrivals(self, server: Server, updates: list["Task"]) -> None:  # pragma: no cover - see on_task_ends
-        self.on_task_ends(server, updates)
 
     def on_task_ends(self, server: Server, tasks: list["Task"]) -> None:
         limit, apply = self.max_staleness, self.apply

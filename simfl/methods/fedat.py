@@ -118,8 +118,6 @@ class FedAT(Policy):
             task = server.dispatch(c, index)
             rnd["pending"][task.id] = task
 
-    def on_arrivals(self, server: Server, updates: list["Task"]) -> None:  # pragma: no cover - see on_task_ends
-        self.on_task_ends(server, updates)
 
     def on_task_ends(self, server: Server, tasks: list["Task"]) -> None:
         done = []

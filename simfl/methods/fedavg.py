@@ -123,8 +123,6 @@ class FedAvg(Policy):
         if self.deadline_s is not None:
             rnd.deadline = server.call_later(self.deadline_s, self._close, rnd)
 
-    def on_arrivals(self, server: Server, updates: list["Task"]) -> None:  # pragma: no cover - see on_task_ends
-        self.on_task_ends(server, updates)
 
     def on_task_ends(self, server: Server, tasks: list["Task"]) -> None:
         rnd = self._round

@@ -210,7 +210,12 @@ def sweep_figures(
     if by is not None and by not in evals.columns:
         by = None
     summary = with_censoring_times(summary, evals)
-    others = [k for k in swept if k not in (by, "seed") and k in evals.columns]
+    # keys that tell worlds apart: not `by`, nor keys that vary with it (a variant's settings)
+    dependent = set()
+    if by is not None and by in summary.columns:
+        dependent = {k for k in swept if k in summary.columns and k != by
+                     and summary.groupby(by)[k].nunique(dropna=False).max() <= 1 and summary[k].nunique(dropna=False) > 1}
+    others = [k for k in swept if k not in (by, "seed") and k not in dependent and k in evals.columns]
     x = heterogeneity_key(summary, others)
     rest = [k for k in others if k != x and summary[k].nunique(dropna=False) > 1]
     figs: dict[str, Figure] = {}

@@ -33,10 +33,10 @@ def versions() -> dict[str, str]:
     import numpy
     import simpy
 
-    import simfl
+    from simfl.version import __version__
 
     out = {
-        "simfl": simfl.__version__,
+        "simfl": __version__,
         "python": platform.python_version(),
         "numpy": numpy.__version__,
         "pandas": pd.__version__,

@@ -33,7 +33,7 @@ from scipy import stats
 
 from simfl.results.paired import default_reference, world_keys
 from simfl.results.summary import target_column
-from simfl.results.survival import KaplanMeier, kaplan_meier
+from simfl.results.survival import kaplan_meier
 
 __all__ = [
     "COUNTED_STATUSES",

@@ -1,0 +1,71 @@
+"""Everything a plugin needs, in one import: ``from simfl.api import ...``.
+
+Write your own method (server policy), client-selection policy, staleness function or server
+optimizer, name it in a config by its import path ``package.module:Name``, and simfl validates
+its keys, runs it in sweeps and reads its runs back like a built-in. See ``docs/plugins.md``.
+
+* A **method**: a :class:`Policy` subclass with a nested ``Params(AlgorithmParams)``; it sees
+  the engine only through :class:`Server`. Shared steps: :class:`InFlight` (keep tasks in
+  flight), :class:`OptimizerStep` (a server optimizer with its state), :func:`weighted_mean`,
+  :func:`weighted_delta`.
+* A **selection policy**: a :class:`Selector` subclass with a nested ``Params(SelectionParams)``.
+* A **staleness function**: a :class:`StalenessFunction` subclass (fields are its parameters)
+  with ``__call__(tau)``.
+* A **server optimizer**: a :class:`ServerOptimizerSpec` subclass with ``build()`` returning a
+  :class:`ServerOptimizer` (an init/update pair).
+
+Parameters are pydantic fields: ``name: float = Field(0.5, gt=0, description="...")``; a field
+holding another component is ``StalenessField``, ``SelectionField`` or ``ServerOptimizerField``.
+"""
+
+from pydantic import Field
+
+from simfl.algorithms.aggregation import mix, weighted_average
+from simfl.algorithms.fedopt import ServerOptimizerSpec
+from simfl.algorithms.optim import ServerOptimizer, apply_update, chain, scale, sgd
+from simfl.algorithms.staleness import StalenessFunction
+from simfl.config.params import AlgorithmParams, ParamError, SelectionParams, World, component_field
+from simfl.engine.server import InFlight, OptimizerStep, Policy, Selector, Server, Timer, weighted_delta, weighted_mean
+from simfl.engine.tasks import Task
+from simfl.errors import PluginError
+from simfl.methods.common import default_staleness
+from simfl.registry import register
+
+#: Annotation of a parameter that holds a staleness function (``{type: ..., ...}``).
+StalenessField = component_field("staleness")
+#: Annotation of a parameter that holds a client-selection policy.
+SelectionField = component_field("selection")
+#: Annotation of a parameter that holds a server optimizer (use ``ServerOptimizerField | None``).
+ServerOptimizerField = component_field("server_optimizer")
+
+__all__ = [
+    "Field",
+    "Policy",
+    "Selector",
+    "Server",
+    "Task",
+    "Timer",
+    "AlgorithmParams",
+    "SelectionParams",
+    "World",
+    "ParamError",
+    "StalenessFunction",
+    "ServerOptimizerSpec",
+    "ServerOptimizer",
+    "StalenessField",
+    "SelectionField",
+    "ServerOptimizerField",
+    "default_staleness",
+    "InFlight",
+    "OptimizerStep",
+    "weighted_mean",
+    "weighted_delta",
+    "mix",
+    "weighted_average",
+    "apply_update",
+    "chain",
+    "scale",
+    "sgd",
+    "register",
+    "PluginError",
+]
