@@ -1,7 +1,8 @@
 """The ``simfl`` command line: ``run``, ``validate``, ``sweep``, ``report``, ``plot`` and ``partition``.
 
 Exit codes: 0 success; 2 bad input (config, sweep file, flags, data files, output
-directory), with one line on stderr naming the key and what is allowed; 130 interrupted
+directory), with one line on stderr naming the key and what is allowed; 3 the run diverged
+(NaN or inf in the model: status ``diverged``, tables kept); 130 interrupted
 (what was recorded is kept: the run directory says ``interrupted``, a sweep resumes when
 rerun); 1 a sweep left unfinished runs (a worker died), or an internal error (traceback).
 """
@@ -20,6 +21,7 @@ from simfl.errors import SimflError
 __all__ = ["main"]
 
 EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 3
 #: ``simfl plot --format`` values (the same as :data:`simfl.plots.style.FORMATS`; not imported
 #: from there so that the command line starts without matplotlib).
 PLOT_FORMATS = ("png", "pdf", "svg")
@@ -33,8 +35,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _add_config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", help="YAML config file")
+def _add_config_args(p: argparse.ArgumentParser, optional: bool = False) -> None:
+    if optional:
+        p.add_argument("config", nargs="?", help="YAML config file (omit with --resume)")
+    else:
+        p.add_argument("config", help="YAML config file")
     p.add_argument(
         "--set",
         dest="overrides",
@@ -50,9 +55,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p_run = sub.add_parser("run", help="run one experiment", description="Run one experiment from a YAML config.")
-    _add_config_args(p_run)
+    p_run = sub.add_parser(
+        "run", help="run one experiment",
+        description="Run one experiment from a YAML config, or continue an interrupted one (--resume DIR).",
+    )
+    _add_config_args(p_run, optional=True)
     p_run.add_argument("--out", help="run directory to write (default: runs/<name>-<timestamp>)")
+    p_run.add_argument(
+        "--resume", metavar="DIR",
+        help="continue the interrupted, killed or preempted run in DIR from its last checkpoint "
+             "(run.checkpoint_every_s; from the start if it has none): the tables equal an uninterrupted run's",
+    )
     p_run.add_argument("--dry-run", action="store_true", help="timing only: no training (train.enabled=false)")
     p_run.add_argument("--overwrite", action="store_true", help="allow --out to hold a previous run")
     p_run.add_argument(
@@ -187,21 +200,51 @@ def _fmt(x: float) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4g}"
 
 
+def _resume_config(args):
+    """The config of the run to continue (``--resume DIR``): the one it recorded."""
+    from simfl.results.rundir import read_manifest
+    from simfl.results.runresult import read_run_config
+
+    if args.config or args.overrides or args.dry_run or args.out or args.overwrite:
+        raise SimflError("--resume DIR continues a run with its own config: give no CONFIG, --set, --dry-run, --out "
+                         "or --overwrite")
+    d = Path(args.resume)
+    manifest = read_manifest(d)
+    if manifest is None:
+        raise SimflError(f"--resume {d}: not a simfl run directory (no readable manifest.json)")
+    if manifest.get("status") in ("complete", "diverged"):
+        raise SimflError(f"--resume {d}: the run is already over (status {manifest['status']})")
+    return read_run_config(d, manifest), d
+
+
 def _cmd_run(args) -> int:
     from simfl.runner import check_config, run
 
-    config = _load(args)
-    check_config(config)  # bad data paths or model/data mismatches fail before any directory exists
-    out = args.out or Path("runs") / f"{config.name or 'run'}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    if args.resume:
+        config, out = _resume_config(args)
+    else:
+        if not args.config:
+            raise SimflError("give a CONFIG file to run, or --resume DIR to continue a run")
+        config = _load(args)
+        check_config(config)  # bad data paths or model/data mismatches fail before any directory exists
+        out = args.out or Path("runs") / f"{config.name or 'run'}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     try:
-        result = run(config, out=out, overwrite=args.overwrite, progress=args.progress)
+        result = run(config, out=out, overwrite=args.overwrite, progress=args.progress, resume=bool(args.resume))
     except KeyboardInterrupt:
         print(f"interrupted: {out} (status: interrupted)", file=sys.stderr)
         return EXIT_INTERRUPTED
     m = result.manifest
+    if m["status"] == "diverged":
+        print(f"diverged: {out} — {m['diverged_because']} at {m['diverged_at_s']:.4g} simulated s (server version "
+              f"{m['diverged_version']}); the run stopped there, its tables are kept; {m['host_seconds']:.3g} host s")
+        return EXIT_DIVERGED
+    if m["status"] == "failed":
+        print(f"failed: {out} — {m.get('error')}", file=sys.stderr)
+        return 1
     acc = result.evals["test_accuracy"].iloc[-1] if len(result.evals) else float("nan")
+    resumed = f" (resumed at {m['resumed_from_s']:.4g} s)" if "resumed_from_s" in m else ""
     print(
-        f"{m['status']}: {out} — stopped by {m['stop_reason']} at {m['sim_end_s']:.4g} simulated s; "
+        f"{m['status']}: {out}{resumed} — stopped by {m['stop_reason']} at {m['sim_end_s']:.4g} simulated s; "
         f"{m['client_updates']} client updates, {m['server_updates']} server versions, "
         f"final accuracy {_fmt(acc)}; {m['host_seconds']:.3g} host s"
     )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
 import time
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from pydantic import BaseModel
 import simfl.data as fl_data
 import simfl.registry as registry
 from simfl.config.load import dump_config
+from simfl.config.sweepfile import result_digest
 from simfl.config.schema import Config
 from simfl.data.drift import build_drift
 from simfl.engine.protocols import Trainer
@@ -27,7 +30,9 @@ from simfl.scenario.model_size import param_count
 from simfl.scenario.coupling import label_share
 from simfl.scenario.population import build_population, samples_per_task
 from simfl.scenario.traces import load_profile_trace
-from simfl.errors import ConfigError, PluginError, SimflError
+from simfl.checkpoint import CHECKPOINT, read_checkpoint, write_checkpoint
+from simfl.errors import ConfigError, PluginError, RunDirError, SimflError
+from simfl.limits import check_limits
 
 __all__ = ["RunResult", "run", "build_policy", "build_selector", "engine_settings", "check_config", "load_run",
            "dry_model_bytes"]
@@ -60,6 +65,8 @@ def engine_settings(config: Config, num_samples: np.ndarray) -> EngineSettings:
         egress_mbps=server.egress_mbps,
         ingress_mbps=server.ingress_mbps,
         aggregation_s_per_update=server.aggregation_s_per_update,
+        checkpoint_every_s=config.run.checkpoint_every_s,
+        max_events_per_instant=config.limits.events_per_instant,
     )
 
 
@@ -78,6 +85,8 @@ def check_config(config: Config) -> dict[str, Any]:
     """
     info = fl_data.dataset_info(config.data)
     params = param_count(config.model, info.input_shape, info.num_classes)
+    model_bytes = dry_model_bytes(config)
+    check_limits(config, params, model_bytes)  # before anything is built per client
     tree = SeedTree(config.seed)
     build_drift(config.data.drift, config.data.num_clients, info.num_classes, tree)
     het = config.heterogeneity
@@ -94,7 +103,7 @@ def check_config(config: Config) -> dict[str, Any]:
         "input_shape": info.input_shape,
         "num_classes": info.num_classes,
         "parameters": params,
-        "model_bytes": dry_model_bytes(config),
+        "model_bytes": model_bytes,
     }
 
 
@@ -178,6 +187,7 @@ def run(
     out: str | Path | None = None,
     overwrite: bool = False,
     progress: bool | None = None,
+    resume: bool = False,
 ) -> RunResult:
     """Run one simulation.
 
@@ -191,12 +201,21 @@ def run(
         out: a run directory to write (config.yaml, four parquet tables, manifest.json).
         overwrite: allow ``out`` to hold a previous run.
         progress: show a progress bar (None: only on a terminal).
+        resume: continue the run in ``out`` from its checkpoint (``run.checkpoint_every_s``): the
+            tables equal those of an uninterrupted run. Without a checkpoint, the run starts over.
 
     Returns:
-        The run's tables. ``result.status`` is ``interrupted`` after Ctrl-C.
+        The run's tables. ``result.status`` is ``interrupted`` after Ctrl-C, ``diverged`` when the
+        model held NaN or inf (the run stopped then).
     """
     started = time.perf_counter()
-    run_dir = RunDir.create(out, overwrite) if out is not None else None
+    if trainer is None or not config.train.enabled:
+        check_config(config)  # bad data sources and absurd sizes fail before any directory exists
+    run_dir = RunDir.create(out, overwrite, resume=resume) if out is not None else None
+    checkpoint_file = run_dir.path / CHECKPOINT if run_dir is not None else None
+    saved = read_checkpoint(checkpoint_file) if resume and checkpoint_file.exists() else None
+    if saved is not None and saved["config_sha256"] != result_digest(config):
+        raise RunDirError(f"{checkpoint_file}: the checkpoint belongs to another config; rerun without --resume")
     manifest: dict[str, Any] = {
         "status": "running",
         "seed": config.seed,
@@ -239,10 +258,21 @@ def run(
         shares = label_share(federated.y, federated.offsets, coupling.labels) if by_label else None
         population = build_population(config.heterogeneity, sizes, tree, shares)
         bar = SimulationProgress(config.stop, label=config.name or config.algorithm.type, enabled=progress)
-        selector = build_selector(config, trained=trainer is not None)
-        sim = Simulation(engine_settings(config, population.num_samples), population, build_policy(config), model_bytes,
-                         trainer, progress=bar, selector=selector, algorithm=config.algorithm)
-        outcome = sim.run()
+        settings = engine_settings(config, population.num_samples)
+        if saved is not None:  # continue where the checkpoint left off
+            sim = Simulation.restore(saved["simulation"], settings, population, trainer, bar)
+            if trainer is not None:
+                trainer.load_checkpoint_state(saved["trainer"])
+            manifest["resumed_from_s"] = saved["sim_time_s"]
+        else:
+            selector = build_selector(config, trained=trainer is not None)
+            sim = Simulation(settings, population, build_policy(config), model_bytes, trainer, progress=bar,
+                             selector=selector, algorithm=config.algorithm)
+        writer = None
+        if checkpoint_file is not None and config.run.checkpoint_every_s is not None:
+            _checkpointable(trainer)
+            writer = partial(_checkpoint, checkpoint_file, result_digest(config), trainer, run_dir, manifest)
+        outcome = sim.run(checkpoint=writer)
     except BaseException as exc:
         blamed = _blame_plugin(exc, config)
         if blamed is not None:
@@ -270,13 +300,18 @@ def run(
         final_params=outcome.final_params,
         path=run_dir.path if run_dir is not None else None,
     )
+    status = {"interrupted": "interrupted", "diverged": "diverged", "no_progress": "failed"}.get(
+        outcome.stop_reason, "complete")
     manifest.update(
-        status="interrupted" if outcome.stop_reason == "interrupted" else "complete",
+        status=status,
         stop_reason=outcome.stop_reason,
         sim_end_s=outcome.sim_end_s,
         model_bytes=model_bytes,
         **outcome.counters,
     )
+    if outcome.stop_reason == "no_progress":
+        manifest["error"] = (f"simulated time stopped advancing at {outcome.sim_end_s:g} s (more than "
+                             f"limits.events_per_instant = {config.limits.events_per_instant} events at one time)")
     if run_dir is not None:
         for name in TABLES:
             run_dir.write_table(name, result.table(name))
@@ -285,4 +320,30 @@ def run(
     result.manifest = manifest
     if run_dir is not None:
         run_dir.write_manifest(manifest)  # last: only now does the directory look complete
+        if status != "interrupted" and checkpoint_file.exists():
+            checkpoint_file.unlink()  # simfl's own file: the run is over
     return result
+
+
+def _checkpointable(trainer: Trainer | None) -> None:
+    if trainer is not None and not callable(getattr(trainer, "checkpoint_state", None)):
+        raise ConfigError("run.checkpoint_every_s: this trainer cannot be checkpointed (it has no checkpoint_state)")
+
+
+def _checkpoint(path: Path, digest: str, trainer: Trainer | None, run_dir: RunDir, manifest: dict, sim: Simulation) -> None:
+    """Write the whole state of ``sim`` (and the trainer's jobs) to ``path``; note it in the manifest."""
+    try:
+        write_checkpoint(path, {
+            "format": 1,
+            "config_sha256": digest,
+            "sim_time_s": float(sim.checkpoint_time_s),
+            "simulation": sim,
+            "trainer": trainer.checkpoint_state() if trainer is not None else None,
+        })
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise ConfigError(
+            f"run.checkpoint_every_s: this run's state cannot be saved ({exc}); a plugin must keep picklable state "
+            "(module-level classes, bound methods, no lambdas or open files): see docs/plugins.md"
+        ) from None
+    manifest["checkpoint_sim_time_s"] = float(sim.checkpoint_time_s)
+    run_dir.write_manifest(manifest)

@@ -28,6 +28,7 @@ import pandas as pd
 import yaml
 from tqdm import tqdm  # the console bar: tqdm.auto warns in a Jupyter kernel without ipywidgets
 
+from simfl.checkpoint import CHECKPOINT
 from simfl.config.load import config_from_dict, dump_config
 from simfl.config.sweepfile import PlannedRun, SweepSpec, expand_sweep, load_sweep, sweep_search_path
 from simfl.errors import SimflError
@@ -37,6 +38,8 @@ from simfl.results.summary import summarize_tables, target_column
 __all__ = ["SweepOutcome", "SweepIncomplete", "run_sweep", "plan_sweep", "execute_run", "read_summary", "SUMMARY"]
 
 SUMMARY = "summary.parquet"
+#: Run statuses that are final: a rerun of the sweep skips them (a diverged run diverges again).
+DONE = ("complete", "diverged")
 SWEEP_FILE = "sweep.yaml"
 RUNS = "runs"
 _WRITE_EVERY_S = 2.0
@@ -89,7 +92,9 @@ def execute_run(config_yaml: str, run_dir: str, targets: list[float], search_pat
 
         torch.set_num_threads(1)
     try:
-        result = run(config, out=run_dir, overwrite=True, progress=False)
+        # an interrupted run with a checkpoint continues from it (same tables as an uninterrupted run)
+        resume = (Path(run_dir) / CHECKPOINT).is_file() and run_status(run_dir) not in (None, "complete")
+        result = run(config, out=run_dir, overwrite=True, progress=False, resume=resume)
     except KeyboardInterrupt:
         return {"status": "interrupted", "error": "interrupted"}
     except Exception as exc:  # recorded in the summary and the run's manifest
@@ -104,10 +109,10 @@ def _row_from_dir(run_dir: Path, targets: list[float]) -> dict[str, Any]:
     if manifest is None:
         return {"status": "pending", "error": None}
     status = manifest.get("status")
-    if status == "complete":
+    if status in DONE:
         tables = {t: pd.read_parquet(run_dir / f"{t}.parquet") for t in ("client_updates", "evals")}
         row = summarize_tables(tables["client_updates"], tables["evals"], manifest, targets)
-        row.update(status="complete", error=None)
+        row.update(status=status, error=None)
         return row
     if status == "failed":
         return {"status": "failed", "error": manifest.get("error")}
@@ -273,7 +278,7 @@ def run_sweep(
     todo: list[PlannedRun] = []
     for planned in runs:
         run_dir = out / RUNS / planned.run_id
-        if run_status(run_dir) == "complete":
+        if run_status(run_dir) in DONE:
             summary.set(planned, _row_from_dir(run_dir, spec.targets))
         else:
             summary.set(planned, _row_from_dir(run_dir, spec.targets) if run_dir.exists() else {"status": "pending"})

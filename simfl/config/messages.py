@@ -203,6 +203,8 @@ def _one(error: dict, root: type[BaseModel], raw: Any, override_keys: set[str], 
         return f"{where}: expected a mapping with a '{key}' key{_fmt_input(error.get('input'))}"
     if kind == "missing":
         return f"{where}: required key missing"
+    if kind == "int_parsing_size":
+        return f"{where}: too large a number{_fmt_input(error.get('input'))}"
     if kind == "literal_error":
         expected = ctx.get("expected", "")
         allowed = [t.strip().strip("'") for t in expected.replace(" or ", ", ").split(",")]

@@ -237,6 +237,11 @@ class AlgorithmParams(Params):
     def check(self, world: World) -> None:
         """Rules that need the population; raise :class:`ParamError` naming the key. Default: none."""
 
+    def in_flight(self, num_clients: int) -> int:
+        """How many tasks the method keeps in flight at most (size estimates before a run).
+        Default: every client."""
+        return num_clients
+
 
 # ------------------------------------------------------------------- the algorithm field
 def _is_method_name(key: str) -> bool:

@@ -26,12 +26,14 @@ from pydantic import (
 from simfl.config.params import ParamError, World, algorithm_field, key_error
 from simfl.scenario.availability import AlwaysAvailable, AvailabilitySpec
 from simfl.scenario.distributions import (
+    MAX_FINITE,
     Constant,
     Distribution,
     DistributionSpec,
     FiniteDistribution,
     PeriodDistribution,
     Uniform,
+    _representable,
 )
 from simfl.tagged import tagged_union
 
@@ -48,6 +50,9 @@ __all__ = [
     "HeterogeneityConfig",
     "StopConfig",
     "EvalConfig",
+    "RunConfig",
+    "LimitsConfig",
+    "NON_RESULT_SECTIONS",
     "key_error",
 ]
 
@@ -198,8 +203,16 @@ class TrainConfig(Section):
 def _positive_rate(d: Distribution) -> Distribution:
     if d.has_atom_at_zero:
         raise ValueError("a bandwidth must be > 0")
+    if d.is_finite:
+        _representable(d)
+        low = float(d.ppf(1e-12))
+        if not low > 1.0 / MAX_FINITE:
+            raise ValueError(f"its parameters underflow: draws reach {low:.3g} Mbit/s, so a transfer would never end")
     return d
 
+
+#: Largest model (and update) on the wire: 1 PB.
+MAX_MODEL_BYTES = 10**15
 
 #: A bandwidth in Mbit/s: positive, ``.inf`` allowed.
 Bandwidth = Annotated[DistributionSpec, AfterValidator(_positive_rate)]
@@ -260,7 +273,7 @@ class NetworkConfig(Section):
     down_mbps: Bandwidth = Field(Constant(value=math.inf), description="per-client download bandwidth (Mbit/s)")
     up_mbps: Bandwidth = Field(Constant(value=math.inf), description="per-client upload bandwidth (Mbit/s)")
     model_bytes: int | None = Field(
-        None, ge=1, description="bytes of a model / update transfer; null = the real size of the model's parameters"
+        None, ge=1, le=MAX_MODEL_BYTES, description="bytes of a model / update transfer; null = the real size of the model's parameters"
     )
 
 
@@ -323,7 +336,7 @@ AlgorithmField, _default_algorithm = algorithm_field()
 class StopConfig(Section):
     """When the run ends: whichever criterion is met first."""
 
-    sim_time_s: float | None = Field(40.0, gt=0, allow_inf_nan=False, description="simulated seconds")
+    sim_time_s: float | None = Field(40.0, gt=0, le=MAX_FINITE, allow_inf_nan=False, description="simulated seconds")
     client_updates: int | None = Field(None, ge=1, description="client updates received by the server")
     server_updates: int | None = Field(None, ge=1, description="server model versions produced")
     target_accuracy: float | None = Field(None, gt=0, le=1, description="test accuracy that ends the run")
@@ -342,6 +355,39 @@ class EvalConfig(Section):
 
     every_s: float | None = Field(1.0, gt=0, allow_inf_nan=False, description="simulated seconds between evaluations; null = only at the end")
     per_client: bool = Field(False, description="also record mean and 10th percentile of per-client accuracy")
+
+
+class RunConfig(Section):
+    """How a run is carried out (not what it computes: these keys do not change a run's id)."""
+
+    checkpoint_every_s: float | None = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="simulated seconds between checkpoints of the whole state (DIR/checkpoint.pkl); "
+        "simfl run --resume DIR continues from the last one, with the same tables as an uninterrupted run; "
+        "null = none",
+    )
+
+
+class LimitsConfig(Section):
+    """Bounds that refuse runs too large for the machine before they start (raise them if you mean it).
+
+    The estimates are stated in the error: memory from the population, the model copies in
+    flight and the task log; events from the stop criteria and how fast tasks end.
+    """
+
+    memory_gb: float = Field(16.0, gt=0, allow_inf_nan=False, description="estimated peak memory a run may need (GB)")
+    events: float = Field(
+        1e9, gt=0, description="estimated client updates a run may simulate (bounds an unbounded stop such as a "
+        "huge stop.sim_time_s)"
+    )
+    evaluations: float = Field(1e6, gt=0, description="evaluations a run may make (stop.sim_time_s / eval.every_s)")
+    events_per_instant: int = Field(
+        10_000_000, ge=1, description="events at one simulated time beyond which a run stops as no_progress"
+    )
+
+
+#: Sections that change how a run is carried out, not its results: left out of run ids.
+NON_RESULT_SECTIONS = ("run", "limits")
 
 
 # ------------------------------------------------------------------------- root
@@ -363,6 +409,8 @@ class Config(Section):
     )
     stop: StopConfig = Field(StopConfig(), description="stop criteria")
     eval: EvalConfig = Field(EvalConfig(), description="evaluation schedule")
+    run: RunConfig = Field(RunConfig(), description="checkpoints (does not change a run's id)")
+    limits: LimitsConfig = Field(LimitsConfig(), description="size limits checked before a run starts")
 
     @property
     def search_path(self) -> tuple[str, ...]:
@@ -388,4 +436,21 @@ class Config(Section):
             )
         if self.stop.target_accuracy is not None and not self.train.enabled:
             raise key_error("stop.target_accuracy", "needs training (train.enabled: true); a dry run has no accuracy")
+        self._positive_task_time()
         return self
+
+    def _positive_task_time(self) -> None:
+        """A task must take positive simulated time, or the clock could stop (a run that never ends)."""
+        het = self.heterogeneity
+        if het.profiles is not None:
+            return  # speed and links come from a trace: checked on the population (and guarded in the engine)
+        net, compute = het.network, het.compute
+        instant_links = net.latency_s.has_atom_at_zero and not net.down_mbps.is_finite and not net.up_mbps.is_finite
+        instant_compute = compute.seconds_per_sample.has_atom_at_zero or compute.jitter.has_atom_at_zero
+        if instant_links and instant_compute:
+            key = "seconds_per_sample" if compute.seconds_per_sample.has_atom_at_zero else "jitter"
+            raise key_error(
+                f"heterogeneity.compute.{key}",
+                "a task could take 0 s (0 compute with zero latency and infinite bandwidth), so simulated time "
+                "would not advance: make the compute, the latency or a bandwidth positive and finite",
+            )

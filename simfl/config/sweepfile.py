@@ -41,11 +41,11 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from simfl.config.load import config_from_dict, dump_config, read_yaml, resolve_paths, split_key
 from simfl.config.messages import render_validation_error
-from simfl.config.schema import Config, Section
+from simfl.config.schema import NON_RESULT_SECTIONS, Config, Section
 from simfl.errors import ConfigError
 
-__all__ = ["SweepSpec", "PlannedRun", "load_sweep", "sweep_search_path", "expand_sweep", "run_id_of", "point_label",
-           "LABEL"]
+__all__ = ["SweepSpec", "PlannedRun", "load_sweep", "sweep_search_path", "expand_sweep", "run_id_of", "result_digest",
+           "point_label", "LABEL"]
 
 #: A swept key that names points without changing their config.
 LABEL = "label"
@@ -63,6 +63,7 @@ class SweepSpec(Section):
     )
     seeds: int | list[int] = Field(1, description="number of seeds (0..n-1) or an explicit list")
     targets: list[float] = Field(default_factory=list, description="test accuracies whose time-to-reach is summarized")
+    max_runs: int = Field(100_000, ge=1, description="a sweep with more runs than this is refused (raise it if you mean it)")
 
     @field_validator("grid", "zip")
     @classmethod
@@ -89,10 +90,11 @@ class SweepSpec(Section):
     @field_validator("seeds")
     @classmethod
     def _valid_seeds(cls, value: int | list[int]) -> int | list[int]:
-        seeds = range(value) if isinstance(value, int) else value
-        if isinstance(value, int) and value < 1:
-            raise ValueError("must be a count >= 1 or a list of seeds")
-        if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        if isinstance(value, int):
+            if value < 1:
+                raise ValueError("must be a count >= 1 or a list of seeds")
+            return value  # 0..value-1: distinct and non-negative
+        if any(s < 0 for s in value) or len(set(value)) != len(value):
             raise ValueError("seeds must be distinct non-negative integers")
         return value
 
@@ -120,6 +122,16 @@ class SweepSpec(Section):
         return self
 
     @property
+    def num_runs(self) -> int:
+        """How many runs the sweep expands to (computed without expanding it)."""
+        count = len(self.seeds) if isinstance(self.seeds, list) else self.seeds
+        for values in self.grid.values():
+            count *= len(values)
+        if self.zip:
+            count *= len(next(iter(self.zip.values())))
+        return count * max(len(self.variants), 1)
+
+    @property
     def seed_list(self) -> list[int]:
         """The seeds, as a list."""
         return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
@@ -145,10 +157,19 @@ class PlannedRun:
     config: Config
 
 
+def result_digest(config: Config) -> str:
+    """SHA-256 (hex) of the resolved config without its name and the sections that do not change
+    results (checkpoints, size limits): two configs with the same digest give the same tables."""
+    data = config.model_dump(mode="python")
+    data["name"] = None
+    for section in NON_RESULT_SECTIONS:
+        data.pop(section, None)
+    return hashlib.sha256(yaml.safe_dump(data, sort_keys=False).encode()).hexdigest()
+
+
 def run_id_of(config: Config) -> str:
-    """A stable id: the first 12 hex digits of the SHA-256 of the resolved config (name excluded)."""
-    text = dump_config(config.model_copy(update={"name": None}))
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    """A stable id: the first 12 hex digits of :func:`result_digest`."""
+    return result_digest(config)[:12]
 
 
 def point_label(point: dict[str, Any]) -> str:
@@ -206,6 +227,9 @@ def expand_sweep(
         ConfigError: naming the sweep point whose config is invalid, or two points that
             resolve to the same run.
     """
+    if spec.num_runs > spec.max_runs:
+        raise ConfigError(f"seeds: the sweep has {spec.num_runs:,} runs > max_runs ({spec.max_runs:,}): sweep fewer "
+                          "points or seeds, or raise max_runs in the sweep file")
     grid_points = [dict(zip(spec.grid, values)) for values in itertools.product(*spec.grid.values())]
     zip_len = len(next(iter(spec.zip.values()))) if spec.zip else 1
     zip_points = [{k: v[i] for k, v in spec.zip.items()} for i in range(zip_len)]

@@ -11,6 +11,7 @@ an obsolete one (rates changed since) is recognized by a generation counter and 
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import simpy
 
@@ -114,11 +115,10 @@ class SharedLink:
         if not self._active:
             return
         delay = min(max(t.remaining, 0.0) / t.rate for t in self._active)
-        gen = self._generation
         ev = self.env.timeout(delay)
-        ev.callbacks.append(lambda _ev: self._complete(gen))
+        ev.callbacks.append(partial(self._complete, self._generation))
 
-    def _complete(self, generation: int) -> None:
+    def _complete(self, generation: int, _event=None) -> None:
         if generation != self._generation:
             return  # rates changed since this completion was scheduled
         self._advance()

@@ -34,6 +34,10 @@ class Job:
 class Trainer(Protocol):
     """What the engine needs from a trainer. Extension point: implement these members.
 
+    A trainer that can be checkpointed (``run.checkpoint_every_s``) also has
+    ``checkpoint_state() -> dict`` (its jobs and unfetched results; picklable) and
+    ``load_checkpoint_state(state)``.
+
     A trainer that holds its own data also has ``client_sizes``: training samples per client
     (int array, one per client). :func:`simfl.run` then takes the clients' sizes (FedAvg weights,
     compute times, ``clients.parquet``) from it rather than from ``config.data``; a trainer

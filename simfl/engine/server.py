@@ -315,10 +315,22 @@ class Selector:
 # ------------------------------------------------------------------ shared steps
 class OptimizerStep:
     """``x ← x + opt(g)`` for a pseudo-gradient ``g``: a server optimizer and its state,
-    created at the first step from the model it applies to."""
+    created at the first step from the model it applies to.
 
-    def __init__(self, optimizer: ServerOptimizer) -> None:
-        self.optimizer = optimizer
+    Args:
+        optimizer: a :class:`~simfl.algorithms.optim.ServerOptimizer`, or a function of no
+            arguments that builds one (e.g. ``params.server_optimizer.build``). With a function, a
+            checkpoint keeps only the function and the state, and rebuilds the optimizer when it is
+            loaded, so optimizers made of closures (lambdas) need not be picklable.
+    """
+
+    def __init__(self, optimizer: ServerOptimizer | Callable[[], ServerOptimizer]) -> None:
+        if isinstance(optimizer, ServerOptimizer):
+            self.factory = None
+            self.optimizer = optimizer
+        else:
+            self.factory = optimizer
+            self.optimizer = optimizer()
         self.state: Any = None
 
     def __call__(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -327,6 +339,17 @@ class OptimizerStep:
             self.state = self.optimizer.init(x)
         update, self.state = self.optimizer.update(g, self.state)
         return apply_update(x, update)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        if self.factory is not None:
+            del state["optimizer"]  # rebuilt from the factory
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.factory is not None:
+            self.optimizer = self.factory()
 
 
 def weighted_mean(server: Server, tasks: Sequence["Task"], weights: Sequence[float]) -> np.ndarray:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import math
 import signal
+from functools import partial
 import threading
 from collections import deque
 from array import array
@@ -25,10 +26,9 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-import simpy
 
-from simfl.engine.client import ServerLinks, run_task
-from simfl.engine.events import EVAL, FLUSH, WAKE, PriorityTimeout
+from simfl.engine.client import ServerLinks, TaskRun
+from simfl.engine.events import EVAL, FLUSH, WAKE, Environment, PriorityTimeout
 from simfl.engine.protocols import Job, Trainer
 from simfl.engine.server import Policy, Selector, Server, Timer
 from simfl.engine.tasks import Status, Task, TaskLog
@@ -56,6 +56,10 @@ class EngineSettings:
         client_cooldown_s: a client is not eligible until this long after its task ended.
         egress_mbps, ingress_mbps: the server's shared links (inf: unlimited).
         aggregation_s_per_update: server time to aggregate one update (0: none).
+        checkpoint_every_s: simulated seconds between checkpoints (None: none); the run calls
+            ``checkpoint(sim)`` with the state after every event up to each multiple.
+        max_events_per_instant: events at one simulated time beyond which the run stops with
+            ``no_progress`` (time would not advance: a guard against zero-duration loops).
     """
 
     samples_per_task: np.ndarray
@@ -68,6 +72,8 @@ class EngineSettings:
     egress_mbps: float = math.inf
     ingress_mbps: float = math.inf
     aggregation_s_per_update: float = 0.0
+    checkpoint_every_s: float | None = None
+    max_events_per_instant: int = 10_000_000
 
     @property
     def contended(self) -> bool:
@@ -115,13 +121,9 @@ class Simulation:
         selector: Selector,
         algorithm: object = None,
     ) -> None:
-        self.env = simpy.Environment()
-        self.settings = settings
+        self.env = Environment()
         self.algorithm = algorithm
-        self.population = population
         self.policy = policy
-        self.trainer = trainer
-        self.progress = progress
         self.model_bytes = int(model_bytes)
         self.version = 0
         self.params: np.ndarray | None = trainer.initial_params() if trainer is not None else None
@@ -133,32 +135,21 @@ class Simulation:
         self.stop_reason: str | None = None
         #: counts a policy keeps for the manifest (e.g. FedAvg's ``abandoned_rounds``)
         self.counters: dict[str, int] = {}
-        self._timeline = population.timeline
+        #: where and why the model diverged (None: it did not)
+        self.diverged: dict | None = None
+        self.steps = 0  # events processed
+        self.started = False
+        #: the simulated time of the last checkpoint (its state: every event up to then done)
+        self.checkpoint_time_s: float | None = None
         self.selection_stream = BlockUniforms(population.tree.generator(Purpose.SELECTION))
         self.selector: Selector = selector
-        cooldown = settings.client_cooldown_s
-        self._cooldown = cooldown
-        self._ready_at = np.zeros(n) if cooldown > 0 else None  # end of each client's cool-down
-        #: True when every idle client may be dispatched (always online, no cool-down)
-        self.idle_means_eligible = population.timeline.always_online and self._ready_at is None
-        # Per-client constants as typed arrays (array.array): the dispatch hot path indexes
-        # them one client at a time, and contiguous storage keeps random access cheap for
-        # populations of 10^6 (a Python list of floats is several times slower there).
+        self._ready_at = np.zeros(n) if settings.client_cooldown_s > 0 else None  # end of each client's cool-down
         self._task_count = array("q", bytes(8 * n))
-        self._download = array("d", transfer_seconds(population.latency_s, population.down_mbps, self.model_bytes))
-        self._upload = array("d", transfer_seconds(population.latency_s, population.up_mbps, self.model_bytes))
-        self._compute_base = array("d", np.asarray(settings.samples_per_task) * population.seconds_per_sample)
-        self._num_samples = array("q", population.num_samples.astype(np.int64))
-        self._jitter = population.jitter_function()
-        self._speed = population.speed if population.speed is not None and not population.speed.constant else None
-        self._always_online = population.timeline.always_online
+        self._attach(settings, population, trainer, progress)
         self.links = ServerLinks(self.env, settings.egress_mbps, settings.ingress_mbps) if settings.contended else None
-        self._aggregation_s = settings.aggregation_s_per_update
         self._queue: deque[Task] = deque()
         self._queued: set[int] = set()
-        self._queue_ready: simpy.Event | None = None
-        if self._aggregation_s > 0:
-            self.env.process(self._aggregation_server())
+        self._aggregating = False  # the aggregation server is busy
         self._collect_end = self._collect  # one bound method for every task-end event
         self._ended: list[Task] = []
         self._flush_pending = False
@@ -174,6 +165,51 @@ class Simulation:
         self._observe = self.selector.observe if self.selector.observes else None
         self._observe_result = self.selector.observe_result if self.selector.observes_results else None
         self._observe_missed = self.selector.observe_missed if self.selector.observes_missed else None
+
+    #: What a checkpoint leaves out: it is rebuilt from the config (the population, its
+    #: processes and per-client constants, the trainer and its data, the settings, the display).
+    _REBUILT = ("settings", "population", "trainer", "progress", "_timeline", "_cooldown", "idle_means_eligible",
+                "_download", "_upload", "_compute_base", "_num_samples", "_jitter", "_speed", "_always_online",
+                "_aggregation_s")
+
+    def _attach(self, settings: EngineSettings, population: Population, trainer: Trainer | None, progress) -> None:
+        """Set what is derived from the config and the population (at creation and on restore)."""
+        self.settings = settings
+        self.population = population
+        self.trainer = trainer
+        self.progress = progress
+        self._timeline = population.timeline
+        self._cooldown = settings.client_cooldown_s
+        #: True when every idle client may be dispatched (always online, no cool-down)
+        self.idle_means_eligible = population.timeline.always_online and self._ready_at is None
+        # Per-client constants as typed arrays (array.array): the dispatch hot path indexes
+        # them one client at a time, and contiguous storage keeps random access cheap for
+        # populations of 10^6 (a Python list of floats is several times slower there).
+        self._download = array("d", transfer_seconds(population.latency_s, population.down_mbps, self.model_bytes))
+        self._upload = array("d", transfer_seconds(population.latency_s, population.up_mbps, self.model_bytes))
+        self._compute_base = array("d", np.asarray(settings.samples_per_task) * population.seconds_per_sample)
+        self._num_samples = array("q", population.num_samples.astype(np.int64))
+        self._jitter = population.jitter_function()
+        self._speed = population.speed if population.speed is not None and not population.speed.constant else None
+        self._always_online = population.timeline.always_online
+        self._aggregation_s = settings.aggregation_s_per_update
+
+    def __getstate__(self) -> dict:
+        """The dynamic state (clock, queue of events, tasks, models, policy, selector, records)."""
+        state = self.__dict__.copy()
+        for name in self._REBUILT:
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+    @classmethod
+    def restore(cls, state: "Simulation", settings: EngineSettings, population: Population, trainer: Trainer | None,
+                progress=None) -> "Simulation":
+        """A simulation unpickled from a checkpoint, re-attached to what was rebuilt from its config."""
+        state._attach(settings, population, trainer, progress)
+        return state
 
     # ------------------------------------------------------------------ clock
     @property
@@ -340,7 +376,7 @@ class Simulation:
         self.busy[client] = True
         self.in_flight[tid] = task
         offline_at = math.inf if self._always_online else self._timeline.online_until(client, now)
-        task.process = self.env.process(run_task(self, task, work, offline_at))
+        task.process = TaskRun(self, task, work, offline_at)
         return task
 
     def _collect(self, task: Task) -> None:
@@ -355,9 +391,9 @@ class Simulation:
             self._flush()
         else:
             self._flush_pending = True
-            PriorityTimeout(self.env, 0, FLUSH).callbacks.append(lambda _ev: self._flush())
+            PriorityTimeout(self.env, 0, FLUSH).callbacks.append(self._flush)
 
-    def _flush(self) -> None:
+    def _flush(self, _event=None) -> None:
         """Process every task that ended now, in dispatch order (see :mod:`simfl.engine.events`)."""
         ended, self._ended, self._flush_pending = self._ended, [], False
         if len(ended) > 1:
@@ -436,8 +472,8 @@ class Simulation:
             if self._ready_at is not None:
                 self._ready_at[task.client] = self.env.now + self._cooldown
             self.log.finish(task.id, Status.DISCARDED_DEADLINE, self.env.now)
-            if task.process is not None and task.process.is_alive:
-                task.process.interrupt("aborted")
+            if task.process is not None:
+                task.process.abort()
         elif task.lost:
             return
         elif self._held.pop(task.id, None) is not None:
@@ -463,24 +499,25 @@ class Simulation:
     def _enqueue(self, task: Task) -> None:
         self._queue.append(task)
         self._queued.add(task.id)
-        if self._queue_ready is not None and not self._queue_ready.triggered:
-            self._queue_ready.succeed()
+        if not self._aggregating:
+            self._aggregate_next()
 
-    def _aggregation_server(self):
+    def _aggregate_next(self, _event=None) -> None:
         """One server, first come first served: each update takes ``aggregation_s_per_update``."""
-        while True:
-            while not self._queue:
-                self._queue_ready = self.env.event()
-                yield self._queue_ready
+        while self._queue:
             task = self._queue.popleft()
-            if task.id not in self._queued:
-                continue  # discarded while waiting
-            yield self.env.timeout(self._aggregation_s)
-            if task.id not in self._queued:
-                continue  # discarded while being aggregated
+            if task.id in self._queued:  # else discarded while waiting
+                self._aggregating = True
+                self.env.timeout(self._aggregation_s).callbacks.append(partial(self._aggregated, task))
+                return
+        self._aggregating = False
+
+    def _aggregated(self, task: Task, _event) -> None:
+        if task.id in self._queued:  # else discarded while being aggregated
             self._queued.discard(task.id)
             self.log.cols["aggregated_time_s"][task.id] = self.env.now
             self.policy.on_task_ends(self.server, [task])
+        self._aggregate_next()
 
     @property
     def outstanding(self) -> int:
@@ -518,6 +555,8 @@ class Simulation:
         self.version += 1
         self._aggregations.append((self.version, self.env.now, self._applied_since, extra or None))
         self._applied_since = 0
+        if params is not None and not math.isfinite(float(np.sum(params, dtype=np.float64))):
+            self._diverged("the global model holds NaN or inf")
         limit = self.settings.stop_server_updates
         if limit is not None and self.version >= limit and self.stop_reason is None:
             self.stop_reason = "server_updates"
@@ -537,31 +576,60 @@ class Simulation:
             **metrics,
         }
         self._evals.append(row)
+        if self.trainer is not None and not math.isfinite(row["test_loss"]):
+            self._diverged(f"the test loss is {row['test_loss']}")
         target = self.settings.stop_target_accuracy
         if target is not None and row["test_accuracy"] >= target and self.stop_reason is None:
             self.stop_reason = "target_accuracy"
 
-    def _eval_process(self, every: float):
-        k = 0
-        while True:
-            # absolute times k*every: no drift from adding floats
-            yield PriorityTimeout(self.env, max(k * every - self.env.now, 0.0), EVAL)
-            self._evaluate(self.env.now)
-            k += 1
+    def _diverged(self, what: str) -> None:
+        """NaN or inf in the model: the run ends after the current event (stop reason ``diverged``);
+        ``diverged_version`` is the first version found holding NaN or inf."""
+        if self.diverged is None:
+            self.diverged = {"diverged_at_s": float(self.env.now), "diverged_version": int(self.version),
+                             "diverged_because": what}
+        if self.stop_reason is None or self.stop_reason != "interrupted":
+            self.stop_reason = "diverged"
+
+    def _eval_tick(self, _event=None) -> None:
+        """The k-th periodic evaluation, at the absolute time k·every (no drift from adding floats)."""
+        every = self.settings.eval_every_s
+        self._evaluate(self.env.now)
+        self._eval_k += 1
+        PriorityTimeout(self.env, max(self._eval_k * every - self.env.now, 0.0), EVAL).callbacks.append(self._eval_tick)
+
+    def _eval_once(self, _event=None) -> None:
+        self._evaluate(0.0)
 
     # --------------------------------------------------------------------- run
-    def run(self) -> SimulationOutcome:
-        """Run until a stop criterion holds; Ctrl-C stops early with what was recorded."""
+    def start(self) -> None:
+        """Schedule the first evaluation and start the policy (once, at t = 0)."""
+        if self.started:
+            return
+        self.started = True
+        self._eval_k = 0
+        every = self.settings.eval_every_s
+        PriorityTimeout(self.env, 0, EVAL).callbacks.append(self._eval_tick if every is not None else self._eval_once)
+        self.policy.start(self.server)
+
+    def run(self, checkpoint: Callable[["Simulation"], None] | None = None) -> SimulationOutcome:
+        """Run until a stop criterion holds; Ctrl-C stops early with what was recorded.
+
+        Args:
+            checkpoint: called as ``checkpoint(sim)`` at each multiple of
+                ``settings.checkpoint_every_s``, with the state after every event up to it
+                (a restored simulation continues from there, see :mod:`simfl.engine.checkpoint`).
+        """
         settings = self.settings
         until = settings.stop_sim_time_s if settings.stop_sim_time_s is not None else math.inf
-        every = settings.eval_every_s
-        if every is not None:
-            self.env.process(self._eval_process(every))
-        else:
-            PriorityTimeout(self.env, 0, EVAL).callbacks.append(lambda _ev: self._evaluate(0.0))
-        self.policy.start(self.server)
-        env, steps = self.env, 0
+        self.start()
+        every_ckpt = settings.checkpoint_every_s if checkpoint is not None else None
+        next_ckpt = math.inf
+        if every_ckpt is not None:
+            next_ckpt = (math.floor(self.env.now / every_ckpt) + 1) * every_ckpt
+        env = self.env
         end_time = None
+        same_instant, last_t, limit = 0, -math.inf, settings.max_events_per_instant
         # Garbage collection: everything allocated before the run (libraries, data, the
         # population) is frozen out of collections, and young-generation collections are made
         # rarer; the loop allocates many short-lived events. Restored when the run ends.
@@ -569,6 +637,7 @@ class Simulation:
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
         previous_handler = self._catch_interrupt()
+        steps = self.steps
         try:
             peek, step, progress = env.peek, env.step, self.progress
             while self.stop_reason is None:
@@ -579,6 +648,18 @@ class Simulation:
                 if t == math.inf:
                     self.stop_reason = "stalled"  # nothing left to happen (e.g. nobody ever online)
                     break
+                if t > next_ckpt:  # every event up to the checkpoint time is done
+                    self.steps = steps
+                    self.checkpoint_time_s = next_ckpt
+                    checkpoint(self)
+                    next_ckpt = (math.floor(t / every_ckpt) + 1) * every_ckpt
+                if t == last_t:
+                    same_instant += 1
+                    if same_instant > limit:
+                        self.stop_reason = "no_progress"  # e.g. tasks of zero duration: time cannot advance
+                        break
+                else:
+                    last_t, same_instant = t, 0
                 step()
                 steps += 1
                 if progress is not None and not steps % _PROGRESS_EVERY:
@@ -590,6 +671,7 @@ class Simulation:
                 signal.signal(signal.SIGINT, previous_handler)
             gc.set_threshold(*thresholds)
             gc.unfreeze()
+        self.steps = steps
         if end_time is None:
             end_time = env.now
         self.policy.finish(self.server)
@@ -597,10 +679,14 @@ class Simulation:
             self.cancel_job(task)
         for task in self._held.values():  # buffered, never applied
             self.cancel_job(task)
-        if self.stop_reason != "interrupted":
+        if self.stop_reason not in ("interrupted", "diverged", "no_progress"):
             self._evaluate(end_time)
         if self.progress is not None:
             self.progress(self)
+        counters = {**self.counters, "client_updates": self.client_updates, "server_updates": self.version,
+                    "steps": steps}
+        if self.diverged is not None:
+            counters.update(self.diverged)
         return SimulationOutcome(
             client_updates=self.log.frame(),
             aggregations=self._aggregation_frame(),
@@ -608,8 +694,7 @@ class Simulation:
             stop_reason=self.stop_reason,
             sim_end_s=float(end_time),
             final_params=self.params,
-            counters={**self.counters, "client_updates": self.client_updates, "server_updates": self.version,
-                      "steps": steps},
+            counters=counters,
         )
 
     def _catch_interrupt(self):

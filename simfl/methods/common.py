@@ -67,6 +67,9 @@ class AsyncParams(AlgorithmParams):
         if self.concurrency > world.num_clients:
             raise ParamError("concurrency", f"must be <= data.num_clients ({world.num_clients}), got {self.concurrency}")
 
+    def in_flight(self, num_clients: int) -> int:
+        return min(self.concurrency, num_clients)
+
 
 class AsyncMethod(Policy):
     """Keep ``concurrency`` tasks in flight; hand each arrival, with its staleness τ, to :meth:`apply`.

@@ -39,7 +39,7 @@ class FedAsync(AsyncMethod):
     def __init__(self, params: FedAsyncParams) -> None:
         super().__init__(params)
         self.alpha = params.alpha
-        self.step = None if params.server_optimizer is None else OptimizerStep(params.server_optimizer.build())
+        self.step = None if params.server_optimizer is None else OptimizerStep(params.server_optimizer.build)
 
     def apply(self, server: Server, task: "Task", tau: int) -> None:
         weight = self.alpha * self.staleness(tau)

@@ -51,6 +51,9 @@ class FedATParams(AlgorithmParams):
             raise param_error("selection", "fedat draws each tier's clients uniformly; selection must be uniform")
         return self
 
+    def in_flight(self, num_clients: int) -> int:
+        return min(self.tiers * self.clients_per_round, num_clients)
+
     def check(self, world: World) -> None:
         if self.tiers > world.num_clients:
             raise ParamError("tiers", f"must be <= data.num_clients ({world.num_clients}), got {self.tiers}")

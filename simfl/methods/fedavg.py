@@ -65,6 +65,9 @@ class FedAvgParams(ServerStepParams):
         """Clients selected per round: round(K (1 + o)), halves rounded up."""
         return int(math.floor(self.clients_per_round * (1 + self.over_selection) + 0.5 + 1e-9))
 
+    def in_flight(self, num_clients: int) -> int:
+        return min(self.selected_per_round, num_clients)
+
     def check(self, world: World) -> None:
         m = self.selected_per_round
         if m > world.num_clients:
@@ -93,7 +96,7 @@ class FedAvg(Policy):
         self.m = params.selected_per_round
         self.deadline_s = params.deadline_s
         self.min_reports = params.min_reports
-        self.step = OptimizerStep(params.optimizer())
+        self.step = OptimizerStep(params.optimizer)
         self._round: _Round | None = None
         self._index = 0
         self._opened_at = 0.0

@@ -48,7 +48,7 @@ class FedBuff(AsyncMethod):
         super().__init__(params)
         self.buffer_size = params.buffer_size
         self.by_weight = params.buffer_normalization == "weight"
-        self.step = OptimizerStep(params.optimizer())
+        self.step = OptimizerStep(params.optimizer)
         self._buffer: list[tuple["Task", float]] = []
 
     def apply(self, server: Server, task: "Task", tau: int) -> None:

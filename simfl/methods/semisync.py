@@ -35,6 +35,9 @@ class SemiSyncParams(ServerStepParams):
     concurrency: int = Field(10, ge=1, description="tasks in flight after each aggregation")
     staleness: component_field("staleness") = staleness_field()  # type: ignore[valid-type]
 
+    def in_flight(self, num_clients: int) -> int:
+        return min(self.concurrency, num_clients)
+
     def check(self, world: World) -> None:
         if self.concurrency > world.num_clients:
             raise ParamError("concurrency", f"must be <= data.num_clients ({world.num_clients}), got {self.concurrency}")
@@ -49,7 +52,7 @@ class SemiSync(Policy):
         self.period_s = params.period_s
         self.concurrency = params.concurrency
         self.staleness = params.staleness
-        self.step = OptimizerStep(params.optimizer())
+        self.step = OptimizerStep(params.optimizer)
         self._arrived: list["Task"] = []
         self._period = 0
         self._server: Server | None = None

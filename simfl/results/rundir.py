@@ -25,7 +25,7 @@ __all__ = ["TABLES", "MANIFEST", "RunDir", "read_manifest", "run_status", "versi
 TABLES = ("client_updates", "aggregations", "evals", "clients")
 MANIFEST = "manifest.json"
 CONFIG = "config.yaml"
-_OWN_FILES = {f"{t}.parquet" for t in TABLES} | {MANIFEST, CONFIG}
+_OWN_FILES = {f"{t}.parquet" for t in TABLES} | {MANIFEST, CONFIG, "checkpoint.pkl"}
 
 
 def versions() -> dict[str, str]:
@@ -79,11 +79,16 @@ class RunDir:
         self.path = Path(path)
 
     @classmethod
-    def create(cls, path: str | Path, overwrite: bool = False) -> "RunDir":
-        """Make the directory; refuse a non-empty one unless ``overwrite`` (then clear simfl's files)."""
+    def create(cls, path: str | Path, overwrite: bool = False, resume: bool = False) -> "RunDir":
+        """Make the directory; refuse a non-empty one unless ``overwrite`` (then clear simfl's files)
+        or ``resume`` (a run directory whose run is continued)."""
         p = Path(path)
         if p.exists() and not p.is_dir():
             raise RunDirError(f"--out {p}: exists and is not a directory")
+        if resume:
+            if read_manifest(p) is None:
+                raise RunDirError(f"--resume {p}: not a simfl run directory (no readable manifest.json)")
+            return cls(p)
         if p.is_dir() and any(p.iterdir()):
             if not overwrite:
                 status = run_status(p)

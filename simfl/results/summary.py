@@ -4,7 +4,8 @@ Definitions (the columns of a sweep's ``summary.parquet``):
 
 * ``time_to_{t}_s``: the first evaluation time at which test accuracy ≥ t (NaN if never;
   resolution = ``eval.every_s``).
-* ``final_accuracy`` / ``best_accuracy``: at the last evaluation / the best one.
+* ``final_accuracy`` / ``best_accuracy``: at the last evaluation / the best one (a ``diverged`` run has
+  no final accuracy and reaches no target: ``time_to_*`` is NaN).
 * ``applied_updates``, ``lost_updates`` (``lost_offline``), ``dropped_updates``
   (``dropped_stale``), ``discarded_updates`` (``discarded_deadline``): task counts by status.
 * ``wasted_compute_s``: simulated compute seconds spent on tasks that will never be applied
@@ -71,9 +72,11 @@ def summarize_tables(
     counts = status.value_counts()
     arrived = client_updates.staleness.dropna()
     acc = evals.test_accuracy if len(evals) else pd.Series(dtype=float)
-    row: dict[str, Any] = {target_column(t): time_to_accuracy(evals, t) for t in targets}
+    diverged = manifest.get("status") == "diverged"
+    # a diverged run never reaches a target, and has no final model to score
+    row: dict[str, Any] = {target_column(t): math.nan if diverged else time_to_accuracy(evals, t) for t in targets}
     row.update(
-        final_accuracy=float(acc.iloc[-1]) if len(acc) else math.nan,
+        final_accuracy=float(acc.iloc[-1]) if len(acc) and not diverged else math.nan,
         best_accuracy=float(acc.max()) if len(acc) else math.nan,
         applied_updates=int(counts.get("applied", 0)),
         lost_updates=int(counts.get("lost_offline", 0)),

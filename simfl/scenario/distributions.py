@@ -48,6 +48,7 @@ __all__ = [
     "FiniteDistribution",
     "PeriodDistribution",
     "as_distribution",
+    "MAX_FINITE",
 ]
 
 _FiniteNonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -498,10 +499,31 @@ def _number_to_constant(value: Any) -> Any:
 DistributionSpec = Annotated[tagged_union(DISTRIBUTIONS, key="dist"), BeforeValidator(_number_to_constant)]
 
 
+#: Quantiles at which a distribution's draws must be representable (finite floats).
+_EXTREME_QUANTILES = np.array([1e-12, 0.5, 1.0 - 1e-12])
+#: Largest draw or mean a finite quantity (a duration, a multiplier) may have: about 3 × 10^13
+#: years of seconds; beyond it sums and products of simulated times overflow or lose all precision.
+MAX_FINITE = 1e21
+
+
+def _representable(d: Distribution) -> Distribution:
+    """Draws and mean stay far from float overflow (e.g. lognormal sigma 1e308 overflows)."""
+    with np.errstate(all="ignore"):
+        draws = np.asarray(d.ppf(_EXTREME_QUANTILES), dtype=float)
+    if not np.all(np.isfinite(draws)) or np.max(np.abs(draws)) > MAX_FINITE:
+        raise ValueError(f"its parameters overflow: draws reach {np.max(np.abs(draws)):.3g} (limit {MAX_FINITE:g})")
+    mean = d.expected
+    if not (math.isnan(mean) or mean <= MAX_FINITE):
+        if math.isinf(mean) and d.dist == "pareto":
+            return d  # a heavy tail with an infinite mean is a law, not an overflow
+        raise ValueError(f"its parameters overflow: the mean is {mean:.3g} (limit {MAX_FINITE:g})")
+    return d
+
+
 def _finite(d: Distribution) -> Distribution:
     if not d.is_finite:
         raise ValueError("must be finite (.inf is only allowed for bandwidths)")
-    return d
+    return _representable(d)
 
 
 def _proper_duration(d: Distribution) -> Distribution:
@@ -509,7 +531,7 @@ def _proper_duration(d: Distribution) -> Distribution:
         raise ValueError("must be a finite duration that is never 0")
     if not math.isfinite(d.expected):
         raise ValueError("must have a finite mean (a Pareto needs shape > 1)")
-    return d
+    return _representable(d)
 
 
 #: A distribution whose draws are finite (durations, multipliers, offsets).

@@ -69,6 +69,19 @@ class TorchTrainer:
         self._done: dict[int, np.ndarray] = {}
         self._stats: dict[int, tuple[float, float, int]] = {}
 
+    # ------------------------------------------------------------ checkpoints
+    def checkpoint_state(self) -> dict:
+        """What a checkpoint keeps of the trainer: the jobs waiting to be computed, the results
+        computed and not yet fetched, their loss statistics (the rest is rebuilt from the config).
+        Restored exactly, the batched executor groups the same jobs, so results are bitwise equal."""
+        return {"pending": dict(self._pending), "done": dict(self._done), "stats": dict(self._stats)}
+
+    def load_checkpoint_state(self, state: dict) -> None:
+        """Restore :meth:`checkpoint_state`."""
+        self._pending = dict(state["pending"])
+        self._done = dict(state["done"])
+        self._stats = dict(state["stats"])
+
     # ------------------------------------------------------------ the protocol
     def initial_params(self) -> np.ndarray:
         """PyTorch-default initialization from the seed tree's ``MODEL_INIT`` stream."""

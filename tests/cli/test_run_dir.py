@@ -101,7 +101,7 @@ def test_validate_ok(cfg, capsys):
 
 
 def test_failure_marks_the_directory_failed(cfg, tmp_path, monkeypatch):
-    def boom(self):
+    def boom(self, **kwargs):
         raise RuntimeError("simulated crash")
 
     monkeypatch.setattr("simfl.engine.simulation.Simulation.run", boom)
@@ -118,7 +118,7 @@ def test_ctrl_c_keeps_what_was_recorded(tmp_path):
     p.write_text(
         "data: {num_clients: 200}\ntrain: {enabled: false}\nalgorithm: {concurrency: 50}\n"
         "heterogeneity: {compute: {jitter: {dist: exponential, mean: 1}}}\n"
-        "stop: {sim_time_s: null, client_updates: 100000000}\neval: {every_s: null}\n"
+        "stop: {sim_time_s: null, client_updates: 10000000}\neval: {every_s: null}\n"
     )
     out = tmp_path / "run"
     proc = subprocess.Popen(
