@@ -39,7 +39,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from simfl.config.load import config_from_dict, dump_config, read_yaml, resolve_paths, split_key
+from simfl.config.load import config_from_dict, read_yaml, resolve_paths, split_key
 from simfl.config.messages import render_validation_error
 from simfl.config.schema import NON_RESULT_SECTIONS, Config, Section
 from simfl.errors import ConfigError
