@@ -131,15 +131,22 @@ class DataConfig(Section):
         description="number of clients in the population; null = every client of the data's own split "
         "(leaf, arrays, huggingface, python); under natural a smaller number takes the first N",
     )
-    partition: Literal["natural", "iid", "dirichlet", "shards"] = Field(
+    partition: Literal["natural", "iid", "dirichlet", "shards", "flwr"] = Field(
         "natural",
         description="natural (synthetic: one generated distribution per client; leaf/arrays/huggingface/python: "
         "the data's own clients) | iid (equal sizes) | "
         "dirichlet (Hsu et al. 2019: each client's label mix ~ Dir(dirichlet_alpha · class frequencies)) | shards (McMahan et al.: sorted by label, "
-        "shards_per_client shards each)",
+        "shards_per_client shards each) | flwr (a Flower Datasets partitioner: flwr_partitioner, flwr_kwargs; "
+        "needs flwr-datasets)",
     )
     dirichlet_alpha: float = Field(0.5, gt=0, allow_inf_nan=False, description="concentration of the dirichlet partition")
     shards_per_client: int = Field(2, ge=1, description="shards per client for the shards partition")
+    flwr_partitioner: str | None = Field(
+        None,
+        description="partition flwr: a class of flwr_datasets.partitioner (e.g. PathologicalPartitioner) or an "
+        "import path; num_partitions, partition_by (label) and seed (from the seed tree) are filled in",
+    )
+    flwr_kwargs: dict[str, Any] = Field(default_factory=dict, description="partition flwr: the partitioner's arguments")
     quantity_skew: float | None = Field(
         None, ge=0, allow_inf_nan=False,
         description="iid/dirichlet/shards: client sizes proportional to lognormal(0, quantity_skew) draws; null = no skew",
@@ -186,6 +193,11 @@ class DataConfig(Section):
         "| float32 (read integers as numbers, e.g. raw pixels) | int64 (token ids: sequences need a model with an "
         "embedding, model.type: torch)",
     )
+    input_shape: list[Annotated[int, Field(ge=1)]] | None = Field(
+        None, min_length=1,
+        description="leaf/arrays/huggingface/python: reshape every sample to this shape, e.g. [1, 28, 28] for "
+        "FEMNIST's 784-value vectors (the cnn model takes channels, height, width); null = as stored",
+    )
     drift: list[DriftEvent] = Field(default_factory=list, description="scheduled changes of client data (concept drift)")
 
     @property
@@ -214,12 +226,19 @@ class DataConfig(Section):
                 raise key_error("data.source", f"dataset python needs data.source: package.module:function, got {self.source!r}")
         elif self.source is not None or self.source_kwargs:
             raise key_error("data.source" if self.source is not None else "data.source_kwargs", "only for dataset python")
+        if (self.partition == "flwr") != (self.flwr_partitioner is not None):
+            raise key_error("data.flwr_partitioner", "set it exactly when data.partition is flwr")
+        if self.flwr_kwargs and self.partition != "flwr":
+            raise key_error("data.flwr_kwargs", "only for partition flwr")
+        if self.partition == "flwr" and self.quantity_skew:
+            raise key_error("data.quantity_skew", "not with partition flwr (the partitioner sets the sizes)")
         columns = {"features": self.features, "label": self.label, "client_column": self.client_column}
         for key, value in columns.items():
             if value is not None and self.dataset not in ("arrays", "huggingface"):
                 raise key_error(f"data.{key}", f"only for datasets arrays (.parquet) and huggingface, not {self.dataset}")
-        if not own and (self.num_classes is not None or self.input_dtype != "auto"):
-            key = "data.num_classes" if self.num_classes is not None else "data.input_dtype"
+        if not own and (self.num_classes is not None or self.input_dtype != "auto" or self.input_shape is not None):
+            key = ("data.num_classes" if self.num_classes is not None else
+                   "data.input_dtype" if self.input_dtype != "auto" else "data.input_shape")
             raise key_error(key, f"only for datasets {', '.join(SOURCE_DATASETS)}, not {self.dataset}")
         if self.num_clients is None and not own:
             raise key_error(

@@ -33,6 +33,7 @@ def load_arrays(
     features: list[str] | None = None,
     label: str | None = None,
     client_column: str | None = None,
+    input_shape: tuple[int, ...] | None = None,
 ) -> Source:
     """The dataset in a ``.npz`` or Parquet file (see the module docstring).
 
@@ -49,7 +50,7 @@ def load_arrays(
         arrays = _read_parquet(p, features, label, client_column)
     else:
         raise DataError(f"{p}: dataset arrays reads .npz or .parquet files, not {p.suffix or 'a file without suffix'}")
-    return make_source(str(p), **arrays, input_dtype=input_dtype, num_classes=num_classes)
+    return make_source(str(p), **arrays, input_dtype=input_dtype, num_classes=num_classes, input_shape=input_shape)
 
 
 def _read_npz(p: Path) -> dict[str, np.ndarray]:

@@ -350,4 +350,8 @@ def _partition(cfg: DataConfig, tree: SeedTree, labels: np.ndarray) -> Partition
         return partition_dirichlet(labels, cfg.num_clients, cfg.dirichlet_alpha, rng, weights)
     if cfg.partition == "shards":
         return partition_shards(labels, cfg.num_clients, cfg.shards_per_client, rng, weights)
+    if cfg.partition == "flwr":
+        from simfl.data.flwr_partition import partition_flwr
+
+        return partition_flwr(labels, cfg.num_clients, cfg.flwr_partitioner, cfg.flwr_kwargs, rng)
     raise DataError(f"data.partition: unknown partition {cfg.partition!r}; expected natural, iid, dirichlet or shards")

@@ -44,6 +44,7 @@ def load_huggingface(
     features: list[str] | None = None,
     label: str | None = None,
     client_column: str | None = None,
+    input_shape: tuple[int, ...] | None = None,
 ) -> Source:
     """The dataset at ``path`` (see the module docstring).
 
@@ -67,7 +68,7 @@ def load_huggingface(
         str(p), train_cols["x"], train_cols["y"], train_cols["client_id"],
         None if test_cols is None else test_cols["x"], None if test_cols is None else test_cols["y"],
         None if test_cols is None or train_cols["client_id"] is None else test_cols["client_id"],
-        input_dtype=input_dtype, num_classes=num_classes,
+        input_dtype=input_dtype, num_classes=num_classes, input_shape=input_shape,
     )
 
 

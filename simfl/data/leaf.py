@@ -133,7 +133,9 @@ def _read_all(files: list[Path]) -> tuple[list[str], list[int], list, list, list
     return users, counts, xs, ys, where
 
 
-def load_leaf(path: str | Path, input_dtype: str = "auto", num_classes: int | None = None) -> Source:
+def load_leaf(
+    path: str | Path, input_dtype: str = "auto", num_classes: int | None = None, input_shape: tuple[int, ...] | None = None
+) -> Source:
     """Every user's samples of the LEAF dataset at ``path`` (see the module docstring).
 
     Raises:
@@ -166,7 +168,7 @@ def load_leaf(path: str | Path, input_dtype: str = "auto", num_classes: int | No
             client_id_test = np.repeat(np.array([index[u] for u in t_users], dtype=np.int64), t_counts)
         origin = str(Path(path).expanduser())
     return make_source(origin, _rows(xs, ys, train_files, "x"), ys, client_id, x_test, y_test, client_id_test,
-                       input_dtype=input_dtype, num_classes=num_classes)
+                       input_dtype=input_dtype, num_classes=num_classes, input_shape=input_shape)
 
 
 def _rows(xs: list, ys: list, files: list[Path], name: str):

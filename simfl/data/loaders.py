@@ -64,6 +64,7 @@ def _key(cfg: DataConfig) -> tuple:
         cfg.client_column,
         cfg.input_dtype,
         cfg.num_classes,
+        tuple(cfg.input_shape or ()),
     )
 
 
@@ -86,7 +87,8 @@ def load_source(cfg: DataConfig) -> Source:
 
 
 def _load(cfg: DataConfig) -> Source:
-    common: dict[str, Any] = {"input_dtype": cfg.input_dtype, "num_classes": cfg.num_classes}
+    common: dict[str, Any] = {"input_dtype": cfg.input_dtype, "num_classes": cfg.num_classes,
+                              "input_shape": tuple(cfg.input_shape) if cfg.input_shape else None}
     columns = {"features": cfg.feature_columns, "label": cfg.label, "client_column": cfg.client_column}
     if cfg.dataset == "leaf":
         from simfl.data.leaf import load_leaf

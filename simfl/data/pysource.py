@@ -41,6 +41,7 @@ def load_python(
     search_path: Iterable[str] = (),
     input_dtype: str = "auto",
     num_classes: int | None = None,
+    input_shape: tuple[int, ...] | None = None,
 ) -> Source:
     """Call ``source`` and check what it returns (see the module docstring).
 
@@ -59,7 +60,7 @@ def load_python(
         raise PluginError(f"{_KEY}: {source}() raised {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
     origin = f"{_KEY} {source}"
     arrays = _arrays(origin, result)
-    return make_source(origin, **arrays, input_dtype=input_dtype, num_classes=num_classes)
+    return make_source(origin, **arrays, input_dtype=input_dtype, num_classes=num_classes, input_shape=input_shape)
 
 
 def _is_torch_dataset(obj: Any) -> bool:

@@ -150,6 +150,7 @@ def make_source(
     *,
     input_dtype: str = "auto",
     num_classes: int | None = None,
+    input_shape: tuple[int, ...] | None = None,
 ) -> Source:
     """Check and convert a dataset's arrays (see the module docstring for the rules).
 
@@ -161,6 +162,7 @@ def make_source(
         client_id_test: one client id per test row, or None (needs ``client_id``).
         input_dtype: ``auto`` | ``float32`` | ``int64``.
         num_classes: labels must lie in ``[0, num_classes)``; None = the largest label + 1.
+        input_shape: reshape every sample to this shape (same number of values), or None.
 
     Raises:
         DataError: one line naming ``origin`` and what is wrong.
@@ -170,12 +172,16 @@ def make_source(
     if n == 0:
         raise DataError(f"{origin}: x has no rows")
     y = _labels(origin, "y", y, n, "x")
+    if input_shape is not None:
+        x = _reshape(origin, "x", x, input_shape)
     if (x_test is None) != (y_test is None):
         raise DataError(f"{origin}: {'x_test without y_test' if y_test is None else 'y_test without x_test'}")
     if client_id_test is not None and (client_id is None or x_test is None):
         raise DataError(f"{origin}: client_id_test needs client_id and x_test")
     if x_test is not None:
         x_test = _inputs(origin, "x_test", x_test, "float32" if x.dtype == np.float32 else "int64")
+        if input_shape is not None:
+            x_test = _reshape(origin, "x_test", x_test, input_shape)
         if x_test.shape[1:] != x.shape[1:]:
             raise DataError(f"{origin}: x_test rows have shape {x_test.shape[1:]} but x rows have {x.shape[1:]}")
         y_test = _labels(origin, "y_test", y_test, len(x_test), "x_test")
@@ -217,6 +223,16 @@ def make_source(
     info = DatasetInfo(tuple(int(d) for d in x.shape[1:]), int(num_classes),
                        "float32" if x.dtype == np.float32 else "int64", vocab)
     return Source(origin, x, y, offsets, x_test, y_test, test_offsets, clients, info)
+
+
+def _reshape(origin: str, name: str, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    size = int(np.prod(x.shape[1:]))
+    if int(np.prod(shape)) != size:
+        raise DataError(
+            f"{origin}: data.input_shape {list(shape)} holds {int(np.prod(shape))} values but {name} samples hold "
+            f"{size} ({'x'.join(map(str, x.shape[1:]))})"
+        )
+    return x.reshape(len(x), *shape)
 
 
 def _first_line(exc: BaseException) -> str:

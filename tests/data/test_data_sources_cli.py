@@ -139,3 +139,18 @@ def test_writer_label_skew_follows_alpha(tmp_path):
         return np.mean([len(set(train["user_data"][u]["y"])) for u in train["users"]])
 
     assert distinct(0.05) < 4 < 8 < distinct(100.0)
+
+
+def test_input_shape_reshapes_leaf_vectors_for_the_cnn(tmp_path):
+    _generator().write_leaf(tmp_path / "leaf", writers=6, mean_samples=10, seed=2)
+    data = {"dataset": "leaf", "path": str(tmp_path / "leaf"), "num_clients": None}
+    cfg = write_config(tmp_path, {**data, "input_shape": [1, 8, 8]}, model={"type": "cnn"})
+    assert main(["validate", str(cfg)]) == 0
+    config = simfl.load_config(cfg)
+    flat = load_data(simfl.load_config(write_config(tmp_path, data)).data, SeedTree(0))
+    shaped = load_data(config.data, SeedTree(0))
+    assert shaped.info.input_shape == (1, 8, 8) and shaped.x_test.shape[1:] == (1, 8, 8)
+    np.testing.assert_array_equal(shaped.x.reshape(len(shaped.x), -1), flat.x)
+    bad = write_config(tmp_path, {**data, "input_shape": [1, 7, 7]})
+    with pytest.raises(Exception, match=r"data.input_shape \[1, 7, 7\] holds 49 values but x samples hold 64"):
+        simfl.load_config(bad)
