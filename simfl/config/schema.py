@@ -94,11 +94,6 @@ _PATH_HELP = {
     "arrays": "a .npz or .parquet file",
     "huggingface": "a save_to_disk folder or a .parquet/.csv/.json/.arrow file",
 }
-_NATURAL_IDS = {
-    "arrays": "a client_id array (.npz) or column (.parquet, data.client_column)",
-    "huggingface": "a client column (data.client_column, default client_id)",
-    "python": "client_id in what data.source returns",
-}
 
 
 class DataConfig(Section):
@@ -247,13 +242,15 @@ class DataConfig(Section):
                 f"not {self.dataset}",
             )
         self._search_path = tuple((info.context or {}).get("search_path", ())) if info is not None else ()
-        if own and (self.num_clients is None or self.partition == "natural"):
+        if own and self.num_clients is None:
+            # Only null is resolved here, so a resolved config (a run's config.yaml) validates without its data;
+            # a number larger than the data's clients fails the data check (simfl validate / run).
             self._resolve_clients()
         return self
 
     def _resolve_clients(self) -> None:
-        """Count the data's clients (reading the data once, see simfl.data.loaders) and fill in or check num_clients."""
-        from simfl.data.loaders import load_source
+        """Count the data's clients (reading the data once, see simfl.data.loaders) and fill in num_clients."""
+        from simfl.data.loaders import NATURAL_ID_HINTS, load_source
         from simfl.errors import PluginError
 
         try:
@@ -263,17 +260,11 @@ class DataConfig(Section):
         count = src.num_clients
         if count is None:
             if self.partition == "natural":
-                raise key_error("data.partition", f"natural needs client ids in the data ({_NATURAL_IDS[self.dataset]}); "
+                raise key_error("data.partition", f"natural needs client ids in the data ({NATURAL_ID_HINTS[self.dataset]}); "
                                                   f"{src.origin} has none: use iid, dirichlet or shards")
             raise key_error("data.num_clients", f"null means one client per client id, but {src.origin} has no client "
                                                 "ids; give a number")
-        if self.num_clients is None:
-            object.__setattr__(self, "num_clients", count)  # resolved once, while validating: the config is frozen
-        elif self.partition == "natural" and self.num_clients > count:
-            raise key_error(
-                "data.num_clients",
-                f"{self.num_clients} is more than the {count} clients of {src.origin}; use null for all or at most {count}",
-            )
+        object.__setattr__(self, "num_clients", count)  # resolved once, while validating: the config is frozen
 
 
 # -------------------------------------------------------------------------- model

@@ -20,7 +20,7 @@ import numpy as np
 
 from simfl.data import digits, idx, synthetic
 from simfl.data.info import DatasetInfo
-from simfl.data.loaders import SOURCE_DATASETS, load_source
+from simfl.data.loaders import NATURAL_ID_HINTS, SOURCE_DATASETS, load_source
 from simfl.data.partition import (
     Partition,
     iid_sizes,
@@ -142,7 +142,7 @@ def client_sizes(cfg: DataConfig, tree: SeedTree) -> np.ndarray:
         DataError: the data cannot be read, or some client would get no training sample.
     """
     if cfg.dataset in SOURCE_DATASETS:
-        return np.diff(_source_split(cfg, tree, load_source(cfg)).train_offsets)
+        return _source_sizes(cfg, tree, load_source(cfg))
     if cfg.partition == "natural":
         _require_synthetic(cfg)
         sizes = synthetic.synthetic_sizes(tree, cfg.num_clients)
@@ -224,7 +224,7 @@ def check_data(config) -> None:
     if data.dataset not in SOURCE_DATASETS:
         return
     src = load_source(data)
-    _source_split(data, SeedTree(config.seed), src)  # every client gets a training sample
+    _source_sizes(data, SeedTree(config.seed), src)  # enough clients, each with a training sample
     if src.info.is_sequence and config.model.type in BUILTIN_MODELS:
         raise ConfigError(
             f"model.type: {config.model.type} needs float features, but {src.origin} holds integer token ids "
@@ -241,6 +241,27 @@ def check_data(config) -> None:
 
 
 # ----------------------------------------------------------------------------- internals
+def _source_sizes(cfg: DataConfig, tree: SeedTree, src: Source) -> np.ndarray:
+    """``np.diff(_source_split(...).train_offsets)`` without drawing which rows are held out."""
+    if cfg.partition != "natural":
+        labels = src.y if src.y_test is None else np.concatenate([src.y, src.y_test])
+        return train_counts(_partition(cfg, tree, labels).sizes, cfg.test_fraction)
+    sizes = np.diff(_natural_offsets(cfg, src))
+    return sizes if src.x_test is not None else train_counts(sizes, cfg.test_fraction)
+
+
+def _natural_offsets(cfg: DataConfig, src: Source) -> np.ndarray:
+    """Training-row offsets of the data's first ``num_clients`` clients."""
+    k = src.num_clients
+    if k is None:
+        raise DataError(f"data.partition: natural needs client ids in the data ({NATURAL_ID_HINTS[cfg.dataset]}); "
+                        f"{src.origin} has none: use iid, dirichlet or shards")
+    if cfg.num_clients > k:
+        raise DataError(f"data.num_clients: {cfg.num_clients} is more than the {k} clients of {src.origin}; "
+                        f"use null for all of them or at most {k} (the first N)")
+    return src.offsets[: cfg.num_clients + 1]
+
+
 def _source_split(cfg: DataConfig, tree: SeedTree, src: Source) -> HeldOut:
     """Train and test rows of every client, as indices into ``concat(src.x, src.x_test)``.
 
@@ -253,12 +274,7 @@ def _source_split(cfg: DataConfig, tree: SeedTree, src: Source) -> HeldOut:
     if cfg.partition != "natural":
         labels = src.y if src.y_test is None else np.concatenate([src.y, src.y_test])
         return held_out_split(_partition(cfg, tree, labels), cfg.test_fraction, tree)
-    k = src.num_clients
-    if k is None:
-        raise DataError(f"{src.origin}: partition natural needs client ids in the data")
-    if cfg.num_clients > k:
-        raise DataError(f"data.num_clients: {cfg.num_clients} is more than the {k} clients of {src.origin}")
-    offsets = src.offsets[: cfg.num_clients + 1]
+    offsets = _natural_offsets(cfg, src)
     if src.x_test is None:
         return held_out_split(natural_partition(np.diff(offsets)), cfg.test_fraction, tree)
     if src.test_offsets is None:  # shared: every test row, held by no client

@@ -21,10 +21,17 @@ from simfl.errors import DataError
 if TYPE_CHECKING:
     from simfl.config.schema import DataConfig
 
-__all__ = ["SOURCE_DATASETS", "load_source", "natural_client_count", "clear_source_cache"]
+__all__ = ["SOURCE_DATASETS", "NATURAL_ID_HINTS", "load_source", "natural_client_count", "clear_source_cache"]
 
 #: Datasets read by :func:`load_source` (each may carry client ids: ``partition: natural``).
 SOURCE_DATASETS = ("leaf", "arrays", "huggingface", "python")
+#: Where each dataset's client ids come from (for messages).
+NATURAL_ID_HINTS = {
+    "leaf": "its users",
+    "arrays": "a client_id array (.npz) or column (.parquet, data.client_column)",
+    "huggingface": "a client column (data.client_column, default client_id)",
+    "python": "client_id in what data.source returns",
+}
 
 _lock = threading.Lock()
 _cache: dict[tuple, Source] = {}

@@ -64,7 +64,9 @@ def test_no_client_ids_natural_is_refused_but_repartitions_work(tmp_path):
     x, y, _ = arrays(rng)
     np.savez(tmp_path / "d.npz", x=x, y=y)
     with pytest.raises(ConfigError, match=r"^data.partition: natural needs client ids in the data \(a client_id array"):
-        config(tmp_path / "d.npz", num_clients=4)
+        config(tmp_path / "d.npz", num_clients=None)
+    with pytest.raises(DataError, match=r"^data.partition: natural needs client ids in the data \(a client_id array"):
+        check_data(config(tmp_path / "d.npz", num_clients=4))
     with pytest.raises(ConfigError, match=r"^data.num_clients: null means one client per client id"):
         config(tmp_path / "d.npz", num_clients=None, partition="iid")
     for partition in ("iid", "dirichlet", "shards"):

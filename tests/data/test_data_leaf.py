@@ -69,10 +69,24 @@ def test_fewer_clients_are_the_first_users(leaf):
 
 def test_more_clients_than_users_is_a_one_line_error(leaf):
     path, _, _ = leaf
-    with pytest.raises(ConfigError) as err:
-        config(path, num_clients=6)
-    msg = str(err.value)
-    assert "\n" not in msg and "data.num_clients" in msg and "6 is more than the 5 clients" in msg
+    cfg = config(path, num_clients=6)  # a number is not checked against the data while validating the schema ...
+    for check in (check_data, lambda c: load_data(c.data, SeedTree(0)), lambda c: client_sizes(c.data, SeedTree(0))):
+        with pytest.raises(DataError) as err:  # ... but before anything uses the data
+            check(cfg)
+        msg = str(err.value)
+        assert "\n" not in msg and msg.startswith("data.num_clients: 6 is more than the 5 clients")
+
+
+def test_a_resolved_config_validates_without_its_data(leaf, tmp_path):
+    """A run's config.yaml holds the resolved number: reading it back must not need the data."""
+    path, _, _ = leaf
+    cfg = config(path, num_clients=None)
+    resolved = cfg.model_dump(mode="python")
+    import shutil
+
+    shutil.rmtree(path / "train")
+    again = config_from_dict(resolved)
+    assert again.data.num_clients == 5
 
 
 def test_without_test_folder_each_user_holds_out_test_fraction(tmp_path, leaf_tools):
