@@ -55,15 +55,15 @@ def load_huggingface(
     p = Path(path).expanduser()
     if not p.exists():
         raise DataError(f"{p}: data.path does not exist (expected a save_to_disk folder or a data file)")
-    bars = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()
+    bars = not datasets.utils.are_progress_bars_disabled()
+    datasets.utils.disable_progress_bars()
     try:
         train, test = _read(datasets, p)
         train_cols = _columns(datasets, train, str(p), features, label, client_column)
         test_cols = _columns(datasets, test, f"{p} (test split)", features, label, client_column) if test else None
     finally:
         if bars:
-            datasets.enable_progress_bars()
+            datasets.utils.enable_progress_bars()
     return make_source(
         str(p), train_cols["x"], train_cols["y"], train_cols["client_id"],
         None if test_cols is None else test_cols["x"], None if test_cols is None else test_cols["y"],

@@ -14,7 +14,8 @@ Rules (documented for users in ``DataConfig``):
   held-out data are its test rows); one with no client ids, or whose ids are none of the
   training clients (LEAF's split by user), is a *shared* test set held by no client; ids that
   are partly training clients are an error.
-* ``input_dtype`` ``auto``: floating inputs → float32, integer inputs → int64 token ids (≥ 0).
+* ``input_dtype`` ``auto``: floating (and boolean) inputs → float32, integer inputs → int64
+  token ids (≥ 0).
 """
 
 from __future__ import annotations
@@ -84,13 +85,15 @@ def _inputs(origin: str, name: str, x, input_dtype: str) -> np.ndarray:
         raise DataError(f"{origin}: {name} is a single number; expected one row per sample")
     if x.ndim == 1:
         x = x.reshape(-1, 1)
-    want = input_dtype if input_dtype != "auto" else ("float32" if x.dtype.kind == "f" else "int64")
+    want = input_dtype if input_dtype != "auto" else ("float32" if x.dtype.kind in "fb" else "int64")
     if want == "float32":
         if x.dtype.kind == "f":
             _finite(origin, name, x)
-        out = x.astype(np.float32)
-        _finite(origin, name, out)  # float64 values beyond float32's range
-        return out
+        big = np.abs(x) > np.finfo(np.float32).max
+        if big.any():
+            row = int(np.argwhere(big)[0][0])
+            raise DataError(f"{origin}: {name} row {row} holds {x[big].flat[0]:g}, beyond float32's range")
+        return x.astype(np.float32)
     if x.dtype.kind == "f":
         _finite(origin, name, x)
         if not np.array_equal(x, np.floor(x)):
