@@ -45,6 +45,7 @@ __all__ = [
     "register",
     "component_of",
     "is_import_path",
+    "import_object",
 ]
 
 #: The kinds of component, each with the config key that names it.
@@ -114,6 +115,19 @@ _import_lock = threading.Lock()
 def is_import_path(name: str) -> bool:
     """True for ``package.module:Name`` (as opposed to a registered name)."""
     return isinstance(name, str) and bool(_IMPORT_PATH.match(name))
+
+
+def import_object(path: str, search_path: Iterable[str | Path] = (), key: str = "import path") -> Any:
+    """The object an import path ``package.module:Name`` names, imported as components are
+    (``search_path`` first, then the Python path).
+
+    Raises:
+        PluginError: one line naming ``key``: not an import path, no such module, the module
+            raised on import, or no such attribute.
+    """
+    if not is_import_path(path):
+        raise PluginError(f"{key}: expected an import path package.module:Name, got {path!r}")
+    return _import(path, key, path, search_path)
 
 
 @dataclass(frozen=True)

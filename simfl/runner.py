@@ -84,6 +84,7 @@ def check_config(config: Config) -> dict[str, Any]:
     Returns a short summary; raises :class:`~simfl.errors.SimflError` subclasses with one-line messages.
     """
     info = fl_data.dataset_info(config.data)
+    fl_data.check_data(config)  # a malformed data file, token ids for a built-in model, a shared test set
     params = param_count(config.model, info.input_shape, info.num_classes)
     model_bytes = dry_model_bytes(config)
     check_limits(config, params, model_bytes)  # before anything is built per client
@@ -240,6 +241,8 @@ def run(
         if custom is not None:
             manifest["trainer"] = f"{type(custom).__module__}:{type(custom).__qualname__}"
         if (config.train.enabled and trainer is None) or by_label:
+            if trainer is None:
+                fl_data.check_data(config)
             federated = fl_data.load_data(config.data, tree)
         sizes = _trainer_sizes(custom, config)
         if sizes is not None:

@@ -19,11 +19,13 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from simfl.config.params import ParamError, World, algorithm_field, key_error
+from simfl.registry import is_import_path
 from simfl.scenario.availability import AlwaysAvailable, AvailabilitySpec
 from simfl.scenario.distributions import (
     MAX_FINITE,
@@ -89,23 +91,62 @@ class DriftEvent(Section):
         return self
 
 
-class DataConfig(Section):
-    """Which dataset, how many clients, how it is split among them."""
+#: Datasets that bring their own clients (``partition: natural`` = their split; ``num_clients: null`` = all).
+SOURCE_DATASETS = ("leaf", "arrays", "huggingface", "python")
+_PATH_HELP = {
+    "idx": "a folder of MNIST-format IDX files",
+    "leaf": "a LEAF folder (train/ and test/ of .json files) or a .json file",
+    "arrays": "a .npz or .parquet file",
+    "huggingface": "a save_to_disk folder or a .parquet/.csv/.json/.arrow file",
+}
 
-    dataset: Literal["synthetic", "digits", "idx"] = Field(
+
+class DataConfig(Section):
+    """Which dataset, how many clients, how it is split among them.
+
+    Datasets with their own clients (``leaf``, ``arrays``, ``huggingface``, ``python``): under
+    ``partition: natural`` client ``c`` is the data's ``c``-th client (LEAF: users in file
+    order; otherwise the distinct client ids in sorted order) and ``num_clients`` may be null
+    (all of them) or smaller (the first N). Their test split: the data's own test set when it
+    has one (LEAF ``test/``; ``x_test``/``y_test``; a ``test`` split or ``split`` column) —
+    split by client when its client ids are training clients (client ``c``'s held-out data are
+    its test rows, the global test set is their union), otherwise *shared* (held by no client:
+    ``eval.per_client`` and ``data.drift`` then have no per-client test data and are refused);
+    without one, every client holds out ``test_fraction`` of its rows. Under iid / dirichlet /
+    shards the data's train and test rows are pooled and repartitioned, as for idx.
+    """
+
+    _search_path: tuple[str, ...] = PrivateAttr(default=())
+
+    dataset: Literal["synthetic", "digits", "idx", "leaf", "arrays", "huggingface", "python"] = Field(
         "synthetic",
         description="synthetic: FedProx Synthetic(alpha, beta); digits: scikit-learn's bundled 8x8 digits; "
-        "idx: MNIST-format IDX files in `path`",
+        "idx: MNIST-format IDX files in `path`; leaf: LEAF JSON (users, num_samples, user_data) in `path`, one "
+        "client per user; arrays: a .npz (x, y, client_id, x_test, y_test, client_id_test) or .parquet file in "
+        "`path`; huggingface: a save_to_disk folder or local data files in `path` (extra simfl[hf]); python: "
+        "the arrays `source` returns",
     )
-    num_clients: int = Field(30, ge=1, description="number of clients in the population")
-    partition: Literal["natural", "iid", "dirichlet", "shards"] = Field(
+    num_clients: int | None = Field(
+        30, ge=1,
+        description="number of clients in the population; null = every client of the data's own split "
+        "(leaf, arrays, huggingface, python); under natural a smaller number takes the first N",
+    )
+    partition: Literal["natural", "iid", "dirichlet", "shards", "flwr"] = Field(
         "natural",
-        description="natural (synthetic only: one generated distribution per client) | iid (equal sizes) | "
+        description="natural (synthetic: one generated distribution per client; leaf/arrays/huggingface/python: "
+        "the data's own clients) | iid (equal sizes) | "
         "dirichlet (Hsu et al. 2019: each client's label mix ~ Dir(dirichlet_alpha · class frequencies)) | shards (McMahan et al.: sorted by label, "
-        "shards_per_client shards each)",
+        "shards_per_client shards each) | flwr (a Flower Datasets partitioner: flwr_partitioner, flwr_kwargs; "
+        "needs flwr-datasets)",
     )
     dirichlet_alpha: float = Field(0.5, gt=0, allow_inf_nan=False, description="concentration of the dirichlet partition")
     shards_per_client: int = Field(2, ge=1, description="shards per client for the shards partition")
+    flwr_partitioner: str | None = Field(
+        None,
+        description="partition flwr: a class of flwr_datasets.partitioner (e.g. PathologicalPartitioner) or an "
+        "import path; num_partitions, partition_by (label) and seed (from the seed tree) are filled in",
+    )
+    flwr_kwargs: dict[str, Any] = Field(default_factory=dict, description="partition flwr: the partitioner's arguments")
     quantity_skew: float | None = Field(
         None, ge=0, allow_inf_nan=False,
         description="iid/dirichlet/shards: client sizes proportional to lognormal(0, quantity_skew) draws; null = no skew",
@@ -114,21 +155,121 @@ class DataConfig(Section):
     synthetic_beta: float = Field(1.0, ge=0, allow_inf_nan=False, description="Synthetic(alpha, beta): feature heterogeneity")
     synthetic_iid: bool = Field(False, description="synthetic: the IID variant (one global W, b; features centred)")
     test_fraction: float = Field(
-        0.2, gt=0, lt=1, description="fraction of each client's samples held out; the test set is their union"
+        0.2, gt=0, lt=1,
+        description="fraction of each client's samples held out (when the data have no test set of their own); "
+        "the test set is their union",
     )
-    path: str | None = Field(None, description="idx: folder holding MNIST-format IDX files")
+    path: str | None = Field(
+        None,
+        description="idx: folder of IDX files | leaf: folder with train/ (and test/) of .json files, or a .json file "
+        "| arrays: .npz or .parquet file | huggingface: save_to_disk folder, data file, or folder with train.<ext> "
+        "(and test.<ext>)",
+    )
+    source: str | None = Field(
+        None,
+        description="python: package.module:function returning a mapping {x, y[, client_id, x_test, y_test, "
+        "client_id_test]}, a tuple (x, y[, client_id[, x_test, y_test]]) or a torch Dataset with client ids "
+        "(see simfl.data.pysource); looked up in the config's folder first",
+    )
+    source_kwargs: dict[str, Any] = Field(default_factory=dict, description="python: keyword arguments of `source`")
+    features: str | list[str] | None = Field(
+        None,
+        description="arrays (.parquet) / huggingface: feature column(s); null = column x, else the one column "
+        "besides label and client (parquet: every other column)",
+    )
+    label: str | None = Field(None, description="arrays (.parquet) / huggingface: label column; null = y, else label "
+                                                "(huggingface: label, else y)")
+    client_column: str | None = Field(
+        None, description="arrays (.parquet) / huggingface: column naming each row's client; null = client_id if present"
+    )
+    num_classes: int | None = Field(
+        None, ge=1,
+        description="leaf/arrays/huggingface/python: labels lie in [0, num_classes); null = largest label + 1 "
+        "(over all clients, train and test)",
+    )
+    input_dtype: Literal["auto", "float32", "int64"] = Field(
+        "auto",
+        description="leaf/arrays/huggingface/python: auto (float inputs are features, integer inputs are token ids) "
+        "| float32 (read integers as numbers, e.g. raw pixels) | int64 (token ids: sequences need a model with an "
+        "embedding, model.type: torch)",
+    )
+    input_shape: list[Annotated[int, Field(ge=1)]] | None = Field(
+        None, min_length=1,
+        description="leaf/arrays/huggingface/python: reshape every sample to this shape, e.g. [1, 28, 28] for "
+        "FEMNIST's 784-value vectors (the cnn model takes channels, height, width); null = as stored",
+    )
     drift: list[DriftEvent] = Field(default_factory=list, description="scheduled changes of client data (concept drift)")
 
+    @property
+    def search_path(self) -> tuple[str, ...]:
+        """Folders searched first for ``source``'s module (the config file's folder, from validation)."""
+        return self._search_path
+
+    @property
+    def feature_columns(self) -> list[str] | None:
+        """``features`` as a list (None: the default columns)."""
+        return [self.features] if isinstance(self.features, str) else self.features
+
     @model_validator(mode="after")
-    def _consistent(self):
-        if self.partition == "natural" and self.dataset != "synthetic":
+    def _consistent(self, info: ValidationInfo):
+        own = self.dataset in SOURCE_DATASETS
+        if self.partition == "natural" and self.dataset not in ("synthetic", *SOURCE_DATASETS):
             raise key_error(
                 "data.partition",
-                f"'natural' exists only for dataset synthetic; for {self.dataset} use iid, dirichlet or shards",
+                f"'natural' exists for synthetic and datasets with their own clients ({', '.join(SOURCE_DATASETS)}); "
+                f"for {self.dataset} use iid, dirichlet or shards",
             )
-        if self.dataset == "idx" and not self.path:
-            raise key_error("data.path", "dataset idx needs a folder of IDX files in data.path")
+        if self.dataset in _PATH_HELP and not self.path:
+            raise key_error("data.path", f"dataset {self.dataset} needs data.path: {_PATH_HELP[self.dataset]}")
+        if self.dataset == "python":
+            if not self.source or not is_import_path(self.source):
+                raise key_error("data.source", f"dataset python needs data.source: package.module:function, got {self.source!r}")
+        elif self.source is not None or self.source_kwargs:
+            raise key_error("data.source" if self.source is not None else "data.source_kwargs", "only for dataset python")
+        if (self.partition == "flwr") != (self.flwr_partitioner is not None):
+            raise key_error("data.flwr_partitioner", "set it exactly when data.partition is flwr")
+        if self.flwr_kwargs and self.partition != "flwr":
+            raise key_error("data.flwr_kwargs", "only for partition flwr")
+        if self.partition == "flwr" and self.quantity_skew:
+            raise key_error("data.quantity_skew", "not with partition flwr (the partitioner sets the sizes)")
+        columns = {"features": self.features, "label": self.label, "client_column": self.client_column}
+        for key, value in columns.items():
+            if value is not None and self.dataset not in ("arrays", "huggingface"):
+                raise key_error(f"data.{key}", f"only for datasets arrays (.parquet) and huggingface, not {self.dataset}")
+        if not own and (self.num_classes is not None or self.input_dtype != "auto" or self.input_shape is not None):
+            key = ("data.num_classes" if self.num_classes is not None else
+                   "data.input_dtype" if self.input_dtype != "auto" else "data.input_shape")
+            raise key_error(key, f"only for datasets {', '.join(SOURCE_DATASETS)}, not {self.dataset}")
+        if self.num_clients is None and not own:
+            raise key_error(
+                "data.num_clients",
+                f"null (every client of the data) needs a dataset with its own clients ({', '.join(SOURCE_DATASETS)}), "
+                f"not {self.dataset}",
+            )
+        self._search_path = tuple((info.context or {}).get("search_path", ())) if info is not None else ()
+        if own and self.num_clients is None:
+            # Only null is resolved here, so a resolved config (a run's config.yaml) validates without its data;
+            # a number larger than the data's clients fails the data check (simfl validate / run).
+            self._resolve_clients()
         return self
+
+    def _resolve_clients(self) -> None:
+        """Count the data's clients (reading the data once, see simfl.data.loaders) and fill in num_clients."""
+        from simfl.data.loaders import NATURAL_ID_HINTS, load_source
+        from simfl.errors import PluginError
+
+        try:
+            src = load_source(self)
+        except PluginError as exc:
+            raise key_error("data.source", str(exc).removeprefix("data.source: ")) from None
+        count = src.num_clients
+        if count is None:
+            if self.partition == "natural":
+                raise key_error("data.partition", f"natural needs client ids in the data ({NATURAL_ID_HINTS[self.dataset]}); "
+                                                  f"{src.origin} has none: use iid, dirichlet or shards")
+            raise key_error("data.num_clients", f"null means one client per client id, but {src.origin} has no client "
+                                                "ids; give a number")
+        object.__setattr__(self, "num_clients", count)  # resolved once, while validating: the config is frozen
 
 
 # -------------------------------------------------------------------------- model

@@ -1,4 +1,6 @@
-"""Datasets and partitioners: FedProx Synthetic(alpha, beta), scikit-learn digits, local IDX files.
+"""Datasets and partitioners: FedProx Synthetic(alpha, beta), scikit-learn digits, local IDX files,
+and datasets with their own clients: LEAF JSON, ``.npz`` / Parquet arrays, Hugging Face datasets on
+disk, and arrays returned by a Python function.
 
 numpy only (never torch). Every random draw comes from the run's seed tree
 (:class:`simfl.rng.SeedTree`): dataset synthesis from ``Purpose.DATA`` keyed by client,
@@ -10,7 +12,17 @@ natural, equal to ``load_data(...).client_sizes``) and :func:`load_data`; what e
 holds: :func:`label_counts` (per-client label counts, the table of ``simfl partition``).
 """
 
-from simfl.data.federated import DatasetInfo, FederatedData, client_sizes, dataset_info, load_data, train_labels
+from simfl.data.federated import (
+    BUILTIN_MODELS,
+    DatasetInfo,
+    FederatedData,
+    check_data,
+    client_sizes,
+    dataset_info,
+    load_data,
+    train_labels,
+)
+from simfl.data.info import INPUT_DTYPE_FLOAT, INPUT_DTYPE_TOKENS
 from simfl.data.inventory import (
     LabelCountSummary,
     label_count_table,
@@ -26,12 +38,23 @@ from simfl.data.partition import (
     partition_shards,
     quantity_weights,
 )
+from simfl.data.loaders import SOURCE_DATASETS, clear_source_cache, load_source
+from simfl.data.source import Source, make_source
 from simfl.data.split import held_out_counts
 from simfl.data.synthetic import generate_synthetic_client, synthetic_sizes
 
 __all__ = [
     "DatasetInfo",
+    "INPUT_DTYPE_FLOAT",
+    "INPUT_DTYPE_TOKENS",
+    "BUILTIN_MODELS",
     "FederatedData",
+    "check_data",
+    "SOURCE_DATASETS",
+    "Source",
+    "make_source",
+    "load_source",
+    "clear_source_cache",
     "dataset_info",
     "client_sizes",
     "load_data",

@@ -1,10 +1,12 @@
 """From a :class:`~simfl.config.schema.DataConfig` to every client's train and test arrays.
 
 The pipeline is the same for every dataset: build the pool (synthetic: each client's generated
-samples, grouped by client; digits; idx: train + t10k), split it among clients (``natural``
-keeps the synthetic grouping; ``iid`` / ``dirichlet`` / ``shards`` repartition it with
-``tree.generator(Purpose.PARTITION)``), then hold out part of every client's samples
-(:mod:`simfl.data.split`). ``quantity_skew`` applies to the repartitioning partitions only
+samples, grouped by client; digits; idx: train + t10k; leaf / arrays / huggingface / python:
+the data's rows grouped by their own clients, then their own test rows), split it among clients
+(``natural`` keeps the synthetic or the data's own grouping; ``iid`` / ``dirichlet`` /
+``shards`` repartition it with ``tree.generator(Purpose.PARTITION)``), then hold out part of
+every client's samples (:mod:`simfl.data.split`) — except under ``natural`` for data with a
+test set of their own, which is used as it is (see :class:`~simfl.config.schema.DataConfig`). ``quantity_skew`` applies to the repartitioning partitions only
 (``natural`` sizes are the synthetic size law). :func:`client_sizes` runs the same steps without features, so it
 always equals ``load_data(cfg, tree).client_sizes``.
 """
@@ -12,12 +14,13 @@ always equals ``load_data(cfg, tree).client_sizes``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import prod
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simfl.data import digits, idx, synthetic
+from simfl.data.info import DatasetInfo
+from simfl.data.loaders import NATURAL_ID_HINTS, SOURCE_DATASETS, load_source
 from simfl.data.partition import (
     Partition,
     iid_sizes,
@@ -27,27 +30,19 @@ from simfl.data.partition import (
     partition_shards,
     quantity_weights,
 )
+from simfl.data.source import Source
 from simfl.data.split import HeldOut, held_out_split, train_counts
-from simfl.errors import DataError
+from simfl.errors import ConfigError, DataError
 from simfl.rng import Purpose, SeedTree
 
 if TYPE_CHECKING:
     from simfl.config.schema import DataConfig
 
-__all__ = ["DatasetInfo", "FederatedData", "dataset_info", "client_sizes", "load_data", "train_labels"]
+__all__ = ["DatasetInfo", "FederatedData", "dataset_info", "client_sizes", "load_data", "train_labels", "check_data",
+           "BUILTIN_MODELS"]
 
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    """What a model needs to know about a dataset before seeing it."""
-
-    input_shape: tuple[int, ...]  # one sample: synthetic (60,); digits (1, 8, 8); idx (1, rows, cols)
-    num_classes: int  # labels lie in [0, num_classes)
-
-    @property
-    def num_features(self) -> int:
-        """Number of input values per sample (the flattened input size)."""
-        return prod(self.input_shape)
+#: Model types built into simfl: they take float32 features, not token ids.
+BUILTIN_MODELS = ("logreg", "mlp", "cnn")
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,14 +51,16 @@ class FederatedData:
 
     Client ``c`` trains on ``x[offsets[c]:offsets[c + 1]]`` and holds out
     ``x_test[test_offsets[c]:test_offsets[c + 1]]``; the global test set is all of ``x_test``.
+    A *shared* test set (data whose own test set has no client ids, e.g. LEAF split by user) is
+    held by no client: ``test_offsets`` is all zeros (:attr:`test_by_client` is False).
     """
 
-    x: np.ndarray  # float32, (n_train, *info.input_shape)
+    x: np.ndarray  # info.input_dtype (float32 features | int64 token ids), (n_train, *info.input_shape)
     y: np.ndarray  # int64, (n_train,)
     offsets: np.ndarray  # int64, (num_clients + 1,), offsets[0] == 0, offsets[-1] == n_train
-    x_test: np.ndarray  # float32, (n_test, *info.input_shape)
+    x_test: np.ndarray  # like x, (n_test, *info.input_shape)
     y_test: np.ndarray  # int64, (n_test,)
-    test_offsets: np.ndarray  # int64, (num_clients + 1,)
+    test_offsets: np.ndarray  # int64, (num_clients + 1,); offsets[-1] == n_test, or all 0 (shared test set)
     info: DatasetInfo
 
     def __post_init__(self) -> None:
@@ -71,13 +68,20 @@ class FederatedData:
             ("train", self.x, self.y, self.offsets),
             ("test", self.x_test, self.y_test, self.test_offsets),
         ):
-            if not (len(xs) == len(ys) == offs[-1] and offs[0] == 0 and len(offs) == len(self.offsets)):
+            shared = name == "test" and offs[-1] == 0
+            if not (len(xs) == len(ys) and (shared or len(xs) == offs[-1]) and offs[0] == 0
+                    and len(offs) == len(self.offsets)):
                 raise ValueError(f"inconsistent {name} arrays: {len(xs)} x, {len(ys)} y, offsets {offs[0]}..{offs[-1]}")
 
     @property
     def num_clients(self) -> int:
         """Number of clients."""
         return len(self.offsets) - 1
+
+    @property
+    def test_by_client(self) -> bool:
+        """False for a shared test set held by no client (see the class docstring)."""
+        return int(self.test_offsets[-1]) == len(self.x_test)
 
     @property
     def client_sizes(self) -> np.ndarray:
@@ -108,11 +112,14 @@ class FederatedData:
 def dataset_info(cfg: DataConfig) -> DatasetInfo:
     """Input shape and number of classes, without generating or loading samples.
 
-    For ``idx`` only the images headers are read.
+    For ``idx`` only the images headers are read; leaf / arrays / huggingface / python are read
+    once and kept in memory (:mod:`simfl.data.loaders`).
 
     Raises:
-        DataError: idx files missing or malformed.
+        DataError: files missing or malformed.
     """
+    if cfg.dataset in SOURCE_DATASETS:
+        return load_source(cfg).info
     if cfg.dataset == "synthetic":
         return DatasetInfo((synthetic.NUM_FEATURES,), synthetic.NUM_CLASSES)
     if cfg.dataset == "digits":
@@ -120,7 +127,7 @@ def dataset_info(cfg: DataConfig) -> DatasetInfo:
     if cfg.dataset == "idx":
         rows, cols = idx.idx_image_shape(_idx_path(cfg))
         return DatasetInfo((1, rows, cols), idx.IDX_NUM_CLASSES)
-    raise DataError(f"data.dataset: unknown dataset {cfg.dataset!r}; expected synthetic, digits or idx")
+    raise DataError(f"data.dataset: unknown dataset {cfg.dataset!r}")
 
 
 def client_sizes(cfg: DataConfig, tree: SeedTree) -> np.ndarray:
@@ -134,6 +141,8 @@ def client_sizes(cfg: DataConfig, tree: SeedTree) -> np.ndarray:
     Raises:
         DataError: the data cannot be read, or some client would get no training sample.
     """
+    if cfg.dataset in SOURCE_DATASETS:
+        return _source_sizes(cfg, tree, load_source(cfg))
     if cfg.partition == "natural":
         _require_synthetic(cfg)
         sizes = synthetic.synthetic_sizes(tree, cfg.num_clients)
@@ -154,6 +163,18 @@ def load_data(cfg: DataConfig, tree: SeedTree) -> FederatedData:
     Raises:
         DataError: the data cannot be read, or some client would get no training sample.
     """
+    if cfg.dataset in SOURCE_DATASETS:
+        src = load_source(cfg)
+        split = _source_split(cfg, tree, src)
+        return FederatedData(
+            x=_take(src.x, src.x_test, split.train),
+            y=_take(src.y, src.y_test, split.train),
+            offsets=split.train_offsets,
+            x_test=_take(src.x, src.x_test, split.test),
+            y_test=_take(src.y, src.y_test, split.test),
+            test_offsets=split.test_offsets,
+            info=src.info,
+        )
     x, y, natural_sizes = _pool(cfg, tree)
     split = _split(cfg, tree, y, natural_sizes)
     return FederatedData(
@@ -177,12 +198,104 @@ def train_labels(cfg: DataConfig, tree: SeedTree) -> tuple[np.ndarray, np.ndarra
     Raises:
         DataError: the data cannot be read, or some client would get no training sample.
     """
+    if cfg.dataset in SOURCE_DATASETS:
+        src = load_source(cfg)
+        split = _source_split(cfg, tree, src)
+        return _take(src.y, src.y_test, split.train), split.train_offsets
     _, y, natural_sizes = _pool(cfg, tree, labels_only=True)
     split = _split(cfg, tree, y, natural_sizes)
     return y[split.train], split.train_offsets
 
 
+def check_data(config) -> None:
+    """Checks of a run's data that need the data (cheap after the first read: kept in memory).
+
+    Reads and checks a leaf / arrays / huggingface / python source whole, so that a malformed
+    file fails ``simfl validate``; refuses a built-in model on token-id inputs and per-client
+    evaluation or drift with a shared test set.
+
+    Args:
+        config: a :class:`~simfl.config.schema.Config`.
+
+    Raises:
+        DataError: malformed data. ConfigError: a model or evaluation the data cannot serve.
+    """
+    data = config.data
+    if data.dataset not in SOURCE_DATASETS:
+        return
+    src = load_source(data)
+    _source_sizes(data, SeedTree(config.seed), src)  # enough clients, each with a training sample
+    if src.info.is_sequence and config.model.type in BUILTIN_MODELS:
+        raise ConfigError(
+            f"model.type: {config.model.type} needs float features, but {src.origin} holds integer token ids "
+            "(input_dtype int64): use model.type: torch with an embedding, or data.input_dtype: float32 to read "
+            "them as numbers"
+        )
+    if data.partition == "natural" and src.x_test is not None and src.test_offsets is None:
+        key = "eval.per_client" if config.eval.per_client else "data.drift" if data.drift else None
+        if key is not None:
+            raise ConfigError(
+                f"{key}: {src.origin} has a shared test set (no client ids), so clients hold no test data; "
+                "give the test rows client ids, or use a repartitioning partition"
+            )
+
+
 # ----------------------------------------------------------------------------- internals
+def _source_sizes(cfg: DataConfig, tree: SeedTree, src: Source) -> np.ndarray:
+    """``np.diff(_source_split(...).train_offsets)`` without drawing which rows are held out."""
+    if cfg.partition != "natural":
+        labels = src.y if src.y_test is None else np.concatenate([src.y, src.y_test])
+        return train_counts(_partition(cfg, tree, labels).sizes, cfg.test_fraction)
+    sizes = np.diff(_natural_offsets(cfg, src))
+    return sizes if src.x_test is not None else train_counts(sizes, cfg.test_fraction)
+
+
+def _natural_offsets(cfg: DataConfig, src: Source) -> np.ndarray:
+    """Training-row offsets of the data's first ``num_clients`` clients."""
+    k = src.num_clients
+    if k is None:
+        raise DataError(f"data.partition: natural needs client ids in the data ({NATURAL_ID_HINTS[cfg.dataset]}); "
+                        f"{src.origin} has none: use iid, dirichlet or shards")
+    if cfg.num_clients > k:
+        raise DataError(f"data.num_clients: {cfg.num_clients} is more than the {k} clients of {src.origin}; "
+                        f"use null for all of them or at most {k} (the first N)")
+    return src.offsets[: cfg.num_clients + 1]
+
+
+def _source_split(cfg: DataConfig, tree: SeedTree, src: Source) -> HeldOut:
+    """Train and test rows of every client, as indices into ``concat(src.x, src.x_test)``.
+
+    ``natural``: the first ``num_clients`` of the data's clients; their own test rows (or the
+    shared test set), else ``test_fraction`` held out per client. Otherwise the train and test
+    rows are pooled, repartitioned and held out as for the other datasets.
+    """
+    n = len(src.x)
+    n_test = 0 if src.x_test is None else len(src.x_test)
+    if cfg.partition != "natural":
+        labels = src.y if src.y_test is None else np.concatenate([src.y, src.y_test])
+        return held_out_split(_partition(cfg, tree, labels), cfg.test_fraction, tree)
+    offsets = _natural_offsets(cfg, src)
+    if src.x_test is None:
+        return held_out_split(natural_partition(np.diff(offsets)), cfg.test_fraction, tree)
+    if src.test_offsets is None:  # shared: every test row, held by no client
+        test, test_offsets = np.arange(n, n + n_test, dtype=np.int64), np.zeros(cfg.num_clients + 1, dtype=np.int64)
+    else:
+        test_offsets = src.test_offsets[: cfg.num_clients + 1]
+        test = np.arange(n, n + int(test_offsets[-1]), dtype=np.int64)
+    return HeldOut(np.arange(int(offsets[-1]), dtype=np.int64), offsets, test, test_offsets)
+
+
+def _take(a: np.ndarray, b: np.ndarray | None, idx: np.ndarray) -> np.ndarray:
+    """Rows ``idx`` of ``concat(a, b)`` without building it."""
+    if b is None or not len(b) or not len(idx) or idx.max() < len(a):
+        return a[idx]
+    out = np.empty((len(idx), *a.shape[1:]), dtype=a.dtype)
+    mine = idx < len(a)
+    out[mine] = a[idx[mine]]
+    out[~mine] = b[idx[~mine] - len(a)]
+    return out
+
+
 def _split(cfg: DataConfig, tree: SeedTree, y: np.ndarray, natural_sizes: np.ndarray | None) -> HeldOut:
     """Partition the pool among clients and hold out each client's test part."""
     part = natural_partition(natural_sizes) if cfg.partition == "natural" else _partition(cfg, tree, y)
@@ -191,7 +304,9 @@ def _split(cfg: DataConfig, tree: SeedTree, y: np.ndarray, natural_sizes: np.nda
 
 def _require_synthetic(cfg: DataConfig) -> None:
     if cfg.dataset != "synthetic":
-        raise DataError(f"data.partition: 'natural' exists only for dataset synthetic, not {cfg.dataset}")
+        raise DataError(
+            f"data.partition: 'natural' exists for synthetic and {', '.join(SOURCE_DATASETS)}, not {cfg.dataset}"
+        )
 
 
 def _idx_path(cfg: DataConfig) -> str:
@@ -238,7 +353,7 @@ def _pool(
             return None, idx.load_idx_labels(_idx_path(cfg)), None
         x, y = idx.load_idx(_idx_path(cfg))
         return x, y, None
-    raise DataError(f"data.dataset: unknown dataset {cfg.dataset!r}; expected synthetic, digits or idx")
+    raise DataError(f"data.dataset: unknown dataset {cfg.dataset!r}")
 
 
 def _partition(cfg: DataConfig, tree: SeedTree, labels: np.ndarray) -> Partition:
@@ -251,4 +366,8 @@ def _partition(cfg: DataConfig, tree: SeedTree, labels: np.ndarray) -> Partition
         return partition_dirichlet(labels, cfg.num_clients, cfg.dirichlet_alpha, rng, weights)
     if cfg.partition == "shards":
         return partition_shards(labels, cfg.num_clients, cfg.shards_per_client, rng, weights)
+    if cfg.partition == "flwr":
+        from simfl.data.flwr_partition import partition_flwr
+
+        return partition_flwr(labels, cfg.num_clients, cfg.flwr_partitioner, cfg.flwr_kwargs, rng)
     raise DataError(f"data.partition: unknown partition {cfg.partition!r}; expected natural, iid, dirichlet or shards")

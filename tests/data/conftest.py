@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -63,3 +64,40 @@ def idx_folder(tmp_path: Path) -> Path:
     write_idx_split(tmp_path, "train", *random_images(rng, 50))
     write_idx_split(tmp_path, "t10k", *random_images(rng, 20), gz=True)
     return tmp_path
+
+
+# ------------------------------------------------------------------ LEAF / arrays writers
+def leaf_object(users: dict[str, tuple[list, list]]) -> dict:
+    """A LEAF JSON object from ``{user: (x rows, y labels)}`` (users in dict order)."""
+    return {
+        "users": list(users),
+        "num_samples": [len(y) for _, y in users.values()],
+        "user_data": {u: {"x": x, "y": y} for u, (x, y) in users.items()},
+    }
+
+
+def write_leaf(folder: Path, train: list[dict], test: list[dict] | None = None) -> Path:
+    """``folder/train/part_<i>.json`` (and ``folder/test/...``): one file per LEAF object."""
+    for split, objs in (("train", train), ("test", test)):
+        if objs is None:
+            continue
+        (folder / split).mkdir(parents=True, exist_ok=True)
+        for i, obj in enumerate(objs):
+            (folder / split / f"part_{i}.json").write_text(json.dumps(obj))
+    return folder
+
+
+def random_users(rng: np.random.Generator, names: list[str], sizes: list[int], dim: int = 6, classes: int = 4,
+                 tokens: bool = False) -> dict[str, tuple[list, list]]:
+    """Users with ``sizes[i]`` random rows each: float features (rounded) or integer tokens."""
+    out = {}
+    for name, n in zip(names, sizes):
+        x = rng.integers(0, 50, size=(n, dim)).tolist() if tokens else np.round(rng.random((n, dim)), 3).tolist()
+        out[name] = (x, rng.integers(0, classes, size=n).tolist())
+    return out
+
+
+@pytest.fixture
+def leaf_tools() -> SimpleNamespace:
+    """The LEAF writing helpers of this module."""
+    return SimpleNamespace(obj=leaf_object, write=write_leaf, users=random_users)
