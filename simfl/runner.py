@@ -84,10 +84,10 @@ def check_config(config: Config) -> dict[str, Any]:
     Returns a short summary; raises :class:`~simfl.errors.SimflError` subclasses with one-line messages.
     """
     info = fl_data.dataset_info(config.data)
-    fl_data.check_data(config)  # a malformed data file, token ids for a built-in model, a shared test set
     params = param_count(config.model, info.input_shape, info.num_classes)
     model_bytes = dry_model_bytes(config)
     check_limits(config, params, model_bytes)  # before anything is built per client
+    fl_data.check_data(config)  # a malformed data file, token ids for a built-in model, a shared test set
     tree = SeedTree(config.seed)
     build_drift(config.data.drift, config.data.num_clients, info.num_classes, tree)
     het = config.heterogeneity
