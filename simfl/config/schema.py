@@ -129,8 +129,16 @@ class DataConfig(Section):
     num_clients: int | None = Field(
         30, ge=1,
         description="number of clients in the population; null = every client of the data's own split "
-        "(leaf, arrays, huggingface, python); under natural a smaller number takes the first N",
+        "(leaf, arrays, huggingface, python: the default there); under natural a smaller number takes the first N",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _all_clients_by_default(cls, data: Any) -> Any:
+        """A dataset that brings its own clients has all of them unless num_clients says otherwise."""
+        if isinstance(data, dict) and "num_clients" not in data and data.get("dataset") in SOURCE_DATASETS:
+            data = {**data, "num_clients": None}
+        return data
     partition: Literal["natural", "iid", "dirichlet", "shards", "flwr"] = Field(
         "natural",
         description="natural (synthetic: one generated distribution per client; leaf/arrays/huggingface/python: "

@@ -56,6 +56,13 @@ def test_one_client_per_user_in_file_order_with_its_own_test_rows(leaf):
     np.testing.assert_array_equal(client_sizes(cfg.data, SeedTree(0)), TRAIN)
 
 
+def test_every_user_is_a_client_when_num_clients_is_not_given(leaf):
+    path, _, _ = leaf
+    assert config(path).data.num_clients == len(NAMES)  # not the generic default of 30
+    synthetic = config_from_dict({"data": {"dataset": "synthetic"}, "train": {"enabled": False}})
+    assert synthetic.data.num_clients == 30
+
+
 def test_fewer_clients_are_the_first_users(leaf):
     path, _, _ = leaf
     full = load_data(config(path, num_clients=None).data, SeedTree(0))
