@@ -21,6 +21,19 @@ def test_picks_are_the_k_largest_keys_in_decreasing_order(data, n, k):
         assert keys[picks].min() >= keys[rest].max()
 
 
+def test_definition_on_many_larger_samples():
+    # numpy's partial sort is exact on small arrays whatever its pivot argument: larger ones
+    # are needed to see a wrong pivot
+    rng = np.random.default_rng(0)
+    for _ in range(3000):
+        n = int(rng.integers(2, 300))
+        k = int(rng.integers(1, n))
+        w, u = rng.uniform(0.1, 10, n), rng.random(n)
+        keys = np.log(u) / w
+        picks = weighted_sample_without_replacement(w, k, u)
+        np.testing.assert_array_equal(picks, np.argsort(-keys, kind="stable")[:k])
+
+
 def test_by_hand():
     w = np.array([1.0, 2.0, 4.0, 1.0])
     u = np.array([0.5, 0.25, 0.9, 0.99])

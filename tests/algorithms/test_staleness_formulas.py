@@ -24,6 +24,7 @@ TAUS = [0, 1, 2, 3, 5, 8, 17, 100, 1000]
 def _check(s, formula):
     for tau in TAUS:
         assert isinstance(tau, int)
+        assert type(s(tau)) is float  # the engine's per-arrival path: a Python float, no array
         assert s(tau) == pytest.approx(formula(tau), rel=1e-13, abs=0), tau
     vector = s(np.array(TAUS))
     assert vector.shape == (len(TAUS),)
