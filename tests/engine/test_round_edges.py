@@ -45,6 +45,7 @@ def test_fedavg_over_selection_discards_arrivals_beyond_k_at_one_instant():
     df = out.client_updates.iloc[:3]  # the next round starts at t = 1
     assert df.status.tolist() == ["applied", "applied", "discarded_deadline"]
     assert df.weight.tolist() == [0.25, 0.75, 0.0]
+    assert df.staleness.tolist() == [0, 0, 0]
     assert out.aggregations.num_client_updates.tolist() == [2]
     assert out.final_params[0] == 1.75
     assert 2 in trainer.cancelled and 2 not in trainer.fetched
@@ -75,3 +76,45 @@ def test_fedasync_with_server_momentum_by_hand():
     for r in df.itertuples():  # a task dispatched at t starts from the model after t's arrivals
         assert float(trainer.start_of(r.task_id)[0]) == pytest.approx(model_after[r.dispatch_time_s], rel=1e-13)
     assert out.final_params[0] == pytest.approx(x, rel=1e-13)
+
+
+def test_fedavg_stop_mid_round_leaves_arrivals_buffered():
+    # durations 1 and 2, K = 2, stop at 1.5: c0's update waits for the round (buffered, weight
+    # NaN, its job cancelled and never fetched); c1 is still running
+    trainer = VectorTrainer([0.0], lambda c, start: [c + 1.0])
+    sim = hand_simulation([1.0, 2.0], trainer=trainer, train={"enabled": True},
+                          algorithm={"type": "fedavg", "clients_per_round": 2}, stop={"sim_time_s": 1.5})
+    out = sim.run()
+    df = out.client_updates
+    assert df.status.tolist() == ["buffered", "in_flight"]
+    assert np.isnan(df.weight.iloc[0]) and df.arrival_time_s.iloc[0] == 1.0
+    assert trainer.cancelled == {0, 1} and trainer.fetched == []
+    assert len(out.aggregations) == 0
+
+
+@pytest.mark.parametrize("algorithm", [{"type": "fedasync", "concurrency": 2},
+                                       {"type": "fedbuff", "concurrency": 2, "buffer_size": 1}])
+def test_async_loss_and_arrival_at_the_same_instant(algorithm):
+    # c0 (2 s) goes offline at t = 1 while c1's 1 s task arrives: the loss comes first in
+    # dispatch order and the arrival must still be applied (version 1 at t = 1)
+    config = make_config(data={"num_clients": 2}, train={"local_steps": 1, "batch_size": 1},
+                         algorithm=algorithm, stop={"sim_time_s": 1.0})
+    population = _trace_population([2.0, 1.0], [[(0, 1.0), (3.0, 100)], [(0, 100)]])
+    out = Simulation(config, population, build_policy(config), model_bytes=1000, selector=LowestIdFirst()).run()
+    df = out.client_updates
+    assert df.status.tolist()[:2] == ["lost_offline", "applied"]
+    assert out.aggregations.sim_time_s.tolist() == [1.0]
+
+
+@pytest.mark.parametrize("limit", [0, 1])
+def test_max_staleness_keeps_updates_exactly_at_the_limit(limit):
+    # test_trace's FedAsync world (durations 1, 2, 3): staleness values 0, 1 and 3 occur; τ = limit is
+    # applied, τ > limit dropped
+    sim = hand_simulation([1.0, 2.0, 3.0], algorithm={"type": "fedasync", "concurrency": 3, "max_staleness": limit},
+                          stop={"sim_time_s": 12.0})
+    df = sim.run().client_updates
+    arrived = df[df.arrival_time_s.notna()]
+    at_limit = arrived[arrived.staleness == limit]
+    assert len(at_limit) > 0 and (at_limit.status == "applied").all()
+    beyond = arrived[arrived.staleness > limit]
+    assert len(beyond) > 0 and (beyond.status == "dropped_stale").all()
