@@ -118,3 +118,14 @@ def test_max_staleness_keeps_updates_exactly_at_the_limit(limit):
     assert len(at_limit) > 0 and (at_limit.status == "applied").all()
     beyond = arrived[arrived.staleness > limit]
     assert len(beyond) > 0 and (beyond.status == "dropped_stale").all()
+
+
+def test_throttled_dispatch_wakes_after_task_ends_at_the_same_time():
+    # 1 s tasks, concurrency 3, at most 2 dispatches per second: a slot is always free when the
+    # next dispatch is allowed, so dispatches happen exactly every 0.5 s. The throttle's wake-up
+    # at t = 1, 2, ... coincides with a task end (event order: task ends, then wake-ups).
+    sim = hand_simulation([1.0] * 6, algorithm={"type": "fedasync", "concurrency": 3, "max_dispatch_per_s": 2.0},
+                          stop={"sim_time_s": 10.0}, eval={"every_s": 1.0})
+    df = sim.run().client_updates
+    np.testing.assert_allclose(df.dispatch_time_s, 0.5 * np.arange(len(df)), rtol=0, atol=1e-12)
+    assert len(df) == 21
