@@ -1,0 +1,93 @@
+"""Stub trainers and hand-built populations for exact aggregation arithmetic.
+
+A stub trainer returns a chosen vector per client (optionally a function of the model the
+task started from), so what the server makes of the updates can be computed by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from simfl.engine.simulation import Simulation
+from simfl.rng import SeedTree
+from simfl.runner import build_policy
+from simfl.scenario.availability import AlwaysAvailable
+from simfl.scenario.distributions import Constant
+from simfl.scenario.population import Population
+from tests.conftest import make_config
+from tests.engine.helpers import LowestIdFirst
+
+__all__ = ["VectorTrainer", "sized_population", "sized_simulation"]
+
+
+class VectorTrainer:
+    """Client ``c``'s update is ``result(c, start_params)``; records every job it is given.
+
+    Args:
+        x0: the initial global model.
+        result: ``(client, start_params) -> trained parameters``.
+    """
+
+    model_bytes = 8
+
+    def __init__(self, x0, result: Callable[[int, np.ndarray], np.ndarray]) -> None:
+        self.x0 = np.asarray(x0, dtype=float)
+        self.result_of = result
+        self.jobs: dict[int, object] = {}  # task id -> job (its start model)
+        self.fetched: list[int] = []
+        self.cancelled: set[int] = set()
+
+    def initial_params(self) -> np.ndarray:
+        return self.x0
+
+    def submit(self, job) -> None:
+        self.jobs[job.task_id] = job
+
+    def result(self, job) -> np.ndarray:
+        assert job.task_id not in self.cancelled
+        self.fetched.append(job.task_id)
+        return np.asarray(self.result_of(job.client_id, job.start_params), dtype=float)
+
+    def results(self, jobs) -> list[np.ndarray]:
+        return [self.result(j) for j in jobs]
+
+    def cancel(self, job) -> None:
+        self.cancelled.add(job.task_id)
+
+    def evaluate(self, params, sim_time_s):
+        return {"test_loss": float(np.sum(params)), "test_accuracy": 0.0}
+
+    def start_of(self, task_id: int) -> np.ndarray:
+        """The model task ``task_id`` started from."""
+        return self.jobs[task_id].start_params
+
+
+def sized_population(compute_s, sizes, seed: int = 0) -> Population:
+    """Always-online clients with exact compute times ``compute_s`` and data sizes ``sizes``.
+
+    With ``local_steps = batch_size = 1`` a task processes one sample, so ``seconds_per_sample``
+    is the compute time whatever the client's size.
+    """
+    n = len(compute_s)
+    return Population(
+        num_samples=np.asarray(sizes, dtype=np.int64),
+        seconds_per_sample=np.asarray(compute_s, dtype=float),
+        latency_s=np.zeros(n),
+        down_mbps=np.full(n, np.inf),
+        up_mbps=np.full(n, np.inf),
+        jitter=Constant(value=1.0),
+        timeline=AlwaysAvailable().build(SeedTree(seed), n),
+        tree=SeedTree(seed),
+    )
+
+
+def sized_simulation(compute_s, sizes, trainer, **sections) -> Simulation:
+    """A trained simulation of :func:`sized_population` under ``make_config(**sections)``,
+    dispatching to the lowest eligible id first (hand-computable traces)."""
+    sections["train"] = {"local_steps": 1, "batch_size": 1, "enabled": True, **sections.get("train", {})}
+    sections["data"] = {"num_clients": len(compute_s), **sections.get("data", {})}
+    config = make_config(**sections)
+    return Simulation(config, sized_population(compute_s, sizes), build_policy(config), model_bytes=1000,
+                      trainer=trainer, selector=LowestIdFirst())
