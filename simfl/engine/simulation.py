@@ -598,6 +598,23 @@ class Simulation:
         self._eval_k += 1
         PriorityTimeout(self.env, max(self._eval_k * every - self.env.now, 0.0), EVAL).callbacks.append(self._eval_tick)
 
+    def _only_bookkeeping_left(self) -> bool:
+        """True when no queued event can make anything happen: only evaluations, cancelled timers
+        and the end events of tasks already stopped (the world has stalled, though evaluations
+        would go on forever)."""
+        eval_tick, collect, in_flight = self._eval_tick, self._collect_end, self.in_flight
+        for _time, _priority, _eid, event in self.env._queue:
+            for callback in event.callbacks or ():
+                if callback == eval_tick or callback == self._eval_once:
+                    continue
+                if callback == collect and event.id not in in_flight:
+                    continue  # a task stopped earlier: its end is obsolete
+                owner = getattr(callback, "__self__", None)
+                if isinstance(owner, Timer) and owner.cancelled:
+                    continue
+                return False
+        return True
+
     def _eval_once(self, _event=None) -> None:
         self._evaluate(0.0)
 
@@ -645,7 +662,7 @@ class Simulation:
                 if t > until:
                     self.stop_reason, end_time = "sim_time_s", until
                     break
-                if t == math.inf:
+                if t == math.inf or (not self.in_flight and not self._queued and self._only_bookkeeping_left()):
                     self.stop_reason = "stalled"  # nothing left to happen (e.g. nobody ever online)
                     break
                 if t > next_ckpt:  # every event up to the checkpoint time is done

@@ -14,6 +14,7 @@ A period in which nothing arrived changes nothing (no new version).
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from pydantic import Field
@@ -69,6 +70,9 @@ class SemiSync(Policy):
                 break  # the next period tries again
             server.dispatch(client, self._period)
         self._period += 1
+        if not server.outstanding and not self._arrived and server.count_eligible() == 0 \
+                and server.next_eligible_time() == math.inf:
+            return  # nobody will ever train again: no more periods (the run stalls)
         # a timer: arrivals exactly at the period's end belong to it
         server.call_at(self.period_s * self._period, self._end_period)
 

@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simfl.algorithms.selection import weighted_sample_without_replacement
+from simfl.algorithms.sampling import weighted_sample_without_replacement
 
 
 @given(data=st.data(), n=st.integers(1, 12), k=st.integers(1, 15))

@@ -12,7 +12,7 @@ import numpy as np
 
 from simfl.engine.simulation import Simulation
 from simfl.rng import SeedTree
-from simfl.runner import build_policy
+from simfl.runner import build_policy, engine_settings
 from simfl.scenario.availability import AlwaysAvailable
 from simfl.scenario.distributions import Constant
 from simfl.scenario.population import Population
@@ -89,5 +89,6 @@ def sized_simulation(compute_s, sizes, trainer, **sections) -> Simulation:
     sections["train"] = {"local_steps": 1, "batch_size": 1, "enabled": True, **sections.get("train", {})}
     sections["data"] = {"num_clients": len(compute_s), **sections.get("data", {})}
     config = make_config(**sections)
-    return Simulation(config, sized_population(compute_s, sizes), build_policy(config), model_bytes=1000,
-                      trainer=trainer, selector=LowestIdFirst())
+    population = sized_population(compute_s, sizes)
+    return Simulation(engine_settings(config, population.num_samples), population, build_policy(config),
+                      model_bytes=1000, trainer=trainer, selector=LowestIdFirst(), algorithm=config.algorithm)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from simfl.engine.simulation import Simulation
-from simfl.runner import build_policy
+from simfl.runner import build_policy, engine_settings
 from tests.conftest import make_config
 from tests.engine.helpers import LowestIdFirst, hand_simulation
 from tests.engine.stubs import VectorTrainer, sized_simulation
@@ -20,7 +20,7 @@ def test_fedavg_loss_and_arrival_at_the_same_instant_then_a_wait():
                          algorithm={"type": "fedavg", "clients_per_round": 2},
                          stop={"sim_time_s": 5.0}, eval={"every_s": 1.0})
     population = _trace_population([2.0, 1.0], [[(0, 1.0), (3.0, 100)], [(0, 100)]])
-    out = Simulation(config, population, build_policy(config), model_bytes=1000, selector=LowestIdFirst()).run()
+    out = Simulation(engine_settings(config, population.num_samples), population, build_policy(config), algorithm=config.algorithm, model_bytes=1000, selector=LowestIdFirst()).run()
     agg = out.aggregations
     assert agg.sim_time_s.tolist() == [1.0, 5.0]
     assert agg.num_client_updates.tolist() == [1, 2]
@@ -100,7 +100,7 @@ def test_async_loss_and_arrival_at_the_same_instant(algorithm):
     config = make_config(data={"num_clients": 2}, train={"local_steps": 1, "batch_size": 1},
                          algorithm=algorithm, stop={"sim_time_s": 1.0})
     population = _trace_population([2.0, 1.0], [[(0, 1.0), (3.0, 100)], [(0, 100)]])
-    out = Simulation(config, population, build_policy(config), model_bytes=1000, selector=LowestIdFirst()).run()
+    out = Simulation(engine_settings(config, population.num_samples), population, build_policy(config), algorithm=config.algorithm, model_bytes=1000, selector=LowestIdFirst()).run()
     df = out.client_updates
     assert df.status.tolist()[:2] == ["lost_offline", "applied"]
     assert out.aggregations.sim_time_s.tolist() == [1.0]

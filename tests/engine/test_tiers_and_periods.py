@@ -12,7 +12,7 @@ import pytest
 
 from simfl.engine.simulation import Simulation
 from simfl.rng import SeedTree
-from simfl.runner import build_policy
+from simfl.runner import build_policy, engine_settings
 from simfl.scenario.distributions import Constant
 from simfl.scenario.population import Population
 from simfl.scenario.trace_timeline import TraceTimeline
@@ -98,7 +98,7 @@ def test_fedat_tier_waits_until_its_clients_are_online():
                          stop={"sim_time_s": 7.0})
     population = _trace_population([1.0, 1.0, 2.0, 2.0], [[(0, 100)], [(0, 100)], [(0, 100)],
                                                          [(0, 2.5), (5, 100)]])
-    out = Simulation(config, population, build_policy(config), model_bytes=1000, selector=LowestIdFirst()).run()
+    out = Simulation(engine_settings(config, population.num_samples), population, build_policy(config), algorithm=config.algorithm, model_bytes=1000, selector=LowestIdFirst()).run()
     df = out.client_updates
     slow = df[(df.client_id >= 2) & (df.dispatch_time_s < 7.0)]
     assert sorted(zip(slow.dispatch_time_s, slow.client_id, slow.status)) == [

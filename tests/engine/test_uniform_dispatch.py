@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simfl.engine.selection import UniformSelector
+from simfl.methods.selectors import Uniform as UniformSelector
 from simfl.rng import BlockUniforms
 from tests.conftest import dry_run
 
@@ -27,6 +27,12 @@ class FakeSim:
 
     def is_eligible(self, client):
         return bool(self.online[client])
+
+    def reserve(self, client):
+        self.busy[client] = True
+
+    def release(self, clients):
+        self.busy[list(clients)] = False
 
     def eligible_mask(self):
         mask = ~self.busy

@@ -1,0 +1,104 @@
+"""Whole-process dry-run throughput, judged against SimPy itself.
+
+What a user runs: ``simfl run CONFIG --dry-run``, a process that starts Python, imports simfl,
+validates the config, builds the population, simulates, and writes the run directory. Its cost
+per client update is ``(process wall − start-up) / updates``, where start-up is the wall time
+of a process that only imports what the run imports. This is compared with a bare SimPy loop of
+one timeout per update, timed just before in this process on the same machine:
+
+    ratio = ((process wall − start-up) / updates) / (bare SimPy seconds / timeouts)
+
+Scenarios (issue 13): 1,000 clients with FedAsync concurrency 100, and 10^6 clients with
+concurrency 1,000, each for 10^6 updates; the peak memory (RSS) of the run process is reported
+too (target: under 1 GB for 10^6 clients).
+
+    python benchmarks/process_throughput.py [--updates N] [--repeat R] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dry_run_throughput import bare_simpy  # noqa: E402
+
+SCENARIOS = [("1,000 clients, concurrency 100", 1_000, 100), ("10^6 clients, concurrency 1,000", 1_000_000, 1_000)]
+IMPORTS = "import simfl, simfl.cli, simfl.runner, simfl.sweep, pandas, pyarrow, yaml"
+
+
+def _config(folder: Path, clients: int, concurrency: int, updates: int) -> Path:
+    path = folder / f"c{clients}.yaml"
+    path.write_text(textwrap.dedent(f"""
+        data: {{num_clients: {clients}}}
+        heterogeneity:
+          compute:
+            seconds_per_sample: {{dist: lognormal, mean: 0.005, sigma: 1.0}}
+            jitter: {{dist: exponential, mean: 1.0}}
+        algorithm: {{type: fedasync, concurrency: {concurrency}}}
+        stop: {{sim_time_s: null, client_updates: {updates}}}
+        eval: {{every_s: null}}
+    """))
+    return path
+
+
+def _timed(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (GB) of a child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(peak_kb, before) / 1e6
+
+
+def measure(clients: int, concurrency: int, updates: int, repeat: int) -> dict[str, float]:
+    """Median over ``repeat`` rounds of (bare SimPy, start-up, run) timed back to back."""
+    ratios, walls, startups, bares, peaks = [], [], [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = _config(Path(tmp), clients, concurrency, updates)
+        for i in range(repeat):
+            bare = bare_simpy(updates, concurrency)
+            startup, _ = _timed([sys.executable, "-c", IMPORTS])
+            wall, peak = _timed([sys.executable, "-m", "simfl.cli", "run", str(cfg), "--dry-run", "--out",
+                                 str(Path(tmp) / f"run{i}"), "--no-progress"])
+            ratios.append(((wall - startup) / updates) / (bare / updates))
+            walls.append(wall)
+            startups.append(startup)
+            bares.append(bare)
+            peaks.append(peak)
+    return {"ratio": statistics.median(ratios), "wall": statistics.median(walls),
+            "startup": statistics.median(startups), "bare": statistics.median(bares), "peak_gb": max(peaks),
+            "ratios": ratios}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--updates", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes, to check the script runs")
+    args = ap.parse_args()
+    scenarios = SCENARIOS
+    if args.smoke:
+        args.updates, args.repeat = 2_000, 1
+        scenarios = [("smoke: 1,000 clients, concurrency 100", 1_000, 100)]
+    for label, clients, concurrency in scenarios:
+        m = measure(clients, concurrency, args.updates, args.repeat)
+        per_update = (m["wall"] - m["startup"]) / args.updates
+        print(f"{label}, {args.updates:,} updates (median of {args.repeat}):")
+        print(f"  process wall {m['wall']:.2f} s, start-up {m['startup']:.2f} s -> "
+              f"{args.updates / (m['wall'] - m['startup']):,.0f} updates per host second; peak {m['peak_gb']:.2f} GB")
+        print(f"  bare SimPy loop {m['bare']:.3f} s ({args.updates / m['bare']:,.0f} timeouts per host second)")
+        print(f"  ratio (wall - start-up) per update / bare SimPy per timeout = {m['ratio']:.2f} "
+              f"(runs: {', '.join(f'{r:.2f}' for r in m['ratios'])}; {per_update * 1e6:.2f} us per update)")
+
+
+if __name__ == "__main__":
+    main()
