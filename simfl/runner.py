@@ -6,7 +6,7 @@ import hashlib
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from pydantic import BaseModel
@@ -15,6 +15,7 @@ import simfl.data as fl_data
 import simfl.registry as registry
 from simfl.config.load import dump_config
 from simfl.config.schema import Config
+from simfl.config.sweepfile import run_id_of
 from simfl.data.drift import build_drift
 from simfl.engine.protocols import Trainer
 from simfl.engine.server import Policy, Selector
@@ -28,6 +29,7 @@ from simfl.scenario.coupling import label_share
 from simfl.scenario.population import build_population, samples_per_task
 from simfl.scenario.traces import load_profile_trace
 from simfl.errors import ConfigError, PluginError, SimflError
+from simfl.tracking import CallbackObserver, RunInfo, check_tracking, run_name, writers_from_config
 
 __all__ = ["RunResult", "run", "build_policy", "build_selector", "engine_settings", "check_config", "load_run",
            "dry_model_bytes"]
@@ -85,6 +87,7 @@ def check_config(config: Config) -> dict[str, Any]:
         load_profile_trace(het.profiles, config.data.num_clients, tree)
     if het.availability.type == "trace":
         het.availability.build(tree, config.data.num_clients)
+    check_tracking(config.tracking)
     if het.coupling is not None and het.coupling.by == "label":
         bad = [lab for lab in het.coupling.labels if lab >= info.num_classes]
         if bad:
@@ -178,6 +181,8 @@ def run(
     out: str | Path | None = None,
     overwrite: bool = False,
     progress: bool | None = None,
+    callbacks: Sequence[object] = (),
+    tags: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Run one simulation.
 
@@ -191,11 +196,17 @@ def run(
         out: a run directory to write (config.yaml, four parquet tables, manifest.json).
         overwrite: allow ``out`` to hold a previous run.
         progress: show a progress bar (None: only on a terminal).
+        callbacks: tracking callbacks (:class:`simfl.tracking.Callback`), told of the run as it
+            goes after the writers ``config.tracking`` names; they never change its results, and
+            one that raises is warned about and dropped (the run goes on).
+        tags: how trackers label the run, e.g. a sweep's swept keys and values.
 
     Returns:
         The run's tables. ``result.status`` is ``interrupted`` after Ctrl-C.
     """
     started = time.perf_counter()
+    observers = [*writers_from_config(config.tracking), *callbacks]  # a missing package fails here
+    tracking = CallbackObserver(observers) if observers else None
     run_dir = RunDir.create(out, overwrite) if out is not None else None
     manifest: dict[str, Any] = {
         "status": "running",
@@ -211,6 +222,10 @@ def run(
     if run_dir is not None:
         run_dir.write_text(CONFIG, dump_config(config))
         run_dir.write_manifest(manifest)
+    if tracking is not None:
+        run_id = run_id_of(config)
+        tracking.start(RunInfo(run_name(out, run_id), run_id, config, dict(tags or {}),
+                               run_dir.path if run_dir is not None else None))
     bar = None
     try:
         tree = SeedTree(config.seed)
@@ -241,7 +256,8 @@ def run(
         bar = SimulationProgress(config.stop, label=config.name or config.algorithm.type, enabled=progress)
         selector = build_selector(config, trained=trainer is not None)
         sim = Simulation(engine_settings(config, population.num_samples), population, build_policy(config), model_bytes,
-                         trainer, progress=bar, selector=selector, algorithm=config.algorithm)
+                         trainer, progress=bar, selector=selector, algorithm=config.algorithm,
+                         observers=[tracking] if tracking is not None else ())
         outcome = sim.run()
     except BaseException as exc:
         blamed = _blame_plugin(exc, config)
@@ -255,6 +271,10 @@ def run(
                 host_seconds=time.perf_counter() - started,
             )
             run_dir.write_manifest(manifest)
+        if tracking is not None:  # told after the manifest is written; its errors only warn
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            tracking.end(status, {**manifest, "status": status,
+                                  "error": None if status == "interrupted" else f"{type(exc).__name__}: {exc}"})
         if blamed is not None:
             raise blamed from blamed.__cause__
         raise
@@ -280,9 +300,13 @@ def run(
     if run_dir is not None:
         for name in TABLES:
             run_dir.write_table(name, result.table(name))
+    if tracking is not None and tracking.errors:
+        manifest["tracking_errors"] = list(tracking.errors)
     manifest["host_seconds"] = time.perf_counter() - started
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     result.manifest = manifest
     if run_dir is not None:
         run_dir.write_manifest(manifest)  # last: only now does the directory look complete
+    if tracking is not None:
+        tracking.end(manifest["status"], manifest)
     return result

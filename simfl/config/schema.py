@@ -48,6 +48,8 @@ __all__ = [
     "HeterogeneityConfig",
     "StopConfig",
     "EvalConfig",
+    "TrackingConfig",
+    "MlflowTracking",
     "key_error",
 ]
 
@@ -344,6 +346,32 @@ class EvalConfig(Section):
     per_client: bool = Field(False, description="also record mean and 10th percentile of per-client accuracy")
 
 
+# --------------------------------------------------------------------- tracking
+class MlflowTracking(Section):
+    """An MLflow run per simfl run (needs pip install 'simfl[mlflow]')."""
+
+    tracking_uri: str | None = Field(
+        None, min_length=1,
+        description="where MLflow stores runs, e.g. sqlite:///mlflow.db or http://host:5000; null = MLflow's "
+        "default (MLFLOW_TRACKING_URI)",
+    )
+    experiment: str = Field("simfl", min_length=1, description="MLflow experiment the runs go to (created if missing)")
+
+
+class TrackingConfig(Section):
+    """Live tracking (docs/tracking.md): scalars against simulated time while the run goes.
+
+    Observation only: it never changes a run's results, so it is not part of a run's id.
+    """
+
+    tensorboard: str | None = Field(
+        None, min_length=1,
+        description="TensorBoard log directory (relative: to the current directory); each run writes a "
+        "sub-directory named by its run directory, else its run id (needs pip install 'simfl[tracking]')",
+    )
+    mlflow: MlflowTracking | None = Field(None, description="log each run to MLflow: {tracking_uri, experiment}; {} = defaults, null = off")
+
+
 # ------------------------------------------------------------------------- root
 class Config(Section):
     """A whole experiment. Load with :func:`simfl.load_config`."""
@@ -363,6 +391,9 @@ class Config(Section):
     )
     stop: StopConfig = Field(StopConfig(), description="stop criteria")
     eval: EvalConfig = Field(EvalConfig(), description="evaluation schedule")
+    tracking: TrackingConfig = Field(
+        TrackingConfig(), description="live tracking: TensorBoard, MLflow (not part of a run's id)"
+    )
 
     @property
     def search_path(self) -> tuple[str, ...]:

@@ -39,7 +39,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from simfl.config.load import config_from_dict, dump_config, read_yaml, resolve_paths, split_key
+from simfl.config.load import config_from_dict, read_yaml, resolve_paths, split_key
 from simfl.config.messages import render_validation_error
 from simfl.config.schema import Config, Section
 from simfl.errors import ConfigError
@@ -146,8 +146,16 @@ class PlannedRun:
 
 
 def run_id_of(config: Config) -> str:
-    """A stable id: the first 12 hex digits of the SHA-256 of the resolved config (name excluded)."""
-    text = dump_config(config.model_copy(update={"name": None}))
+    """A stable id: the first 12 hex digits of the SHA-256 of the resolved config.
+
+    ``name`` and ``tracking`` are left out: they label and observe a run without changing its
+    results, so the same run keeps its id (and a sweep finds its finished runs) whatever it is
+    called and wherever it is tracked. ``tracking`` is dropped from the text rather than reset,
+    so ids are those of configs written before the section existed.
+    """
+    data = config.model_copy(update={"name": None}).model_dump(mode="python")
+    data.pop("tracking", None)
+    text = yaml.safe_dump(data, sort_keys=False)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

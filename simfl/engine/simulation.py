@@ -21,7 +21,7 @@ from collections import deque
 from array import array
 from operator import attrgetter
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,7 @@ import simpy
 
 from simfl.engine.client import ServerLinks, run_task
 from simfl.engine.events import EVAL, FLUSH, WAKE, PriorityTimeout
+from simfl.engine.observers import Observer, hooks
 from simfl.engine.protocols import Job, Trainer
 from simfl.engine.server import Policy, Selector, Server, Timer
 from simfl.engine.tasks import Status, Task, TaskLog
@@ -101,6 +102,8 @@ class Simulation:
         progress: called as ``progress(sim)`` now and then (display only).
         selector: the selection policy.
         algorithm: the running method's parameters, readable by selectors (``server.algorithm``).
+        observers: read-only watchers told of evaluations, installed models, task ends and the
+            run's end (:mod:`simfl.engine.observers`); none costs nothing.
     """
 
     def __init__(
@@ -114,6 +117,7 @@ class Simulation:
         *,
         selector: Selector,
         algorithm: object = None,
+        observers: Sequence[Observer] = (),
     ) -> None:
         self.env = simpy.Environment()
         self.settings = settings
@@ -174,6 +178,11 @@ class Simulation:
         self._observe = self.selector.observe if self.selector.observes else None
         self._observe_result = self.selector.observe_result if self.selector.observes_results else None
         self._observe_missed = self.selector.observe_missed if self.selector.observes_missed else None
+        # observer hooks: a tuple of bound methods, or None (then a hot path pays one `is None` test)
+        self._on_evaluated = hooks(observers, "evaluated")
+        self._on_installed = hooks(observers, "installed")
+        self._on_tasks_ended = hooks(observers, "tasks_ended")
+        self._on_finished = hooks(observers, "finished")
 
     # ------------------------------------------------------------------ clock
     @property
@@ -366,6 +375,7 @@ class Simulation:
         in_flight, busy, finish, arrive = self.in_flight, self.busy, self.log.finish, self.log.arrive
         queue = self._queue if self._aggregation_s else None
         ready_at, observe = self._ready_at, self._observe
+        everything = ended
         for t in ended:
             del in_flight[t.id]
             busy[t.client] = False
@@ -387,6 +397,9 @@ class Simulation:
             ended = [t for t in ended if t.lost]
         if ended:
             self.policy.on_task_ends(self.server, ended)
+        if self._on_tasks_ended is not None:
+            for hook in self._on_tasks_ended:
+                hook(self, everything)
         limit = self.settings.stop_client_updates
         if limit is not None and self.client_updates >= limit and self.stop_reason is None:
             self.stop_reason = "client_updates"
@@ -438,6 +451,9 @@ class Simulation:
             self.log.finish(task.id, Status.DISCARDED_DEADLINE, self.env.now)
             if task.process is not None and task.process.is_alive:
                 task.process.interrupt("aborted")
+            if self._on_tasks_ended is not None:
+                for hook in self._on_tasks_ended:
+                    hook(self, [task])
         elif task.lost:
             return
         elif self._held.pop(task.id, None) is not None:
@@ -518,6 +534,9 @@ class Simulation:
         self.version += 1
         self._aggregations.append((self.version, self.env.now, self._applied_since, extra or None))
         self._applied_since = 0
+        if self._on_installed is not None:
+            for hook in self._on_installed:
+                hook(self, *self._aggregations[-1])
         limit = self.settings.stop_server_updates
         if limit is not None and self.version >= limit and self.stop_reason is None:
             self.stop_reason = "server_updates"
@@ -537,6 +556,9 @@ class Simulation:
             **metrics,
         }
         self._evals.append(row)
+        if self._on_evaluated is not None:
+            for hook in self._on_evaluated:
+                hook(self, row)
         target = self.settings.stop_target_accuracy
         if target is not None and row["test_accuracy"] >= target and self.stop_reason is None:
             self.stop_reason = "target_accuracy"
@@ -601,7 +623,7 @@ class Simulation:
             self._evaluate(end_time)
         if self.progress is not None:
             self.progress(self)
-        return SimulationOutcome(
+        outcome = SimulationOutcome(
             client_updates=self.log.frame(),
             aggregations=self._aggregation_frame(),
             evals=pd.DataFrame(self._evals, columns=_EVAL_COLUMNS if not self._evals else None),
@@ -611,6 +633,10 @@ class Simulation:
             counters={**self.counters, "client_updates": self.client_updates, "server_updates": self.version,
                       "steps": steps},
         )
+        if self._on_finished is not None:
+            for hook in self._on_finished:
+                hook(self, outcome)
+        return outcome
 
     def _catch_interrupt(self):
         """Make Ctrl-C stop the run between two events, never inside one (the tables stay
