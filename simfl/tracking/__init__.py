@@ -19,15 +19,14 @@ The engine knows nothing of this package: it tells generic observers
 (:mod:`simfl.engine.observers`), and :class:`CallbackObserver` turns that into callback calls.
 """
 
-from simfl.tracking.callback import HOOKS, Callback
-from simfl.tracking.observer import CallbackObserver, TrackingWarning, update_counts
+from simfl.tracking.callback import Callback
+from simfl.tracking.adapter import CallbackObserver, TrackingWarning, update_counts
 from simfl.tracking.records import Aggregation, RunInfo, TaskEnd, UpdateCounts
 from simfl.tracking.scalars import evaluation_scalars, run_tags
 from simfl.tracking.writers import check_tracking, run_name, writers_from_config
 
 __all__ = [
     "Callback",
-    "HOOKS",
     "RunInfo",
     "UpdateCounts",
     "Aggregation",

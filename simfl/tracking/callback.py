@@ -13,9 +13,10 @@ handled them (so a model they produced is reported first, by ``on_server_version
 evaluation comes last.
 
 Callbacks only observe: the run's tables are the same with or without them. A callback that
-raises is reported by a :class:`~simfl.tracking.observer.TrackingWarning`, told nothing more
+raises is reported by a :class:`~simfl.tracking.adapter.TrackingWarning`, told nothing more
 but ``on_run_end`` (so that it can close its files), and named in the manifest's
-``tracking_errors``; the run and its tables carry on.
+``tracking_errors`` (an error in ``on_run_end`` itself, after the manifest is final, only
+warns); the run and its tables carry on.
 """
 
 from __future__ import annotations
@@ -24,10 +25,7 @@ from typing import Any, Mapping
 
 from simfl.tracking.records import Aggregation, RunInfo, TaskEnd, UpdateCounts
 
-__all__ = ["Callback", "HOOKS"]
-
-#: The hooks, in the order a run calls them first.
-HOOKS = ("on_run_start", "on_evaluation", "on_server_version", "on_task_end", "on_run_end")
+__all__ = ["Callback"]
 
 
 class Callback:
@@ -73,7 +71,7 @@ class Callback:
         """The run ended and its tables and manifest are written (or it failed).
 
         Args:
-            status: ``complete``, ``interrupted`` or ``failed``.
+            status: the manifest's status: ``complete``, ``interrupted``, ``failed``, ...
             manifest: the run's manifest (stop reason, counters, host seconds; the error when
                 it failed).
         """

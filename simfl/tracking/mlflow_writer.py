@@ -3,8 +3,9 @@
 Written through ``mlflow.tracking.MlflowClient`` (MLflow's documented client: no global active
 run, so several simfl runs in one process do not interfere). A run is named like its
 TensorBoard directory (its run directory's name, else its run id); its params are the sweep's
-swept keys and the seed, its tags ``simfl.run_id`` and ``simfl.name``; its status follows the
-simfl run's (``complete`` → FINISHED, ``failed`` → FAILED, otherwise KILLED).
+swept keys and the seed, its tags ``simfl.run_id``, ``simfl.name`` and, at the end,
+``simfl.status``; its MLflow status is FAILED for a failed run, KILLED for an interrupted one,
+FINISHED otherwise.
 
 The metrics are those of :mod:`simfl.tracking.scalars`, logged at each evaluation with
 ``step`` = the evaluation's index and ``timestamp`` = its simulated time in milliseconds, so
@@ -23,7 +24,7 @@ from simfl.tracking.scalars import evaluation_scalars, run_tags
 
 __all__ = ["MlflowWriter"]
 
-_STATUS = {"complete": "FINISHED", "failed": "FAILED"}
+_STATUS = {"failed": "FAILED", "interrupted": "KILLED"}
 
 
 def _client_class():
@@ -77,5 +78,6 @@ class MlflowWriter(Callback):
     def on_run_end(self, status: str, manifest: Mapping[str, Any]) -> None:
         if self._client is None:
             return
-        self._client.set_terminated(self.run_id, _STATUS.get(status, "KILLED"))
+        self._client.set_tag(self.run_id, "simfl.status", status)
+        self._client.set_terminated(self.run_id, _STATUS.get(status, "FINISHED"))
         self._client = None

@@ -23,10 +23,7 @@ import yaml
 
 from simfl.tracking.records import RunInfo, UpdateCounts
 
-__all__ = ["evaluation_scalars", "run_tags", "METRICS"]
-
-#: The metrics a sweep compares runs by (TensorBoard's hparams table, MLflow's run list).
-METRICS = ("evals/test_accuracy", "evals/test_loss")
+__all__ = ["evaluation_scalars", "run_tags", "tag_value"]
 
 
 def evaluation_scalars(row: Mapping[str, Any], updates: UpdateCounts) -> dict[str, float]:

@@ -12,6 +12,8 @@ seconds, so each evaluation's scalars are written with
 * the scalar ``evals/sim_time_s`` too, for tools that only read steps and values.
 
 The run-start records (sweep tags in the HParams dashboard and as text) carry wall time 0.
+In the HParams dashboard each run is a session whose hyperparameters are its tags and whose
+metrics are its scalars (their last values).
 Events are written by ``torch.utils.tensorboard.SummaryWriter`` (PyTorch's documented writer;
 it needs the ``tensorboard`` package: ``pip install 'simfl[tracking]'``).
 """
@@ -24,7 +26,7 @@ from typing import Any, Mapping
 from simfl.errors import ConfigError
 from simfl.tracking.callback import Callback
 from simfl.tracking.records import RunInfo, UpdateCounts
-from simfl.tracking.scalars import METRICS, evaluation_scalars, run_tags
+from simfl.tracking.scalars import evaluation_scalars, run_tags
 
 __all__ = ["TensorBoardWriter", "EVENTS_PREFIX", "FLUSH_S"]
 
@@ -37,9 +39,9 @@ FLUSH_S = 5
 def _summary_writer():
     try:
         from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # torch says: TensorBoard logging requires TensorBoard ...
+    except ImportError as exc:  # e.g. torch: "TensorBoard logging requires TensorBoard ..."
         raise ConfigError(
-            "tracking.tensorboard: needs the tensorboard package: pip install 'simfl[tracking]'"
+            f"tracking.tensorboard: cannot import torch.utils.tensorboard ({exc}): pip install 'simfl[tracking]'"
         ) from None
     return SummaryWriter
 
@@ -79,8 +81,11 @@ class TensorBoardWriter(Callback):
                 old.unlink()
         self._writer = self._writer_class(log_dir=str(self.path), flush_secs=FLUSH_S)
         tags = run_tags(info)
-        # the HParams dashboard: this run's tags, compared by the metrics it logs
-        for summary in hparams(tags, {metric: None for metric in METRICS}):
+        # the HParams dashboard: this run's tags (its session). No experiment summary: with
+        # none, TensorBoard builds the table from every run's tags and scalars, so the runs of a
+        # sweep whose variants set different keys all show (it would take one run's instead).
+        _, session_start, session_end = hparams(tags, {})
+        for summary in (session_start, session_end):
             self._writer.file_writer.add_summary(summary, 0, 0.0)
         about = {"run id": info.run_id, "name": info.config.name or "", **tags}
         self._writer.add_text("run/tags", _markdown_table(about), 0, walltime=0.0)

@@ -39,7 +39,7 @@ def test_one_mlflow_run_per_simfl_run(tmp_path, store):
     client = MlflowClient(tracking_uri=store)
     experiment = client.get_experiment_by_name("stragglers")
     (run,) = client.search_runs([experiment.experiment_id])
-    assert run.info.run_name == "r1" and run.info.status == "FINISHED"
+    assert run.info.run_name == "r1" and run.info.status == "FINISHED" and run.data.tags["simfl.status"] == "complete"
     assert run.data.params == {"algorithm.type": "fedasync", "heterogeneity.compute.jitter": "{dist: exponential, mean: 1.0}",
                                "seed": "0"}
     assert run.data.tags["simfl.run_id"] == run_id_of(config)

@@ -46,6 +46,8 @@ def test_sweep_runs_are_named_by_run_id_and_tagged_with_their_swept_keys(tmp_pat
         if row["label"] == "buff":
             tags["algorithm.buffer_size"] = 2.0
         assert hparams_of(acc) == tags  # TensorBoard's hparams hold numbers as doubles
+        # no experiment summary: TensorBoard then lists every run's keys (variants set different ones)
+        assert "_hparams_/experiment" not in acc.PluginTagToContent("hparams")
         text = text_of(acc, "run/tags")
         assert row["run_id"] in text and f"| label | {row['label']} |" in text
         run = simfl.load_run(tmp_path / "out" / "runs" / row["run_id"])
