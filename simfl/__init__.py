@@ -19,6 +19,7 @@ from simfl.config.load import config_from_dict, load_config
 from simfl.config.schema import Config
 from simfl.errors import ConfigError, DataError, RunDirError, SimflError
 from simfl.runner import RunResult, load_run, run
+from simfl.tracking import Callback
 
 __all__ = [
     "__version__",
@@ -28,6 +29,7 @@ __all__ = [
     "run",
     "load_run",
     "RunResult",
+    "Callback",
     "SimflError",
     "ConfigError",
     "DataError",

@@ -8,7 +8,7 @@ import time
 from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from pydantic import BaseModel
@@ -18,6 +18,7 @@ import simfl.registry as registry
 from simfl.config.load import dump_config
 from simfl.config.sweepfile import result_digest
 from simfl.config.schema import Config
+from simfl.config.sweepfile import run_id_of
 from simfl.data.drift import build_drift
 from simfl.engine.protocols import Trainer
 from simfl.engine.server import Policy, Selector
@@ -33,6 +34,7 @@ from simfl.scenario.traces import load_profile_trace
 from simfl.checkpoint import CHECKPOINT, read_checkpoint, write_checkpoint
 from simfl.errors import ConfigError, PluginError, RunDirError, SimflError
 from simfl.limits import check_limits
+from simfl.tracking import CallbackObserver, RunInfo, check_tracking, run_name, writers_from_config
 
 __all__ = ["RunResult", "run", "build_policy", "build_selector", "engine_settings", "check_config", "load_run",
            "dry_model_bytes"]
@@ -95,6 +97,7 @@ def check_config(config: Config) -> dict[str, Any]:
         load_profile_trace(het.profiles, config.data.num_clients, tree)
     if het.availability.type == "trace":
         het.availability.build(tree, config.data.num_clients)
+    check_tracking(config.tracking)
     if het.coupling is not None and het.coupling.by == "label":
         bad = [lab for lab in het.coupling.labels if lab >= info.num_classes]
         if bad:
@@ -189,6 +192,8 @@ def run(
     overwrite: bool = False,
     progress: bool | None = None,
     resume: bool = False,
+    callbacks: Sequence[object] = (),
+    tags: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Run one simulation.
 
@@ -204,6 +209,10 @@ def run(
         progress: show a progress bar (None: only on a terminal).
         resume: continue the run in ``out`` from its checkpoint (``run.checkpoint_every_s``): the
             tables equal those of an uninterrupted run. Without a checkpoint, the run starts over.
+        callbacks: tracking callbacks (:class:`simfl.tracking.Callback`), told of the run as it
+            goes after the writers ``config.tracking`` names; they never change its results, and
+            one that raises is warned about and dropped (the run goes on).
+        tags: how trackers label the run, e.g. a sweep's swept keys and values.
 
     Returns:
         The run's tables. ``result.status`` is ``interrupted`` after Ctrl-C, ``diverged`` when the
@@ -217,6 +226,8 @@ def run(
     saved = read_checkpoint(checkpoint_file) if resume and checkpoint_file.exists() else None
     if saved is not None and saved["config_sha256"] != result_digest(config):
         raise RunDirError(f"{checkpoint_file}: the checkpoint belongs to another config; rerun without --resume")
+    observers = [*writers_from_config(config.tracking), *callbacks]  # a missing package fails here
+    tracking = CallbackObserver(observers) if observers else None
     manifest: dict[str, Any] = {
         "status": "running",
         "seed": config.seed,
@@ -231,6 +242,10 @@ def run(
     if run_dir is not None:
         run_dir.write_text(CONFIG, dump_config(config))
         run_dir.write_manifest(manifest)
+    if tracking is not None:
+        run_id = run_id_of(config)
+        tracking.start(RunInfo(run_name(out, run_id), run_id, config, dict(tags or {}),
+                               run_dir.path if run_dir is not None else None))
     bar = None
     try:
         tree = SeedTree(config.seed)
@@ -263,14 +278,16 @@ def run(
         bar = SimulationProgress(config.stop, label=config.name or config.algorithm.type, enabled=progress)
         settings = engine_settings(config, population.num_samples)
         if saved is not None:  # continue where the checkpoint left off
-            sim = Simulation.restore(saved["simulation"], settings, population, trainer, bar)
+            sim = Simulation.restore(saved["simulation"], settings, population, trainer, bar,
+                                     observers=[tracking] if tracking is not None else ())
             if trainer is not None:
                 trainer.load_checkpoint_state(saved["trainer"])
             manifest["resumed_from_s"] = saved["sim_time_s"]
         else:
             selector = build_selector(config, trained=trainer is not None)
             sim = Simulation(settings, population, build_policy(config), model_bytes, trainer, progress=bar,
-                             selector=selector, algorithm=config.algorithm)
+                             selector=selector, algorithm=config.algorithm,
+                             observers=[tracking] if tracking is not None else ())
         writer = None
         if checkpoint_file is not None and config.run.checkpoint_every_s is not None:
             _checkpointable(trainer)
@@ -288,6 +305,10 @@ def run(
                 host_seconds=time.perf_counter() - started,
             )
             run_dir.write_manifest(manifest)
+        if tracking is not None:  # told after the manifest is written; its errors only warn
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            tracking.end(status, {**manifest, "status": status,
+                                  "error": None if status == "interrupted" else f"{type(exc).__name__}: {exc}"})
         if blamed is not None:
             raise blamed from blamed.__cause__
         raise
@@ -318,6 +339,8 @@ def run(
     if run_dir is not None:
         for name in TABLES:
             run_dir.write_table(name, result.table(name))
+    if tracking is not None and tracking.errors:
+        manifest["tracking_errors"] = list(tracking.errors)
     manifest["host_seconds"] = time.perf_counter() - started
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     result.manifest = manifest
@@ -325,6 +348,8 @@ def run(
         run_dir.write_manifest(manifest)  # last: only now does the directory look complete
         if status != "interrupted" and checkpoint_file.exists():
             checkpoint_file.unlink()  # simfl's own file: the run is over
+    if tracking is not None:
+        tracking.end(manifest["status"], manifest)
     return result
 
 

@@ -72,8 +72,11 @@ def _limit_threads() -> None:
         os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-def execute_run(config_yaml: str, run_dir: str, targets: list[float], search_path: tuple[str, ...] = ()) -> dict[str, Any]:
+def execute_run(config_yaml: str, run_dir: str, targets: list[float], search_path: tuple[str, ...] = (),
+                tags: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run one config into ``run_dir`` and return its summary row (the worker's entry point).
+
+    ``tags`` (the run's swept keys and values) label it in the trackers ``tracking`` names.
 
     The config travels as YAML text, so this works in any process that has simfl installed;
     plugin modules are looked up in ``search_path`` (which a Dask worker must see at the same
@@ -94,7 +97,7 @@ def execute_run(config_yaml: str, run_dir: str, targets: list[float], search_pat
     try:
         # an interrupted run with a checkpoint continues from it (same tables as an uninterrupted run)
         resume = (Path(run_dir) / CHECKPOINT).is_file() and run_status(run_dir) not in (None, "complete")
-        result = run(config, out=run_dir, overwrite=True, progress=False, resume=resume)
+        result = run(config, out=run_dir, overwrite=True, progress=False, resume=resume, tags=tags)
     except KeyboardInterrupt:
         return {"status": "interrupted", "error": "interrupted"}
     except Exception as exc:  # recorded in the summary and the run's manifest
@@ -198,13 +201,14 @@ def _local(todo, out, targets, workers, on_done, bar) -> None:
     if workers == 1:
         for planned in todo:
             on_done(planned, execute_run(dump_config(planned.config), str(out / RUNS / planned.run_id), targets,
-                                         planned.config.search_path))
+                                         planned.config.search_path, planned.point))
             bar.update()
         return
     ctx = multiprocessing.get_context("spawn")  # no fork: the parent may hold threads (tqdm, torch)
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         futures = {
-            pool.submit(execute_run, dump_config(p.config), str(out / RUNS / p.run_id), targets, p.config.search_path): p
+            pool.submit(execute_run, dump_config(p.config), str(out / RUNS / p.run_id), targets, p.config.search_path,
+                        p.point): p
             for p in todo
         }
         try:
@@ -233,7 +237,7 @@ def _dask(todo, out, targets, scheduler, on_done, bar) -> None:
     try:
         futures = {
             client.submit(execute_run, dump_config(p.config), str(out / RUNS / p.run_id), targets, p.config.search_path,
-                          pure=False): p
+                          p.point, pure=False): p
             for p in todo
         }
         for fut in dask_completed(futures):

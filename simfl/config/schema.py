@@ -55,6 +55,8 @@ __all__ = [
     "RunConfig",
     "LimitsConfig",
     "NON_RESULT_SECTIONS",
+    "TrackingConfig",
+    "MlflowTracking",
     "key_error",
 ]
 
@@ -536,7 +538,31 @@ class LimitsConfig(Section):
 
 
 #: Sections that change how a run is carried out, not its results: left out of run ids.
-NON_RESULT_SECTIONS = ("run", "limits")
+NON_RESULT_SECTIONS = ("run", "limits", "tracking")
+# --------------------------------------------------------------------- tracking
+class MlflowTracking(Section):
+    """An MLflow run per simfl run (needs pip install 'simfl[mlflow]')."""
+
+    tracking_uri: str | None = Field(
+        None, min_length=1,
+        description="where MLflow stores runs, e.g. sqlite:///mlflow.db or http://host:5000; null = MLflow's "
+        "default (MLFLOW_TRACKING_URI)",
+    )
+    experiment: str = Field("simfl", min_length=1, description="MLflow experiment the runs go to (created if missing)")
+
+
+class TrackingConfig(Section):
+    """Live tracking (docs/tracking.md): scalars against simulated time while the run goes.
+
+    Observation only: it never changes a run's results, so it is not part of a run's id.
+    """
+
+    tensorboard: str | None = Field(
+        None, min_length=1,
+        description="TensorBoard log directory (relative: to the current directory); each run writes a "
+        "sub-directory named by its run directory, else its run id (needs pip install 'simfl[tracking]')",
+    )
+    mlflow: MlflowTracking | None = Field(None, description="log each run to MLflow: {tracking_uri, experiment}; {} = defaults, null = off")
 
 
 # ------------------------------------------------------------------------- root
@@ -559,7 +585,10 @@ class Config(Section):
     stop: StopConfig = Field(StopConfig(), description="stop criteria")
     eval: EvalConfig = Field(EvalConfig(), description="evaluation schedule")
     run: RunConfig = Field(RunConfig(), description="checkpoints (does not change a run's id)")
-    limits: LimitsConfig = Field(LimitsConfig(), description="size limits checked before a run starts")
+    limits: LimitsConfig = Field(LimitsConfig(), description="size limits checked before a run starts (do not change a run's id)")
+    tracking: TrackingConfig = Field(
+        TrackingConfig(), description="live tracking: TensorBoard, MLflow (not part of a run's id)"
+    )
 
     @property
     def search_path(self) -> tuple[str, ...]:

@@ -22,13 +22,14 @@ from collections import deque
 from array import array
 from operator import attrgetter
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from simfl.engine.client import ServerLinks, TaskRun
 from simfl.engine.events import EVAL, FLUSH, WAKE, Environment, PriorityTimeout
+from simfl.engine.observers import Observer, hooks
 from simfl.engine.protocols import Job, Trainer
 from simfl.engine.server import Policy, Selector, Server, Timer
 from simfl.engine.tasks import Status, Task, TaskLog
@@ -107,6 +108,8 @@ class Simulation:
         progress: called as ``progress(sim)`` now and then (display only).
         selector: the selection policy.
         algorithm: the running method's parameters, readable by selectors (``server.algorithm``).
+        observers: read-only watchers told of evaluations, installed models, task ends and the
+            run's end (:mod:`simfl.engine.observers`); none costs nothing.
     """
 
     def __init__(
@@ -120,6 +123,7 @@ class Simulation:
         *,
         selector: Selector,
         algorithm: object = None,
+        observers: Sequence[Observer] = (),
     ) -> None:
         self.env = Environment()
         self.algorithm = algorithm
@@ -165,12 +169,20 @@ class Simulation:
         self._observe = self.selector.observe if self.selector.observes else None
         self._observe_result = self.selector.observe_result if self.selector.observes_results else None
         self._observe_missed = self.selector.observe_missed if self.selector.observes_missed else None
+        self._set_observers(observers)
+
+    def _set_observers(self, observers: Sequence[Observer]) -> None:
+        # observer hooks: a tuple of bound methods, or None (then a hot path pays one `is None` test)
+        self._on_evaluated = hooks(observers, "evaluated")
+        self._on_installed = hooks(observers, "installed")
+        self._on_tasks_ended = hooks(observers, "tasks_ended")
+        self._on_finished = hooks(observers, "finished")
 
     #: What a checkpoint leaves out: it is rebuilt from the config (the population, its
     #: processes and per-client constants, the trainer and its data, the settings, the display).
     _REBUILT = ("settings", "population", "trainer", "progress", "_timeline", "_cooldown", "idle_means_eligible",
                 "_download", "_upload", "_compute_base", "_num_samples", "_jitter", "_speed", "_always_online",
-                "_aggregation_s")
+                "_aggregation_s", "_on_evaluated", "_on_installed", "_on_tasks_ended", "_on_finished")
 
     def _attach(self, settings: EngineSettings, population: Population, trainer: Trainer | None, progress) -> None:
         """Set what is derived from the config and the population (at creation and on restore)."""
@@ -206,9 +218,11 @@ class Simulation:
 
     @classmethod
     def restore(cls, state: "Simulation", settings: EngineSettings, population: Population, trainer: Trainer | None,
-                progress=None) -> "Simulation":
-        """A simulation unpickled from a checkpoint, re-attached to what was rebuilt from its config."""
+                progress=None, observers: Sequence[Observer] = ()) -> "Simulation":
+        """A simulation unpickled from a checkpoint, re-attached to what was rebuilt from its config
+        (observers are not part of a checkpoint: they are given again)."""
         state._attach(settings, population, trainer, progress)
+        state._set_observers(observers)
         return state
 
     # ------------------------------------------------------------------ clock
@@ -402,6 +416,7 @@ class Simulation:
         in_flight, busy, finish, arrive = self.in_flight, self.busy, self.log.finish, self.log.arrive
         queue = self._queue if self._aggregation_s else None
         ready_at, observe = self._ready_at, self._observe
+        everything = ended
         for t in ended:
             del in_flight[t.id]
             busy[t.client] = False
@@ -423,6 +438,9 @@ class Simulation:
             ended = [t for t in ended if t.lost]
         if ended:
             self.policy.on_task_ends(self.server, ended)
+        if self._on_tasks_ended is not None:
+            for hook in self._on_tasks_ended:
+                hook(self, everything)
         limit = self.settings.stop_client_updates
         if limit is not None and self.client_updates >= limit and self.stop_reason is None:
             self.stop_reason = "client_updates"
@@ -474,6 +492,9 @@ class Simulation:
             self.log.finish(task.id, Status.DISCARDED_DEADLINE, self.env.now)
             if task.process is not None:
                 task.process.abort()
+            if self._on_tasks_ended is not None:
+                for hook in self._on_tasks_ended:
+                    hook(self, [task])
         elif task.lost:
             return
         elif self._held.pop(task.id, None) is not None:
@@ -557,6 +578,9 @@ class Simulation:
         self._applied_since = 0
         if params is not None and not math.isfinite(float(np.sum(params, dtype=np.float64))):
             self._diverged("the global model holds NaN or inf")
+        if self._on_installed is not None:
+            for hook in self._on_installed:
+                hook(self, *self._aggregations[-1])
         limit = self.settings.stop_server_updates
         if limit is not None and self.version >= limit and self.stop_reason is None:
             self.stop_reason = "server_updates"
@@ -578,6 +602,9 @@ class Simulation:
         self._evals.append(row)
         if self.trainer is not None and not math.isfinite(row["test_loss"]):
             self._diverged(f"the test loss is {row['test_loss']}")
+        if self._on_evaluated is not None:
+            for hook in self._on_evaluated:
+                hook(self, row)
         target = self.settings.stop_target_accuracy
         if target is not None and row["test_accuracy"] >= target and self.stop_reason is None:
             self.stop_reason = "target_accuracy"
@@ -704,7 +731,7 @@ class Simulation:
                     "steps": steps}
         if self.diverged is not None:
             counters.update(self.diverged)
-        return SimulationOutcome(
+        outcome = SimulationOutcome(
             client_updates=self.log.frame(),
             aggregations=self._aggregation_frame(),
             evals=pd.DataFrame(self._evals, columns=_EVAL_COLUMNS if not self._evals else None),
@@ -713,6 +740,10 @@ class Simulation:
             final_params=self.params,
             counters=counters,
         )
+        if self._on_finished is not None:
+            for hook in self._on_finished:
+                hook(self, outcome)
+        return outcome
 
     def _catch_interrupt(self):
         """Make Ctrl-C stop the run between two events, never inside one (the tables stay

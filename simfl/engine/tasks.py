@@ -179,6 +179,21 @@ class TaskLog:
         self.cols["status"][task_id] = status
         self.cols["weight"][task_id] = weight
 
+    def tally(self) -> tuple[list[int], float]:
+        """Tasks per status so far (a list indexed by :class:`Status`) and the mean staleness
+        of the applied ones (nan: none yet). For observers; costs O(tasks): about 10 ms at 10^6.
+
+        It reads copies of the columns: a numpy view of an ``array.array`` would pin its buffer
+        and make the next append fail.
+        """
+        n = len(self._ids)
+        status = np.frombuffer(self._status[:n], dtype=np.int8)
+        counts = [int(np.count_nonzero(status == s)) for s in Status]
+        if not counts[Status.APPLIED]:
+            return counts, _NAN
+        applied = status == Status.APPLIED
+        return counts, float(np.frombuffer(self._staleness[:n], dtype=np.int64)[applied].mean())
+
     def frame(self) -> pd.DataFrame:
         """``client_updates.parquet``: one row per task, in dispatch order.
 
