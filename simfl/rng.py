@@ -24,10 +24,11 @@ of the purpose key; its k-th output, top 53 bits, gives a uniform in the open in
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Callable
 
 import numpy as np
 
-__all__ = ["Purpose", "SeedTree", "BlockUniforms", "splitmix_uniform"]
+__all__ = ["Purpose", "SeedTree", "BlockUniforms", "splitmix_uniform", "splitmix_ppf"]
 
 _MASK64 = (1 << 64) - 1
 _GAMMA = 0x9E3779B97F4A7C15
@@ -68,8 +69,9 @@ def _mix_np(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-def splitmix_uniform(key: int, client: int, index: int) -> float:
-    """The ``index``-th uniform of ``client``'s stream under a purpose ``key`` (pure Python).
+def splitmix_ppf(ppf: Callable[[float], float], key: int, client: int, index: int) -> float:
+    """``ppf`` of the ``index``-th uniform of ``client``'s stream under a purpose ``key`` (pure
+    Python; ``functools.partial(splitmix_ppf, ppf, key)`` draws a distribution per (client, index)).
 
     The two SplitMix64 mixes (the same as :func:`_mix_np`) are written out inline: this runs
     once per dispatched task.
@@ -80,7 +82,12 @@ def splitmix_uniform(key: int, client: int, index: int) -> float:
     z = ((z ^ (z >> 31)) + (index + 1) * _GAMMA) & _MASK64
     z = ((z ^ (z >> 30)) * _M1) & _MASK64
     z = ((z ^ (z >> 27)) * _M2) & _MASK64
-    return (((z ^ (z >> 31)) >> 11) + 0.5) * _TWO_M53
+    return ppf((((z ^ (z >> 31)) >> 11) + 0.5) * _TWO_M53)
+
+
+def splitmix_uniform(key: int, client: int, index: int) -> float:
+    """The ``index``-th uniform of ``client``'s stream under a purpose ``key`` (pure Python)."""
+    return splitmix_ppf(float, key, client, index)
 
 
 def _splitmix_uniform_np(key: int, clients: np.ndarray, index: np.ndarray) -> np.ndarray:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import abc
 import math
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 import numpy as np
@@ -80,6 +81,8 @@ class Server:
     """The engine as a policy sees it. Read the attributes, call the methods; nothing else.
 
     Attributes (read-only):
+        version: version of the global model (0 = the initial model; +1 per :meth:`install`).
+        params: the global model as a flat vector (never modify it in place); None in a dry run.
         algorithm: the running method's validated parameters (a frozen model; e.g. a selection
             policy may read ``getattr(server.algorithm, "concurrency", None)``).
         num_clients: size of the population.
@@ -95,6 +98,11 @@ class Server:
 
     def __init__(self, sim: "Simulation") -> None:
         self._sim = sim
+        self._in_flight, self._queued = sim.in_flight, sim._queued
+        #: version of the global model (0 = the initial model; +1 per :meth:`install`); kept by the engine
+        self.version: int = sim.version
+        #: the global model as a flat vector (never modify it in place); None in a dry run; kept by the engine
+        self.params: np.ndarray | None = sim.params
         self.algorithm: Any = sim.algorithm
         self.num_clients: int = sim.population.size
         self.samples_per_task: np.ndarray = np.asarray(sim.settings.samples_per_task)
@@ -109,7 +117,7 @@ class Server:
         self.next_eligible_time = sim.next_availability
         self.expected_task_durations = sim.expected_task_durations
         self.client_losses = sim.client_losses
-        self.select_one = sim.select_client
+        self.select_one = partial(sim.selector.select, self)
         self.select_round = sim.select_round
         self.dispatch = sim.dispatch
         self.discard = sim.discard
@@ -134,23 +142,13 @@ class Server:
         return self._sim.env.now
 
     @property
-    def version(self) -> int:
-        """Version of the global model (0 = the initial model; +1 per :meth:`install`)."""
-        return self._sim.version
-
-    @property
-    def params(self) -> np.ndarray | None:
-        """The global model as a flat vector (never modify it in place); None in a dry run."""
-        return self._sim.params
-
-    @property
     def outstanding(self) -> int:
         """Tasks dispatched and not yet handed to the policy or lost (running, or queued for aggregation)."""
-        return self._sim.outstanding
+        return len(self._in_flight) + len(self._queued)
 
     def staleness(self, task: "Task") -> int:
         """Server versions since the task's start model: ``version − task.base_version``."""
-        return self._sim.version - task.base_version
+        return self.version - task.base_version
 
     # Methods bound in __init__, documented here for readers and type checkers.
     if TYPE_CHECKING:  # pragma: no cover

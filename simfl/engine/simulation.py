@@ -182,7 +182,7 @@ class Simulation:
     #: processes and per-client constants, the trainer and its data, the settings, the display).
     _REBUILT = ("settings", "population", "trainer", "progress", "_timeline", "_cooldown", "idle_means_eligible",
                 "_download", "_upload", "_compute_base", "_num_samples", "_jitter", "_speed", "_always_online",
-                "_aggregation_s", "_on_evaluated", "_on_installed", "_on_tasks_ended", "_on_finished")
+                "_aggregation_s", "_limit_updates", "_limit_versions", "_on_evaluated", "_on_installed", "_on_tasks_ended", "_on_finished")
 
     def _attach(self, settings: EngineSettings, population: Population, trainer: Trainer | None, progress) -> None:
         """Set what is derived from the config and the population (at creation and on restore)."""
@@ -205,6 +205,8 @@ class Simulation:
         self._speed = population.speed if population.speed is not None and not population.speed.constant else None
         self._always_online = population.timeline.always_online
         self._aggregation_s = settings.aggregation_s_per_update
+        self._limit_updates = settings.stop_client_updates
+        self._limit_versions = settings.stop_server_updates
 
     def __getstate__(self) -> dict:
         """The dynamic state (clock, queue of events, tasks, models, policy, selector, records)."""
@@ -367,10 +369,10 @@ class Simulation:
             offline_at = self._timeline.online_until(client, now)
             if offline_at < end:  # offline before the upload ends: the task is lost then
                 end, lost = offline_at, True
-        tid = self.log.add(client, k, round_, self.version, now, down, compute, up, self._num_samples[client], work)
+        version = self.version
+        tid = self.log.add(client, k, round_, version, now, down, compute, up, self._num_samples[client], work)
         job = None if self.trainer is None else self._submit(tid, client, k)
-        task = Task(env, tid, client, k, self.version, now, end, lost, job, round_, self.params)
-        task.callbacks.append(self._collect_end)
+        task = Task(env, tid, client, k, version, now, end, lost, job, round_, self.params, True, self._collect_end)
         self.busy[client] = True
         self.in_flight[tid] = task
         return task
@@ -413,7 +415,9 @@ class Simulation:
         if len(ended) > 1:
             ended.sort(key=_task_id)
         now = self.env.now
-        in_flight, busy, finish, arrive = self.in_flight, self.busy, self.log.finish, self.log.arrive
+        log = self.log
+        in_flight, busy, finish = self.in_flight, self.busy, log.finish
+        end_col, arrival_col, aggregated_col = log._end, log._arrival, log._aggregated
         queue = self._queue if self._aggregation_s else None
         ready_at, observe = self._ready_at, self._observe
         everything = ended
@@ -430,7 +434,9 @@ class Simulation:
             else:
                 self.client_updates += 1
                 # without aggregation time, an update is aggregated the moment it arrives
-                arrive(t.id, now, now if queue is None else math.nan)
+                tid = t.id
+                end_col[tid] = arrival_col[tid] = now
+                aggregated_col[tid] = now if queue is None else _NAN
         if queue is not None:  # arrivals wait for the server; losses are known at once
             for t in ended:
                 if not t.lost:
@@ -441,7 +447,7 @@ class Simulation:
         if self._on_tasks_ended is not None:
             for hook in self._on_tasks_ended:
                 hook(self, everything)
-        limit = self.settings.stop_client_updates
+        limit = self._limit_updates
         if limit is not None and self.client_updates >= limit and self.stop_reason is None:
             self.stop_reason = "client_updates"
 
@@ -457,13 +463,13 @@ class Simulation:
         Its staleness is the one recorded when it was held, else ``version − base_version``
         now; ``staleness`` sets it explicitly (e.g. at the aggregation that uses it).
         """
-        held = self._held.pop(task.id, None)
-        if staleness is None and held is None:
+        tid, log = task.id, self.log
+        if self._held.pop(tid, None) is None and staleness is None:
             staleness = self.version - task.base_version
-        if staleness is None:
-            self.log.set_outcome(task.id, _APPLIED, weight)
-        else:
-            self.log.settle(task.id, _APPLIED, staleness, weight)
+        log._status[tid] = _APPLIED
+        log._weight[tid] = weight
+        if staleness is not None:
+            log._staleness[tid] = staleness
         self._applied_since += 1
 
     def drop(self, task: Task) -> None:
@@ -572,17 +578,17 @@ class Simulation:
         applied since the last one, and the policy's ``extra`` columns."""
         if (params is None) != (self.trainer is None):
             raise RuntimeError("server.install(): pass the new model (None only in a dry run)")
-        self.params = params
-        self.version += 1
-        self._aggregations.append((self.version, self.env.now, self._applied_since, extra or None))
+        self.params = self.server.params = params
+        version = self.version = self.server.version = self.version + 1
+        self._aggregations.append((version, self.env._now, self._applied_since, extra or None))
         self._applied_since = 0
         if params is not None and not math.isfinite(float(np.sum(params, dtype=np.float64))):
             self._diverged("the global model holds NaN or inf")
         if self._on_installed is not None:
             for hook in self._on_installed:
                 hook(self, *self._aggregations[-1])
-        limit = self.settings.stop_server_updates
-        if limit is not None and self.version >= limit and self.stop_reason is None:
+        limit = self._limit_versions
+        if limit is not None and version >= limit and self.stop_reason is None:
             self.stop_reason = "server_updates"
 
     # --------------------------------------------------------------- evaluation

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from array import array
+from heapq import heappush
 from enum import IntEnum
 
 import numpy as np
@@ -42,10 +43,11 @@ class Task(simpy.Event):
     process = None
 
     def __init__(
-        self, env, id, client, k, base_version, dispatch_time, end_time, lost, job, round, params, scheduled=True
+        self, env, id, client, k, base_version, dispatch_time, end_time, lost, job, round, params, scheduled=True,
+        callback=None,
     ) -> None:
         self.env = env
-        self.callbacks = []
+        self.callbacks = [] if callback is None else [callback]
         self.id = id  # row in the TaskLog, also the dispatch order
         self.client = client
         self.k = k  # the client's k-th task (every dispatched task counts, lost ones included)
@@ -59,12 +61,14 @@ class Task(simpy.Event):
         if scheduled:
             self._value = None
             self._ok = True
-            env.schedule(self, NORMAL, end_time - dispatch_time)
+            # SimPy's Environment.schedule(self, NORMAL, end_time - dispatch_time), written out: a hot path
+            heappush(env._queue, (env._now + (end_time - dispatch_time), NORMAL, next(env._eid), self))
         else:  # ended by its process with succeed() (server contention)
             self._value = PENDING
 
 
-#: Columns known at dispatch, appended one row per task: column -> array.array typecode.
+#: Columns known at dispatch, in table order: column -> array.array typecode. They are stored
+#: interleaved, one row per task: the integer ones in one array, the float ones in another.
 _DISPATCH_COLUMNS: dict[str, str] = {
     "client_id": "q",
     "task_index": "q",
@@ -77,6 +81,8 @@ _DISPATCH_COLUMNS: dict[str, str] = {
     "compute_work_s": "d",
     "num_samples": "q",
 }
+_INTS = ("client_id", "task_index", "round", "base_version", "num_samples")
+_FLOATS = ("dispatch_time_s", "download_s", "compute_s", "upload_s", "compute_work_s")
 _NAN = float("nan")
 #: Columns filled in later: column -> (typecode, value until then). They are grown in blocks.
 _LATER_COLUMNS: dict[str, tuple[str, float]] = {
@@ -93,21 +99,44 @@ _LATER_COLUMNS: dict[str, tuple[str, float]] = {
 _BLOCK = 4096
 
 
+class _Column:
+    """One column of an interleaved array: ``column[i]`` is row ``i``'s value."""
+
+    __slots__ = ("data", "offset", "stride")
+
+    def __init__(self, data: array, offset: int, stride: int) -> None:
+        self.data, self.offset, self.stride = data, offset, stride
+
+    def __getitem__(self, i: int):
+        return self.data[i * self.stride + self.offset]
+
+    def __setitem__(self, i: int, value) -> None:
+        self.data[i * self.stride + self.offset] = value
+
+    def __len__(self) -> int:
+        return len(self.data) // self.stride
+
+
 class TaskLog:
     """Columns that grow by one row per dispatched task, indexed by task id.
 
-    Typed ``array.array`` columns: appending and updating one value costs a few tens of
-    nanoseconds, storage is 8 bytes a value, and :meth:`frame` turns them into numpy arrays
-    without copying. Columns filled in after dispatch are pre-extended in blocks of their
-    initial value, so a dispatch appends only what it knows.
+    Typed ``array.array`` storage: what is known at dispatch goes into two interleaved arrays
+    (the integer columns and the float columns of a row: two appends a task), updating a value
+    costs a few tens of nanoseconds, storage is 8 bytes a value, and :meth:`frame` turns them into
+    numpy arrays. Columns filled in after dispatch are pre-extended in blocks of their initial
+    value, so a dispatch appends only what it knows. ``cols[name][task_id]`` reads or writes one
+    value of any column.
     """
 
     def __init__(self) -> None:
-        self.cols = {name: array(code) for name, code in _DISPATCH_COLUMNS.items()}
+        self._ints = array("q")
+        self._floats = array("d")
+        self.cols: dict = {name: _Column(self._ints, j, len(_INTS)) for j, name in enumerate(_INTS)}
+        self.cols.update({name: _Column(self._floats, j, len(_FLOATS)) for j, name in enumerate(_FLOATS)})
         self.cols.update({name: array(code) for name, (code, _) in _LATER_COLUMNS.items()})
         c = self.cols
-        self._appenders = tuple(c[name].append for name in _DISPATCH_COLUMNS)
-        self._ids = c["client_id"]
+        self._add_ints, self._add_floats = self._ints.extend, self._floats.extend
+        self._n = 0
         self._capacity = 0
         # the columns written after dispatch, bound once (hot path)
         self._end, self._arrival, self._aggregated = c["end_time_s"], c["arrival_time_s"], c["aggregated_time_s"]
@@ -116,7 +145,7 @@ class TaskLog:
     @property
     def n(self) -> int:
         """Rows so far."""
-        return len(self._ids)
+        return self._n
 
     def _grow(self) -> None:
         for name, (code, value) in _LATER_COLUMNS.items():
@@ -125,20 +154,12 @@ class TaskLog:
 
     def add(self, client, k, round_, base_version, dispatch, download, compute, upload, num_samples, work) -> int:
         """Append a dispatched task (its planned phases, ``work`` = compute at nominal speed); returns its id."""
-        i = len(self._ids)
+        i = self._n
         if i == self._capacity:
             self._grow()
-        a = self._appenders
-        a[0](client)
-        a[1](k)
-        a[2](round_)
-        a[3](base_version)
-        a[4](dispatch)
-        a[5](download)
-        a[6](compute)
-        a[7](upload)
-        a[8](work)
-        a[9](num_samples)
+        self._add_ints((client, k, round_, base_version, num_samples))
+        self._add_floats((dispatch, download, compute, upload, work))
+        self._n = i + 1
         return i
 
     def set_phases(self, task_id: int, download: float, compute: float, upload: float,
@@ -186,7 +207,7 @@ class TaskLog:
         It reads copies of the columns: a numpy view of an ``array.array`` would pin its buffer
         and make the next append fail.
         """
-        n = len(self._ids)
+        n = self._n
         status = np.frombuffer(self._status[:n], dtype=np.int8)
         counts = [int(np.count_nonzero(status == s)) for s in Status]
         if not counts[Status.APPLIED]:
@@ -202,8 +223,15 @@ class TaskLog:
         :class:`Status`.
         """
         # a row cut short by a hard interrupt (a second Ctrl-C) is dropped
-        n = min(len(self.cols[name]) for name in _DISPATCH_COLUMNS)
-        data = {name: np.frombuffer(col, dtype=_NUMPY[col.typecode])[:n].copy() for name, col in self.cols.items()}
+        n = min(len(self._ints) // len(_INTS), len(self._floats) // len(_FLOATS))
+        ints = np.frombuffer(self._ints, dtype=np.int64)[: n * len(_INTS)].reshape(n, len(_INTS))
+        floats = np.frombuffer(self._floats, dtype=np.float64)[: n * len(_FLOATS)].reshape(n, len(_FLOATS))
+        dispatch = {**{name: ints[:, j].copy() for j, name in enumerate(_INTS)},
+                    **{name: floats[:, j].copy() for j, name in enumerate(_FLOATS)}}
+        del ints, floats  # the arrays must not stay pinned by numpy views
+        data = {name: dispatch[name] for name in _DISPATCH_COLUMNS}
+        data.update({name: np.frombuffer(self.cols[name], dtype=_NUMPY[code])[:n].copy()
+                     for name, (code, _) in _LATER_COLUMNS.items()})
         columns: dict = {"task_id": np.arange(n, dtype=np.int64)}
         for name, values in data.items():
             if name in ("staleness", "round"):

@@ -14,12 +14,13 @@ Timing of client c's k-th task (DESIGN §3):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from simfl.rng import Purpose, SeedTree, splitmix_uniform
+from simfl.rng import Purpose, SeedTree, splitmix_ppf
 from simfl.scenario.availability import Timeline
 from simfl.scenario.coupling import couple_speeds
 from simfl.scenario.speed import build_speed
@@ -76,7 +77,7 @@ class Population:
             value = float(self.jitter.expected)
             return lambda client, k: value
         key, ppf = self.tree.key(Purpose.JITTER), self.jitter.scalar_ppf()
-        return lambda client, k: ppf(splitmix_uniform(key, client, k))
+        return partial(splitmix_ppf, ppf, key)
 
     def table(self) -> pd.DataFrame:
         """``clients.parquet``: the population only, no per-run outcome."""
