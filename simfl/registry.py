@@ -45,6 +45,7 @@ __all__ = [
     "register",
     "component_of",
     "is_import_path",
+    "import_object",
 ]
 
 #: The kinds of component, each with the config key that names it.
@@ -114,6 +115,22 @@ _import_lock = threading.Lock()
 def is_import_path(name: str) -> bool:
     """True for ``package.module:Name`` (as opposed to a registered name)."""
     return isinstance(name, str) and bool(_IMPORT_PATH.match(name))
+
+
+def import_object(path: str, search_path: Iterable[str | Path] = (), key: str = "import path") -> Any:
+    """The object an import path ``package.module:name`` names, imported as components are.
+
+    The module is looked up first in ``search_path`` (e.g. ``config.search_path``, the config
+    file's folder), then on the Python path. Used for objects that are not registry components,
+    such as a model factory (``model.factory``).
+
+    Raises:
+        PluginError: not an import path, no such module, the module raised on import, or no such
+            attribute; the message is one line and names ``key``.
+    """
+    if not is_import_path(path):
+        raise PluginError(f"{key}: expected an import path package.module:name, got {path!r}")
+    return _import(path, key, path, search_path)
 
 
 @dataclass(frozen=True)

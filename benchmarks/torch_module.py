@@ -1,0 +1,112 @@
+"""A user-defined module (``model.type: torch``) through the batched executor, against a plain PyTorch loop.
+
+The model is the BatchNorm CNN of ``examples/own_model_and_data/models.py`` on digits. simfl
+trains it with ``train.executor: batched`` (``torch.func.vmap`` over ``functional_call``) and,
+for reference, ``sequential``. The plain loop is what one would write by hand: the same module
+from the same factory, ``torch.optim.SGD``, ``loss.backward()`` in train mode, the same
+minibatches of the same clients for every task the batched run trained, one task after another.
+All three run in this process, one after the other, so the ratios are measured in one run on
+one machine. Evaluation runs only at the end (``eval.every_s: null``).
+
+    python benchmarks/torch_module.py                       # BatchNorm CNN on digits, concurrency 32
+    python benchmarks/torch_module.py --set model.kwargs.channels=[16,32]
+    python benchmarks/torch_module.py --smoke               # tiny sizes (the test suite runs this)
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+import simfl
+from simfl.data import load_data
+from simfl.rng import Purpose, SeedTree
+from simfl.scenario.population import samples_per_task
+from simfl.training import batch_plan
+from simfl.training.torchmodel import ModuleModel, build_module
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "own_model_and_data"
+BASE = {
+    "data": {"dataset": "digits", "partition": "iid", "num_clients": 128},
+    "model": {"type": "torch", "factory": "models:bn_cnn", "kwargs": {"channels": [8, 16], "hidden": 32}},
+    "train": {"local_steps": 20, "batch_size": 10, "lr": 0.05},
+    "algorithm": {"type": "fedasync"},
+    "eval": {"every_s": None},
+}
+
+
+def plain_pytorch(config, tasks) -> tuple[float, int]:
+    """Host seconds of the same SGD steps in a hand-written loop; returns (seconds, steps)."""
+    tree = SeedTree(config.seed)
+    data = load_data(config.data, tree)
+    module, _ = build_module(config.model, data.info.input_shape, data.info.num_classes, tree, config.search_path)
+    dtype = torch.float64 if config.train.dtype == "float64" else torch.float32
+    module.to(dtype)
+    start = torch.from_numpy(ModuleModel(module, data.info.input_shape, dtype, torch.device("cpu"), "m").init())
+    state = [t for t in module.state_dict(keep_vars=True).values() if t.is_floating_point()]
+    x = torch.from_numpy(data.x).to(dtype)
+    y = torch.from_numpy(data.y)
+    samples = samples_per_task(config.train, data.client_sizes)
+    tr = config.train
+    plans = []
+    for client, k in tasks:  # batch plans are drawn outside the timed loop
+        lo, hi = data.offsets[client], data.offsets[client + 1]
+        idx = torch.from_numpy(batch_plan(hi - lo, int(samples[client]), tree.generator(Purpose.TRAIN, client, k)) + lo)
+        plans.append((idx, min(tr.batch_size, hi - lo)))
+    module.train()
+    steps = 0
+    t0 = time.perf_counter()
+    for idx, batch in plans:
+        with torch.no_grad():  # every task starts from the same model and statistics
+            offset = 0
+            for t in state:
+                t.copy_(start[offset : offset + t.numel()].view_as(t))
+                offset += t.numel()
+        opt = torch.optim.SGD(module.parameters(), lr=tr.lr, momentum=tr.momentum, weight_decay=tr.weight_decay)
+        xs, ys = x[idx], y[idx]
+        for s in range(0, len(idx), batch):
+            opt.zero_grad()
+            F.cross_entropy(module(xs[s : s + batch]), ys[s : s + batch]).backward()
+            opt.step()
+            steps += 1
+    return time.perf_counter() - t0, steps
+
+
+def timed_run(config) -> tuple[float, simfl.RunResult]:
+    t0 = time.perf_counter()
+    result = simfl.run(config, progress=False)
+    return time.perf_counter() - t0, result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--set", dest="overrides", action="append", default=[], help="config override KEY=VALUE")
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[32])
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes, to check the script runs")
+    args = ap.parse_args()
+    sim_time = "2" if args.smoke else "40"
+    print(f"BASE model: {BASE['model']}; overrides: {args.overrides}")
+    print(f"{'model':14s} {'conc':>4s} {'tasks':>6s} {'steps':>6s} {'batched s':>9s} {'seq s':>7s} {'plain s':>8s} "
+          f"{'plain/batched':>13s} {'seq/batched':>11s}")
+    for conc in args.concurrency:
+        overrides = [f"stop.sim_time_s={sim_time}", f"algorithm.concurrency={conc}", *args.overrides]
+        config = simfl.config_from_dict(BASE, overrides, search_path=[EXAMPLE])
+        timed_run(simfl.config_from_dict(BASE, [*overrides, "stop.sim_time_s=2.1"], search_path=[EXAMPLE]))  # warm-up
+        batched_s, result = timed_run(config)
+        if result.manifest.get("executor") != "batched":
+            raise SystemExit(f"the batched executor fell back to sequential jobs: {result.manifest.get('executor')}")
+        sequential_s, _ = timed_run(simfl.config_from_dict(BASE, [*overrides, "train.executor=sequential"],
+                                                           search_path=[EXAMPLE]))
+        applied = result.client_updates.query("status == 'applied'")
+        tasks = list(zip(applied.client_id.tolist(), applied.task_index.tolist()))
+        plain_s, steps = plain_pytorch(config, tasks)
+        print(f"{config.model.factory:14s} {conc:4d} {len(tasks):6d} {steps:6d} {batched_s:9.3f} {sequential_s:7.3f} {plain_s:8.3f} "
+              f"{plain_s / batched_s:12.1f}x {sequential_s / batched_s:10.1f}x")
+
+
+if __name__ == "__main__":
+    main()
