@@ -2,14 +2,16 @@
 
 The model is the BatchNorm CNN of ``examples/own_model_and_data/models.py`` on digits. simfl
 trains it with ``train.executor: batched`` (``torch.func.vmap`` over ``functional_call``) and,
-for reference, ``sequential``. The plain loop is what one would write by hand: the same module
+with ``--sequential``, ``sequential`` for reference. The plain loop is what one would write by hand: the same module
 from the same factory, ``torch.optim.SGD``, ``loss.backward()`` in train mode, the same
 minibatches of the same clients for every task the batched run trained, one task after another.
-All three run in this process, one after the other, so the ratios are measured in one run on
-one machine. Evaluation runs only at the end (``eval.every_s: null``).
+Both run in this process, interleaved ``--repeat`` times (the fastest of each counts, which
+keeps a busy machine from deciding the ratio), so the ratio is measured in one run on one
+machine, with the same number of torch threads (``--threads``, default 1). Evaluation runs only
+at the end (``eval.every_s: null``).
 
     python benchmarks/torch_module.py                       # BatchNorm CNN on digits, concurrency 32
-    python benchmarks/torch_module.py --set model.kwargs.channels=[16,32]
+    python benchmarks/torch_module.py --set model.kwargs.channels=[16,32] --set model.kwargs.hidden=64
     python benchmarks/torch_module.py --smoke               # tiny sizes (the test suite runs this)
 """
 
@@ -86,26 +88,42 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="config override KEY=VALUE")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[32])
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="measurements of each, interleaved; the fastest counts (robust to a busy machine)")
+    ap.add_argument("--sequential", action="store_true", help="also time simfl's sequential executor")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads for all (default 1: on a shared machine extra threads measure the "
+                         "scheduler, not the executor)")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, to check the script runs")
     args = ap.parse_args()
-    sim_time = "2" if args.smoke else "40"
-    print(f"BASE model: {BASE['model']}; overrides: {args.overrides}")
-    print(f"{'model':14s} {'conc':>4s} {'tasks':>6s} {'steps':>6s} {'batched s':>9s} {'seq s':>7s} {'plain s':>8s} "
-          f"{'plain/batched':>13s} {'seq/batched':>11s}")
+    torch.set_num_threads(args.threads)
+    sim_time = "2" if args.smoke else "20"
+    repeat = 1 if args.smoke else args.repeat
+    print(f"BASE model: {BASE['model']}; overrides: {args.overrides}; torch threads: {args.threads}; "
+          f"best of {repeat}")
+    print(f"{'model':14s} {'conc':>4s} {'tasks':>6s} {'steps':>6s} {'batched s':>9s} {'plain s':>8s} "
+          f"{'plain/batched':>13s}" + (f" {'seq s':>7s} {'seq/batched':>11s}" if args.sequential else ""))
     for conc in args.concurrency:
         overrides = [f"stop.sim_time_s={sim_time}", f"algorithm.concurrency={conc}", *args.overrides]
         config = simfl.config_from_dict(BASE, overrides, search_path=[EXAMPLE])
         timed_run(simfl.config_from_dict(BASE, [*overrides, "stop.sim_time_s=2.1"], search_path=[EXAMPLE]))  # warm-up
-        batched_s, result = timed_run(config)
-        if result.manifest.get("executor") != "batched":
-            raise SystemExit(f"the batched executor fell back to sequential jobs: {result.manifest.get('executor')}")
-        sequential_s, _ = timed_run(simfl.config_from_dict(BASE, [*overrides, "train.executor=sequential"],
-                                                           search_path=[EXAMPLE]))
-        applied = result.client_updates.query("status == 'applied'")
-        tasks = list(zip(applied.client_id.tolist(), applied.task_index.tolist()))
-        plain_s, steps = plain_pytorch(config, tasks)
-        print(f"{config.model.factory:14s} {conc:4d} {len(tasks):6d} {steps:6d} {batched_s:9.3f} {sequential_s:7.3f} {plain_s:8.3f} "
-              f"{plain_s / batched_s:12.1f}x {sequential_s / batched_s:10.1f}x")
+        batched, plain = [], []
+        for _ in range(repeat):
+            seconds, result = timed_run(config)
+            if result.manifest.get("executor") != "batched":
+                raise SystemExit(f"the batched executor fell back to sequential jobs: {result.manifest.get('executor')}")
+            batched.append(seconds)
+            applied = result.client_updates.query("status == 'applied'")
+            tasks = list(zip(applied.client_id.tolist(), applied.task_index.tolist()))
+            seconds, steps = plain_pytorch(config, tasks)
+            plain.append(seconds)
+        line = (f"{config.model.factory:14s} {conc:4d} {len(tasks):6d} {steps:6d} {min(batched):9.3f} {min(plain):8.3f} "
+                f"{min(plain) / min(batched):12.1f}x")
+        if args.sequential:
+            sequential_s, _ = timed_run(simfl.config_from_dict(BASE, [*overrides, "train.executor=sequential"],
+                                                               search_path=[EXAMPLE]))
+            line += f" {sequential_s:7.3f} {sequential_s / min(batched):10.1f}x"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -313,6 +313,16 @@ def test_modules_vmap_cannot_batch_fall_back_with_one_line(case, caplog):
     assert len(seq.aggregations) > 5
 
 
+def test_a_batched_result_that_differs_from_sequential_falls_back(caplog):
+    # the first batched group is checked against its first job run alone
+    with caplog.at_level(logging.WARNING, logger="simfl"):
+        res = train_run(model=torch_model("Stateful"), algorithm={"type": "fedasync", "concurrency": 3},
+                        stop={"sim_time_s": 2.0})
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "its batched result differs from the sequential one by" in lines[0], lines
+    assert res.manifest["executor"] == "sequential"
+
+
 @pytest.mark.parametrize("model", ["bn_cnn", "dropout_mlp"])
 def test_same_job_same_update_across_algorithms(model):
     # client c's k-th task trains on the same batches (and, with dropout, the same masks)

@@ -83,3 +83,16 @@ def not_a_module(input_shape, num_classes):
 
 def wrong_outputs(input_shape, num_classes):
     return nn.Sequential(nn.Flatten(), nn.Linear(64, num_classes + 1))
+
+
+class Stateful(nn.Module):
+    """Keeps Python state across calls (impure): batched and sequential results differ."""
+
+    def __init__(self, input_shape, num_classes):
+        super().__init__()
+        self.fc = nn.Linear(int(torch.tensor(input_shape).prod()), num_classes)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.fc(x.flatten(1)) * self.calls
