@@ -195,7 +195,7 @@ def _with_model(config: Config, model: Callable) -> Config:
     """``config`` with ``model: {type: torch}`` naming the callable ``model`` (what ran).
 
     ``factory`` is the callable's ``module:qualname`` when that is an import path (a module-level
-    function), else null; ``kwargs`` are kept from a ``type: torch`` section.
+    function of an importable module, not ``__main__``), else null; ``kwargs`` are kept from a ``type: torch`` section.
     """
     from simfl.errors import PluginError
 
@@ -204,7 +204,8 @@ def _with_model(config: Config, model: Callable) -> Config:
                           f"got {type(model).__name__}")
     name = _callable_name(model)
     kwargs = dict(config.model.kwargs) if config.model.type == "torch" else {}
-    section = TorchModel(factory=name if registry.is_import_path(name) else None, kwargs=kwargs)
+    importable = registry.is_import_path(name) and not name.startswith("__main__:")
+    section = TorchModel(factory=name if importable else None, kwargs=kwargs)
     return config.model_copy(update={"model": section})
 
 
@@ -250,7 +251,7 @@ def run(
             ``model(input_shape=..., num_classes=..., **kwargs)`` like ``model.factory``; see
             :mod:`simfl.training.torchmodel`) used instead of ``config.model``. The run's config
             then reads ``model: {type: torch, factory: <its module:qualname, or null if that is
-            not importable>, kwargs}`` (``kwargs`` kept from a ``type: torch`` section) and the
+            not importable (a lambda, a function of __main__)>, kwargs}`` (``kwargs`` kept from a ``type: torch`` section) and the
             manifest's ``model`` names the callable.
 
     Returns:
