@@ -118,12 +118,15 @@ def is_import_path(name: str) -> bool:
 
 
 def import_object(path: str, search_path: Iterable[str | Path] = (), key: str = "import path") -> Any:
-    """The object an import path ``package.module:Name`` names, imported as components are
-    (``search_path`` first, then the Python path).
+    """The object an import path ``package.module:name`` names, imported as components are.
+
+    The module is looked up first in ``search_path`` (e.g. ``config.search_path``, the config
+    file's folder), then on the Python path. Used for objects that are not registry components,
+    such as a model factory (``model.factory``).
 
     Raises:
-        PluginError: one line naming ``key``: not an import path, no such module, the module
-            raised on import, or no such attribute.
+        PluginError: not an import path, no such module, the module raised on import, or no such
+            attribute; the message is one line and names ``key``.
     """
     if not is_import_path(path):
         raise PluginError(f"{key}: expected an import path package.module:Name, got {path!r}")

@@ -8,7 +8,7 @@ import time
 from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from pydantic import BaseModel
@@ -16,9 +16,8 @@ from pydantic import BaseModel
 import simfl.data as fl_data
 import simfl.registry as registry
 from simfl.config.load import dump_config
-from simfl.config.sweepfile import result_digest
-from simfl.config.schema import Config
-from simfl.config.sweepfile import run_id_of
+from simfl.config.schema import Config, TorchModel
+from simfl.config.sweepfile import result_digest, run_id_of
 from simfl.data.drift import build_drift
 from simfl.engine.protocols import Trainer
 from simfl.engine.server import Policy, Selector
@@ -72,22 +71,45 @@ def engine_settings(config: Config, num_samples: np.ndarray) -> EngineSettings:
     )
 
 
-def dry_model_bytes(config: Config) -> int:
-    """Bytes on the wire without a trainer: ``model_bytes`` or parameter count × dtype size."""
+def _flat_size(config: Config, info, model: Callable | None = None) -> tuple[int, int]:
+    """Values in the flat vector that travels, and how many of them are buffers.
+
+    Built-in models are counted without torch; a ``type: torch`` model (or a factory ``model``)
+    is built from its factory — as the trainer builds it — and its parameters and floating
+    buffers counted.
+    """
+    if model is not None or config.model.type == "torch":
+        from simfl.training.torchmodel import flat_size  # torch is imported only for torch models
+
+        return flat_size(config.model, info.input_shape, info.num_classes, config.seed, config.search_path, model)
+    return param_count(config.model, info.input_shape, info.num_classes), 0
+
+
+def dry_model_bytes(config: Config, model: Callable | None = None) -> int:
+    """Bytes on the wire without a trainer: ``model_bytes``, or the values of the flat vector
+    (parameters, and floating buffers of a ``type: torch`` model) × dtype size."""
     if config.heterogeneity.network.model_bytes is not None:
         return config.heterogeneity.network.model_bytes
     info = fl_data.dataset_info(config.data)
-    return param_count(config.model, info.input_shape, info.num_classes) * config.train.dtype_bytes
+    return _flat_size(config, info, model)[0] * config.train.dtype_bytes
 
 
-def check_config(config: Config) -> dict[str, Any]:
+def check_config(config: Config, model: Callable | None = None) -> dict[str, Any]:
     """Checks beyond the schema that need the data source (cheap: headers only).
 
-    Returns a short summary; raises :class:`~simfl.errors.SimflError` subclasses with one-line messages.
+    A ``type: torch`` model (or a factory ``model``) is built to be counted, and a training
+    device (``train.device``) must be present.
+
+    Returns a short summary (``parameters``: values in the flat vector, of which ``buffers``
+    are floating buffers); raises :class:`~simfl.errors.SimflError` subclasses with one-line messages.
     """
     info = fl_data.dataset_info(config.data)
-    params = param_count(config.model, info.input_shape, info.num_classes)
-    model_bytes = dry_model_bytes(config)
+    params, buffers = _flat_size(config, info, model)
+    if config.train.enabled and config.train.device != "cpu":
+        from simfl.training.device import resolve_device
+
+        resolve_device(config.train.device, config.train.dtype)
+    model_bytes = config.heterogeneity.network.model_bytes or params * config.train.dtype_bytes
     check_limits(config, params, model_bytes)  # before anything is built per client
     fl_data.check_data(config)  # a malformed data file, token ids for a built-in model, a shared test set
     tree = SeedTree(config.seed)
@@ -107,6 +129,7 @@ def check_config(config: Config) -> dict[str, Any]:
         "input_shape": info.input_shape,
         "num_classes": info.num_classes,
         "parameters": params,
+        "buffers": buffers,
         "model_bytes": model_bytes,
     }
 
@@ -174,10 +197,41 @@ def _blame_plugin(exc: BaseException, config: Config) -> PluginError | None:
     return error
 
 
-def _make_trainer(config: Config, federated, tree: SeedTree) -> Trainer:
+def _make_trainer(config: Config, federated, tree: SeedTree, model: Callable | None = None) -> Trainer:
     from simfl.training import make_trainer  # torch is imported only when training
 
-    return make_trainer(config, federated, tree)
+    return make_trainer(config, federated, tree, model)
+
+
+def _with_model(config: Config, model: Callable) -> Config:
+    """``config`` with ``model: {type: torch}`` naming the callable ``model`` (what ran).
+
+    ``factory`` is the callable's ``module:qualname`` when that is an import path (a module-level
+    function of an importable module, not ``__main__``), else null; ``kwargs`` are kept from a ``type: torch`` section.
+    """
+    from simfl.errors import PluginError
+
+    if not callable(model):
+        raise PluginError(f"model.factory: simfl.run(model=...) takes a callable returning a torch.nn.Module, "
+                          f"got {type(model).__name__}")
+    name = _callable_name(model)
+    kwargs = dict(config.model.kwargs) if config.model.type == "torch" else {}
+    importable = registry.is_import_path(name) and not name.startswith("__main__:")
+    section = TorchModel(factory=name if importable else None, kwargs=kwargs)
+    return config.model_copy(update={"model": section})
+
+
+def _callable_name(fn: Callable) -> str:
+    return f"{getattr(fn, '__module__', None)}:{getattr(fn, '__qualname__', type(fn).__qualname__)}"
+
+
+def _model_name(config: Config, model: Callable | None) -> str:
+    """What model runs: a built-in type, a factory's import path, or a callable's ``module:qualname``."""
+    if model is not None:
+        return _callable_name(model)
+    if config.model.type == "torch":
+        return str(config.model.factory)
+    return config.model.type
 
 
 def _config_digest(config: Config) -> str:
@@ -194,6 +248,7 @@ def run(
     resume: bool = False,
     callbacks: Sequence[object] = (),
     tags: Mapping[str, Any] | None = None,
+    model: Callable | None = None,
 ) -> RunResult:
     """Run one simulation.
 
@@ -213,14 +268,22 @@ def run(
             goes after the writers ``config.tracking`` names; they never change its results, and
             one that raises is warned about and dropped (the run goes on).
         tags: how trackers label the run, e.g. a sweep's swept keys and values.
+        model: a model factory (a callable returning a ``torch.nn.Module``, called as
+            ``model(input_shape=..., num_classes=..., **kwargs)`` like ``model.factory``; see
+            :mod:`simfl.training.torchmodel`) used instead of ``config.model``. The run's config
+            then reads ``model: {type: torch, factory: <its module:qualname, or null if that is
+            not importable (a lambda, a function of __main__)>, kwargs}`` (``kwargs`` kept from a ``type: torch`` section) and the
+            manifest's ``model`` names the callable.
 
     Returns:
         The run's tables. ``result.status`` is ``interrupted`` after Ctrl-C, ``diverged`` when the
         model held NaN or inf (the run stopped then).
     """
     started = time.perf_counter()
+    if model is not None:
+        config = _with_model(config, model)
     if trainer is None or not config.train.enabled:
-        check_config(config)  # bad data sources and absurd sizes fail before any directory exists
+        check_config(config, model)  # bad data sources and absurd sizes fail before any directory exists
     run_dir = RunDir.create(out, overwrite, resume=resume) if out is not None else None
     checkpoint_file = run_dir.path / CHECKPOINT if run_dir is not None else None
     saved = read_checkpoint(checkpoint_file) if resume and checkpoint_file.exists() else None
@@ -233,6 +296,7 @@ def run(
         "seed": config.seed,
         "name": config.name,
         "algorithm": config.algorithm.type,
+        "model": _model_name(config, model),
         "dry_run": not config.train.enabled,
         "config_sha256": _config_digest(config),
         "search_path": list(config.search_path),
@@ -268,11 +332,11 @@ def run(
             sizes = fl_data.client_sizes(config.data, tree)
         if config.train.enabled:
             if trainer is None:
-                trainer = _make_trainer(config, federated, tree)
+                trainer = _make_trainer(config, federated, tree, model)
             model_bytes = config.heterogeneity.network.model_bytes or trainer.model_bytes
         else:
             trainer = None
-            model_bytes = dry_model_bytes(config)
+            model_bytes = dry_model_bytes(config, model)
         shares = label_share(federated.y, federated.offsets, coupling.labels) if by_label else None
         population = build_population(config.heterogeneity, sizes, tree, shares)
         bar = SimulationProgress(config.stop, label=config.name or config.algorithm.type, enabled=progress)
@@ -324,6 +388,9 @@ def run(
         final_params=outcome.final_params,
         path=run_dir.path if run_dir is not None else None,
     )
+    executor = getattr(trainer, "executor", None)
+    if executor is not None:
+        manifest["executor"] = executor  # the one that computed the jobs (sequential after a fallback)
     status = {"interrupted": "interrupted", "diverged": "diverged", "no_progress": "failed"}.get(
         outcome.stop_reason, "complete")
     manifest.update(

@@ -46,6 +46,7 @@ __all__ = [
     "LogRegModel",
     "MLPModel",
     "CNNModel",
+    "TorchModel",
     "TrainConfig",
     "ComputeConfig",
     "NetworkConfig",
@@ -304,7 +305,51 @@ class CNNModel(Section):
     hidden: int = Field(64, ge=1, description="width of the dense layer after the convolutions")
 
 
-MODELS = {cls.model_fields["type"].default: cls for cls in (LogRegModel, MLPModel, CNNModel)}
+#: Names simfl passes to a model factory itself (from the dataset), so not allowed in ``model.kwargs``.
+FACTORY_ARGUMENTS = ("input_shape", "num_classes")
+
+
+class TorchModel(Section):
+    """Any ``torch.nn.Module``, returned by ``factory(input_shape=..., num_classes=..., **kwargs)``
+    (the two dataset arguments only if it accepts them) called under torch's generator seeded
+    from the seed tree; parameters and floating buffers (BatchNorm statistics) travel as the
+    flat vector and aggregate like parameters (docs/models.md).
+
+    See :mod:`simfl.training.torchmodel` for the layout, initialization and how buffers aggregate.
+    """
+
+    type: Literal["torch"] = "torch"
+    factory: str | None = Field(
+        None,
+        description="import path package.module:function of a function (or nn.Module class) returning the module, "
+        "called as factory(input_shape=..., num_classes=..., **kwargs); looked up in the config file's folder, then "
+        "on the Python path; null only when simfl.run(config, model=callable) is given the factory",
+    )
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="keyword arguments of the factory (besides input_shape and num_classes)"
+    )
+
+    @field_validator("factory")
+    @classmethod
+    def _import_path(cls, value: str | None) -> str | None:
+        from simfl.registry import is_import_path
+
+        if value is not None and not is_import_path(value):
+            raise key_error("model.factory", f"expected an import path package.module:function, got {value!r}")
+        return value
+
+    @field_validator("kwargs")
+    @classmethod
+    def _not_ours(cls, value: dict[str, Any]) -> dict[str, Any]:
+        taken = [k for k in FACTORY_ARGUMENTS if k in value]
+        if taken:
+            one = len(taken) == 1
+            raise key_error("model.kwargs", f"{' and '.join(taken)} {'is' if one else 'are'} passed by simfl from the "
+                                            f"dataset; remove {'it' if one else 'them'}")
+        return value
+
+
+MODELS = {cls.model_fields["type"].default: cls for cls in (LogRegModel, MLPModel, CNNModel, TorchModel)}
 ModelConfig = tagged_union(MODELS, default="logreg")
 
 
@@ -323,10 +368,17 @@ class TrainConfig(Section):
     weight_decay: float = Field(0.0, ge=0, allow_inf_nan=False, description="L2 weight decay")
     prox_mu: float = Field(0.0, ge=0, allow_inf_nan=False, description="FedProx proximal term mu/2 ||w - w_start||^2")
     dtype: Literal["float32", "float64"] = Field("float32", description="parameter dtype (also sets model bytes)")
+    device: Literal["cpu", "cuda", "mps", "auto"] = Field(
+        "cpu",
+        description="where training and evaluation run: cpu | cuda | mps | auto (cuda if present, else mps, else cpu); "
+        "parameters cross the engine boundary as CPU vectors either way; a device that is not present is an error",
+    )
     executor: Literal["sequential", "batched"] = Field(
         "batched",
         description="how jobs are computed: batched (every pending job together when a result is first needed; "
-        "equal to sequential up to float rounding; 4-6x faster at concurrency 32) | sequential (one at a time)",
+        "equal to sequential up to float rounding; 4-6x faster at concurrency 32; model.type torch: through "
+        "torch.func.vmap, falling back to sequential with one logged line when the module cannot be vmapped) | "
+        "sequential (one at a time)",
     )
 
     @model_validator(mode="before")
@@ -574,7 +626,7 @@ class Config(Section):
     seed: int = Field(0, ge=0, description="root of the seed tree: same seed, same world")
     name: str | None = Field(None, description="a label for the run (default: the config file's stem)")
     data: DataConfig = Field(DataConfig(), description="dataset and partition")
-    model: ModelConfig = Field(LogRegModel(), description="logreg | mlp (hidden) | cnn (channels, hidden)")
+    model: ModelConfig = Field(LogRegModel(), description="logreg | mlp (hidden) | cnn (channels, hidden) | torch (factory, kwargs)")
     train: TrainConfig = Field(TrainConfig(), description="local training")
     heterogeneity: HeterogeneityConfig = Field(HeterogeneityConfig(), description="compute, network, availability")
     algorithm: AlgorithmField = Field(  # type: ignore[valid-type]

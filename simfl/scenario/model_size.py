@@ -44,4 +44,6 @@ def param_count(model, input_shape: tuple[int, ...], num_classes: int) -> int:
             c_in = c_out
         flat = c_in * h_out * w_out
         return total + (flat + 1) * model.hidden + (model.hidden + 1) * num_classes
+    if model.type == "torch":  # counted by building it: simfl.training.torchmodel.flat_size
+        raise ConfigError("model.type: a torch model's size is known only from its factory (simfl.runner.dry_model_bytes)")
     raise ConfigError(f"model.type: unknown model {model.type!r}")

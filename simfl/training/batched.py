@@ -64,19 +64,19 @@ def local_sgd_batched(
     Returns:
         ``(B, P)`` parameters after each job's last step.
     """
-    idx = torch.from_numpy(layout)
+    idx = torch.from_numpy(layout).to(x.device)
     valid = idx >= 0
     xs = x[idx.clamp(min=0)]  # (B, S, b, ...) — padding rows are masked out of the loss
     ys = y[idx.clamp(min=0)]
     if label_maps is not None:
-        ys = label_maps[torch.arange(len(layout)).view(-1, 1, 1), ys]
+        ys = label_maps[torch.arange(len(layout), device=x.device).view(-1, 1, 1), ys]
     counts = valid.sum(dim=2)  # (B, S) samples per job and step
     num, steps, b = layout.shape
     w = w_start.clone().requires_grad_(True)
     weights = valid.to(w.dtype) / counts.clamp(min=1).unsqueeze(2).to(w.dtype)  # per-sample 1/count
     mask = valid.to(w.dtype)
-    total = torch.zeros(num, dtype=w.dtype)
-    total_sq = torch.zeros(num, dtype=w.dtype)
+    total = torch.zeros(num, dtype=w.dtype, device=w.device)
+    total_sq = torch.zeros(num, dtype=w.dtype, device=w.device)
     buf = None
     for s in range(steps):
         logits = model.forward_batched(w, xs[:, s])  # (B, b, C)
@@ -93,5 +93,6 @@ def local_sgd_batched(
             active = (counts[:, s] > 0).to(w.dtype).unsqueeze(1)  # jobs whose steps are not done
             w.sub_(g * active, alpha=sgd.lr)
     if stats is not None:
-        stats.update(loss_sum=total.numpy(), loss_sq_sum=total_sq.numpy(), samples=valid.sum(dim=(1, 2)).numpy())
+        stats.update(loss_sum=total.cpu().numpy(), loss_sq_sum=total_sq.cpu().numpy(),
+                     samples=valid.sum(dim=(1, 2)).cpu().numpy())
     return w.detach()

@@ -89,8 +89,8 @@ def local_sgd(
     """
     w = w_start.clone().requires_grad_(True)
     buf = None
-    total = torch.zeros((), dtype=w.dtype)
-    total_sq = torch.zeros((), dtype=w.dtype)
+    total = torch.zeros((), dtype=w.dtype, device=w.device)
+    total_sq = torch.zeros((), dtype=w.dtype, device=w.device)
     for start in range(0, len(ys), batch_size):
         per_sample = F.cross_entropy(
             model.forward(w, xs[start : start + batch_size]), ys[start : start + batch_size], reduction="none"

@@ -1,0 +1,168 @@
+"""Local SGD of a ``type: torch`` model (:class:`~simfl.training.torchmodel.ModuleModel`).
+
+The step is the one of :mod:`simfl.training.local` (``torch.optim.SGD`` with coupled weight
+decay, FedProx and momentum), applied to the trainable part of the vector; the forward pass in
+train mode may update the floating buffers (BatchNorm's running statistics), which then travel
+with the parameters.
+
+:func:`module_sgd_batched` trains many jobs at once through ``torch.func.vmap`` over
+``functional_call``. A module may mix samples within a batch (BatchNorm normalizes with batch
+statistics), so batches are never padded: at each step the jobs still running are grouped by
+the number of samples they process at that step (full batches together, partial last batches
+and clients smaller than a batch apart), and each group is one vmapped forward and backward
+pass. Every job thus computes exactly what :func:`module_sgd` computes, up to float rounding.
+Modules that vmap cannot handle (data-dependent control flow, ``.item()``, random numbers such
+as dropout, operators without a batching rule such as ``nn.LSTM``) raise here; the trainer
+then runs their jobs one at a time (:mod:`simfl.training.trainer`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.func import vmap
+
+from simfl.training.local import SGDConfig, sgd_direction
+from simfl.training.torchmodel import ModuleModel
+
+__all__ = ["module_sgd", "module_sgd_batched"]
+
+
+def module_sgd(
+    model: ModuleModel,
+    w_start: torch.Tensor,
+    xs: torch.Tensor,
+    ys: torch.Tensor,
+    batch_size: int,
+    sgd: SGDConfig,
+    stats: dict | None = None,
+) -> torch.Tensor:
+    """One job's local SGD over ``xs, ys`` (already in batch order), in minibatches of ``batch_size``.
+
+    The caller seeds torch's generator for the job (:func:`~simfl.training.torchmodel.seeded`).
+    Returns the whole vector after the last step (trained part and updated buffers); ``stats``
+    receives ``loss_sum``, ``loss_sq_sum`` and ``samples`` as in :func:`~simfl.training.local.local_sgd`.
+    """
+    p_start, c_start = model.split(w_start)
+    p = p_start.clone().requires_grad_(True)
+    bufs = model.buffers(c_start)
+    fixed = model.fixed()
+    buf = None
+    total = torch.zeros((), dtype=p.dtype, device=p.device)
+    total_sq = torch.zeros((), dtype=p.dtype, device=p.device)
+    with model.mode(True):
+        for start in range(0, len(ys), batch_size):
+            y = ys[start : start + batch_size]
+            logits = model.call(p, bufs, fixed, xs[start : start + batch_size])  # may update bufs in place
+            per_sample = F.cross_entropy(logits, y, reduction="none")
+            (g,) = torch.autograd.grad(per_sample.mean(), p)
+            with torch.no_grad():
+                if stats is not None:
+                    total += per_sample.sum()
+                    total_sq += (per_sample * per_sample).sum()
+                g, buf = sgd_direction(g, p, p_start, buf, sgd)
+                p.sub_(g, alpha=sgd.lr)
+    if stats is not None:
+        stats.update(loss_sum=float(total), loss_sq_sum=float(total_sq), samples=len(ys))
+    return model.join(p.detach(), bufs)
+
+
+def _step_counts(plans: list[np.ndarray], batch_sizes: list[int]) -> np.ndarray:
+    """``(B, S)`` samples each job processes at each step (0 once its steps are done)."""
+    steps = max(math.ceil(len(p) / b) for p, b in zip(plans, batch_sizes))
+    s = np.arange(steps)
+    return np.stack([np.clip(len(p) - s * b, 0, b) for p, b in zip(plans, batch_sizes)])
+
+
+def module_sgd_batched(
+    model: ModuleModel,
+    w_start: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    layout: np.ndarray,
+    counts: np.ndarray,
+    sgd: SGDConfig,
+    label_maps: torch.Tensor | None = None,
+    stats: dict | None = None,
+) -> torch.Tensor:
+    """Every job's local SGD together (see the module docstring).
+
+    Args:
+        model: the module model.
+        w_start: ``(B, N)`` start vectors (not modified).
+        x: all training samples (jobs index into it).
+        y: their labels.
+        layout: ``(B, S, b)`` sample indices per job and step, valid ones first in each step
+            (:func:`~simfl.training.batched.step_layout`).
+        counts: ``(B, S)`` valid samples per job and step (``(layout >= 0).sum(2)``).
+        sgd: hyperparameters.
+        label_maps: ``(B, num_classes)`` per-job label remapping (concept drift), or None.
+        stats: if given, receives per-job ``loss_sum``, ``loss_sq_sum`` and ``samples`` arrays.
+
+    Returns:
+        ``(B, N)`` vectors after each job's last step.
+    """
+    num, steps = counts.shape
+    device = w_start.device
+    idx = torch.from_numpy(layout).to(device)
+    p_start, c_start = model.split(w_start)
+    P = p_start.clone()
+    C = model.buffers(c_start)  # one (B, *shape) tensor per buffer
+    fixed = model.fixed(num)
+    mom: torch.Tensor | None = None
+    total = torch.zeros(num, dtype=P.dtype, device=device)
+    total_sq = torch.zeros(num, dtype=P.dtype, device=device)
+
+    def one(p, bufs, fx, xb, yb):  # one job's step: per-sample losses (bufs, fx updated in place)
+        return F.cross_entropy(model.call(p, bufs, fx, xb), yb, reduction="none")
+
+    batched = vmap(one, randomness="error")  # a module drawing random numbers cannot be batched exactly
+    with model.mode(True):
+        for s in range(steps):
+            for n in np.unique(counts[:, s]).tolist():
+                if n == 0:
+                    continue
+                ids_np = np.flatnonzero(counts[:, s] == n)
+                full = len(ids_np) == num
+                ids = None if full else torch.from_numpy(ids_np).to(device)
+                rows = idx[:, s, :n] if full else idx[ids, s, :n]
+                xb, yb = x[rows], y[rows]
+                if label_maps is not None:
+                    maps = label_maps if full else label_maps[ids]
+                    yb = maps[torch.arange(len(ids_np), device=device).unsqueeze(1), yb]
+                p = (P if full else P[ids]).requires_grad_(True)
+                c = C if full else [b[ids] for b in C]
+                fx = fixed if full else {k: v[ids] for k, v in fixed.items()}
+                ce = batched(p, c, fx, xb, yb)  # (k, n) losses; each job's buffers updated in place
+                (g,) = torch.autograd.grad(ce.mean(1).sum(), p)  # jobs are independent: per-job gradients
+                with torch.no_grad():
+                    if stats is not None:
+                        if full:
+                            total += ce.sum(1)
+                            total_sq += (ce * ce).sum(1)
+                        else:
+                            total[ids] += ce.sum(1)
+                            total_sq[ids] += (ce * ce).sum(1)
+                    # every job's first step is step 0: no momentum buffer yet
+                    prev = None if s == 0 or mom is None else (mom if full else mom[ids])
+                    g, buf = sgd_direction(g, p, p_start if full else p_start[ids], prev, sgd)
+                    p.sub_(g, alpha=sgd.lr)
+                    p = p.detach()
+                    if full:
+                        P, mom = p, buf
+                    else:
+                        P[ids] = p
+                        for b, b_ids in zip(C, c):
+                            b[ids] = b_ids
+                        for k, v in fx.items():
+                            fixed[k][ids] = v
+                        if buf is not None:
+                            if mom is None:
+                                mom = torch.zeros_like(P)
+                            mom[ids] = buf
+    if stats is not None:
+        stats.update(loss_sum=total.cpu().numpy(), loss_sq_sum=total_sq.cpu().numpy(), samples=counts.sum(1))
+    return model.join(P, C)
