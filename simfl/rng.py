@@ -23,12 +23,14 @@ of the purpose key; its k-th output, top 53 bits, gives a uniform in the open in
 
 from __future__ import annotations
 
+from array import array
 from enum import IntEnum
 from typing import Callable
 
 import numpy as np
 
-__all__ = ["Purpose", "SeedTree", "BlockUniforms", "splitmix_uniform", "splitmix_ppf"]
+__all__ = ["Purpose", "SeedTree", "BlockUniforms", "splitmix_uniform", "splitmix_ppf", "client_states",
+           "splitmix_ppf_from_state"]
 
 _MASK64 = (1 << 64) - 1
 _GAMMA = 0x9E3779B97F4A7C15
@@ -88,6 +90,24 @@ def splitmix_ppf(ppf: Callable[[float], float], key: int, client: int, index: in
 def splitmix_uniform(key: int, client: int, index: int) -> float:
     """The ``index``-th uniform of ``client``'s stream under a purpose ``key`` (pure Python)."""
     return splitmix_ppf(float, key, client, index)
+
+
+def client_states(key: int, num_clients: int) -> array:
+    """Every client's stream state under a purpose ``key`` (the first SplitMix64 mix), as an
+    ``array('Q')``: with it, :func:`splitmix_ppf_from_state` draws a client's index-th value
+    with half the arithmetic (the per-task hot path)."""
+    clients = np.arange(num_clients, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        states = _mix_np(np.uint64(key) + (clients + np.uint64(1)) * np.uint64(_GAMMA))
+    return array("Q", states.tobytes())
+
+
+def splitmix_ppf_from_state(ppf: Callable[[float], float], states: array, client: int, index: int) -> float:
+    """:func:`splitmix_ppf` from a client's precomputed state (:func:`client_states`): the same value."""
+    z = (states[client] + (index + 1) * _GAMMA) & _MASK64
+    z = ((z ^ (z >> 30)) * _M1) & _MASK64
+    z = ((z ^ (z >> 27)) * _M2) & _MASK64
+    return ppf((((z ^ (z >> 31)) >> 11) + 0.5) * _TWO_M53)
 
 
 def _splitmix_uniform_np(key: int, clients: np.ndarray, index: np.ndarray) -> np.ndarray:

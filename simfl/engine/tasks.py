@@ -135,7 +135,7 @@ class TaskLog:
         self.cols.update({name: _Column(self._floats, j, len(_FLOATS)) for j, name in enumerate(_FLOATS)})
         self.cols.update({name: array(code) for name, (code, _) in _LATER_COLUMNS.items()})
         c = self.cols
-        self._add_ints, self._add_floats = self._ints.extend, self._floats.extend
+        self._add_ints, self._add_floats = self._ints.append, self._floats.append
         self._n = 0
         self._capacity = 0
         # the columns written after dispatch, bound once (hot path)
@@ -157,8 +157,17 @@ class TaskLog:
         i = self._n
         if i == self._capacity:
             self._grow()
-        self._add_ints((client, k, round_, base_version, num_samples))
-        self._add_floats((dispatch, download, compute, upload, work))
+        ints, floats = self._add_ints, self._add_floats
+        ints(client)
+        ints(k)
+        ints(round_)
+        ints(base_version)
+        ints(num_samples)
+        floats(dispatch)
+        floats(download)
+        floats(compute)
+        floats(upload)
+        floats(work)
         self._n = i + 1
         return i
 

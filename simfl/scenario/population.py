@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from simfl.rng import Purpose, SeedTree, splitmix_ppf
+from simfl.rng import Purpose, SeedTree, client_states, splitmix_ppf_from_state
 from simfl.scenario.availability import Timeline
 from simfl.scenario.coupling import couple_speeds
 from simfl.scenario.speed import build_speed
@@ -76,8 +76,8 @@ class Population:
         if self.jitter.is_constant:
             value = float(self.jitter.expected)
             return lambda client, k: value
-        key, ppf = self.tree.key(Purpose.JITTER), self.jitter.scalar_ppf()
-        return partial(splitmix_ppf, ppf, key)
+        states = client_states(self.tree.key(Purpose.JITTER), self.size)
+        return partial(splitmix_ppf_from_state, self.jitter.scalar_ppf(), states)
 
     def table(self) -> pd.DataFrame:
         """``clients.parquet``: the population only, no per-run outcome."""
