@@ -15,8 +15,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     field_validator,
@@ -33,6 +31,7 @@ from simfl.scenario.distributions import (
     PeriodDistribution,
     Uniform,
 )
+from simfl.strict import StrictModel
 from simfl.tagged import tagged_union
 
 __all__ = [
@@ -52,10 +51,8 @@ __all__ = [
 ]
 
 
-class Section(BaseModel):
-    """Base of every config section: frozen, unknown keys rejected."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Section(StrictModel):
+    """Base of every config section: frozen, unknown keys rejected, booleans and numbers kept apart."""
 
 
 # --------------------------------------------------------------------------- data

@@ -32,11 +32,12 @@ from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from simfl.errors import DataError
 from simfl.rng import Purpose, SeedTree
 from simfl.scenario.trace_timeline import TraceTimeline
+from simfl.strict import StrictModel
 
 if TYPE_CHECKING:  # runtime imports would cycle: config.schema imports the availability models
     from simfl.config.schema import ProfilesTrace
@@ -339,7 +340,7 @@ def load_profile_trace(spec: ProfilesTrace, num_clients: int, tree: SeedTree) ->
 
 
 # -------------------------------------------------------------- availability
-class TraceAvailability(BaseModel):
+class TraceAvailability(StrictModel):
     """Online intervals replayed from a trace; a client takes one trace client's timeline.
 
     ``table``: rows ``client_id, start_s, end_s``, each an online interval ``[start_s, end_s)``;
