@@ -27,7 +27,7 @@ from simfl.scenario.model_size import param_count
 from simfl.scenario.coupling import label_share
 from simfl.scenario.population import build_population, samples_per_task
 from simfl.scenario.traces import load_profile_trace
-from simfl.errors import ConfigError, PluginError, SimflError
+from simfl.errors import ConfigError, PluginError, RunDirError, SimflError
 
 __all__ = ["RunResult", "run", "build_policy", "build_selector", "engine_settings", "check_config", "load_run",
            "dry_model_bytes"]
@@ -72,13 +72,15 @@ def dry_model_bytes(config: Config) -> int:
 
 
 def check_config(config: Config) -> dict[str, Any]:
-    """Checks beyond the schema that need the data source (cheap: headers only).
+    """Checks beyond the schema that need the data source: one cheap pass over the data (file
+    sizes, labels, the partition's client sizes; see :mod:`simfl.data.validate`), no training.
 
     Returns a short summary; raises :class:`~simfl.errors.SimflError` subclasses with one-line messages.
     """
     info = fl_data.dataset_info(config.data)
     params = param_count(config.model, info.input_shape, info.num_classes)
     tree = SeedTree(config.seed)
+    fl_data.validate_data(config.data, tree)
     build_drift(config.data.drift, config.data.num_clients, info.num_classes, tree)
     het = config.heterogeneity
     if het.profiles is not None:  # trace files are read (and checked) before anything runs
@@ -254,7 +256,7 @@ def run(
                 error=None if interrupted else f"{type(exc).__name__}: {exc}",
                 host_seconds=time.perf_counter() - started,
             )
-            run_dir.write_manifest(manifest)
+            run_dir.try_write_manifest(manifest)  # best effort: never hides the original error
         if blamed is not None:
             raise blamed from blamed.__cause__
         raise
@@ -277,12 +279,24 @@ def run(
         model_bytes=model_bytes,
         **outcome.counters,
     )
-    if run_dir is not None:
-        for name in TABLES:
-            run_dir.write_table(name, result.table(name))
     manifest["host_seconds"] = time.perf_counter() - started
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     result.manifest = manifest
     if run_dir is not None:
-        run_dir.write_manifest(manifest)  # last: only now does the directory look complete
+        _write_outputs(run_dir, result, manifest)
     return result
+
+
+def _write_outputs(run_dir: RunDir, result: RunResult, manifest: dict[str, Any]) -> None:
+    """The tables, then the manifest (last: only now does the directory look complete).
+
+    A write that fails (e.g. a full disk) marks the directory ``failed`` where it still can
+    and raises a one-line :class:`~simfl.errors.RunDirError`.
+    """
+    try:
+        for name in TABLES:
+            run_dir.write_table(name, result.table(name))
+        run_dir.write_manifest(manifest)
+    except RunDirError as exc:
+        run_dir.try_write_manifest({**manifest, "status": "failed", "error": str(exc)})
+        raise

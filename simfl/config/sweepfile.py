@@ -41,7 +41,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from simfl.config.load import config_from_dict, dump_config, read_yaml, resolve_paths, split_key
 from simfl.config.messages import render_validation_error
-from simfl.config.schema import Config, Section
+from simfl.config.schema import Config, Name, Section
 from simfl.errors import ConfigError
 
 __all__ = ["SweepSpec", "PlannedRun", "load_sweep", "sweep_search_path", "expand_sweep", "run_id_of", "point_label",
@@ -54,7 +54,7 @@ LABEL = "label"
 class SweepSpec(Section):
     """A sweep file, validated."""
 
-    name: str | None = Field(None, description="label of the sweep (default: the file's stem)")
+    name: Name | None = Field(None, description="label of the sweep (default: the file's stem); a name, not a path")
     base: str | dict[str, Any] = Field(default_factory=dict, description="config path (relative to the sweep file) or inline config")
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="dotted config keys → values; cartesian product")
     zip: dict[str, list[Any]] = Field(default_factory=dict, description="dotted config keys → equally long lists varied together")

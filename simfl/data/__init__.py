@@ -28,6 +28,7 @@ from simfl.data.partition import (
 )
 from simfl.data.split import held_out_counts
 from simfl.data.synthetic import generate_synthetic_client, synthetic_sizes
+from simfl.data.validate import validate_data
 
 __all__ = [
     "DatasetInfo",
@@ -35,6 +36,7 @@ __all__ = [
     "dataset_info",
     "client_sizes",
     "load_data",
+    "validate_data",
     "train_labels",
     "label_counts",
     "label_count_table",
