@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import signal
 import sys
 import threading
@@ -384,7 +385,19 @@ def _catch_sigterm():
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``simfl`` console script."""
+    """Entry point of the ``simfl`` console script (``argv`` None: the process's own arguments)."""
+    code = _main(argv)
+    if code == EXIT_INTERRUPTED and argv is None:
+        # CPython marks a KeyboardInterrupt raised inside exec'd source (dataclasses, namedtuples:
+        # what imports run) as unhandled even once caught, and would then end the process by
+        # SIGINT instead of exiting 130. Everything is written and closed by now: leave directly.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     previous = _catch_sigterm()  # first: an interrupt during start-up (imports, data loading) is handled too
     command = "simfl"
     try:

@@ -76,7 +76,7 @@ class SweepOutcome:
 
 
 # ------------------------------------------------------------------ local workers
-_worker = {"in_run": False, "orphaned": False}
+_worker: dict[str, Any] = {"in_run": False, "orphaned": False, "stop": None}
 
 
 def _worker_signal(signum, frame) -> None:
@@ -98,11 +98,21 @@ def _watch_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _init_worker(parent: int) -> None:
-    """Initializer of a local worker process (see :func:`_worker_signal` and :func:`_watch_parent`)."""
+def _init_worker(parent: int, stop) -> None:
+    """Initializer of a local worker process (see :func:`_worker_signal` and :func:`_watch_parent`);
+    ``stop`` is the sweep's event: once set, queued runs are not started."""
+    _worker["stop"] = stop
     signal.signal(signal.SIGINT, _worker_signal)
     signal.signal(signal.SIGTERM, _worker_signal)
     threading.Thread(target=_watch_parent, args=(parent,), name="simfl-watch-parent", daemon=True).start()
+
+
+def _pool_run(config_yaml: str, run_dir: str, targets: list[float], search_path: tuple[str, ...]) -> dict[str, Any]:
+    """:func:`execute_run` in a local worker, unless the sweep is stopping (then nothing is started)."""
+    stop = _worker["stop"]
+    if stop is not None and stop.is_set():
+        return {"status": "pending", "error": None}
+    return execute_run(config_yaml, run_dir, targets, search_path)
 
 
 def _limit_threads() -> None:
@@ -251,10 +261,11 @@ def _local(todo, out, targets, workers, on_done, bar) -> None:
                 raise KeyboardInterrupt
         return
     ctx = multiprocessing.get_context("spawn")  # no fork: the parent may hold threads (tqdm, torch)
+    stop = ctx.Event()
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(os.getpid(),)) as pool:
+                             initargs=(os.getpid(), stop)) as pool:
         futures = {
-            pool.submit(execute_run, dump_config(p.config), str(out / RUNS / p.run_id), targets, p.config.search_path): p
+            pool.submit(_pool_run, dump_config(p.config), str(out / RUNS / p.run_id), targets, p.config.search_path): p
             for p in todo
         }
         try:
@@ -266,6 +277,7 @@ def _local(todo, out, targets, workers, on_done, bar) -> None:
                 fut.cancel()
             raise SweepIncomplete("a worker process died (killed or out of memory)") from None
         except KeyboardInterrupt:
+            stop.set()  # runs already queued to a worker are not started
             for fut in futures:
                 fut.cancel()
             # The signal may have reached this process only (kill, timeout, a scheduler): pass it on,
