@@ -90,8 +90,8 @@ class SweepSpec(Section):
     @classmethod
     def _valid_seeds(cls, value: int | list[int]) -> int | list[int]:
         seeds = range(value) if isinstance(value, int) else value
-        if isinstance(value, int) and value < 1:
-            raise ValueError("must be a count >= 1 or a list of seeds")
+        if (isinstance(value, int) and value < 1) or (isinstance(value, list) and not value):
+            raise ValueError("must be a count >= 1 or a non-empty list of seeds")
         if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
             raise ValueError("seeds must be distinct non-negative integers")
         return value
