@@ -40,7 +40,7 @@ from tqdm import tqdm  # the console bar: tqdm.auto warns in a Jupyter kernel wi
 from simfl.config.load import config_from_dict, dump_config
 from simfl.config.sweepfile import PlannedRun, SweepSpec, expand_sweep, load_sweep, sweep_search_path
 from simfl.errors import RunDirError, SimflError
-from simfl.results.rundir import read_manifest, read_parquet_file, run_status
+from simfl.results.rundir import clear_partial_run, read_manifest, read_parquet_file, run_status
 from simfl.results.summary import summarize_tables, target_column
 from simfl.sweepdir import claim_sweep_dir, sweep_fingerprint, sweep_lock
 
@@ -143,6 +143,7 @@ def execute_run(config_yaml: str, run_dir: str, targets: list[float], search_pat
         torch.set_num_threads(1)
     _worker["in_run"] = True
     try:
+        clear_partial_run(run_dir)  # a run killed before its first manifest (kill -9) left a few files
         result = run(config, out=run_dir, overwrite=True, progress=False)
     except KeyboardInterrupt:
         return {"status": "interrupted", "error": "interrupted"}

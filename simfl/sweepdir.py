@@ -78,13 +78,15 @@ def sweep_lock(path: Path) -> Iterator[None]:
         raise RunDirError(f"--out {path}: cannot create the sweep lock {LOCK_FILE} ({exc.strerror or exc})") from None
     try:
         if not _try_lock(fd):
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.lseek(fd, 0, os.SEEK_SET)
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
             raise RunDirError(
                 f"--out {path}: another simfl sweep (pid {holder}) is running in this folder; wait for it to end "
                 "(rerunning then resumes) or choose another --out"
             )
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"{os.getpid()}\n".encode())
         yield
     finally:
         os.close(fd)  # closing releases the lock; the file stays (removing it would race a waiting process)

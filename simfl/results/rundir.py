@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ import pandas as pd
 from simfl.errors import RunDirError
 
 __all__ = ["TABLES", "MANIFEST", "RUN_KIND", "RunDir", "read_manifest", "run_status", "is_run_dir", "versions",
-           "read_parquet_file", "finished_run_manifest"]
+           "read_parquet_file", "finished_run_manifest", "clear_partial_run"]
 
 TABLES = ("client_updates", "aggregations", "evals", "clients")
 MANIFEST = "manifest.json"
@@ -34,6 +35,7 @@ CONFIG = "config.yaml"
 #: ``manifest["kind"]`` of a run directory.
 RUN_KIND = "simfl run"
 _OWN_FILES = {f"{t}.parquet" for t in TABLES} | {MANIFEST, CONFIG}
+_TEMPORARY = re.compile(r"\..+\.tmp-\d+")  # what _atomic_write writes before renaming
 
 
 def versions() -> dict[str, str]:
@@ -78,6 +80,18 @@ def read_manifest(path: str | Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return manifest if isinstance(manifest, dict) else None
+
+
+def clear_partial_run(path: str | Path) -> None:
+    """Remove what a run killed before its first manifest can leave in ``path`` (simfl's own file
+    names and temporary files), so that the folder is empty again. For callers that own ``path``
+    (a sweep's ``runs/<run_id>``); other files are left, and :meth:`RunDir.create` then refuses."""
+    p = Path(path)
+    if not p.is_dir() or is_run_dir(p):
+        return
+    for f in p.iterdir():
+        if f.is_file() and (f.name in _OWN_FILES or _TEMPORARY.fullmatch(f.name)):
+            f.unlink(missing_ok=True)
 
 
 def is_run_dir(path: str | Path) -> bool:

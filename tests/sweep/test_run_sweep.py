@@ -186,3 +186,21 @@ def test_resume_after_a_worker_is_killed(tmp_path):
     assert len(summary) == 6 and summary.run_id.is_unique and (summary.status == "complete").all()
     assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(summary.run_id)
     assert f"{len(done_before)} already complete" in rerun.stdout
+
+
+def test_a_run_killed_before_its_first_manifest_is_run_again(tmp_path, capsys):
+    """kill -9 between writing config.yaml and the manifest leaves a folder that is not yet a run
+    directory; the sweep owns runs/<run_id>, so the rerun clears it and runs it."""
+    path = _write(tmp_path, "base: {data: {num_clients: 5}, train: {enabled: false}, algorithm: {concurrency: 2}, "
+                            "stop: {sim_time_s: 2}}\nseeds: 2\n")
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--workers", "1"]) == 0
+    victim = next((out / "runs").iterdir())
+    for f in victim.iterdir():
+        f.unlink()
+    (victim / "config.yaml").write_text("seed: 0\n")
+    (victim / ".manifest.json.tmp-12345").write_text("{")
+    capsys.readouterr()
+    assert main(["sweep", str(path), "--out", str(out), "--workers", "1"]) == 0
+    assert "1 run now, 1 already complete" in capsys.readouterr().out
+    assert run_status(victim) == "complete" and not (victim / ".manifest.json.tmp-12345").exists()
