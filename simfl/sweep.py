@@ -40,7 +40,7 @@ from tqdm import tqdm  # the console bar: tqdm.auto warns in a Jupyter kernel wi
 from simfl.config.load import config_from_dict, dump_config
 from simfl.config.sweepfile import PlannedRun, SweepSpec, expand_sweep, load_sweep, sweep_search_path
 from simfl.errors import RunDirError, SimflError
-from simfl.results.rundir import clear_partial_run, read_manifest, read_parquet_file, run_status
+from simfl.results.rundir import clear_partial_run, read_manifest, read_parquet_file
 from simfl.results.summary import summarize_tables, target_column
 from simfl.sweepdir import claim_sweep_dir, sweep_fingerprint, sweep_lock
 
@@ -368,12 +368,11 @@ def _run_claimed(out: Path, spec: SweepSpec, runs: list[PlannedRun], workers: in
     """The body of :func:`run_sweep` once ``out`` is this sweep's and locked."""
     summary = _Summary(out / SUMMARY, spec, runs)
     todo: list[PlannedRun] = []
-    for planned in runs:
+    for planned in runs:  # the summary is rebuilt from runs/: what a dead process left is seen as it is
         run_dir = out / RUNS / planned.run_id
-        if run_status(run_dir) == "complete":
-            summary.set(planned, _row_from_dir(run_dir, spec.targets))
-        else:
-            summary.set(planned, _row_from_dir(run_dir, spec.targets) if run_dir.exists() else {"status": "pending"})
+        row = _row_from_dir(run_dir, spec.targets) if run_dir.exists() else {"status": "pending", "error": None}
+        summary.set(planned, row)
+        if row["status"] != "complete":  # failed, interrupted, never started, or complete but damaged
             todo.append(planned)
     summary.write(force=True)
     skipped = len(runs) - len(todo)
