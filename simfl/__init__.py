@@ -13,13 +13,48 @@ Typical use::
     result.evals.plot(x="sim_time_s", y="test_accuracy")
 """
 
+from typing import TYPE_CHECKING, Any
+
+from simfl.errors import ConfigError, DataError, RunDirError, SimflError
 from simfl.version import __version__
 
-from simfl.config.load import config_from_dict, load_config
-from simfl.config.schema import Config
-from simfl.errors import ConfigError, DataError, RunDirError, SimflError
-from simfl.runner import RunResult, load_run, run
-from simfl.tracking import Callback
+if TYPE_CHECKING:
+    from simfl.config.load import config_from_dict, load_config
+    from simfl.config.schema import Config
+    from simfl.runner import RunResult, load_run, run
+    from simfl.tracking import Callback
+
+#: Names imported on first use, so that ``import simfl`` (and the command line, which must be
+#: able to handle Ctrl-C at once) does not pay for pandas, pydantic and the engine up front.
+_LAZY = {
+    "config_from_dict": "simfl.config.load",
+    "load_config": "simfl.config.load",
+    "Config": "simfl.config.schema",
+    "RunResult": "simfl.runner",
+    "load_run": "simfl.runner",
+    "run": "simfl.runner",
+    "Callback": "simfl.tracking",
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+    import importlib.util
+
+    module = _LAZY.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+    elif not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        value = importlib.import_module(f"{__name__}.{name}")  # ``simfl.runner`` etc. after ``import simfl``
+    else:
+        raise AttributeError(f"module 'simfl' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "__version__",

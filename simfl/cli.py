@@ -1,17 +1,22 @@
 """The ``simfl`` command line: ``run``, ``validate``, ``sweep``, ``report``, ``plot`` and ``partition``.
 
 Exit codes: 0 success; 2 bad input (config, sweep file, flags, data files, output
-directory), with one line on stderr naming the key and what is allowed; 3 the run diverged
-(NaN or inf in the model: status ``diverged``, tables kept); 130 interrupted
-(what was recorded is kept: the run directory says ``interrupted``, a sweep resumes when
-rerun); 1 a sweep left unfinished runs (a worker died), or an internal error (traceback).
+directory, a full disk), with one line on stderr naming the key and what is allowed; 3 the
+run diverged (NaN or inf in the model: status ``diverged``, tables kept); 130 interrupted by
+Ctrl-C (SIGINT) or SIGTERM (what ``kill``, ``timeout`` and cluster schedulers send), at any
+moment from start-up on (what was recorded is kept: the run directory says ``interrupted``, a
+sweep resumes when rerun); 1 a sweep left unfinished runs (a worker died), or an internal error
+(traceback).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import signal
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Sequence
@@ -88,6 +93,10 @@ def _parser() -> argparse.ArgumentParser:
     p_sw.add_argument("--workers", type=_positive_int, help="local worker processes (default: number of cores)")
     p_sw.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask distributed scheduler, e.g. tcp://host:8786")
     p_sw.add_argument("--dry-run", action="store_true", help="timing only: no training in any run")
+    p_sw.add_argument("--replace-sweep", action="store_true",
+                      help="allow --out to hold another sweep: it becomes this sweep's folder (its summary is "
+                           "rewritten; run directories are kept and reused). Without it, a folder holding another "
+                           "sweep is refused")
     p_sw.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                       help="progress bar over runs (default: only on a terminal)")
     p_sw.set_defaults(func=_cmd_sweep)
@@ -258,7 +267,7 @@ def _cmd_sweep(args) -> int:
         raise SimflError("--workers and --scheduler exclude each other: local processes or a Dask cluster")
     try:
         outcome = run_sweep(args.sweep, out=args.out, workers=args.workers, scheduler=args.scheduler,
-                            dry_run=args.dry_run, progress=args.progress)
+                            dry_run=args.dry_run, progress=args.progress, replace_sweep=args.replace_sweep)
     except SweepIncomplete as exc:
         print(f"simfl sweep: {exc}; what finished is kept, rerun the same command to resume", file=sys.stderr)
         return 1
@@ -288,7 +297,8 @@ def _cmd_plot(args) -> int:
     from simfl.plots.labels import label_context
     from simfl.plots.style import resolve_style, style_context
     from simfl.results import busy_intervals, load_sweep_tables, offline_intervals, swept_columns, target_values
-    from simfl.results.rundir import read_manifest
+    from simfl.results.report import match_value
+    from simfl.results.rundir import finished_run_manifest, read_manifest
 
     labels = {}
     for item in args.labels:
@@ -315,16 +325,15 @@ def _cmd_plot(args) -> int:
             swept = swept_columns(summary)
             if args.by not in swept:
                 raise SimflError(f"--by {args.by}: not a swept key of this sweep; swept keys: {', '.join(swept) or 'none'}")
-            if args.reference is not None and args.reference not in set(summary[args.by].astype(str)):
-                values = ", ".join(map(str, dict.fromkeys(summary[args.by])))
-                raise SimflError(f"--reference {args.reference}: not a value of {args.by}; values: {values}")
+            reference = None if args.reference is None else match_value(summary[args.by], args.reference, args.by)
             figures = sweep_figures(summary, tables["evals"], tables["client_updates"], tables["clients"], swept,
                                     target_values(summary), by=args.by, events=_shared_drift(d),
-                                    reference=args.reference, horizon=args.horizon, budget_s=args.budget,
+                                    reference=reference, horizon=args.horizon, budget_s=args.budget,
                                     level=args.level)
         elif read_manifest(d) is not None:
             from simfl.results.runresult import load_run
 
+            finished_run_manifest(d)  # a running, failed or damaged run is one line, not a traceback
             result = load_run(d)
             end = result.manifest.get("sim_end_s") or float(result.evals.sim_time_s.max())
             figures = run_figures(result, offline=offline_intervals(result.config, end),
@@ -379,14 +388,13 @@ def _cmd_partition(args) -> int:
 
 def _swept_values(run_dir: Path) -> dict | None:
     """The swept values of a run that sits in a sweep (``SWEEP/runs/<run_id>``), from the sweep's summary."""
-    import pandas as pd
-
     from simfl.results import swept_columns
+    from simfl.results.rundir import read_parquet_file
 
     summary_file = run_dir.parent.parent / "summary.parquet"
     if run_dir.parent.name != "runs" or not summary_file.is_file():
         return None
-    summary = pd.read_parquet(summary_file)
+    summary = read_parquet_file(summary_file, required=("run_id",))
     row = summary[summary["run_id"] == run_dir.name]
     if row.empty:
         return None
@@ -407,18 +415,48 @@ def _shared_drift(sweep_dir: Path):
     return list(found.pop()) if found else None
 
 
+def _terminate(signum, frame) -> None:
+    """SIGTERM is handled like Ctrl-C: the run in progress stops and is recorded ``interrupted``."""
+    raise KeyboardInterrupt
+
+
+def _catch_sigterm():
+    """Handle SIGTERM like SIGINT from here on; returns the previous handler (None off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _terminate)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``simfl`` console script."""
-    args = _parser().parse_args(argv)
+    """Entry point of the ``simfl`` console script (``argv`` None: the process's own arguments)."""
+    code = _main(argv)
+    if code == EXIT_INTERRUPTED and argv is None:
+        # CPython marks a KeyboardInterrupt raised inside exec'd source (dataclasses, namedtuples:
+        # what imports run) as unhandled even once caught, and would then end the process by
+        # SIGINT instead of exiting 130. Everything is written and closed by now: leave directly.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    previous = _catch_sigterm()  # first: an interrupt during start-up (imports, data loading) is handled too
+    command = "simfl"
     try:
+        args = _parser().parse_args(argv)
+        command = f"simfl {args.command}"
         return args.func(args)
     except SimflError as exc:
         for line in str(exc).splitlines():
-            print(f"simfl {args.command}: error: {line}", file=sys.stderr)
+            print(f"{command}: error: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"{command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

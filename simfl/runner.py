@@ -32,6 +32,7 @@ from simfl.scenario.population import build_population, samples_per_task
 from simfl.scenario.traces import load_profile_trace
 from simfl.checkpoint import CHECKPOINT, read_checkpoint, write_checkpoint
 from simfl.errors import ConfigError, PluginError, RunDirError, SimflError
+from simfl.data.validate import check_files
 from simfl.limits import check_limits
 from simfl.tracking import CallbackObserver, RunInfo, check_tracking, run_name, writers_from_config
 
@@ -95,7 +96,8 @@ def dry_model_bytes(config: Config, model: Callable | None = None) -> int:
 
 
 def check_config(config: Config, model: Callable | None = None) -> dict[str, Any]:
-    """Checks beyond the schema that need the data source (cheap: headers only).
+    """Checks beyond the schema that need the data source: one cheap pass over the data (file
+    sizes, labels, the partition's client sizes; see :mod:`simfl.data.validate`), no training.
 
     A ``type: torch`` model (or a factory ``model``) is built to be counted, and a training
     device (``train.device``) must be present.
@@ -103,6 +105,7 @@ def check_config(config: Config, model: Callable | None = None) -> dict[str, Any
     Returns a short summary (``parameters``: values in the flat vector, of which ``buffers``
     are floating buffers); raises :class:`~simfl.errors.SimflError` subclasses with one-line messages.
     """
+    check_files(config.data)  # a corrupt file is named before any estimate built on its header
     info = fl_data.dataset_info(config.data)
     params, buffers = _flat_size(config, info, model)
     if config.train.enabled and config.train.device != "cpu":
@@ -113,6 +116,7 @@ def check_config(config: Config, model: Callable | None = None) -> dict[str, Any
     check_limits(config, params, model_bytes)  # before anything is built per client
     fl_data.check_data(config)  # a malformed data file, token ids for a built-in model, a shared test set
     tree = SeedTree(config.seed)
+    fl_data.validate_data(config.data, tree)
     build_drift(config.data.drift, config.data.num_clients, info.num_classes, tree)
     het = config.heterogeneity
     if het.profiles is not None:  # trace files are read (and checked) before anything runs
@@ -368,7 +372,7 @@ def run(
                 error=None if interrupted else f"{type(exc).__name__}: {exc}",
                 host_seconds=time.perf_counter() - started,
             )
-            run_dir.write_manifest(manifest)
+            run_dir.try_write_manifest(manifest)  # best effort: never hides the original error
         if tracking is not None:  # told after the manifest is written; its errors only warn
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             tracking.end(status, {**manifest, "status": status,
@@ -403,16 +407,13 @@ def run(
     if outcome.stop_reason == "no_progress":
         manifest["error"] = (f"simulated time stopped advancing at {outcome.sim_end_s:g} s (more than "
                              f"limits.events_per_instant = {config.limits.events_per_instant} events at one time)")
-    if run_dir is not None:
-        for name in TABLES:
-            run_dir.write_table(name, result.table(name))
     if tracking is not None and tracking.errors:
         manifest["tracking_errors"] = list(tracking.errors)
     manifest["host_seconds"] = time.perf_counter() - started
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     result.manifest = manifest
     if run_dir is not None:
-        run_dir.write_manifest(manifest)  # last: only now does the directory look complete
+        _write_outputs(run_dir, result, manifest)
         if status != "interrupted" and checkpoint_file.exists():
             checkpoint_file.unlink()  # simfl's own file: the run is over
     if tracking is not None:
@@ -442,3 +443,18 @@ def _checkpoint(path: Path, digest: str, trainer: Trainer | None, run_dir: RunDi
         ) from None
     manifest["checkpoint_sim_time_s"] = float(sim.checkpoint_time_s)
     run_dir.write_manifest(manifest)
+
+
+def _write_outputs(run_dir: RunDir, result: RunResult, manifest: dict[str, Any]) -> None:
+    """The tables, then the manifest (last: only now does the directory look complete).
+
+    A write that fails (e.g. a full disk) marks the directory ``failed`` where it still can
+    and raises a one-line :class:`~simfl.errors.RunDirError`.
+    """
+    try:
+        for name in TABLES:
+            run_dir.write_table(name, result.table(name))
+        run_dir.write_manifest(manifest)
+    except RunDirError as exc:
+        run_dir.try_write_manifest({**manifest, "status": "failed", "error": str(exc)})
+        raise

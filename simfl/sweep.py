@@ -5,7 +5,14 @@ Runs execute in local worker processes (``workers``) or on a Dask distributed cl
 A run is skipped when its directory is ``complete``; failed, interrupted or never-started
 runs are (re)run, so rerunning the same command resumes a sweep. A failing run is recorded
 (``status: failed`` with its error) and the others continue. ``DIR/summary.parquet`` is
-rewritten atomically as runs finish and at the end.
+rebuilt from ``DIR/runs`` at the start of every invocation and rewritten atomically as runs
+finish and at the end.
+
+``DIR`` belongs to one sweep and one process at a time (:mod:`simfl.sweepdir`): its manifest
+records the sweep, a lock keeps a second ``simfl sweep`` out, and files simfl did not write are
+never touched. Ctrl-C or SIGTERM stops every local worker's run between two events (each is
+recorded ``interrupted``); local workers also stop when the main process dies (they watch it),
+so a killed sweep leaves no orphan computing on.
 
 Each run is single-threaded in its worker (``torch.set_num_threads(1)``): parallelism comes
 from running several at once, and the results do not depend on how many run together.
@@ -16,7 +23,9 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -31,18 +40,22 @@ from tqdm import tqdm  # the console bar: tqdm.auto warns in a Jupyter kernel wi
 from simfl.checkpoint import CHECKPOINT
 from simfl.config.load import config_from_dict, dump_config
 from simfl.config.sweepfile import PlannedRun, SweepSpec, expand_sweep, load_sweep, sweep_search_path
-from simfl.errors import SimflError
-from simfl.results.rundir import RunDir, read_manifest, run_status
+from simfl.errors import RunDirError, SimflError
+from simfl.results.rundir import clear_partial_run, read_manifest, read_parquet_file, run_status
 from simfl.results.summary import summarize_tables, target_column
+from simfl.sweepdir import claim_sweep_dir, sweep_fingerprint, sweep_lock
 
 __all__ = ["SweepOutcome", "SweepIncomplete", "run_sweep", "plan_sweep", "execute_run", "read_summary", "SUMMARY"]
 
 SUMMARY = "summary.parquet"
 #: Run statuses that are final: a rerun of the sweep skips them (a diverged run diverges again).
 DONE = ("complete", "diverged")
-SWEEP_FILE = "sweep.yaml"
 RUNS = "runs"
 _WRITE_EVERY_S = 2.0
+#: Seconds an orphaned worker (its main process died) has to record its run before it exits.
+_ORPHAN_GRACE_S = 10.0
+#: Seconds between a worker's checks that its main process is alive.
+_WATCH_EVERY_S = 0.25
 
 
 class SweepIncomplete(SimflError):
@@ -63,6 +76,47 @@ class SweepOutcome:
     def counts(self) -> dict[str, int]:
         """Runs per status in the summary."""
         return self.summary.status.value_counts().to_dict()
+
+
+# ------------------------------------------------------------------ local workers
+_worker: dict[str, Any] = {"in_run": False, "orphaned": False, "stop": None}
+
+
+def _worker_signal(signum, frame) -> None:
+    """SIGINT/SIGTERM in a local worker: interrupt the run in progress (recorded ``interrupted``);
+    while idle, exit if orphaned, else ignore (the main process stops the pool)."""
+    if _worker["in_run"]:
+        raise KeyboardInterrupt
+    if _worker["orphaned"]:
+        os._exit(1)
+
+
+def _watch_parent(parent: int) -> None:
+    """Stop this worker when the process that started it dies (no orphan computing on)."""
+    while os.getppid() == parent:
+        time.sleep(_WATCH_EVERY_S)
+    _worker["orphaned"] = True
+    os.kill(os.getpid(), signal.SIGTERM)  # a run in progress stops between two events and is recorded
+    time.sleep(_ORPHAN_GRACE_S)
+    os._exit(1)
+
+
+def _init_worker(parent: int, stop) -> None:
+    """Initializer of a local worker process (see :func:`_worker_signal` and :func:`_watch_parent`);
+    ``stop`` is the sweep's event: once set, queued runs are not started."""
+    _worker["stop"] = stop
+    signal.signal(signal.SIGINT, _worker_signal)
+    signal.signal(signal.SIGTERM, _worker_signal)
+    threading.Thread(target=_watch_parent, args=(parent,), name="simfl-watch-parent", daemon=True).start()
+
+
+def _pool_run(config_yaml: str, run_dir: str, targets: list[float], search_path: tuple[str, ...],
+              tags: dict[str, Any] | None = None) -> dict[str, Any]:
+    """:func:`execute_run` in a local worker, unless the sweep is stopping (then nothing is started)."""
+    stop = _worker["stop"]
+    if stop is not None and stop.is_set():
+        return {"status": "pending", "error": None}
+    return execute_run(config_yaml, run_dir, targets, search_path, tags)
 
 
 def _limit_threads() -> None:
@@ -94,7 +148,9 @@ def execute_run(config_yaml: str, run_dir: str, targets: list[float], search_pat
         import torch
 
         torch.set_num_threads(1)
+    _worker["in_run"] = True
     try:
+        clear_partial_run(run_dir)  # a run killed before its first manifest (kill -9) left a few files
         # an interrupted run with a checkpoint continues from it (same tables as an uninterrupted run)
         resume = (Path(run_dir) / CHECKPOINT).is_file() and run_status(run_dir) not in (None, "complete")
         result = run(config, out=run_dir, overwrite=True, progress=False, resume=resume, tags=tags)
@@ -102,6 +158,10 @@ def execute_run(config_yaml: str, run_dir: str, targets: list[float], search_pat
         return {"status": "interrupted", "error": "interrupted"}
     except Exception as exc:  # recorded in the summary and the run's manifest
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        _worker["in_run"] = False
+        if _worker["orphaned"]:
+            os._exit(1)  # the run is recorded; nobody is left to take its row
     row = summarize_tables(result.client_updates, result.evals, result.manifest, targets)
     row.update(status=result.status, error=None)
     return row
@@ -113,7 +173,10 @@ def _row_from_dir(run_dir: Path, targets: list[float]) -> dict[str, Any]:
         return {"status": "pending", "error": None}
     status = manifest.get("status")
     if status in DONE:
-        tables = {t: pd.read_parquet(run_dir / f"{t}.parquet") for t in ("client_updates", "evals")}
+        try:
+            tables = {t: read_parquet_file(run_dir / f"{t}.parquet") for t in ("client_updates", "evals")}
+        except SimflError as exc:  # a damaged run directory is run again
+            return {"status": "interrupted", "error": str(exc)}
         row = summarize_tables(tables["client_updates"], tables["evals"], manifest, targets)
         row.update(status=status, error=None)
         return row
@@ -183,8 +246,9 @@ def plan_sweep(path: str | Path, dry_run: bool = False) -> tuple[SweepSpec, dict
     return spec, base, runs
 
 
-def _write_sweep_file(out: Path, spec: SweepSpec, base: dict[str, Any], dry_run: bool) -> None:
-    record = {
+def _record(spec: SweepSpec, base: dict[str, Any], dry_run: bool) -> dict[str, Any]:
+    """What the sweep is, kept in its directory's manifest."""
+    return {
         "name": spec.name,
         "base": base,
         "grid": spec.grid,
@@ -194,20 +258,24 @@ def _write_sweep_file(out: Path, spec: SweepSpec, base: dict[str, Any], dry_run:
         "targets": spec.targets,
         "dry_run": dry_run,
     }
-    RunDir(out).write_text(SWEEP_FILE, yaml.safe_dump(record, sort_keys=False))
 
 
 def _local(todo, out, targets, workers, on_done, bar) -> None:
     if workers == 1:
         for planned in todo:
-            on_done(planned, execute_run(dump_config(planned.config), str(out / RUNS / planned.run_id), targets,
-                                         planned.config.search_path, planned.point))
+            row = execute_run(dump_config(planned.config), str(out / RUNS / planned.run_id), targets,
+                              planned.config.search_path, planned.point)
+            on_done(planned, row)
             bar.update()
+            if row.get("status") == "interrupted":  # Ctrl-C or SIGTERM reached this process: stop the sweep
+                raise KeyboardInterrupt
         return
     ctx = multiprocessing.get_context("spawn")  # no fork: the parent may hold threads (tqdm, torch)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    stop = ctx.Event()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(os.getpid(), stop)) as pool:
         futures = {
-            pool.submit(execute_run, dump_config(p.config), str(out / RUNS / p.run_id), targets, p.config.search_path,
+            pool.submit(_pool_run, dump_config(p.config), str(out / RUNS / p.run_id), targets, p.config.search_path,
                         p.point): p
             for p in todo
         }
@@ -220,9 +288,21 @@ def _local(todo, out, targets, workers, on_done, bar) -> None:
                 fut.cancel()
             raise SweepIncomplete("a worker process died (killed or out of memory)") from None
         except KeyboardInterrupt:
+            stop.set()  # runs already queued to a worker are not started
             for fut in futures:
                 fut.cancel()
+            # The signal may have reached this process only (kill, timeout, a scheduler): pass it on,
+            # so the runs in progress stop between two events and are recorded interrupted.
+            for process in list(getattr(pool, "_processes", None) or {}):
+                _signal_quietly(process, signal.SIGTERM)
             raise
+
+
+def _signal_quietly(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except OSError:  # already gone
+        pass
 
 
 def _dask(todo, out, targets, scheduler, on_done, bar) -> None:
@@ -259,6 +339,7 @@ def run_sweep(
     scheduler: str | None = None,
     dry_run: bool = False,
     progress: bool | None = None,
+    replace_sweep: bool = False,
 ) -> SweepOutcome:
     """Run (or resume) a sweep.
 
@@ -269,23 +350,39 @@ def run_sweep(
         scheduler: address of a Dask distributed scheduler (instead of local workers).
         dry_run: timing only for every run.
         progress: a progress bar over runs (None: only on a terminal).
+        replace_sweep: allow ``out`` to hold another sweep until now (see :mod:`simfl.sweepdir`).
 
     Raises:
         ConfigError: the sweep file or one of its configs is invalid (nothing is written).
+        RunDirError: ``out`` holds another sweep or files simfl did not write, or another
+            process is running a sweep in it (nothing is written).
         SweepIncomplete: some runs could not finish; what finished is kept.
     """
     spec, base, runs = plan_sweep(path, dry_run)
     out = Path(out) if out is not None else Path("sweeps") / spec.name
-    (out / RUNS).mkdir(parents=True, exist_ok=True)
-    _write_sweep_file(out, spec, base, dry_run)
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"--out {out}: exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirError(f"--out {out}: cannot create directory ({exc.strerror or exc})") from None
+    with sweep_lock(out):
+        fingerprint = sweep_fingerprint([(p.run_id, p.point) for p in runs], spec.targets)
+        claim_sweep_dir(out, _record(spec, base, dry_run), fingerprint, [p.run_id for p in runs], replace_sweep)
+        (out / RUNS).mkdir(exist_ok=True)
+        return _run_claimed(out, spec, runs, workers, scheduler, progress)
+
+
+def _run_claimed(out: Path, spec: SweepSpec, runs: list[PlannedRun], workers: int | None, scheduler: str | None,
+                 progress: bool | None) -> SweepOutcome:
+    """The body of :func:`run_sweep` once ``out`` is this sweep's and locked."""
     summary = _Summary(out / SUMMARY, spec, runs)
     todo: list[PlannedRun] = []
-    for planned in runs:
+    for planned in runs:  # the summary is rebuilt from runs/: what a dead process left is seen as it is
         run_dir = out / RUNS / planned.run_id
-        if run_status(run_dir) in DONE:
-            summary.set(planned, _row_from_dir(run_dir, spec.targets))
-        else:
-            summary.set(planned, _row_from_dir(run_dir, spec.targets) if run_dir.exists() else {"status": "pending"})
+        row = _row_from_dir(run_dir, spec.targets) if run_dir.exists() else {"status": "pending", "error": None}
+        summary.set(planned, row)
+        if row["status"] not in DONE:  # failed, interrupted, never started, or done but damaged
             todo.append(planned)
     summary.write(force=True)
     skipped = len(runs) - len(todo)
@@ -318,5 +415,5 @@ def read_summary(path: str | Path) -> pd.DataFrame:
     f = Path(path) / SUMMARY
     if not f.is_file():
         raise SimflError(f"{path}: no {SUMMARY} (not a sweep directory)")
-    return pd.read_parquet(f)
+    return read_parquet_file(f)
 

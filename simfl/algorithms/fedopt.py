@@ -38,9 +38,10 @@ import math
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from simfl.algorithms.optim import ServerOptimizer, _check, _float_dtype, chain, fedavgm, scale, sgd
+from simfl.strict import StrictModel
 
 __all__ = [
     "ScaleByAdaptiveState",
@@ -340,7 +341,7 @@ def server_optimizer(name: str, **params: Any) -> ServerOptimizer:
 
 
 # ------------------------------------------------------------------ config sections
-class ServerOptimizerSpec(BaseModel):
+class ServerOptimizerSpec(StrictModel):
     """Base of ``algorithm.server_optimizer`` specs. Extension point: parameters as fields and
     :meth:`build`, returning a :class:`~simfl.algorithms.optim.ServerOptimizer` (an init/update
     pair over a pseudo-gradient, see :mod:`simfl.algorithms.optim`)."""

@@ -18,7 +18,9 @@ import abc
 import math
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from simfl.strict import StrictModel
 
 __all__ = [
     "StalenessFunction",
@@ -30,7 +32,7 @@ __all__ = [
 ]
 
 
-class StalenessFunction(BaseModel):
+class StalenessFunction(StrictModel):
     """Base class; extension point: parameters as fields, and ``__call__(tau)``.
 
     ``__call__`` receives a Python ``int`` τ ≥ 0 on the per-arrival hot path (return a float)

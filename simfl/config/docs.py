@@ -44,6 +44,9 @@ A config is a YAML mapping; every key is optional and defaults as listed. Unknow
 errors (with a did-you-mean). Override any key on the command line with
 `--set dotted.key=VALUE` (VALUE is read as YAML, e.g. `--set algorithm.type=fedavg`,
 `--set 'heterogeneity.compute.seconds_per_sample={dist: lognormal, mean: 0.01, sigma: 1}'`).
+Booleans and numbers are not interchanged: `true`/`false` is an error for a number and anything
+but `true`/`false` is an error for a switch (an integer is a valid float, and `1e-3` or `1e6` a
+valid number). The file must be UTF-8 text with at least one key.
 
 """
 

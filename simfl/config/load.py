@@ -77,11 +77,31 @@ def _yaml_load(text: str, source: str) -> Any:
 
 
 def read_yaml(path: str | Path) -> Any:
-    """Parse a YAML file; a missing file or a syntax error is a one-line :class:`ConfigError`."""
+    """Parse a YAML file (UTF-8 text) into its non-empty content.
+
+    Raises:
+        ConfigError: one line: a missing or unreadable file, a binary or non-UTF-8 file, a
+            file with no content (empty, only comments, or ``null``), or a YAML error.
+    """
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{path}: no such config file")
-    return _yaml_load(p.read_text(), str(path))
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if b"\x00" in data or data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(f"{path}: a binary file, not YAML text (a config file is UTF-8 text)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); save the file as UTF-8"
+        ) from None
+    value = _yaml_load(text, str(path))
+    if value is None:
+        raise ConfigError(f"{path}: the file is empty (no YAML content); expected a mapping of keys, e.g. seed: 0")
+    return value
 
 
 def split_key(key: str) -> list[str]:

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Callable, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError, ValidationInfo
+from pydantic import Field, PlainSerializer, PlainValidator, ValidationError, ValidationInfo
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 import simfl.registry as registry
 from simfl.errors import PluginError
+from simfl.strict import StrictModel
 
 __all__ = [
     "Params",
@@ -51,10 +52,9 @@ under `algorithm` take precedence over the running method's section. The resolve
 run (`config.yaml`) holds only the running method's keys."""
 
 
-class Params(BaseModel):
-    """Base of every component's parameters: frozen, unknown keys rejected, a ``type`` tag."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Params(StrictModel):
+    """Base of every component's parameters: frozen, unknown keys rejected, booleans and numbers
+    kept apart (:mod:`simfl.strict`), a ``type`` tag."""
 
     type: str = Field(description="the component: a built-in name or an import path package.module:Name")
 

@@ -15,8 +15,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationInfo,
@@ -37,6 +35,7 @@ from simfl.scenario.distributions import (
     Uniform,
     _representable,
 )
+from simfl.strict import StrictModel
 from simfl.tagged import tagged_union
 
 __all__ = [
@@ -62,10 +61,8 @@ __all__ = [
 ]
 
 
-class Section(BaseModel):
-    """Base of every config section: frozen, unknown keys rejected."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Section(StrictModel):
+    """Base of every config section: frozen, unknown keys rejected, booleans and numbers kept apart."""
 
 
 # --------------------------------------------------------------------------- data
@@ -618,13 +615,30 @@ class TrackingConfig(Section):
 
 
 # ------------------------------------------------------------------------- root
+def _plain_name(name: str) -> str:
+    """A run's or sweep's name becomes a folder name (``runs/<name>-<time>``, ``sweeps/<name>``),
+    so it must not be a path: no ``/`` or ``\\``, not ``.`` or ``..``, no control characters."""
+    if not name or name in (".", "..") or any(c in name for c in "/\\") or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ValueError(
+            "must be a name, not a path: a non-empty label without '/', '\\' or control characters, "
+            "not '.' or '..' (to write elsewhere, pass --out)"
+        )
+    return name
+
+
+#: A name that is safe as one folder name (see :func:`_plain_name`).
+Name = Annotated[str, AfterValidator(_plain_name)]
+
+
 class Config(Section):
     """A whole experiment. Load with :func:`simfl.load_config`."""
 
     _search_path: tuple[str, ...] = PrivateAttr(default=())
 
     seed: int = Field(0, ge=0, description="root of the seed tree: same seed, same world")
-    name: str | None = Field(None, description="a label for the run (default: the config file's stem)")
+    name: Name | None = Field(
+        None, description="a label for the run (default: the config file's stem); a name, not a path (no '/')"
+    )
     data: DataConfig = Field(DataConfig(), description="dataset and partition")
     model: ModelConfig = Field(LogRegModel(), description="logreg | mlp (hidden) | cnn (channels, hidden) | torch (factory, kwargs)")
     train: TrainConfig = Field(TrainConfig(), description="local training")

@@ -41,7 +41,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from simfl.config.load import config_from_dict, read_yaml, resolve_paths, split_key
 from simfl.config.messages import render_validation_error
-from simfl.config.schema import NON_RESULT_SECTIONS, Config, Section
+from simfl.config.schema import NON_RESULT_SECTIONS, Config, Name, Section
 from simfl.errors import ConfigError
 
 __all__ = ["SweepSpec", "PlannedRun", "load_sweep", "sweep_search_path", "expand_sweep", "run_id_of", "result_digest",
@@ -54,7 +54,7 @@ LABEL = "label"
 class SweepSpec(Section):
     """A sweep file, validated."""
 
-    name: str | None = Field(None, description="label of the sweep (default: the file's stem)")
+    name: Name | None = Field(None, description="label of the sweep (default: the file's stem); a name, not a path")
     base: str | dict[str, Any] = Field(default_factory=dict, description="config path (relative to the sweep file) or inline config")
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="dotted config keys → values; cartesian product")
     zip: dict[str, list[Any]] = Field(default_factory=dict, description="dotted config keys → equally long lists varied together")
@@ -92,8 +92,10 @@ class SweepSpec(Section):
     def _valid_seeds(cls, value: int | list[int]) -> int | list[int]:
         if isinstance(value, int):
             if value < 1:
-                raise ValueError("must be a count >= 1 or a list of seeds")
+                raise ValueError("must be a count >= 1 or a non-empty list of seeds")
             return value  # 0..value-1: distinct and non-negative
+        if not value:
+            raise ValueError("must be a count >= 1 or a non-empty list of seeds")
         if any(s < 0 for s in value) or len(set(value)) != len(value):
             raise ValueError("seeds must be distinct non-negative integers")
         return value

@@ -42,6 +42,7 @@ from simfl.data.loaders import SOURCE_DATASETS, clear_source_cache, load_source
 from simfl.data.source import Source, make_source
 from simfl.data.split import held_out_counts
 from simfl.data.synthetic import generate_synthetic_client, synthetic_sizes
+from simfl.data.validate import validate_data
 
 __all__ = [
     "DatasetInfo",
@@ -58,6 +59,7 @@ __all__ = [
     "dataset_info",
     "client_sizes",
     "load_data",
+    "validate_data",
     "train_labels",
     "label_counts",
     "label_count_table",

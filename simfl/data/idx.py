@@ -15,6 +15,7 @@ one-line :class:`~simfl.errors.DataError` naming the file.
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 from typing import IO
@@ -34,6 +35,7 @@ __all__ = [
     "idx_num_samples",
     "load_idx_labels",
     "load_idx",
+    "check_idx_files",
 ]
 
 LABELS_MAGIC = 0x00000801
@@ -127,14 +129,52 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     except _READ_ERRORS as e:
         raise DataError(f"{path}: cannot read (corrupt or truncated?): {_one_line(e)}") from e
     dims, start = _parse_header(path, raw, magic)
-    expected = int(np.prod(dims, dtype=np.int64))
-    found = len(raw) - start
+    _check_body(path, dims, len(raw) - start)
+    return np.frombuffer(raw, dtype=np.uint8, offset=start).reshape(dims)
+
+
+def _check_body(path: Path, dims: tuple[int, ...], found: int) -> None:
+    """The data after the header must hold exactly ``prod(dims)`` bytes (Python integers: no overflow)."""
+    expected = math.prod(dims)
     if found != expected:
         problem = "truncated" if found < expected else "trailing bytes"
         raise DataError(
             f"{path}: {problem}: header {'x'.join(map(str, dims))} needs {expected} data bytes, file has {found}"
         )
-    return np.frombuffer(raw, dtype=np.uint8, offset=start).reshape(dims)
+
+
+def _body_size(path: Path, header_bytes: int) -> int:
+    """Bytes after the header: the file size, or (gzip) one streamed pass of decompression."""
+    if path.suffix != ".gz":
+        return path.stat().st_size - header_bytes
+    total = 0
+    try:
+        with gzip.open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                total += len(chunk)
+    except _READ_ERRORS as e:
+        raise DataError(f"{path}: cannot read (corrupt or truncated?): {_one_line(e)}") from e
+    return total - header_bytes
+
+
+def check_idx_files(path: str | Path) -> int:
+    """Check every IDX file in ``path`` without loading the images: headers, body sizes (one
+    streamed pass for ``.gz``), labels in range, as many labels as images. Returns the pooled
+    number of samples.
+
+    Raises:
+        DataError: the first problem, naming the file.
+    """
+    total = 0
+    idx_image_shape(path)  # headers of the images, and one image size for every split
+    for images_file, labels_file in find_idx_files(path):
+        dims = read_idx_header(images_file, IMAGES_MAGIC)
+        _check_body(images_file, dims, _body_size(images_file, 4 + 4 * len(dims)))
+        labels = _labels(labels_file)
+        if len(labels) != dims[0]:
+            raise DataError(f"{labels_file}: {len(labels)} labels but {images_file.name} has {dims[0]} images")
+        total += len(labels)
+    return total
 
 
 def _one_line(e: BaseException) -> str:

@@ -717,8 +717,9 @@ class Simulation:
         except KeyboardInterrupt:
             self.stop_reason = "interrupted"
         finally:
-            if previous_handler is not None:
-                signal.signal(signal.SIGINT, previous_handler)
+            for signum, handler in (previous_handler or {}).items():
+                if handler is not None:  # None: a handler installed outside Python, left alone
+                    signal.signal(signum, handler)
             gc.set_threshold(*thresholds)
             gc.unfreeze()
         self.steps = steps
@@ -752,9 +753,10 @@ class Simulation:
         return outcome
 
     def _catch_interrupt(self):
-        """Make Ctrl-C stop the run between two events, never inside one (the tables stay
-        consistent); a second Ctrl-C interrupts at once. Returns the handler to restore
-        (None off the main thread, where signals cannot be handled)."""
+        """Make Ctrl-C (SIGINT) or SIGTERM (``kill``, ``timeout``, cluster schedulers) stop the run
+        between two events, never inside one (the tables stay consistent); a second signal
+        interrupts at once. Returns ``{signal: handler}`` to restore (None off the main thread,
+        where signals cannot be handled)."""
         if threading.current_thread() is not threading.main_thread():
             return None
 
@@ -763,7 +765,7 @@ class Simulation:
                 signal.default_int_handler(signum, frame)
             self.stop_reason = "interrupted"
 
-        return signal.signal(signal.SIGINT, handler)
+        return {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
 
     def _aggregation_frame(self) -> pd.DataFrame:
         rows = self._aggregations

@@ -9,7 +9,7 @@ import pandas as pd
 
 from simfl.errors import SimflError
 from simfl.results.paired import paired_comparison
-from simfl.results.rundir import read_manifest
+from simfl.results.rundir import finished_run_manifest, read_manifest, read_parquet_file
 from simfl.results.summary import summarize_tables, swept_columns, target_column, target_values
 from simfl.results.time_to_target import (
     COUNTED_STATUSES,
@@ -22,10 +22,27 @@ from simfl.results.time_to_target import (
     with_censoring_times,
 )
 
-__all__ = ["report_text", "MIN_PAIRS"]
+__all__ = ["report_text", "match_value", "MIN_PAIRS"]
 
 #: Below this many paired seeds, the report and the figures warn that an interval is unreliable.
 MIN_PAIRS = 3
+
+
+def match_value(column: pd.Series, text, by: str):
+    """The value of ``column`` that ``text`` names (as text or as a number, so ``--reference 0.5``
+    finds 0.5 in a float column); one-line :class:`SimflError` naming the values otherwise."""
+    values = list(dict.fromkeys(column.dropna()))
+    for value in values:
+        if value == text or str(value) == str(text):
+            return value
+    try:
+        number = float(text)
+    except (TypeError, ValueError):
+        number = None
+    for value in values:
+        if number is not None and isinstance(value, (int, float)) and not isinstance(value, bool) and value == number:
+            return value
+    raise SimflError(f"--reference {text}: not a value of {by}; values: {', '.join(map(str, values)) or 'none'}")
 
 
 def _fmt(x: float) -> str:
@@ -35,6 +52,7 @@ def _fmt(x: float) -> str:
 def _run_report(path: Path) -> str:
     from simfl.results.runresult import load_run
 
+    finished_run_manifest(path)  # a running, failed or damaged run is one line, not a traceback
     result = load_run(path)
     row = summarize_tables(result.client_updates, result.evals, result.manifest)
     lines = [f"run {path} ({result.status}, {result.config.algorithm.type}, seed {result.config.seed})"]
@@ -131,14 +149,15 @@ def report_text(
         return _run_report(p)
     if not (p / "summary.parquet").is_file():
         raise SimflError(f"{p}: neither a sweep directory (summary.parquet) nor a run directory (manifest.json)")
-    summary = pd.read_parquet(p / "summary.parquet")
+    summary = read_parquet_file(p / "summary.parquet", required=("run_id", "status", "seed"))
     counts = summary.status.value_counts().to_dict()
     lines = [f"sweep {p}: {len(summary)} runs ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"]
     if by not in summary:
         raise SimflError(f"--by {by}: not a swept key of this sweep; swept keys: {', '.join(swept_columns(summary)) or 'none'}")
-    if reference is not None and reference not in set(summary[by]):
-        values = ", ".join(map(str, dict.fromkeys(summary[by])))
-        raise SimflError(f"--reference {reference}: not a value of {by}; values: {values}")
+    if not 0 < level < 1:
+        raise SimflError(f"--level {level}: must be a number in (0, 1)")
+    if reference is not None:
+        reference = match_value(summary[by], reference, by)
     if horizon is not None and not horizon > 0:
         raise SimflError(f"--horizon {horizon}: must be a positive number of simulated seconds")
     summary = with_censoring_times(summary)

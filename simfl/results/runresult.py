@@ -12,7 +12,7 @@ import pandas as pd
 from simfl.config.load import config_from_dict, read_yaml
 from simfl.config.schema import Config
 from simfl.errors import RunDirError
-from simfl.results.rundir import CONFIG, TABLES, read_manifest
+from simfl.results.rundir import CONFIG, TABLES, read_manifest, read_parquet_file
 
 __all__ = ["RunResult", "load_run", "read_run_config"]
 
@@ -67,5 +67,5 @@ def load_run(path: str | Path) -> RunResult:
     tables = {}
     for name in TABLES:
         f = p / f"{name}.parquet"
-        tables[name] = pd.read_parquet(f) if f.exists() else pd.DataFrame()
+        tables[name] = read_parquet_file(f) if f.exists() else pd.DataFrame()
     return RunResult(config=config, manifest=manifest, path=p, **tables)

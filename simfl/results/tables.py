@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from simfl.errors import SimflError
+from simfl.results.rundir import read_parquet_file
 from simfl.results.summary import swept_columns
 from simfl.rng import SeedTree
 from simfl.scenario.speed import build_speed
@@ -34,7 +35,7 @@ def load_sweep_tables(
     summary_file = p / "summary.parquet"
     if not summary_file.is_file():
         raise SimflError(f"{p}: no summary.parquet (not a sweep directory)")
-    summary = pd.read_parquet(summary_file)
+    summary = read_parquet_file(summary_file, required=("run_id", "status", "seed"))
     keep = summary if status is None else summary[summary.status == status]
     ident = keep[["run_id", *swept_columns(summary), "seed"]]
     out = {"summary": summary}
@@ -43,7 +44,7 @@ def load_sweep_tables(
         for row in ident.itertuples(index=False):
             f = p / "runs" / row.run_id / f"{name}.parquet"
             if f.is_file():
-                df = pd.read_parquet(f)
+                df = read_parquet_file(f)
                 for col, value in zip(ident.columns, row):
                     df[col] = value
                 parts.append(df)

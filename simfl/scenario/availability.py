@@ -18,12 +18,13 @@ import math
 from typing import Annotated, Literal, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from simfl.rng import Purpose, SeedTree, splitmix_uniform
 from simfl.scenario.distributions import FiniteDistribution, PeriodDistribution, Uniform
 from simfl.scenario.renewal import AlternatingRenewal
 from simfl.scenario.traces import TraceAvailability
+from simfl.strict import StrictModel
 from simfl.tagged import tagged_union
 
 __all__ = [
@@ -61,7 +62,7 @@ class Timeline(Protocol):
         """The online periods of ``client`` intersected with ``[0, t_end)``, recomputed."""
 
 
-class _Section(BaseModel):
+class _Section(StrictModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

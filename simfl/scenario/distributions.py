@@ -20,7 +20,6 @@ from typing import Annotated, Any, Callable, ClassVar, Literal
 import numpy as np
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -29,6 +28,7 @@ from pydantic import (
 )
 from scipy import special
 
+from simfl.strict import StrictModel
 from simfl.tagged import tagged_union
 
 __all__ = [
@@ -55,7 +55,7 @@ _FiniteNonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 _FinitePos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
-class Distribution(BaseModel):
+class Distribution(StrictModel):
     """Base class. Extension point: subclass with a ``dist: Literal[...]`` tag, parameters as
     validated fields, and ``ppf``, ``length_biased_ppf``, ``expected``, ``variance``; then add
     the class to :data:`DISTRIBUTIONS`."""

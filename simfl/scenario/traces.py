@@ -18,13 +18,19 @@ with replacement.
 
 Every problem with a file is a one-line :class:`~simfl.errors.DataError` naming the file,
 the 1-based data row (and entry id) and the column where they apply, and what is allowed.
-Pickles are read by an unpickler that builds no object but plain containers and numbers.
+Pickles are read by an unpickler that builds no object but plain containers and numbers:
+numpy scalars are rebuilt by simfl from their bytes, and only for boolean, integer and float
+dtypes in numpy's own dtype state. A pickle may refer to one object many times (a 136 kB file
+can name one list of floats 10,000 times), so before a trace is used its *expanded* size is
+counted, every reference to a shared object counted again: a trace that expands to more than
+:data:`MAX_TRACE_VALUES` values (20 million by default; set the environment variable
+``SIMFL_MAX_TRACE_VALUES`` to change it) or that refers to itself is refused.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
+import os
 import pickle
 from itertools import chain
 from pathlib import Path
@@ -32,11 +38,12 @@ from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from simfl.errors import DataError
 from simfl.rng import Purpose, SeedTree
 from simfl.scenario.trace_timeline import TraceTimeline
+from simfl.strict import StrictModel
 
 if TYPE_CHECKING:  # runtime imports would cycle: config.schema imports the availability models
     from simfl.config.schema import ProfilesTrace
@@ -47,6 +54,8 @@ __all__ = [
     "read_table",
     "load_fedscale_pickle",
     "load_profile_trace",
+    "MAX_TRACE_VALUES",
+    "trace_value_limit",
     "TraceAvailability",
     "TraceTimeline",
 ]
@@ -58,11 +67,12 @@ AVAILABILITY_COLUMNS = ("client_id", "start_s", "end_s")
 
 _TABLE_SUFFIXES = {".csv": "CSV", ".parquet": "Parquet", ".pq": "Parquet"}
 # The only globals a FedScale pickle may name: numpy scalars (module spelled by numpy 1 or 2).
-_NUMPY_GLOBALS = {
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy", "dtype"),
-}
+_NUMPY_SCALAR = {("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar")}
+_NUMPY_DTYPE = ("numpy", "dtype")
+#: Default of the most values a FedScale trace may expand to (see the module docstring).
+MAX_TRACE_VALUES = 20_000_000
+_LIMIT_VARIABLE = "SIMFL_MAX_TRACE_VALUES"
+_MAX_DEPTH = 32  # FedScale traces nest three deep
 
 
 # ------------------------------------------------------------------ messages
@@ -176,19 +186,122 @@ class _ForbiddenGlobal(pickle.UnpicklingError):
     pass
 
 
+class _BadNumpyValue(pickle.UnpicklingError):
+    pass
+
+
+class _DtypeStandIn:
+    """What ``numpy.dtype(name, align, copy)`` gives while unpickling: a name and, after the
+    pickle's BUILD, numpy's dtype state, both checked by :func:`_numpy_scalar` (no real dtype is
+    built from an unchecked state)."""
+
+    def __init__(self, name: Any = None, align: Any = False, copy: Any = True) -> None:
+        self.name = name
+        self.state: Any = None
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+
+def _numpy_dtype(name: Any, state: Any) -> np.dtype:
+    """A boolean, integer or float dtype from a pickled name and numpy's state tuple
+    ``(version, byteorder, None, None, None, elsize, alignment, flags)``."""
+    try:
+        dtype = np.dtype(name) if isinstance(name, str) and len(name) <= 8 else None
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in "biuf":
+        raise _BadNumpyValue(f"a numpy value of dtype {name!r:.40} (only boolean, integer and float numbers are loaded)")
+    if state is None:
+        return dtype
+    ok = (
+        isinstance(state, tuple) and len(state) == 8 and state[0] in (3, 4) and state[1] in ("<", ">", "|", "=")
+        and state[2:5] == (None, None, None) and state[5] in (-1, dtype.itemsize)
+        and state[6] in (-1, dtype.alignment) and state[7] == 0
+    )
+    if not ok:
+        raise _BadNumpyValue(f"a numpy {dtype} value with a malformed dtype state {state!r:.80}")
+    return dtype.newbyteorder(state[1]) if state[1] in "<>" else dtype
+
+
+def _numpy_scalar(dtype: Any, data: Any = None) -> Any:
+    """``numpy.core.multiarray.scalar(dtype, bytes)``, rebuilt from checked parts."""
+    if not isinstance(dtype, _DtypeStandIn):
+        raise _BadNumpyValue(f"a numpy value without a dtype (got {type(dtype).__name__})")
+    dt = _numpy_dtype(dtype.name, dtype.state)
+    if isinstance(data, str):  # pickles written by Python 2
+        data = data.encode("latin-1")
+    if not isinstance(data, bytes) or len(data) != dt.itemsize:
+        got = f"{len(data)} bytes" if isinstance(data, bytes) else type(data).__name__
+        raise _BadNumpyValue(f"a numpy {dt} value needs {dt.itemsize} bytes, got {got}")
+    return np.frombuffer(data, dtype=dt)[0]
+
+
 class _PlainUnpickler(pickle.Unpickler):
-    """Builds only what needs no global (dicts, lists, str, int, float) plus numpy scalars."""
+    """Builds only what needs no global (dicts, lists, str, int, float) plus checked numpy scalars."""
 
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _NUMPY_GLOBALS:
-            if name == "dtype":
-                return np.dtype
-            for mod in ("numpy._core.multiarray", "numpy.core.multiarray"):
-                try:
-                    return importlib.import_module(mod).scalar
-                except (ImportError, AttributeError):
-                    continue
+        if (module, name) in _NUMPY_SCALAR:
+            return _numpy_scalar
+        if (module, name) == _NUMPY_DTYPE:
+            return _DtypeStandIn
         raise _ForbiddenGlobal(f"{module}.{name}")
+
+
+def trace_value_limit() -> int:
+    """The most values a FedScale trace may expand to: ``SIMFL_MAX_TRACE_VALUES`` or :data:`MAX_TRACE_VALUES`.
+
+    Raises:
+        DataError: the environment variable is not a positive integer.
+    """
+    text = os.environ.get(_LIMIT_VARIABLE)
+    if text is None:
+        return MAX_TRACE_VALUES
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise DataError(f"{_LIMIT_VARIABLE}={text!r}: must be a positive integer (values a FedScale trace may hold)")
+    return limit
+
+
+class _Unbounded(Exception):
+    pass
+
+
+def _expanded_size(obj: Any) -> int:
+    """How many values ``obj`` holds once every shared reference is expanded: each container,
+    dict key and scalar counts one. Linear in the number of references (each distinct container
+    is counted once and remembered), so a pickle of nested shared lists that would expand
+    exponentially is measured without being expanded.
+
+    Raises:
+        _Unbounded: a container holds itself, or the nesting is deeper than FedScale's.
+    """
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(x: Any, depth: int) -> int:
+        if not isinstance(x, (dict, list, tuple, set, frozenset)):
+            return 1
+        key = id(x)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise _Unbounded("it contains itself")
+        if depth > _MAX_DEPTH:
+            raise _Unbounded(f"it is nested more than {_MAX_DEPTH} levels deep")
+        active.add(key)
+        if isinstance(x, dict):
+            total = 1 + sum(1 + size(v, depth + 1) for v in x.values())
+        else:
+            total = 1 + sum(size(v, depth + 1) for v in x)
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    return size(obj, 0)
 
 
 def load_fedscale_pickle(path: str, *, key: str | None = None) -> dict:
@@ -199,9 +312,12 @@ def load_fedscale_pickle(path: str, *, key: str | None = None) -> dict:
         key: the config key that set ``path``, named when the file is missing.
 
     Raises:
-        DataError: missing file, not a pickle, a pickle naming a class, or not a non-empty dict.
+        DataError: missing file, not a pickle, a pickle naming a class (or a numpy value that is
+            not a plain number), a trace expanding beyond :func:`trace_value_limit` values, or
+            not a non-empty dict.
     """
     p = _check_file(path, key)
+    limit = trace_value_limit()
     try:
         with p.open("rb") as f:
             obj = _PlainUnpickler(f).load()
@@ -210,8 +326,20 @@ def load_fedscale_pickle(path: str, *, key: str | None = None) -> dict:
             f"{path}: not a FedScale trace: it refers to {e}, and only plain dicts, lists, "
             "strings and numbers are loaded"
         ) from None
+    except _BadNumpyValue as e:
+        raise DataError(f"{path}: not a FedScale trace: it holds {e}") from None
     except Exception as e:  # a corrupt pickle can raise almost anything
         raise DataError(f"{path}: not a FedScale trace (cannot unpickle: {_one_line(e)})") from e
+    try:
+        expanded = _expanded_size(obj)
+    except _Unbounded as e:
+        raise DataError(f"{path}: not a FedScale trace: {e}") from None
+    if expanded > limit:
+        raise DataError(
+            f"{path}: the trace expands to {expanded:,} values (shared references counted each time they are "
+            f"used), more than the limit of {limit:,}; if the file is genuine, raise the limit with "
+            f"{_LIMIT_VARIABLE}={expanded}"
+        )
     if not isinstance(obj, dict):
         got = type(obj).__name__
         raise DataError(f"{path}: not a FedScale trace: expected a pickled dict of id -> entry, got {got}")
@@ -339,7 +467,7 @@ def load_profile_trace(spec: ProfilesTrace, num_clients: int, tree: SeedTree) ->
 
 
 # -------------------------------------------------------------- availability
-class TraceAvailability(BaseModel):
+class TraceAvailability(StrictModel):
     """Online intervals replayed from a trace; a client takes one trace client's timeline.
 
     ``table``: rows ``client_id, start_s, end_s``, each an online interval ``[start_s, end_s)``;

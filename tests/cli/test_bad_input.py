@@ -186,3 +186,113 @@ def test_console_script_prints_no_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "simfl.cli", "run", str(cfg)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+# ------------------------------------------------------------------ issue 13, item 5
+@pytest.mark.parametrize("data, expected", [
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "a binary file, not YAML text"),
+    (b"\xff\xfe\x00\x00d\x00a\x00", "a binary file, not YAML text"),
+    (b"data: {num_clients: 10}\ntrain: {enabled: caf\xe9}\n", "not UTF-8 text (byte 0xe9 at offset 44)"),
+    (b"\xe9t\xe9: 1\n", "not UTF-8 text (byte 0xe9 at offset 0)"),
+    (b"", "the file is empty"),
+    (b"   \n\n", "the file is empty"),
+    (b"# only a comment\n", "the file is empty"),
+    (b"null\n", "the file is empty"),
+])
+def test_unreadable_or_empty_config_files(tmp_path, capsys, data, expected):
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_bytes(data)
+    for command in ("validate", "run"):
+        assert main([command, str(cfg), "--set", "train.enabled=false"]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+        assert f"{cfg}: {expected}" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.yaml"]
+
+
+def test_an_empty_sweep_base_is_an_error(tmp_path, capsys):
+    (tmp_path / "base.yaml").write_text("# to do\n")
+    (tmp_path / "s.yaml").write_text("base: base.yaml\ngrid: {seed_label: [1]}\n".replace("seed_label", "label"))
+    assert main(["sweep", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "out")]) == 2
+    assert "base.yaml: the file is empty" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+STRICT = [
+    # (config text merged into GOOD, --set overrides, substrings of the one line)
+    ("data: {num_clients: true}", [], ["data.num_clients", "must be an integer, not a boolean"]),
+    ("seed: false", [], ["seed", "must be an integer, not a boolean"]),
+    ("train: {enabled: 'yes'}", [], ["train.enabled", "must be true or false", "'yes'"]),
+    ("train: {enabled: 1}", [], ["train.enabled", "must be true or false"]),
+    ("data: {synthetic_iid: 'true'}", [], ["data.synthetic_iid", "must be true or false"]),
+    ("eval: {per_client: 0}", [], ["eval.per_client", "must be true or false"]),
+    ("train: {lr: true}", [], ["train.lr", "must be a number, not a boolean"]),
+    ("stop: {client_updates: true}", [], ["stop.client_updates", "must be an integer, not a boolean"]),
+    ("heterogeneity: {compute: {seconds_per_sample: {dist: lognormal, mean: true, sigma: 1}}}", [],
+     ["heterogeneity.compute.seconds_per_sample.mean", "must be a number, not a boolean"]),
+    ("algorithm: {staleness: {type: polynomial, a: true}}", [], ["algorithm.staleness.a", "not a boolean"]),
+    ("data: {drift: [{at_s: 1, type: label_swap, classes: [1, true]}]}", [],
+     ["data.drift.0.classes", "item 1 must be an integer, not a boolean"]),
+    ("", ["algorithm.concurrency=true"], ["algorithm.concurrency", "must be an integer, not a boolean"]),
+    ("", ["algorithm.max_staleness=false"], ["algorithm.max_staleness", "must be an integer, not a boolean"]),
+]
+
+
+@pytest.mark.parametrize("extra, overrides, expected", STRICT, ids=[c[0] or c[1][0] for c in STRICT])
+def test_booleans_and_numbers_are_not_coerced(tmp_path, capsys, extra, overrides, expected):
+    cfg = _write(tmp_path, _with(extra))
+    assert main(["validate", str(cfg), *sum((["--set", o] for o in overrides), [])]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for piece in expected:
+        assert piece in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("extra", [
+    "train: {lr: 1}",  # an integer is a valid float
+    "train: {lr: 1e-3}",  # YAML 1.1 reads this as a float here
+    "stop: {client_updates: 1e3}",  # an integral float is a valid count
+    "data: {synthetic_iid: yes}",  # YAML 1.1's boolean spelling
+    "algorithm: {staleness: {type: hinge, a: 1, b: 2}}",
+])
+def test_lax_where_it_is_harmless(tmp_path, capsys, extra):
+    assert main(["validate", str(_write(tmp_path, _with(extra)))]) == 0, capsys.readouterr().err
+
+
+def test_a_sweep_with_boolean_seeds_is_an_error(tmp_path, capsys):
+    (tmp_path / "s.yaml").write_text("base: {train: {enabled: false}}\nseeds: true\n")
+    assert main(["sweep", str(tmp_path / "s.yaml"), "--out", str(tmp_path / "out")]) == 2
+    assert "seeds: must be an integer, not a boolean" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def numeric_sweep(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("numeric")
+    (tmp / "s.yaml").write_text(
+        "base: {data: {num_clients: 5}, train: {enabled: false}, algorithm: {concurrency: 2}, stop: {sim_time_s: 3}}\n"
+        "grid: {heterogeneity.compute.jitter: [1.0, 2.5]}\nseeds: 2\n")
+    assert main(["sweep", str(tmp / "s.yaml"), "--out", str(tmp / "out"), "--workers", "1"]) == 0
+    return tmp / "out"
+
+
+@pytest.mark.parametrize("reference, ok", [("2.5", True), ("1.0", True), ("1", True), ("3", False), ("fast", False)])
+def test_report_reference_of_a_numeric_key(numeric_sweep, capsys, reference, ok):
+    """A value given on the command line is text; it names the float it spells."""
+    capsys.readouterr()
+    args = ["report", str(numeric_sweep), "--by", "heterogeneity.compute.jitter", "--reference", reference]
+    assert main(args) == (0 if ok else 2)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if not ok:
+        assert err.strip().splitlines() == [
+            f"simfl report: error: --reference {reference}: not a value of heterogeneity.compute.jitter; values: 1.0, 2.5"]
+
+
+def test_report_level_outside_the_unit_interval_from_python(numeric_sweep):
+    from simfl.errors import SimflError
+    from simfl.results.report import report_text
+
+    for level in (0.0, 1.0, 1.5, float("nan")):
+        with pytest.raises(SimflError, match=f"--level {level}: must be a number in \\(0, 1\\)"):
+            report_text(numeric_sweep, by="heterogeneity.compute.jitter", level=level)

@@ -103,7 +103,7 @@ def test_dask_local_cluster_gives_the_same_summary(local_sweep, tmp_path):
         pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
-def test_a_failing_run_is_recorded_and_the_others_continue(tmp_path, capsys):
+def test_a_sweep_with_bad_data_is_refused_before_anything_runs(tmp_path, capsys):
     good, bad = tmp_path / "good", tmp_path / "bad"
     good.mkdir()
     bad.mkdir()
@@ -111,7 +111,7 @@ def test_a_failing_run_is_recorded_and_the_others_continue(tmp_path, capsys):
     write_idx_split(good, "train", *random_images(rng, 60))
     images, labels = random_images(rng, 60)
     img, _ = write_idx_split(bad, "train", images, labels)
-    img.write_bytes(img.read_bytes()[:-100])  # valid header, truncated pixels: fails only when loaded
+    img.write_bytes(img.read_bytes()[:-100])  # valid header, truncated pixels: simfl validate reads the sizes
     path = _write(tmp_path, f"""
         base:
           data: {{dataset: idx, partition: iid, num_clients: 4}}
@@ -120,10 +120,48 @@ def test_a_failing_run_is_recorded_and_the_others_continue(tmp_path, capsys):
         grid:
           data.path: [{good}, {bad}]
     """)
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--workers", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "truncated" in err and str(img) in err
+    assert not (tmp_path / "out").exists()
+
+
+BOOM = """
+from simfl.api import AlgorithmParams, Policy
+
+
+class Boom(Policy):
+    \"\"\"Valid to the config, fails once it runs.\"\"\"
+
+    class Params(AlgorithmParams):
+        pass
+
+    def __init__(self, params):
+        pass
+
+    def start(self, server):
+        raise RuntimeError("boom at start")
+
+    def on_arrivals(self, server, updates):
+        pass
+"""
+
+
+def test_a_failing_run_is_recorded_and_the_others_continue(tmp_path, capsys):
+    (tmp_path / "boom.py").write_text(BOOM)
+    path = _write(tmp_path, """
+        base:
+          data: {num_clients: 4}
+          train: {enabled: false}
+          algorithm: {fedasync: {concurrency: 2}}
+          stop: {sim_time_s: 2}
+        grid:
+          algorithm.type: [fedasync, "boom:Boom"]
+    """)
     assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--workers", "1"]) == 1
     df = pd.read_parquet(tmp_path / "out" / "summary.parquet")
-    assert df.set_index("data.path").status.to_dict() == {str(good): "complete", str(bad): "failed"}
-    assert "truncated" in df.set_index("data.path").error[str(bad)]
+    assert df.set_index("algorithm.type").status.to_dict() == {"fedasync": "complete", "boom:Boom": "failed"}
+    assert "boom at start" in df.set_index("algorithm.type").error["boom:Boom"]
     assert "1 complete, 1 failed" in capsys.readouterr().out
 
 
@@ -186,3 +224,35 @@ def test_resume_after_a_worker_is_killed(tmp_path):
     assert len(summary) == 6 and summary.run_id.is_unique and (summary.status == "complete").all()
     assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(summary.run_id)
     assert f"{len(done_before)} already complete" in rerun.stdout
+
+
+def test_a_run_killed_before_its_first_manifest_is_run_again(tmp_path, capsys):
+    """kill -9 between writing config.yaml and the manifest leaves a folder that is not yet a run
+    directory; the sweep owns runs/<run_id>, so the rerun clears it and runs it."""
+    path = _write(tmp_path, "base: {data: {num_clients: 5}, train: {enabled: false}, algorithm: {concurrency: 2}, "
+                            "stop: {sim_time_s: 2}}\nseeds: 2\n")
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--workers", "1"]) == 0
+    victim = next((out / "runs").iterdir())
+    for f in victim.iterdir():
+        f.unlink()
+    (victim / "config.yaml").write_text("seed: 0\n")
+    (victim / ".manifest.json.tmp-12345").write_text("{")
+    capsys.readouterr()
+    assert main(["sweep", str(path), "--out", str(out), "--workers", "1"]) == 0
+    assert "1 run now, 1 already complete" in capsys.readouterr().out
+    assert run_status(victim) == "complete" and not (victim / ".manifest.json.tmp-12345").exists()
+
+
+def test_a_complete_run_with_a_damaged_table_is_run_again(tmp_path, capsys):
+    path = _write(tmp_path, "base: {data: {num_clients: 5}, train: {enabled: false}, algorithm: {concurrency: 2}, "
+                            "stop: {sim_time_s: 2}}\nseeds: 2\n")
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--workers", "1"]) == 0
+    victim = next((out / "runs").iterdir())
+    data = (victim / "evals.parquet").read_bytes()
+    (victim / "evals.parquet").write_bytes(data[: len(data) // 2])
+    capsys.readouterr()
+    assert main(["sweep", str(path), "--out", str(out), "--workers", "1"]) == 0
+    assert "1 run now, 1 already complete" in capsys.readouterr().out
+    assert len(pd.read_parquet(victim / "evals.parquet")) > 0
