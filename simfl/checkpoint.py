@@ -25,7 +25,10 @@ from simpy.events import PENDING
 
 from simfl.errors import RunDirError
 
-__all__ = ["CHECKPOINT", "write_checkpoint", "read_checkpoint", "checkpoint_key"]
+__all__ = ["FORMAT", "CHECKPOINT", "write_checkpoint", "read_checkpoint", "checkpoint_key"]
+
+#: The layout of a checkpoint's state; raised whenever the engine's state changes shape.
+FORMAT = 2
 
 #: The checkpoint's file name in a run directory.
 CHECKPOINT = "checkpoint.pkl"
@@ -117,6 +120,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         payload = _Unpickler(io.BytesIO(data)).load()  # noqa: S301 - signed by this user's key above
     except Exception as exc:
         raise RunDirError(f"{path}: the checkpoint cannot be loaded ({type(exc).__name__}: {exc})") from None
-    if not isinstance(payload, dict) or payload.get("format") != 1:
+    if not isinstance(payload, dict):
         raise RunDirError(f"{path}: a checkpoint of an unknown format")
+    if payload.get("format") != FORMAT:
+        raise RunDirError(f"{path}: a checkpoint of format {payload.get('format')!r}, written by another simfl "
+                          f"version (this one reads format {FORMAT}); rerun without --resume")
     return payload

@@ -23,7 +23,6 @@ of the purpose key; its k-th output, top 53 bits, gives a uniform in the open in
 
 from __future__ import annotations
 
-from array import array
 from enum import IntEnum
 from typing import Callable
 
@@ -92,19 +91,19 @@ def splitmix_uniform(key: int, client: int, index: int) -> float:
     return splitmix_ppf(float, key, client, index)
 
 
-def client_states(key: int, num_clients: int) -> array:
-    """Every client's stream state under a purpose ``key`` (the first SplitMix64 mix), as an
-    ``array('Q')``: with it, :func:`splitmix_ppf_from_state` draws a client's index-th value
+def client_states(key: int, num_clients: int) -> np.ndarray:
+    """Every client's stream state under a purpose ``key`` (the first SplitMix64 mix), as
+    ``uint64``: with a client's state, :func:`splitmix_ppf_from_state` draws its index-th value
     with half the arithmetic (the per-task hot path)."""
     clients = np.arange(num_clients, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        states = _mix_np(np.uint64(key) + (clients + np.uint64(1)) * np.uint64(_GAMMA))
-    return array("Q", states.tobytes())
+        return _mix_np(np.uint64(key) + (clients + np.uint64(1)) * np.uint64(_GAMMA))
 
 
-def splitmix_ppf_from_state(ppf: Callable[[float], float], states: array, client: int, index: int) -> float:
-    """:func:`splitmix_ppf` from a client's precomputed state (:func:`client_states`): the same value."""
-    z = (states[client] + (index + 1) * _GAMMA) & _MASK64
+def splitmix_ppf_from_state(ppf: Callable[[float], float], state: int, index: int) -> float:
+    """:func:`splitmix_ppf` from a client's precomputed ``state`` (an element of
+    :func:`client_states`, as a signed or unsigned 64-bit integer): the same value."""
+    z = (state + (index + 1) * _GAMMA) & _MASK64
     z = ((z ^ (z >> 30)) * _M1) & _MASK64
     z = ((z ^ (z >> 27)) * _M2) & _MASK64
     return ppf((((z ^ (z >> 31)) >> 11) + 0.5) * _TWO_M53)

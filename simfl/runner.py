@@ -30,7 +30,7 @@ from simfl.scenario.model_size import param_count
 from simfl.scenario.coupling import label_share
 from simfl.scenario.population import build_population, samples_per_task
 from simfl.scenario.traces import load_profile_trace
-from simfl.checkpoint import CHECKPOINT, read_checkpoint, write_checkpoint
+from simfl.checkpoint import CHECKPOINT, FORMAT as CHECKPOINT_FORMAT, read_checkpoint, write_checkpoint
 from simfl.errors import ConfigError, PluginError, RunDirError, SimflError
 from simfl.data.validate import check_files
 from simfl.limits import check_limits
@@ -430,7 +430,7 @@ def _checkpoint(path: Path, digest: str, trainer: Trainer | None, run_dir: RunDi
     """Write the whole state of ``sim`` (and the trainer's jobs) to ``path``; note it in the manifest."""
     try:
         write_checkpoint(path, {
-            "format": 1,
+            "format": CHECKPOINT_FORMAT,
             "config_sha256": digest,
             "sim_time_s": float(sim.checkpoint_time_s),
             "simulation": sim,

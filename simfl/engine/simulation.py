@@ -33,7 +33,7 @@ from simfl.engine.observers import Observer, hooks
 from simfl.engine.protocols import Job, Trainer
 from simfl.engine.server import Policy, Selector, Server, Timer
 from simfl.engine.tasks import Status, Task, TaskLog
-from simfl.rng import BlockUniforms, Purpose
+from simfl.rng import BlockUniforms, Purpose, splitmix_ppf_from_state
 from simfl.scenario.population import Population, transfer_seconds
 
 __all__ = ["Simulation", "SimulationOutcome", "EngineSettings"]
@@ -148,7 +148,6 @@ class Simulation:
         self.selection_stream = BlockUniforms(population.tree.generator(Purpose.SELECTION))
         self.selector: Selector = selector
         self._ready_at = np.zeros(n) if settings.client_cooldown_s > 0 else None  # end of each client's cool-down
-        self._task_count = array("q", bytes(8 * n))
         self._attach(settings, population, trainer, progress)
         self.links = ServerLinks(self.env, settings.egress_mbps, settings.ingress_mbps) if settings.contended else None
         self._queue: deque[Task] = deque()
@@ -161,7 +160,10 @@ class Simulation:
         self._held: dict[int, Task] = {}  # updates held (buffered) and not applied yet
         self._applied_since = 0  # updates applied since the last installed model
         self._plugin_streams: dict[str, np.random.Generator] = {}
-        self._aggregations: list[tuple] = []
+        # the aggregations table, by column (one row per installed version); a policy's extra
+        # columns are kept by row, only for the rows that have them
+        self._agg_version, self._agg_time, self._agg_count = array("q"), array("d"), array("q")
+        self._agg_extra: dict[int, dict] = {}
         self._evals: list[dict] = []
         self._last_eval: tuple[float, int] | None = None
         self.server = Server(self)
@@ -181,7 +183,7 @@ class Simulation:
     #: What a checkpoint leaves out: it is rebuilt from the config (the population, its
     #: processes and per-client constants, the trainer and its data, the settings, the display).
     _REBUILT = ("settings", "population", "trainer", "progress", "_timeline", "_cooldown", "idle_means_eligible",
-                "_download", "_upload", "_compute_base", "_num_samples", "_jitter", "_speed", "_always_online",
+                "_client_f", "_jitter_ppf", "_jitter_value", "_speed", "_always_online",
                 "_aggregation_s", "_limit_updates", "_limit_versions", "_on_evaluated", "_on_installed", "_on_tasks_ended", "_on_finished")
 
     def _attach(self, settings: EngineSettings, population: Population, trainer: Trainer | None, progress) -> None:
@@ -194,14 +196,25 @@ class Simulation:
         self._cooldown = settings.client_cooldown_s
         #: True when every idle client may be dispatched (always online, no cool-down)
         self.idle_means_eligible = population.timeline.always_online and self._ready_at is None
-        # Per-client constants as typed arrays (array.array): the dispatch hot path indexes
-        # them one client at a time, and contiguous storage keeps random access cheap for
-        # populations of 10^6 (a Python list of floats is several times slower there).
-        self._download = array("d", transfer_seconds(population.latency_s, population.down_mbps, self.model_bytes))
-        self._upload = array("d", transfer_seconds(population.latency_s, population.up_mbps, self.model_bytes))
-        self._compute_base = array("d", np.asarray(settings.samples_per_task) * population.seconds_per_sample)
-        self._num_samples = array("q", population.num_samples.astype(np.int64))
-        self._jitter = population.jitter_function()
+        # Per-client constants, interleaved three per client so that a dispatch reads one
+        # cache line of each array (random access over 10^6 clients is bound by cache misses):
+        # _client_f = [compute at nominal speed, download, upload], _client_i = [tasks
+        # dispatched so far, samples, jitter stream state]. The task counts are the run's state
+        # (checkpointed); the rest is rebuilt, equal, from the config.
+        down = transfer_seconds(population.latency_s, population.down_mbps, self.model_bytes)
+        up = transfer_seconds(population.latency_s, population.up_mbps, self.model_bytes)
+        compute = np.asarray(settings.samples_per_task) * population.seconds_per_sample
+        self._client_f = array("d", np.column_stack([compute, down, up]).astype(np.float64).tobytes())
+        self._jitter_ppf, states = population.jitter_streams()
+        self._jitter_value = states if self._jitter_ppf is None else 1.0
+        ints = np.zeros((population.size, 3), dtype=np.int64)
+        counts = getattr(self, "_client_i", None)
+        if counts is not None:  # restored: the task counts of the checkpoint
+            ints[:, 0] = np.frombuffer(counts, dtype=np.int64)[0::3]
+        ints[:, 1] = population.num_samples
+        if self._jitter_ppf is not None:
+            ints[:, 2] = states.view(np.int64)
+        self._client_i = array("q", ints.tobytes())
         self._speed = population.speed if population.speed is not None and not population.speed.constant else None
         self._always_online = population.timeline.always_online
         self._aggregation_s = settings.aggregation_s_per_update
@@ -273,7 +286,8 @@ class Simulation:
     def expected_task_durations(self) -> np.ndarray:
         """Per client: download + compute at its base speed × E[jitter] + upload (no slowdown)."""
         jitter = float(self.population.jitter.expected)
-        return np.asarray(self._download) + np.asarray(self._compute_base) * jitter + np.asarray(self._upload)
+        per_client = np.frombuffer(self._client_f, dtype=np.float64).reshape(-1, 3)
+        return per_client[:, 1] + per_client[:, 0] * jitter + per_client[:, 2]
 
     def client_losses(self, clients: np.ndarray) -> np.ndarray:
         """Local training loss of the current global model on each client's data (loss-based selection)."""
@@ -356,12 +370,14 @@ class Simulation:
         """Start ``client``'s next task from the current model; returns the in-flight task."""
         env = self.env
         now = env._now
-        k = self._task_count[client]
-        self._task_count[client] = k + 1
-        work = self._compute_base[client] * self._jitter(client, k)
+        i = 3 * client
+        ints, floats, ppf = self._client_i, self._client_f, self._jitter_ppf
+        k = ints[i]
+        ints[i] = k + 1
+        work = floats[i] * (self._jitter_value if ppf is None else splitmix_ppf_from_state(ppf, ints[i + 2], k))
         if self.links is not None:
             return self._dispatch_process(client, k, round_, now, work)
-        down, up = self._download[client], self._upload[client]
+        down, up = floats[i + 1], floats[i + 2]
         compute = work if self._speed is None else self._speed.finish_time(client, now + down, work) - (now + down)
         end = now + down + compute + up
         lost = False
@@ -370,7 +386,7 @@ class Simulation:
             if offline_at < end:  # offline before the upload ends: the task is lost then
                 end, lost = offline_at, True
         version = self.version
-        tid = self.log.add(client, k, round_, version, now, down, compute, up, self._num_samples[client], work)
+        tid = self.log.add(client, k, round_, version, now, down, compute, up, ints[i + 1], work)
         job = None if self.trainer is None else self._submit(tid, client, k)
         task = Task(env, tid, client, k, version, now, end, lost, job, round_, self.params, True, self._collect_end)
         self.busy[client] = True
@@ -385,7 +401,7 @@ class Simulation:
     def _dispatch_process(self, client: int, k: int, round_: int, now: float, work: float) -> Task:
         """Dispatch through :func:`~simfl.engine.client.run_task` (shared server links)."""
         nan = math.nan
-        tid = self.log.add(client, k, round_, self.version, now, nan, nan, nan, self._num_samples[client], work)
+        tid = self.log.add(client, k, round_, self.version, now, nan, nan, nan, self._client_i[3 * client + 1], work)
         job = None if self.trainer is None else self._submit(tid, client, k)
         task = Task(self.env, tid, client, k, self.version, now, nan, False, job, round_, self.params, scheduled=False)
         task.callbacks.append(self._collect_end)
@@ -580,13 +596,18 @@ class Simulation:
             raise RuntimeError("server.install(): pass the new model (None only in a dry run)")
         self.params = self.server.params = params
         version = self.version = self.server.version = self.version + 1
-        self._aggregations.append((version, self.env._now, self._applied_since, extra or None))
+        now, count = self.env._now, self._applied_since
+        if extra:
+            self._agg_extra[len(self._agg_version)] = extra
+        self._agg_version.append(version)
+        self._agg_time.append(now)
+        self._agg_count.append(count)
         self._applied_since = 0
         if params is not None and not math.isfinite(float(np.sum(params, dtype=np.float64))):
             self._diverged("the global model holds NaN or inf")
         if self._on_installed is not None:
             for hook in self._on_installed:
-                hook(self, *self._aggregations[-1])
+                hook(self, version, now, count, extra or None)
         limit = self._limit_versions
         if limit is not None and version >= limit and self.stop_reason is None:
             self.stop_reason = "server_updates"
@@ -768,19 +789,17 @@ class Simulation:
         return {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
 
     def _aggregation_frame(self) -> pd.DataFrame:
-        rows = self._aggregations
         df = pd.DataFrame(
             {
-                "server_version": np.fromiter((r[0] for r in rows), np.int64, len(rows)),
-                "sim_time_s": np.fromiter((r[1] for r in rows), np.float64, len(rows)),
-                "num_client_updates": np.fromiter((r[2] for r in rows), np.int64, len(rows)),
+                "server_version": np.frombuffer(self._agg_version, np.int64).copy(),
+                "sim_time_s": np.frombuffer(self._agg_time, np.float64).copy(),
+                "num_client_updates": np.frombuffer(self._agg_count, np.int64).copy(),
             }
         )
-        if any(r[3] for r in rows):  # policy-specific columns (e.g. FedAvg's round)
-            extra = pd.DataFrame([r[3] or {} for r in rows])
+        if self._agg_extra:  # policy-specific columns (e.g. FedAvg's round), absent where a row has none
+            rows = list(self._agg_extra)
+            extra = pd.DataFrame([self._agg_extra[r] for r in rows], index=rows).reindex(df.index)
             df = pd.concat([df, extra], axis=1)
-        df["server_version"] = df["server_version"].astype(np.int64)
-        df["num_client_updates"] = df["num_client_updates"].astype(np.int64)
         if "round" in df:
             df["round"] = df["round"].astype("Int64")
         return df

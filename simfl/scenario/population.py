@@ -14,7 +14,6 @@ Timing of client c's k-th task (DESIGN §3):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -71,13 +70,19 @@ class Population:
         """The compute multiplier of ``client``'s ``k``-th task (a pure function of seed, client, k)."""
         return self.jitter_function()(client, k)
 
-    def jitter_function(self) -> Callable[[int, int], float]:
-        """A fast ``(client, k) -> jitter`` for the dispatch hot path."""
+    def jitter_streams(self) -> tuple[Callable[[float], float] | None, np.ndarray | float]:
+        """What the dispatch hot path needs to draw jitter: ``(ppf, states)``, one stream state per
+        client (:func:`~simfl.rng.splitmix_ppf_from_state`), or ``(None, value)`` for a constant."""
         if self.jitter.is_constant:
-            value = float(self.jitter.expected)
-            return lambda client, k: value
-        states = client_states(self.tree.key(Purpose.JITTER), self.size)
-        return partial(splitmix_ppf_from_state, self.jitter.scalar_ppf(), states)
+            return None, float(self.jitter.expected)
+        return self.jitter.scalar_ppf(), client_states(self.tree.key(Purpose.JITTER), self.size)
+
+    def jitter_function(self) -> Callable[[int, int], float]:
+        """``(client, k) -> jitter`` (:meth:`jitter_of` for many draws)."""
+        ppf, states = self.jitter_streams()
+        if ppf is None:
+            return lambda client, k: states
+        return lambda client, k: splitmix_ppf_from_state(ppf, int(states[client]), k)
 
     def table(self) -> pd.DataFrame:
         """``clients.parquet``: the population only, no per-run outcome."""

@@ -176,6 +176,31 @@ def test_a_checkpoint_simfl_did_not_sign_is_not_loaded(tmp_path, capsys, monkeyp
     assert main(["run", "--resume", str(out)]) == 2
 
 
+def test_a_checkpoint_of_another_format_is_refused_in_one_line(tmp_path, capsys, monkeypatch):
+    """A checkpoint holds the engine's state as it is laid out by the simfl that wrote it: one of
+    another layout (a signed, valid pickle) is refused, not resumed into a wrong state."""
+    from simfl.checkpoint import FORMAT, read_checkpoint, write_checkpoint
+
+    config = simfl.load_config(ROOT / "configs/flagship.yaml", ["train.enabled=false", "stop.sim_time_s=40",
+                                                                "run.checkpoint_every_s=5"])
+    out = tmp_path / "run"
+    original = runner._checkpoint
+
+    def stop_at_first(*args, **kwargs):
+        original(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "_checkpoint", stop_at_first)
+    assert simfl.run(config, out=out, progress=False).status == "interrupted"
+    monkeypatch.setattr(runner, "_checkpoint", original)
+    payload = read_checkpoint(out / CHECKPOINT)
+    assert payload["format"] == FORMAT
+    write_checkpoint(out / CHECKPOINT, {**payload, "format": FORMAT - 1})
+    assert main(["run", "--resume", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"format {FORMAT - 1}" in err and "rerun without --resume" in err and "\n" not in err
+
+
 def test_resume_refuses_other_flags_and_finished_runs(tmp_path, capsys):
     config = simfl.load_config(ROOT / "configs/flagship.yaml", ["train.enabled=false", "stop.sim_time_s=10"])
     simfl.run(config, out=tmp_path / "done", progress=False)
