@@ -430,29 +430,31 @@ class Simulation:
         ended, self._ended, self._flush_pending = self._ended, [], False
         if len(ended) > 1:
             ended.sort(key=_task_id)
-        now = self.env.now
+        now = self.env._now
         log = self.log
-        in_flight, busy, finish = self.in_flight, self.busy, log.finish
+        in_flight, busy = self.in_flight, self.busy
         end_col, arrival_col, aggregated_col = log._end, log._arrival, log._aggregated
         queue = self._queue if self._aggregation_s else None
+        aggregated = now if queue is None else _NAN  # without aggregation time, an update is aggregated on arrival
         ready_at, observe = self._ready_at, self._observe
         everything = ended
+        arrived = 0
         for t in ended:
-            del in_flight[t.id]
+            tid = t.id
+            del in_flight[tid]
             busy[t.client] = False
             if ready_at is not None:
                 ready_at[t.client] = now + self._cooldown
             if observe is not None:
                 observe(self.server, t)
             if t.lost:
-                finish(t.id, _LOST, now)
+                log.finish(tid, _LOST, now)
                 self.cancel_job(t)
             else:
-                self.client_updates += 1
-                # without aggregation time, an update is aggregated the moment it arrives
-                tid = t.id
+                arrived += 1
                 end_col[tid] = arrival_col[tid] = now
-                aggregated_col[tid] = now if queue is None else _NAN
+                aggregated_col[tid] = aggregated
+        self.client_updates += arrived
         if queue is not None:  # arrivals wait for the server; losses are known at once
             for t in ended:
                 if not t.lost:
