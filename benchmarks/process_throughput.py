@@ -8,6 +8,9 @@ one timeout per update, timed just before in this process on the same machine:
 
     ratio = ((process wall − start-up) / updates) / (bare SimPy seconds / timeouts)
 
+The same ratio in CPU seconds (the child's user + system time against the bare loop's process
+time) is printed beside it: on a shared machine it is the steadier of the two.
+
 Scenarios (issue 13): 1,000 clients with FedAsync concurrency 100, and 10^6 clients with
 concurrency 1,000, each for 10^6 updates; the peak memory (RSS) of the run process is reported
 too (target: under 1 GB for 10^6 clients).
@@ -49,34 +52,41 @@ def _config(folder: Path, clients: int, concurrency: int, updates: int) -> Path:
     return path
 
 
-def _timed(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GB) of a child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def _timed(cmd: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (GB) of a child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak_kb, before) / 1e6
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, max(after.ru_maxrss, before.ru_maxrss) / 1e6
+
+
+def _bare(updates: int, concurrency: int) -> tuple[float, float]:
+    """Wall and CPU seconds of the bare SimPy loop."""
+    start, cpu = time.perf_counter(), time.process_time()
+    bare_simpy(updates, concurrency)
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def measure(clients: int, concurrency: int, updates: int, repeat: int) -> dict[str, float]:
     """Median over ``repeat`` rounds of (bare SimPy, start-up, run) timed back to back."""
-    ratios, walls, startups, bares, peaks = [], [], [], [], []
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         cfg = _config(Path(tmp), clients, concurrency, updates)
         for i in range(repeat):
-            bare = bare_simpy(updates, concurrency)
-            startup, _ = _timed([sys.executable, "-c", IMPORTS])
-            wall, peak = _timed([sys.executable, "-m", "simfl.cli", "run", str(cfg), "--dry-run", "--out",
-                                 str(Path(tmp) / f"run{i}"), "--no-progress"])
-            ratios.append(((wall - startup) / updates) / (bare / updates))
-            walls.append(wall)
-            startups.append(startup)
-            bares.append(bare)
-            peaks.append(peak)
-    return {"ratio": statistics.median(ratios), "wall": statistics.median(walls),
-            "startup": statistics.median(startups), "bare": statistics.median(bares), "peak_gb": max(peaks),
-            "ratios": ratios}
+            bare, bare_cpu = _bare(updates, concurrency)
+            startup, startup_cpu, _ = _timed([sys.executable, "-c", IMPORTS])
+            wall, cpu, peak = _timed([sys.executable, "-m", "simfl.cli", "run", str(cfg), "--dry-run", "--out",
+                                      str(Path(tmp) / f"run{i}"), "--no-progress"])
+            rows.append({"ratio": (wall - startup) / bare, "cpu_ratio": (cpu - startup_cpu) / bare_cpu,
+                         "wall": wall, "startup": startup, "bare": bare, "peak_gb": peak})
+    out = {key: statistics.median(r[key] for r in rows) for key in rows[0]}
+    out["peak_gb"] = max(r["peak_gb"] for r in rows)
+    out["ratios"] = [r["ratio"] for r in rows]
+    out["cpu_ratios"] = [r["cpu_ratio"] for r in rows]
+    return out
 
 
 def main() -> None:
@@ -98,6 +108,8 @@ def main() -> None:
         print(f"  bare SimPy loop {m['bare']:.3f} s ({args.updates / m['bare']:,.0f} timeouts per host second)")
         print(f"  ratio (wall - start-up) per update / bare SimPy per timeout = {m['ratio']:.2f} "
               f"(runs: {', '.join(f'{r:.2f}' for r in m['ratios'])}; {per_update * 1e6:.2f} us per update)")
+        print(f"  the same ratio in CPU seconds = {m['cpu_ratio']:.2f} "
+              f"(runs: {', '.join(f'{r:.2f}' for r in m['cpu_ratios'])})")
 
 
 if __name__ == "__main__":

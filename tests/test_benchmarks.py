@@ -10,6 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CASES = {
     "dry_run_throughput.py": (["--smoke"], ["updates per host second", "ratio simfl / bare SimPy"]),
+    "process_throughput.py": (["--smoke"], ["ratio (wall - start-up) per update / bare SimPy", "in CPU seconds",
+                                             "peak"]),
     "population_scale.py": (["--smoke"], ["updates/host s", "peak MB", "10,000"]),
     "training_overhead.py": (["--smoke", "--concurrency", "4"], ["plain/simfl", "synthetic/logreg", "digits/mlp"]),
     "profile_flagship.py": (["--set", "stop.sim_time_s=4", "--top", "3"], ["training: local SGD jobs", "engine"]),
