@@ -15,11 +15,12 @@ split by sample (LEAF's default): ``--test-fraction`` of them (at least one) go 
 
 Usage::
 
+    python examples/own_model_and_data/make_leaf_digits.py            # -> leaf_digits/ next to this file
     python examples/own_model_and_data/make_leaf_digits.py --out data/leaf_digits --writers 40
 
-then in a config::
+then in a config (``bn_cnn_leaf.yaml`` reads the default output)::
 
-    data: {dataset: leaf, path: data/leaf_digits, num_clients: null, partition: natural}
+    data: {dataset: leaf, path: leaf_digits, num_clients: null, partition: natural}
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from pathlib import Path
 import numpy as np
 
 NUM_CLASSES = 10
+#: Where the script writes by default: ``leaf_digits/`` next to it, the ``data.path`` of bn_cnn_leaf.yaml.
+DEFAULT_OUT = Path(__file__).resolve().parent / "leaf_digits"
 
 
 def _digits() -> tuple[np.ndarray, np.ndarray]:
@@ -122,7 +125,7 @@ def write_leaf(out: str | Path, files: int = 1, **kwargs) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="data/leaf_digits", help="output folder (train/ and test/ inside)")
+    parser.add_argument("--out", default=str(DEFAULT_OUT), help="output folder (train/ and test/ inside; default: leaf_digits/ next to this script)")
     parser.add_argument("--writers", type=int, default=40, help="number of writers (LEAF users)")
     parser.add_argument("--mean-samples", type=float, default=30.0, help="mean samples per writer")
     parser.add_argument("--alpha", type=float, default=0.5, help="Dirichlet concentration of a writer's label mix")

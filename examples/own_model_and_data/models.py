@@ -27,16 +27,24 @@ __all__ = ["bn_cnn", "lstm", "UnrolledLSTM"]
 
 
 def bn_cnn(
-    input_shape: tuple[int, ...], num_classes: int, channels: Sequence[int] = (16, 32), hidden: int = 64
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    channels: Sequence[int] = (16, 32),
+    hidden: int = 64,
+    bn_momentum: float | None = 0.1,
 ) -> nn.Module:
     """Per entry of ``channels``: conv 3x3 (padding 1) → BatchNorm → ReLU → max-pool 2x2; then
-    flatten → linear (``hidden``) → ReLU → linear."""
+    flatten → linear (``hidden``) → ReLU → linear.
+
+    ``bn_momentum`` is BatchNorm's ``momentum`` (PyTorch's default 0.1: each training batch moves
+    the running statistics 10% of the way to its own).
+    """
     if len(input_shape) != 3:
         raise ValueError(f"bn_cnn needs images (channels, height, width), got input_shape {tuple(input_shape)}")
     c, h, w = input_shape
     layers: list[nn.Module] = []
     for out in channels:
-        layers += [nn.Conv2d(c, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU(), nn.MaxPool2d(2)]
+        layers += [nn.Conv2d(c, out, 3, padding=1), nn.BatchNorm2d(out, momentum=bn_momentum), nn.ReLU(), nn.MaxPool2d(2)]
         c, h, w = out, h // 2, w // 2
     if h == 0 or w == 0:
         raise ValueError(f"{len(channels)} pooling stages shrink a {input_shape[1]}x{input_shape[2]} image to nothing")
