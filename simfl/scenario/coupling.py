@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from simfl.rng import Purpose, SeedTree
 
@@ -56,7 +56,9 @@ def couple_speeds(seconds_per_sample: np.ndarray, quantity: np.ndarray, rho: flo
     """
     n = len(quantity)
     r = copula_correlation(rho)
-    ranks = stats.rankdata(quantity, method="average")
+    from scipy.stats import rankdata  # scipy.stats takes 0.5 s to import: only when coupling is used
+
+    ranks = rankdata(quantity, method="average")
     score = special.ndtri((ranks - 0.5) / n)
     noise = special.ndtri(tree.uniforms(Purpose.COUPLING, np.arange(n), 0))
     latent = r * score + math.sqrt(max(1.0 - r * r, 0.0)) * noise
