@@ -3,7 +3,8 @@
 What a user runs: ``simfl run CONFIG --dry-run``, a process that starts Python, imports simfl,
 validates the config, builds the population, simulates, and writes the run directory. Its cost
 per client update is ``(process wall − start-up) / updates``, where start-up is the wall time
-of a process that only imports what the run imports. This is compared with a bare SimPy loop of
+of a process that only imports what the run imports (the modules a tiny dry run leaves in
+``sys.modules``, imported one by one). This is compared with a bare SimPy loop of
 one timeout per update, timed just before in this process on the same machine:
 
     ratio = ((process wall − start-up) / updates) / (bare SimPy seconds / timeouts)
@@ -34,7 +35,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dry_run_throughput import bare_simpy  # noqa: E402
 
 SCENARIOS = [("1,000 clients, concurrency 100", 1_000, 100), ("10^6 clients, concurrency 1,000", 1_000_000, 1_000)]
-IMPORTS = "import simfl, simfl.cli, simfl.runner, simfl.sweep, pandas, pyarrow, yaml"
+#: Run in a child: a tiny dry run through the command line, then the modules it imported.
+_LIST_MODULES = """
+import json, sys
+from simfl.cli import main
+main(["run", sys.argv[1], "--dry-run", "--out", sys.argv[2], "--no-progress"])
+print(json.dumps(sorted(sys.modules)))
+"""
+#: Run in a child: import the given modules, nothing else (the start-up of a run process).
+_IMPORT_MODULES = """
+import importlib, json, sys
+for name in json.loads(sys.argv[1]):
+    try:
+        importlib.import_module(name)
+    except Exception:
+        pass
+"""
+
+
+def run_imports(folder: Path) -> str:
+    """The modules (JSON list) a ``simfl run --dry-run`` process imports, found by running a tiny one."""
+    cfg = _config(folder, 100, 10, 100)
+    out = subprocess.run([sys.executable, "-c", _LIST_MODULES, str(cfg), str(folder / "tiny")], check=True,
+                         capture_output=True, text=True).stdout
+    return out.strip().splitlines()[-1]
 
 
 def _config(folder: Path, clients: int, concurrency: int, updates: int) -> Path:
@@ -74,10 +98,11 @@ def measure(clients: int, concurrency: int, updates: int, repeat: int) -> dict[s
     """Median over ``repeat`` rounds of (bare SimPy, start-up, run) timed back to back."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        imports = run_imports(Path(tmp))  # start-up = importing exactly what a run imports
         cfg = _config(Path(tmp), clients, concurrency, updates)
         for i in range(repeat):
             bare, bare_cpu = _bare(updates, concurrency)
-            startup, startup_cpu, _ = _timed([sys.executable, "-c", IMPORTS])
+            startup, startup_cpu, _ = _timed([sys.executable, "-c", _IMPORT_MODULES, imports])
             wall, cpu, peak = _timed([sys.executable, "-m", "simfl.cli", "run", str(cfg), "--dry-run", "--out",
                                       str(Path(tmp) / f"run{i}"), "--no-progress"])
             rows.append({"ratio": (wall - startup) / bare, "cpu_ratio": (cpu - startup_cpu) / bare_cpu,

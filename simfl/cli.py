@@ -227,15 +227,14 @@ def _resume_config(args):
 
 
 def _cmd_run(args) -> int:
-    from simfl.runner import check_config, run
+    from simfl.runner import run
 
     if args.resume:
         config, out = _resume_config(args)
     else:
         if not args.config:
             raise SimflError("give a CONFIG file to run, or --resume DIR to continue a run")
-        config = _load(args)
-        check_config(config)  # bad data paths or model/data mismatches fail before any directory exists
+        config = _load(args)  # run() checks the data and sizes before any directory exists
         out = args.out or Path("runs") / f"{config.name or 'run'}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     try:
         result = run(config, out=out, overwrite=args.overwrite, progress=args.progress, resume=bool(args.resume))
