@@ -19,6 +19,7 @@ import signal
 from functools import partial
 import threading
 from collections import deque
+from heapq import heappop
 from array import array
 from operator import attrgetter
 from dataclasses import dataclass, field
@@ -712,9 +713,9 @@ class Simulation:
         previous_handler = self._catch_interrupt()
         steps = self.steps
         try:
-            peek, step, progress = env.peek, env.step, self.progress
+            queue, progress = env._queue, self.progress
             while self.stop_reason is None:
-                t = peek()
+                t = queue[0][0] if queue else math.inf
                 if t > until:
                     self.stop_reason, end_time = "sim_time_s", until
                     break
@@ -733,7 +734,14 @@ class Simulation:
                         break
                 else:
                     last_t, same_instant = t, 0
-                step()
+                # SimPy's Environment.step, written out (the engine schedules no processes, so
+                # nothing raises StopSimulation): advance the clock, run the event's callbacks
+                env._now, _, _, event = heappop(queue)
+                callbacks, event.callbacks = event.callbacks, None
+                for callback in callbacks:
+                    callback(event)
+                if not event._ok and not hasattr(event, "_defused"):
+                    raise event._value
                 steps += 1
                 if progress is not None and not steps % _PROGRESS_EVERY:
                     progress(self)
