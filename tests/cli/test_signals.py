@@ -92,20 +92,26 @@ def test_an_interrupt_at_any_moment_of_start_up_is_one_line(tmp_path, signum, de
     assert run_status(out) in (None, "interrupted")
 
 
-def test_sigterm_during_a_sweep_stops_every_worker(tmp_path):
+def _two_method_sweep(tmp_path: Path, updates: int, seeds: int) -> Path:
+    """A dry-run sweep of FedAsync and FedBuff, each run stopping after ``updates`` updates."""
     path = tmp_path / "sweep.yaml"
-    path.write_text(textwrap.dedent("""\
+    path.write_text(textwrap.dedent(f"""\
         base:
-          data: {num_clients: 200}
-          train: {enabled: false}
-          heterogeneity: {compute: {jitter: {dist: exponential, mean: 1}}}
-          algorithm: {fedasync: {concurrency: 50}, fedbuff: {concurrency: 50}}
-          stop: {sim_time_s: null, client_updates: 100000000}
-          limits: {memory_gb: 1000}
-          eval: {every_s: null}
-        grid: {algorithm.type: [fedasync, fedbuff]}
-        seeds: 2
+          data: {{num_clients: 200}}
+          train: {{enabled: false}}
+          heterogeneity: {{compute: {{jitter: {{dist: exponential, mean: 1}}}}}}
+          algorithm: {{fedasync: {{concurrency: 50}}, fedbuff: {{concurrency: 50}}}}
+          stop: {{sim_time_s: null, client_updates: {updates}}}
+          limits: {{memory_gb: 1000}}
+          eval: {{every_s: null}}
+        grid: {{algorithm.type: [fedasync, fedbuff]}}
+        seeds: {seeds}
     """))
+    return path
+
+
+def test_sigterm_during_a_sweep_stops_every_worker(tmp_path):
+    path = _two_method_sweep(tmp_path, updates=100_000_000, seeds=2)
     out = tmp_path / "out"
     proc = _start("sweep", str(path), "--out", str(out), "--workers", "2")
     _wait_for(lambda: sum(run_status(d) == "running" for d in (out / "runs").glob("*")) == 2, proc)
@@ -180,18 +186,7 @@ def _assert_gone(pids: list[int], timeout: float = 30) -> None:
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds worker processes through /proc")
 def test_a_killed_sweep_takes_its_workers_with_it_and_resumes(tmp_path):
-    path = tmp_path / "sweep.yaml"
-    path.write_text(textwrap.dedent("""\
-        base:
-          data: {num_clients: 200}
-          train: {enabled: false}
-          heterogeneity: {compute: {jitter: {dist: exponential, mean: 1}}}
-          algorithm: {fedasync: {concurrency: 50}, fedbuff: {concurrency: 50}}
-          stop: {sim_time_s: null, client_updates: 30000}
-          eval: {every_s: null}
-        grid: {algorithm.type: [fedasync, fedbuff]}
-        seeds: 3
-    """))
+    path = _two_method_sweep(tmp_path, updates=30_000, seeds=3)
     out = tmp_path / "out"
     cmd = ["sweep", str(path), "--out", str(out), "--workers", "2"]
     proc = _start(*cmd)

@@ -144,10 +144,8 @@ def test_killed_with_sigkill_then_resumed_from_the_cli(tmp_path, kill_after):
     _same_tables(reference, simfl.load_run(out), params=False)
 
 
-def test_a_checkpoint_simfl_did_not_sign_is_not_loaded(tmp_path, capsys, monkeypatch):
-    config = simfl.load_config(ROOT / "configs/flagship.yaml", ["train.enabled=false", "stop.sim_time_s=40",
-                                                                "run.checkpoint_every_s=5"])
-    out = tmp_path / "run"
+def _interrupted_at_first_checkpoint(config, out, monkeypatch):
+    """Run ``config`` into ``out`` and stop it (as Ctrl-C would) right after its first checkpoint."""
     original = runner._checkpoint
 
     def stop_at_first(*args, **kwargs):
@@ -157,6 +155,13 @@ def test_a_checkpoint_simfl_did_not_sign_is_not_loaded(tmp_path, capsys, monkeyp
     monkeypatch.setattr(runner, "_checkpoint", stop_at_first)
     assert simfl.run(config, out=out, progress=False).status == "interrupted"
     monkeypatch.setattr(runner, "_checkpoint", original)
+    return out
+
+
+def test_a_checkpoint_simfl_did_not_sign_is_not_loaded(tmp_path, capsys, monkeypatch):
+    config = simfl.load_config(ROOT / "configs/flagship.yaml", ["train.enabled=false", "stop.sim_time_s=40",
+                                                                "run.checkpoint_every_s=5"])
+    out = _interrupted_at_first_checkpoint(config, tmp_path / "run", monkeypatch)
     # a crafted checkpoint: a pickle that would run a command when loaded
     marker = tmp_path / "pwned"
 
@@ -183,16 +188,7 @@ def test_a_checkpoint_of_another_format_is_refused_in_one_line(tmp_path, capsys,
 
     config = simfl.load_config(ROOT / "configs/flagship.yaml", ["train.enabled=false", "stop.sim_time_s=40",
                                                                 "run.checkpoint_every_s=5"])
-    out = tmp_path / "run"
-    original = runner._checkpoint
-
-    def stop_at_first(*args, **kwargs):
-        original(*args, **kwargs)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(runner, "_checkpoint", stop_at_first)
-    assert simfl.run(config, out=out, progress=False).status == "interrupted"
-    monkeypatch.setattr(runner, "_checkpoint", original)
+    out = _interrupted_at_first_checkpoint(config, tmp_path / "run", monkeypatch)
     payload = read_checkpoint(out / CHECKPOINT)
     assert payload["format"] == FORMAT
     write_checkpoint(out / CHECKPOINT, {**payload, "format": FORMAT - 1})
