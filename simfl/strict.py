@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-__all__ = ["StrictModel", "strict_scalar_problem"]
+__all__ = ["StrictModel", "strict_scalar_problem", "FilePath"]
 
 
 def _members(annotation: Any) -> list[Any]:
@@ -86,3 +86,13 @@ class StrictModel(BaseModel):
             if problem is not None:
                 raise PydanticCustomError("simfl_strict", problem)
         return value
+
+
+def _file_path(value: str) -> str:
+    if "\0" in value:
+        raise ValueError("a file path cannot contain a NUL character")
+    return value
+
+
+#: A file path in a config: a string the operating system can take as a path.
+FilePath = Annotated[str, AfterValidator(_file_path)]

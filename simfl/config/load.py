@@ -224,6 +224,8 @@ def resolve_paths(raw: Any, base_dir: str | Path) -> Any:
         for key in keys[:-1]:
             node = node.get(key) if isinstance(node, dict) else None
         if isinstance(node, dict) and isinstance(node.get(keys[-1]), str):
+            if "\0" in node[keys[-1]]:
+                continue  # not a path: the schema says so, naming the key
             p = Path(node[keys[-1]]).expanduser()
             node[keys[-1]] = str(p if p.is_absolute() else (Path(base_dir) / p).resolve())
     return out

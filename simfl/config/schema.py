@@ -35,7 +35,7 @@ from simfl.scenario.distributions import (
     Uniform,
     _representable,
 )
-from simfl.strict import StrictModel
+from simfl.strict import FilePath, StrictModel
 from simfl.tagged import tagged_union
 
 __all__ = [
@@ -167,7 +167,7 @@ class DataConfig(Section):
         description="fraction of each client's samples held out (when the data have no test set of their own); "
         "the test set is their union",
     )
-    path: str | None = Field(
+    path: FilePath | None = Field(
         None,
         description="idx: folder of IDX files | leaf: folder with train/ (and test/) of .json files, or a .json file "
         "| arrays: .npz or .parquet file | huggingface: save_to_disk folder, data file, or folder with train.<ext> "
@@ -495,7 +495,7 @@ class ServerConfig(Section):
 class ProfilesTrace(Section):
     """Per-client speed and links read from a trace instead of drawn from distributions."""
 
-    path: str = Field(description="CSV or Parquet table (client_id, seconds_per_sample, latency_s, down_mbps, up_mbps), "
+    path: FilePath = Field(description="CSV or Parquet table (client_id, seconds_per_sample, latency_s, down_mbps, up_mbps), "
                                   "or a FedScale device-capacity file")
     format: Literal["table", "fedscale"] = Field("table", description="table | fedscale (client_device_capacity)")
     replace: bool = Field(False, description="draw clients with replacement when the trace has fewer entries than clients")

@@ -43,7 +43,7 @@ from pydantic import ConfigDict, Field
 from simfl.errors import DataError
 from simfl.rng import Purpose, SeedTree
 from simfl.scenario.trace_timeline import TraceTimeline
-from simfl.strict import StrictModel
+from simfl.strict import FilePath, StrictModel
 
 if TYPE_CHECKING:  # runtime imports would cycle: config.schema imports the availability models
     from simfl.config.schema import ProfilesTrace
@@ -479,7 +479,7 @@ class TraceAvailability(StrictModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: Literal["trace"] = Field("trace", description="trace: online intervals from a file")
-    path: str = Field(
+    path: FilePath = Field(
         description="CSV or Parquet table of online intervals (client_id, start_s, end_s), "
         "or a FedScale client_behave_trace file"
     )

@@ -296,3 +296,16 @@ def test_report_level_outside_the_unit_interval_from_python(numeric_sweep):
     for level in (0.0, 1.0, 1.5, float("nan")):
         with pytest.raises(SimflError, match=f"--level {level}: must be a number in \\(0, 1\\)"):
             report_text(numeric_sweep, by="heterogeneity.compute.jitter", level=level)
+
+
+@pytest.mark.parametrize("text, key", [
+    ('data: {dataset: idx, path: "a\\0b"}', "data.path"),
+    ('heterogeneity: {availability: {type: trace, path: "a\\0b"}}', "heterogeneity.availability.path"),
+    ('heterogeneity: {profiles: {path: "a\\0b"}}', "heterogeneity.profiles.path"),
+])
+def test_a_path_with_a_nul_character_is_one_line(tmp_path, capsys, text, key):
+    """Found by the fuzz test: the operating system cannot take such a path (ValueError)."""
+    (tmp_path / "c.yaml").write_text(text + "\n")
+    assert main(["validate", str(tmp_path / "c.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{key}: a file path cannot contain a NUL character" in err, err
