@@ -202,20 +202,20 @@ class Simulation:
         # _client_f = [compute at nominal speed, download, upload], _client_i = [tasks
         # dispatched so far, samples, jitter stream state]. The task counts are the run's state
         # (checkpointed); the rest is rebuilt, equal, from the config.
-        down = transfer_seconds(population.latency_s, population.down_mbps, self.model_bytes)
-        up = transfer_seconds(population.latency_s, population.up_mbps, self.model_bytes)
-        compute = np.asarray(settings.samples_per_task) * population.seconds_per_sample
-        self._client_f = array("d", np.column_stack([compute, down, up]).astype(np.float64).tobytes())
+        n = population.size
+        self._client_f = _per_client_array("d", n, (
+            np.asarray(settings.samples_per_task) * population.seconds_per_sample,
+            transfer_seconds(population.latency_s, population.down_mbps, self.model_bytes),
+            transfer_seconds(population.latency_s, population.up_mbps, self.model_bytes),
+        ))
         self._jitter_ppf, states = population.jitter_streams()
         self._jitter_value = states if self._jitter_ppf is None else 1.0
-        ints = np.zeros((population.size, 3), dtype=np.int64)
-        counts = getattr(self, "_client_i", None)
-        if counts is not None:  # restored: the task counts of the checkpoint
-            ints[:, 0] = np.frombuffer(counts, dtype=np.int64)[0::3]
-        ints[:, 1] = population.num_samples
-        if self._jitter_ppf is not None:
-            ints[:, 2] = states.view(np.int64)
-        self._client_i = array("q", ints.tobytes())
+        counts = getattr(self, "_client_i", None)  # restored: the task counts of the checkpoint
+        self._client_i = _per_client_array("q", n, (
+            0 if counts is None else np.frombuffer(counts, dtype=np.int64)[0::3],
+            population.num_samples,
+            0 if self._jitter_ppf is None else states.view(np.int64),
+        ))
         self._speed = population.speed if population.speed is not None and not population.speed.constant else None
         self._always_online = population.timeline.always_online
         self._aggregation_s = settings.aggregation_s_per_update
@@ -813,6 +813,17 @@ class Simulation:
         if "round" in df:
             df["round"] = df["round"].astype("Int64")
         return df
+
+
+def _per_client_array(typecode: str, n: int, columns: tuple) -> array:
+    """An ``array.array`` of ``n`` rows of ``len(columns)`` values, interleaved by client, filled
+    column by column in place (one allocation: at 10^6 clients, temporaries cost page faults)."""
+    out = array(typecode, bytes(8 * n * len(columns)))
+    view = np.frombuffer(out, dtype=np.float64 if typecode == "d" else np.int64).reshape(n, len(columns))
+    for j, column in enumerate(columns):
+        view[:, j] = column
+    del view  # a live view would pin the array's buffer
+    return out
 
 
 _AGG_COLUMNS = ["server_version", "sim_time_s", "num_client_updates"]
