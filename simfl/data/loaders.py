@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from simfl.config.schema import SOURCE_DATASETS  # the datasets read by load_source (one list, with the schema)
 from simfl.data.source import Source
 from simfl.errors import DataError
 
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SOURCE_DATASETS", "NATURAL_ID_HINTS", "load_source", "natural_client_count", "clear_source_cache"]
 
-#: Datasets read by :func:`load_source` (each may carry client ids: ``partition: natural``).
-SOURCE_DATASETS = ("leaf", "arrays", "huggingface", "python")
 #: Where each dataset's client ids come from (for messages).
 NATURAL_ID_HINTS = {
     "leaf": "its users",
