@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SimflError", "ConfigError", "DataError", "RunDirError", "PluginError"]
+__all__ = ["SimflError", "ConfigError", "DataError", "RunDirError", "PluginError", "one_line"]
 
 
 class SimflError(Exception):
@@ -23,3 +23,10 @@ class RunDirError(SimflError):
 
 class PluginError(ConfigError):
     """A component named in a config (built-in or plugin) cannot be found, imported or used."""
+
+
+def one_line(exc: BaseException, limit: int | None = None) -> str:
+    """An exception's message on one line (whitespace collapsed, cut at ``limit`` characters), or
+    its type's name when it has none: for quoting a library's error inside a simfl message."""
+    text = " ".join(str(exc).split())
+    return (text[:limit] if limit is not None else text) or type(exc).__name__

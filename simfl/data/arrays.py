@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from simfl.data.source import Source, make_source
-from simfl.errors import DataError
+from simfl.data.source import Source, feature_matrix, make_source
+from simfl.errors import DataError, one_line
 
 __all__ = ["NPZ_KEYS", "load_arrays", "arrow_to_numpy", "table_columns"]
 
@@ -57,7 +57,7 @@ def _read_npz(p: Path) -> dict[str, np.ndarray]:
     try:
         archive = np.load(p, allow_pickle=False)
     except Exception as exc:  # zipfile, pickle and format errors of several types
-        raise DataError(f"{p}: not a readable .npz archive ({type(exc).__name__}: {_one_line(exc)})") from None
+        raise DataError(f"{p}: not a readable .npz archive ({type(exc).__name__}: {one_line(exc, 200)})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DataError(f"{p}: holds a single array; expected an .npz archive with arrays x and y (numpy.savez)")
     with archive:
@@ -72,7 +72,7 @@ def _read_npz(p: Path) -> dict[str, np.ndarray]:
             try:
                 out[key] = archive[key]
             except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-                raise DataError(f"{p}: array {key} cannot be read ({_one_line(exc)})") from None
+                raise DataError(f"{p}: array {key} cannot be read ({one_line(exc, 200)})") from None
     return out
 
 
@@ -82,7 +82,7 @@ def _read_parquet(p: Path, features: list[str] | None, label: str | None, client
     try:
         table = pq.read_table(p)
     except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
-        raise DataError(f"{p}: not a readable Parquet file ({type(exc).__name__}: {_one_line(exc)})") from None
+        raise DataError(f"{p}: not a readable Parquet file ({type(exc).__name__}: {one_line(exc, 200)})") from None
     names = table.column_names
     split = None
     if "split" in names:
@@ -133,14 +133,7 @@ def table_columns(
             raise DataError(f"{origin}: no feature column besides the label; set data.features")
     for f in features:
         need(f, "data.features")
-    parts = [arrow_to_numpy(table.column(f), origin, f) for f in features]
-    if len(parts) == 1:
-        x = parts[0]
-    else:
-        bad = [f for f, a in zip(features, parts) if a.ndim != 1]
-        if bad:
-            raise DataError(f"{origin}: feature column {bad[0]} holds lists; several features must be one number each")
-        x = np.stack(parts, axis=1)
+    x = feature_matrix(origin, features, [arrow_to_numpy(table.column(f), origin, f) for f in features])
     y = arrow_to_numpy(table.column(label), origin, label)
     ids = arrow_to_numpy(table.column(client_column), origin, client_column) if client_column else None
     return {"x": x, "y": y, "client_id": ids}
@@ -172,7 +165,3 @@ def arrow_to_numpy(column, origin: str, name: str) -> np.ndarray:
         width = int(lengths[0]) if len(lengths) else 0
         return inner.reshape(len(arr), width, *inner.shape[1:])
     return arr.to_numpy(zero_copy_only=False)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from simfl.data.source import Source, make_source
-from simfl.errors import DataError
+from simfl.data.source import Source, feature_matrix, make_source
+from simfl.errors import DataError, one_line
 
 __all__ = ["load_huggingface", "BUILDERS"]
 
@@ -78,7 +78,7 @@ def _read(datasets, p: Path):
         try:
             obj = datasets.load_from_disk(str(p))
         except Exception as exc:  # datasets raises many types for a damaged folder
-            raise DataError(f"{p}: cannot load this save_to_disk folder ({type(exc).__name__}: {_one_line(exc)})") from None
+            raise DataError(f"{p}: cannot load this save_to_disk folder ({type(exc).__name__}: {one_line(exc, 200)})") from None
     else:
         obj = _load_files(datasets, p)
     if isinstance(obj, datasets.DatasetDict):
@@ -111,7 +111,7 @@ def _load_files(datasets, p: Path):
             out = datasets.load_dataset(builder, data_files={k: str(v) for k, v in files.items()},
                                         cache_dir=cache, keep_in_memory=True)
         except Exception as exc:  # parse errors of every builder
-            raise DataError(f"{p}: cannot read as {builder} ({type(exc).__name__}: {_one_line(exc)})") from None
+            raise DataError(f"{p}: cannot read as {builder} ({type(exc).__name__}: {one_line(exc, 200)})") from None
     return out
 
 
@@ -140,14 +140,7 @@ def _columns(datasets, ds, origin: str, features, label, client_column) -> dict:
     for f in features:
         need(f, "data.features")
     table = ds.select_columns([*features, label, *([client_column] if client_column else [])]).with_format("numpy")[:]
-    parts = [_feature(datasets, ds.features[f], table[f], origin, f) for f in features]
-    if len(parts) == 1:
-        x = parts[0]
-    else:
-        bad = [f for f, a in zip(features, parts) if a.ndim != 1]
-        if bad:
-            raise DataError(f"{origin}: feature column {bad[0]} holds lists; several features must be one number each")
-        x = np.stack(parts, axis=1)
+    x = feature_matrix(origin, features, [_feature(datasets, ds.features[f], table[f], origin, f) for f in features])
     return {"x": x, "y": table[label], "client_id": table[client_column] if client_column else None}
 
 
@@ -167,7 +160,3 @@ def _feature(datasets, feature, values, origin: str, name: str) -> np.ndarray:
         scale = 255.0 if values.dtype == np.uint8 else 1.0
         values = values.astype(np.float32) / scale
     return values
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__

@@ -22,7 +22,7 @@ from typing import IO
 
 import numpy as np
 
-from simfl.errors import DataError
+from simfl.errors import DataError, one_line
 
 __all__ = [
     "LABELS_MAGIC",
@@ -113,7 +113,7 @@ def read_idx_header(path: Path, magic: int) -> tuple[int, ...]:
         with _open(path) as f:
             head = f.read(4 + 4 * (magic & 0xFF))
     except _READ_ERRORS as e:
-        raise DataError(f"{path}: cannot read: {_one_line(e)}") from e
+        raise DataError(f"{path}: cannot read: {one_line(e)}") from e
     return _parse_header(path, head, magic)[0]
 
 
@@ -127,7 +127,7 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
         with _open(path) as f:
             raw = f.read()
     except _READ_ERRORS as e:
-        raise DataError(f"{path}: cannot read (corrupt or truncated?): {_one_line(e)}") from e
+        raise DataError(f"{path}: cannot read (corrupt or truncated?): {one_line(e)}") from e
     dims, start = _parse_header(path, raw, magic)
     _check_body(path, dims, len(raw) - start)
     return np.frombuffer(raw, dtype=np.uint8, offset=start).reshape(dims)
@@ -153,7 +153,7 @@ def _body_size(path: Path, header_bytes: int) -> int:
             while chunk := f.read(1 << 20):
                 total += len(chunk)
     except _READ_ERRORS as e:
-        raise DataError(f"{path}: cannot read (corrupt or truncated?): {_one_line(e)}") from e
+        raise DataError(f"{path}: cannot read (corrupt or truncated?): {one_line(e)}") from e
     return total - header_bytes
 
 
@@ -175,10 +175,6 @@ def check_idx_files(path: str | Path) -> int:
             raise DataError(f"{labels_file}: {len(labels)} labels but {images_file.name} has {dims[0]} images")
         total += len(labels)
     return total
-
-
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split()) or type(e).__name__
 
 
 def idx_image_shape(path: str | Path) -> tuple[int, int]:

@@ -27,7 +27,7 @@ import numpy as np
 from simfl.data.info import DatasetInfo
 from simfl.errors import DataError
 
-__all__ = ["Source", "make_source", "INPUT_DTYPES"]
+__all__ = ["Source", "make_source", "feature_matrix", "INPUT_DTYPES"]
 
 #: Values of ``data.input_dtype``.
 INPUT_DTYPES = ("auto", "float32", "int64")
@@ -226,6 +226,21 @@ def make_source(
     info = DatasetInfo(tuple(int(d) for d in x.shape[1:]), int(num_classes),
                        "float32" if x.dtype == np.float32 else "int64", vocab)
     return Source(origin, x, y, offsets, x_test, y_test, test_offsets, clients, info)
+
+
+def feature_matrix(origin: str, features: list[str], parts: list[np.ndarray]) -> np.ndarray:
+    """The inputs from the feature columns ``parts`` (named ``features``): one column as it is
+    (it may hold images or sequences), several as one number per column side by side.
+
+    Raises:
+        DataError: several feature columns, one of which holds lists.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    bad = [f for f, a in zip(features, parts) if a.ndim != 1]
+    if bad:
+        raise DataError(f"{origin}: feature column {bad[0]} holds lists; several features must be one number each")
+    return np.stack(parts, axis=1)
 
 
 def _reshape(origin: str, name: str, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ConfigDict, Field
 
-from simfl.errors import DataError
+from simfl.errors import DataError, one_line
 from simfl.rng import Purpose, SeedTree
 from simfl.scenario.trace_timeline import TraceTimeline
 from simfl.strict import FilePath, StrictModel
@@ -76,10 +76,6 @@ _MAX_DEPTH = 32  # FedScale traces nest three deep
 
 
 # ------------------------------------------------------------------ messages
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split()) or type(e).__name__
-
-
 def _at(path: str, row: int | None = None, column: str | None = None, entry_id: Any = None) -> str:
     """``path, row 3 (id 'a'), column x`` with ``row`` a 0-based position."""
     where = str(path)
@@ -150,7 +146,7 @@ def read_table(
         else:
             df = pd.read_parquet(p)
     except Exception as e:  # pandas and pyarrow raise many types for a corrupt file
-        raise DataError(f"{path}: cannot read as {kind}: {_one_line(e)}") from e
+        raise DataError(f"{path}: cannot read as {kind}: {one_line(e)}") from e
     df.columns = [str(c).strip() for c in df.columns]
     expected = ", ".join(required_columns)
     missing = [c for c in required_columns if c not in df.columns]
@@ -329,7 +325,7 @@ def load_fedscale_pickle(path: str, *, key: str | None = None) -> dict:
     except _BadNumpyValue as e:
         raise DataError(f"{path}: not a FedScale trace: it holds {e}") from None
     except Exception as e:  # a corrupt pickle can raise almost anything
-        raise DataError(f"{path}: not a FedScale trace (cannot unpickle: {_one_line(e)})") from e
+        raise DataError(f"{path}: not a FedScale trace (cannot unpickle: {one_line(e)})") from e
     try:
         expanded = _expanded_size(obj)
     except _Unbounded as e:
