@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ import torch.nn.functional as F
 
 from simfl.training.models import FlatModel
 
-__all__ = ["SGDConfig", "batch_plan", "local_sgd", "sgd_direction"]
+__all__ = ["SGDConfig", "batch_plan", "local_sgd", "sgd_steps", "sgd_direction"]
 
 
 @dataclass(frozen=True)
@@ -87,21 +88,32 @@ def local_sgd(
     Returns:
         The parameters after the last step (a new tensor).
     """
+    return sgd_steps(model.forward, w_start, xs, ys, batch_size, sgd, stats)
+
+
+def sgd_steps(
+    forward: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    w_start: torch.Tensor,
+    xs: torch.Tensor,
+    ys: torch.Tensor,
+    batch_size: int,
+    sgd: SGDConfig,
+    stats: dict | None = None,
+) -> torch.Tensor:
+    """The SGD loop of :func:`local_sgd` for any ``forward(w, x) -> logits`` on a flat vector ``w``
+    (a module's trainable part uses it too: :func:`~simfl.training.module_sgd.module_sgd`)."""
     w = w_start.clone().requires_grad_(True)
     buf = None
     total = torch.zeros((), dtype=w.dtype, device=w.device)
     total_sq = torch.zeros((), dtype=w.dtype, device=w.device)
     for start in range(0, len(ys), batch_size):
-        per_sample = F.cross_entropy(
-            model.forward(w, xs[start : start + batch_size]), ys[start : start + batch_size], reduction="none"
-        )
-        loss = per_sample.mean()
-        (g,) = torch.autograd.grad(loss, w)
-        if stats is not None:
-            with torch.no_grad():
+        per_sample = F.cross_entropy(forward(w, xs[start : start + batch_size]), ys[start : start + batch_size],
+                                     reduction="none")
+        (g,) = torch.autograd.grad(per_sample.mean(), w)
+        with torch.no_grad():
+            if stats is not None:
                 total += per_sample.sum()
                 total_sq += (per_sample * per_sample).sum()
-        with torch.no_grad():
             g, buf = sgd_direction(g, w, w_start, buf, sgd)
             w.sub_(g, alpha=sgd.lr)
     if stats is not None:

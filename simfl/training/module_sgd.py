@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import vmap
 
-from simfl.training.local import SGDConfig, sgd_direction
+from simfl.training.local import SGDConfig, sgd_direction, sgd_steps
 from simfl.training.torchmodel import ModuleModel
 
 __all__ = ["module_sgd", "module_sgd_batched"]
@@ -47,27 +47,11 @@ def module_sgd(
     receives ``loss_sum``, ``loss_sq_sum`` and ``samples`` as in :func:`~simfl.training.local.local_sgd`.
     """
     p_start, c_start = model.split(w_start)
-    p = p_start.clone().requires_grad_(True)
     bufs = model.buffers(c_start)
     fixed = model.fixed()
-    buf = None
-    total = torch.zeros((), dtype=p.dtype, device=p.device)
-    total_sq = torch.zeros((), dtype=p.dtype, device=p.device)
-    with model.mode(True):
-        for start in range(0, len(ys), batch_size):
-            y = ys[start : start + batch_size]
-            logits = model.call(p, bufs, fixed, xs[start : start + batch_size])  # may update bufs in place
-            per_sample = F.cross_entropy(logits, y, reduction="none")
-            (g,) = torch.autograd.grad(per_sample.mean(), p)
-            with torch.no_grad():
-                if stats is not None:
-                    total += per_sample.sum()
-                    total_sq += (per_sample * per_sample).sum()
-                g, buf = sgd_direction(g, p, p_start, buf, sgd)
-                p.sub_(g, alpha=sgd.lr)
-    if stats is not None:
-        stats.update(loss_sum=float(total), loss_sq_sum=float(total_sq), samples=len(ys))
-    return model.join(p.detach(), bufs)
+    with model.mode(True):  # the forward pass may update bufs in place
+        p = sgd_steps(lambda w, x: model.call(w, bufs, fixed, x), p_start, xs, ys, batch_size, sgd, stats)
+    return model.join(p, bufs)
 
 
 def _step_counts(plans: list[np.ndarray], batch_sizes: list[int]) -> np.ndarray:
