@@ -18,6 +18,7 @@ at the end (``eval.every_s: null``).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -26,10 +27,11 @@ import torch.nn.functional as F
 
 import simfl
 from simfl.data import load_data
-from simfl.rng import Purpose, SeedTree
-from simfl.scenario.population import samples_per_task
-from simfl.training import batch_plan
+from simfl.rng import SeedTree
 from simfl.training.torchmodel import ModuleModel, build_module
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from training_overhead import batch_plans  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "own_model_and_data"
 BASE = {
@@ -52,13 +54,8 @@ def plain_pytorch(config, tasks) -> tuple[tuple[float, float], int]:
     state = [t for t in module.state_dict(keep_vars=True).values() if t.is_floating_point()]
     x = torch.from_numpy(data.x).to(dtype)
     y = torch.from_numpy(data.y)
-    samples = samples_per_task(config.train, data.client_sizes)
     tr = config.train
-    plans = []
-    for client, k in tasks:  # batch plans are drawn outside the timed loop
-        lo, hi = data.offsets[client], data.offsets[client + 1]
-        idx = torch.from_numpy(batch_plan(hi - lo, int(samples[client]), tree.generator(Purpose.TRAIN, client, k)) + lo)
-        plans.append((idx, min(tr.batch_size, hi - lo)))
+    plans = batch_plans(config, data, tree, tasks)  # drawn outside the timed loop
     module.train()
     steps = 0
     t0, c0 = time.perf_counter(), time.process_time()

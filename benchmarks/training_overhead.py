@@ -33,6 +33,17 @@ DATASETS = {
 }
 
 
+def batch_plans(config, data, tree: SeedTree, tasks) -> list[tuple[torch.Tensor, int]]:
+    """Per task ``(client, k)``: the sample indices simfl's job trains on, in order, and its batch size."""
+    samples = samples_per_task(config.train, data.client_sizes)
+    plans = []
+    for client, k in tasks:
+        lo, hi = data.offsets[client], data.offsets[client + 1]
+        idx = torch.from_numpy(batch_plan(hi - lo, int(samples[client]), tree.generator(Purpose.TRAIN, client, k)) + lo)
+        plans.append((idx, min(config.train.batch_size, hi - lo)))
+    return plans
+
+
 def plain_pytorch(config, tasks) -> tuple[float, int]:
     """Host seconds of the same SGD steps in a hand-written loop; returns (seconds, steps)."""
     tree = SeedTree(config.seed)
@@ -43,13 +54,8 @@ def plain_pytorch(config, tasks) -> tuple[float, int]:
     module.to(dtype)
     x = torch.from_numpy(data.x).to(dtype)
     y = torch.from_numpy(data.y)
-    samples = samples_per_task(config.train, data.client_sizes)
     tr = config.train
-    plans = []
-    for client, k in tasks:  # batch plans are drawn outside the timed loop
-        lo, hi = data.offsets[client], data.offsets[client + 1]
-        idx = torch.from_numpy(batch_plan(hi - lo, int(samples[client]), tree.generator(Purpose.TRAIN, client, k)) + lo)
-        plans.append((idx, min(tr.batch_size, hi - lo)))
+    plans = batch_plans(config, data, tree, tasks)  # drawn outside the timed loop
     start_params = torch.nn.utils.parameters_to_vector(module.parameters()).detach().clone()
     steps = 0
     t0 = time.perf_counter()
