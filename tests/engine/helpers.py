@@ -23,14 +23,15 @@ class LowestIdFirst(Uniform):
 
 
 def hand_population(compute_s, num_samples=100, seed=0) -> Population:
-    """Clients whose every task computes for exactly ``compute_s[c]`` seconds (no network).
+    """Clients whose every task computes for exactly ``compute_s[c]`` seconds (no network), with
+    ``num_samples`` samples each (one number, or one per client).
 
     With ``local_steps = batch_size = 1`` a task processes one sample, so
     ``seconds_per_sample`` is the compute time itself.
     """
     n = len(compute_s)
     return Population(
-        num_samples=np.full(n, num_samples, dtype=np.int64),
+        num_samples=np.broadcast_to(np.asarray(num_samples, dtype=np.int64), (n,)).copy(),
         seconds_per_sample=np.asarray(compute_s, dtype=float),
         latency_s=np.zeros(n),
         down_mbps=np.full(n, np.inf),

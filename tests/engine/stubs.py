@@ -11,15 +11,11 @@ from typing import Callable
 import numpy as np
 
 from simfl.engine.simulation import Simulation
-from simfl.rng import SeedTree
 from simfl.runner import build_policy, engine_settings
-from simfl.scenario.availability import AlwaysAvailable
-from simfl.scenario.distributions import Constant
-from simfl.scenario.population import Population
 from tests.conftest import make_config
-from tests.engine.helpers import LowestIdFirst
+from tests.engine.helpers import LowestIdFirst, hand_population
 
-__all__ = ["VectorTrainer", "sized_population", "sized_simulation"]
+__all__ = ["VectorTrainer", "sized_simulation"]
 
 
 class VectorTrainer:
@@ -64,31 +60,13 @@ class VectorTrainer:
         return self.jobs[task_id].start_params
 
 
-def sized_population(compute_s, sizes, seed: int = 0) -> Population:
-    """Always-online clients with exact compute times ``compute_s`` and data sizes ``sizes``.
-
-    With ``local_steps = batch_size = 1`` a task processes one sample, so ``seconds_per_sample``
-    is the compute time whatever the client's size.
-    """
-    n = len(compute_s)
-    return Population(
-        num_samples=np.asarray(sizes, dtype=np.int64),
-        seconds_per_sample=np.asarray(compute_s, dtype=float),
-        latency_s=np.zeros(n),
-        down_mbps=np.full(n, np.inf),
-        up_mbps=np.full(n, np.inf),
-        jitter=Constant(value=1.0),
-        timeline=AlwaysAvailable().build(SeedTree(seed), n),
-        tree=SeedTree(seed),
-    )
-
-
 def sized_simulation(compute_s, sizes, trainer, **sections) -> Simulation:
-    """A trained simulation of :func:`sized_population` under ``make_config(**sections)``,
-    dispatching to the lowest eligible id first (hand-computable traces)."""
+    """A trained simulation of :func:`~tests.engine.helpers.hand_population` (compute times
+    ``compute_s``, data sizes ``sizes``) under ``make_config(**sections)``, dispatching to the
+    lowest eligible id first (hand-computable traces)."""
     sections["train"] = {"local_steps": 1, "batch_size": 1, "enabled": True, **sections.get("train", {})}
     sections["data"] = {"num_clients": len(compute_s), **sections.get("data", {})}
     config = make_config(**sections)
-    population = sized_population(compute_s, sizes)
+    population = hand_population(compute_s, sizes)
     return Simulation(engine_settings(config, population.num_samples), population, build_policy(config),
                       model_bytes=1000, trainer=trainer, selector=LowestIdFirst(), algorithm=config.algorithm)
