@@ -103,7 +103,7 @@ def check_config(config: Config, model: Callable | None = None) -> dict[str, Any
     device (``train.device``) must be present.
 
     Returns a short summary (``parameters``: values in the flat vector, of which ``buffers``
-    are floating buffers); raises :class:`~simfl.errors.SimflError` subclasses with one-line messages.
+    are floating buffers; ``client_sizes``: the partition's samples per client); raises :class:`~simfl.errors.SimflError` subclasses with one-line messages.
     """
     check_files(config.data)  # a corrupt file is named before any estimate built on its header
     info = fl_data.dataset_info(config.data)
@@ -116,7 +116,7 @@ def check_config(config: Config, model: Callable | None = None) -> dict[str, Any
     check_limits(config, params, model_bytes)  # before anything is built per client
     fl_data.check_data(config)  # a malformed data file, token ids for a built-in model, a shared test set
     tree = SeedTree(config.seed)
-    fl_data.validate_data(config.data, tree)
+    sizes = fl_data.validate_data(config.data, tree)
     build_drift(config.data.drift, config.data.num_clients, info.num_classes, tree)
     het = config.heterogeneity
     if het.profiles is not None:  # trace files are read (and checked) before anything runs
@@ -135,6 +135,7 @@ def check_config(config: Config, model: Callable | None = None) -> dict[str, Any
         "parameters": params,
         "buffers": buffers,
         "model_bytes": model_bytes,
+        "client_sizes": sizes,
     }
 
 
@@ -286,8 +287,9 @@ def run(
     started = time.perf_counter()
     if model is not None:
         config = _with_model(config, model)
+    checked = None
     if trainer is None or not config.train.enabled:
-        check_config(config, model)  # bad data sources and absurd sizes fail before any directory exists
+        checked = check_config(config, model)  # bad data sources and absurd sizes fail before any directory exists
     run_dir = RunDir.create(out, overwrite, resume=resume) if out is not None else None
     checkpoint_file = run_dir.path / CHECKPOINT if run_dir is not None else None
     saved = read_checkpoint(checkpoint_file) if resume and checkpoint_file.exists() else None
@@ -324,16 +326,14 @@ def run(
         if custom is not None:
             manifest["trainer"] = f"{type(custom).__module__}:{type(custom).__qualname__}"
         if (config.train.enabled and trainer is None) or by_label:
-            if trainer is None:
-                fl_data.check_data(config)
-            federated = fl_data.load_data(config.data, tree)
+            federated = fl_data.load_data(config.data, tree)  # checked by check_config when trainer is None
         sizes = _trainer_sizes(custom, config)
         if sizes is not None:
             manifest["client_sizes_from"] = "trainer"
         elif federated is not None:
             sizes = federated.client_sizes
         else:
-            sizes = fl_data.client_sizes(config.data, tree)
+            sizes = checked["client_sizes"] if checked is not None else fl_data.client_sizes(config.data, tree)
         if config.train.enabled:
             if trainer is None:
                 trainer = _make_trainer(config, federated, tree, model)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from simfl.data import idx
 from simfl.data.federated import client_sizes
 from simfl.rng import SeedTree
@@ -33,12 +35,12 @@ def check_files(cfg: DataConfig) -> None:
         idx.check_idx_files(cfg.path)
 
 
-def validate_data(cfg: DataConfig, tree: SeedTree) -> None:
+def validate_data(cfg: DataConfig, tree: SeedTree) -> np.ndarray:
     """Check the data of ``cfg`` under the seed of ``tree``: its files, then the client sizes
-    its partition gives.
+    its partition gives (returned).
 
     Raises:
         DataError: one line naming the file or the config key to change.
     """
     check_files(cfg)
-    client_sizes(cfg, tree)
+    return client_sizes(cfg, tree)
