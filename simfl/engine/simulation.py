@@ -799,12 +799,14 @@ class Simulation:
         return {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
 
     def _aggregation_frame(self) -> pd.DataFrame:
+        # views of the arrays, not copies (the run is over; they no longer grow)
         df = pd.DataFrame(
             {
-                "server_version": np.frombuffer(self._agg_version, np.int64).copy(),
-                "sim_time_s": np.frombuffer(self._agg_time, np.float64).copy(),
-                "num_client_updates": np.frombuffer(self._agg_count, np.int64).copy(),
-            }
+                "server_version": np.frombuffer(self._agg_version, np.int64),
+                "sim_time_s": np.frombuffer(self._agg_time, np.float64),
+                "num_client_updates": np.frombuffer(self._agg_count, np.int64),
+            },
+            copy=False,
         )
         if self._agg_extra:  # policy-specific columns (e.g. FedAvg's round), absent where a row has none
             rows = list(self._agg_extra)

@@ -67,8 +67,7 @@ class Task(simpy.Event):
             self._value = PENDING
 
 
-#: Columns known at dispatch, in table order: column -> array.array typecode. They are stored
-#: interleaved, one row per task: the integer ones in one array, the float ones in another.
+#: Columns known at dispatch, in table order: column -> array.array typecode.
 _DISPATCH_COLUMNS: dict[str, str] = {
     "client_id": "q",
     "task_index": "q",
@@ -81,10 +80,8 @@ _DISPATCH_COLUMNS: dict[str, str] = {
     "compute_work_s": "d",
     "num_samples": "q",
 }
-_INTS = ("client_id", "task_index", "round", "base_version", "num_samples")
-_FLOATS = ("dispatch_time_s", "download_s", "compute_s", "upload_s", "compute_work_s")
 _NAN = float("nan")
-#: Columns filled in later: column -> (typecode, value until then). They are grown in blocks.
+#: Columns filled in later: column -> (typecode, value until then).
 _LATER_COLUMNS: dict[str, tuple[str, float]] = {
     "download_wait_s": ("d", 0.0),
     "upload_wait_s": ("d", 0.0),
@@ -96,51 +93,44 @@ _LATER_COLUMNS: dict[str, tuple[str, float]] = {
     "weight": ("d", _NAN),
     "status": ("b", 0),  # Status.IN_FLIGHT
 }
+#: Every column: (typecode, value of a row not yet written).
+_COLUMNS: dict[str, tuple[str, float]] = {**{name: (code, 0) for name, code in _DISPATCH_COLUMNS.items()},
+                                          **_LATER_COLUMNS}
 _BLOCK = 4096
-
-
-class _Column:
-    """One column of an interleaved array: ``column[i]`` is row ``i``'s value."""
-
-    __slots__ = ("data", "offset", "stride")
-
-    def __init__(self, data: array, offset: int, stride: int) -> None:
-        self.data, self.offset, self.stride = data, offset, stride
-
-    def __getitem__(self, i: int):
-        return self.data[i * self.stride + self.offset]
-
-    def __setitem__(self, i: int, value) -> None:
-        self.data[i * self.stride + self.offset] = value
-
-    def __len__(self) -> int:
-        return len(self.data) // self.stride
 
 
 class TaskLog:
     """Columns that grow by one row per dispatched task, indexed by task id.
 
-    Typed ``array.array`` storage: what is known at dispatch goes into two interleaved arrays
-    (the integer columns and the float columns of a row: two appends a task), updating a value
-    costs a few tens of nanoseconds, storage is 8 bytes a value, and :meth:`frame` turns them into
-    numpy arrays. Columns filled in after dispatch are pre-extended in blocks of their initial
-    value, so a dispatch appends only what it knows. ``cols[name][task_id]`` reads or writes one
-    value of any column.
+    One typed ``array.array`` per column, grown in blocks of rows holding each column's initial
+    value: a dispatch writes what it knows into its row (an item assignment per column, no
+    method call), updating a value costs a few tens of nanoseconds, storage is 8 bytes a value,
+    and :meth:`frame` hands the arrays to pandas without copying them. ``cols[name][task_id]``
+    reads or writes one value of any column.
     """
 
     def __init__(self) -> None:
-        self._ints = array("q")
-        self._floats = array("d")
-        self.cols: dict = {name: _Column(self._ints, j, len(_INTS)) for j, name in enumerate(_INTS)}
-        self.cols.update({name: _Column(self._floats, j, len(_FLOATS)) for j, name in enumerate(_FLOATS)})
-        self.cols.update({name: array(code) for name, (code, _) in _LATER_COLUMNS.items()})
-        c = self.cols
-        self._add_ints, self._add_floats = self._ints.append, self._floats.append
+        self.cols: dict[str, array] = {name: array(code) for name, (code, _) in _COLUMNS.items()}
         self._n = 0
         self._capacity = 0
-        # the columns written after dispatch, bound once (hot path)
+        self._closed = False
+        self._bind()
+
+    def _bind(self) -> None:
+        """The columns as attributes (the hot path indexes them without a dict lookup)."""
+        c = self.cols
+        self._client, self._k, self._round, self._base = c["client_id"], c["task_index"], c["round"], c["base_version"]
+        self._dispatch, self._down, self._compute = c["dispatch_time_s"], c["download_s"], c["compute_s"]
+        self._up, self._work, self._samples = c["upload_s"], c["compute_work_s"], c["num_samples"]
         self._end, self._arrival, self._aggregated = c["end_time_s"], c["arrival_time_s"], c["aggregated_time_s"]
         self._status, self._staleness, self._weight = c["status"], c["staleness"], c["weight"]
+
+    def __getstate__(self) -> dict:
+        return {"cols": self.cols, "_n": self._n, "_capacity": self._capacity, "_closed": self._closed}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._bind()
 
     @property
     def n(self) -> int:
@@ -148,7 +138,9 @@ class TaskLog:
         return self._n
 
     def _grow(self) -> None:
-        for name, (code, value) in _LATER_COLUMNS.items():
+        if self._closed:
+            raise RuntimeError("TaskLog.add(): the log is closed (frame() handed its columns over)")
+        for name, (code, value) in _COLUMNS.items():
             self.cols[name].extend(array(code, [value]) * _BLOCK)
         self._capacity += _BLOCK
 
@@ -157,17 +149,16 @@ class TaskLog:
         i = self._n
         if i == self._capacity:
             self._grow()
-        ints, floats = self._add_ints, self._add_floats
-        ints(client)
-        ints(k)
-        ints(round_)
-        ints(base_version)
-        ints(num_samples)
-        floats(dispatch)
-        floats(download)
-        floats(compute)
-        floats(upload)
-        floats(work)
+        self._client[i] = client
+        self._k[i] = k
+        self._round[i] = round_
+        self._base[i] = base_version
+        self._dispatch[i] = dispatch
+        self._down[i] = download
+        self._compute[i] = compute
+        self._up[i] = upload
+        self._work[i] = work
+        self._samples[i] = num_samples
         self._n = i + 1
         return i
 
@@ -214,7 +205,7 @@ class TaskLog:
         of the applied ones (nan: none yet). For observers; costs O(tasks): about 10 ms at 10^6.
 
         It reads copies of the columns: a numpy view of an ``array.array`` would pin its buffer
-        and make the next append fail.
+        and keep the log from growing.
         """
         n = self._n
         status = np.frombuffer(self._status[:n], dtype=np.int8)
@@ -230,26 +221,26 @@ class TaskLog:
         ``staleness`` and ``round`` are nullable integers (missing for tasks that never arrived
         and for asynchronous runs respectively); ``status`` is a categorical of the labels of
         :class:`Status`.
+
+        The frame's columns are the log's own buffers, not copies (at 10^6 tasks, fresh memory
+        costs more than the rest of the frame), so this closes the log: a later :meth:`add` raises.
         """
-        # a row cut short by a hard interrupt (a second Ctrl-C) is dropped
-        n = min(len(self._ints) // len(_INTS), len(self._floats) // len(_FLOATS))
-        ints = np.frombuffer(self._ints, dtype=np.int64)[: n * len(_INTS)].reshape(n, len(_INTS))
-        floats = np.frombuffer(self._floats, dtype=np.float64)[: n * len(_FLOATS)].reshape(n, len(_FLOATS))
-        dispatch = {**{name: ints[:, j].copy() for j, name in enumerate(_INTS)},
-                    **{name: floats[:, j].copy() for j, name in enumerate(_FLOATS)}}
-        del ints, floats  # the arrays must not stay pinned by numpy views
-        data = {name: dispatch[name] for name in _DISPATCH_COLUMNS}
-        data.update({name: np.frombuffer(self.cols[name], dtype=_NUMPY[code])[:n].copy()
-                     for name, (code, _) in _LATER_COLUMNS.items()})
+        n = self._n
+        self._capacity, self._closed = n, True  # the arrays are exported to numpy and can no longer grow
         columns: dict = {"task_id": np.arange(n, dtype=np.int64)}
-        for name, values in data.items():
+        for name, (code, _) in _COLUMNS.items():
+            values = np.frombuffer(self.cols[name], dtype=_NUMPY[code])[:n]
             if name in ("staleness", "round"):
-                columns[name] = pd.arrays.IntegerArray(np.maximum(values, 0), values < 0)
+                missing = values < 0
+                values[missing] = 0  # the log is closed: its buffer becomes the frame's column
+                columns[name] = pd.arrays.IntegerArray(values, missing)
             elif name == "status":
-                columns[name] = pd.Categorical.from_codes(values.astype(np.int64), categories=[s.label for s in Status])
+                columns[name] = pd.Categorical.from_codes(values, categories=[s.label for s in Status])
             else:
                 columns[name] = values
-        return pd.DataFrame(columns, copy=False)  # the arrays are fresh copies already
+        return pd.DataFrame({name: columns[name] for name in _TABLE_ORDER}, copy=False)
 
 
+#: ``client_updates`` column order.
+_TABLE_ORDER = ["task_id", *_DISPATCH_COLUMNS, *_LATER_COLUMNS]
 _NUMPY = {"q": np.int64, "d": np.float64, "b": np.int8}
