@@ -161,22 +161,24 @@ class BlockUniforms:
     The sequence is the generator's ``random()`` stream, so it does not depend on the block size.
     """
 
-    __slots__ = ("_rng", "_block", "_buf", "_pos")
+    __slots__ = ("_rng", "_block", "_buf", "_pos", "_end")
 
     def __init__(self, rng: np.random.Generator, block: int = 4096) -> None:
         self._rng = rng
         self._block = block
         self._buf: list[float] = []
         self._pos = 0
+        self._end = 0  # len(self._buf)
 
     def next(self) -> float:
         """The next uniform in [0, 1)."""
-        if self._pos == len(self._buf):
+        pos = self._pos
+        if pos == self._end:
             self._buf = self._rng.random(self._block).tolist()
-            self._pos = 0
-        u = self._buf[self._pos]
-        self._pos += 1
-        return u
+            self._end = self._block
+            pos = 0
+        self._pos = pos + 1
+        return self._buf[pos]
 
     def index(self, n: int) -> int:
         """A uniform integer in ``[0, n)``."""

@@ -387,21 +387,20 @@ class InFlight:
     def refill(self, server: Server) -> None:
         """Dispatch until ``concurrency`` tasks are outstanding (or nobody is eligible)."""
         self._server = server
-        select, dispatch = server.select_one, server.dispatch
+        select, dispatch, spacing = server.select_one, server.dispatch, self._spacing
         for _ in range(self.concurrency - server.outstanding):
-            if self._spacing:
-                if server.now < self._next_dispatch:
-                    if not self._throttled:  # one pending wake-up is enough
-                        self._throttled = True
-                        server.call_at(self._next_dispatch, self._unthrottle)
-                    return
+            if spacing and server.now < self._next_dispatch:
+                if not self._throttled:  # one pending wake-up is enough
+                    self._throttled = True
+                    server.call_at(self._next_dispatch, self._unthrottle)
+                return
             client = select()
             if client is None:
                 server.wake_when_eligible(self._wake)
                 return
             dispatch(client)
-            if self._spacing:
-                self._next_dispatch = server.now + self._spacing
+            if spacing:
+                self._next_dispatch = server.now + spacing
 
     def _wake(self) -> None:
         self.refill(self._server)

@@ -415,22 +415,27 @@ class Simulation:
     def _collect(self, task: Task) -> None:
         if task.id not in self.in_flight:
             return  # aborted earlier (FedAvg round over); the event is obsolete
-        self._ended.append(task)
         if self._flush_pending:
+            self._ended.append(task)
             return
         queue = self.env._queue  # SimPy's heap of (time, priority, id, event); read, never changed
         if not queue or queue[0][0] > self.env._now:
             # Nothing else is queued at this time, so a FLUSH event would run next anyway.
-            self._flush()
+            self._end_tasks([task])
         else:
+            self._ended.append(task)
             self._flush_pending = True
             PriorityTimeout(self.env, 0, FLUSH).callbacks.append(self._flush)
 
     def _flush(self, _event=None) -> None:
         """Process every task that ended now, in dispatch order (see :mod:`simfl.engine.events`)."""
         ended, self._ended, self._flush_pending = self._ended, [], False
-        if len(ended) > 1:
-            ended.sort(key=_task_id)
+        ended.sort(key=_task_id)
+        self._end_tasks(ended)
+
+    def _end_tasks(self, ended: list[Task]) -> None:
+        """Free the clients of ``ended`` (tasks that ended now, in dispatch order), record the
+        arrivals and losses, and hand them to the policy."""
         now = self.env._now
         log = self.log
         in_flight, busy = self.in_flight, self.busy
@@ -713,13 +718,13 @@ class Simulation:
         previous_handler = self._catch_interrupt()
         steps = self.steps
         try:
-            queue, progress = env._queue, self.progress
+            queue, progress, inf = env._queue, self.progress, math.inf
             while self.stop_reason is None:
-                t = queue[0][0] if queue else math.inf
+                t = queue[0][0] if queue else inf
                 if t > until:
                     self.stop_reason, end_time = "sim_time_s", until
                     break
-                if t == math.inf or (not self.in_flight and not self._queued and self._only_bookkeeping_left()):
+                if t == inf or (not self.in_flight and not self._queued and self._only_bookkeeping_left()):
                     self.stop_reason = "stalled"  # nothing left to happen (e.g. nobody ever online)
                     break
                 if t > next_ckpt:  # every event up to the checkpoint time is done
