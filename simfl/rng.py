@@ -24,12 +24,13 @@ of the purpose key; its k-th output, top 53 bits, gives a uniform in the open in
 from __future__ import annotations
 
 from enum import IntEnum
+from array import array
 from typing import Callable
 
 import numpy as np
 
-__all__ = ["Purpose", "SeedTree", "BlockUniforms", "splitmix_uniform", "splitmix_ppf", "client_states",
-           "splitmix_ppf_from_state"]
+__all__ = ["Purpose", "SeedTree", "BlockUniforms", "ClientUniforms", "splitmix_uniform", "splitmix_ppf",
+           "client_states", "splitmix_ppf_from_state"]
 
 _MASK64 = (1 << 64) - 1
 _GAMMA = 0x9E3779B97F4A7C15
@@ -107,6 +108,59 @@ def splitmix_ppf_from_state(ppf: Callable[[float], float], state: int, index: in
     z = ((z ^ (z >> 30)) * _M1) & _MASK64
     z = ((z ^ (z >> 27)) * _M2) & _MASK64
     return ppf((((z ^ (z >> 31)) >> 11) + 0.5) * _TWO_M53)
+
+
+def _uniforms_from_states(states: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """:func:`splitmix_ppf_from_state`'s uniforms for arrays (broadcast) of states and indices:
+    the integer steps wrap modulo 2^64 like the masked Python ones, and the last step rounds the
+    same way, so the values are the same bits."""
+    with np.errstate(over="ignore"):
+        z = _mix_np(states + (index + np.uint64(1)) * np.uint64(_GAMMA))
+    return ((z >> np.uint64(11)).astype(np.float64) + 0.5) * _TWO_M53
+
+
+class ClientUniforms:
+    """Many clients' counter streams (:func:`client_states`), drawn ``block`` indices at a time.
+
+    ``values[client * block + k % block]`` is the ``k``-th uniform of ``client``'s stream, the
+    same bits as :func:`splitmix_ppf_from_state` hands to its ppf, once :meth:`fill` has run for
+    the block holding ``k``: every client's block holding ``start[client]`` (0 by default) is
+    filled at creation, in one vectorised pass, and a caller that reaches the end of a block
+    calls ``fill(client, k)`` with the next block's first index. At the k-th task of a client
+    this replaces about fifteen big-integer operations by a list-like read (the dispatch hot path).
+
+    The block shrinks as clients grow, to hold about ``budget`` values (8 bytes each) in all:
+    256 for up to 4,096 clients, 1 from 10^6. Small blocks are refilled in pure Python, large
+    ones with numpy.
+
+    Args:
+        states: every client's stream state (``uint64``, from :func:`client_states`).
+        start: each client's next index (e.g. its tasks so far, on restoring a checkpoint).
+        budget: the number of values to hold.
+    """
+
+    #: Below this block size a refill computes its values one by one (numpy's call overhead
+    #: would cost more than it saves).
+    NUMPY_FROM = 16
+
+    def __init__(self, states: np.ndarray, start: np.ndarray | None = None, budget: int = 1 << 20) -> None:
+        n = len(states)
+        self.block = block = max(1, min(256, budget // max(n, 1)))
+        self._states = np.asarray(states, dtype=np.uint64)
+        self.values = array("d", bytes(8 * n * block))
+        self._matrix = np.frombuffer(self.values, dtype=np.float64).reshape(n, block)  # the array never grows
+        first = np.zeros(n, dtype=np.uint64) if start is None else (np.asarray(start, dtype=np.uint64) // block) * block
+        self._matrix[:] = _uniforms_from_states(self._states[:, None], first[:, None] + np.arange(block, dtype=np.uint64))
+
+    def fill(self, client: int, k: int) -> None:
+        """Draw ``client``'s uniforms ``k, …, k + block − 1`` (``k`` a multiple of the block)."""
+        block = self.block
+        if block < self.NUMPY_FROM:
+            state, values, row = int(self._states[client]), self.values, client * block
+            for j in range(block):
+                values[row + j] = splitmix_ppf_from_state(float, state, k + j)
+        else:
+            self._matrix[client] = _uniforms_from_states(self._states[client], np.arange(k, k + block, dtype=np.uint64))
 
 
 def _splitmix_uniform_np(key: int, clients: np.ndarray, index: np.ndarray) -> np.ndarray:

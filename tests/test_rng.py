@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simfl.rng import BlockUniforms, Purpose, SeedTree, splitmix_uniform
+from simfl.rng import (BlockUniforms, ClientUniforms, Purpose, SeedTree, client_states, splitmix_ppf_from_state,
+                       splitmix_uniform)
 
 N = 100_000
 
@@ -88,3 +89,25 @@ def test_block_uniforms_do_not_depend_on_block_size():
 def test_negative_seed_rejected():
     with pytest.raises(ValueError):
         SeedTree(-1)
+
+
+@given(
+    key=st.integers(0, 2**64 - 1),
+    starts=st.lists(st.integers(0, 2**40), min_size=1, max_size=12),
+    budget=st.integers(1, 4000),
+    steps=st.integers(1, 700),
+)
+def test_client_uniforms_are_the_scalar_draws_block_after_block(key, starts, budget, steps):
+    """Whatever the block size (scalar or numpy refills) and wherever each client starts (a
+    restored checkpoint), walking a client's tasks reads the same bits as the scalar draw."""
+    states = client_states(key, len(starts))
+    cu = ClientUniforms(states, np.array(starts), budget=budget)
+    block = cu.block
+    assert block == max(1, min(256, budget // len(starts)))
+    for client, start in enumerate(starts):
+        k = start
+        for _ in range(min(steps, 3 * block + 2)):
+            if k % block == 0 and k != start:
+                cu.fill(client, k)
+            assert cu.values[client * block + k % block] == splitmix_ppf_from_state(float, int(states[client]), k)
+            k += 1

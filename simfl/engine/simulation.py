@@ -34,7 +34,7 @@ from simfl.engine.observers import Observer, hooks
 from simfl.engine.protocols import Job, Trainer
 from simfl.engine.server import Policy, Selector, Server, Timer
 from simfl.engine.tasks import Status, Task, TaskLog
-from simfl.rng import BlockUniforms, Purpose, splitmix_ppf_from_state
+from simfl.rng import BlockUniforms, ClientUniforms, Purpose
 from simfl.scenario.population import Population, transfer_seconds
 
 __all__ = ["Simulation", "SimulationOutcome", "EngineSettings"]
@@ -184,8 +184,8 @@ class Simulation:
     #: What a checkpoint leaves out: it is rebuilt from the config (the population, its
     #: processes and per-client constants, the trainer and its data, the settings, the display).
     _REBUILT = ("settings", "population", "trainer", "progress", "_timeline", "_cooldown", "idle_means_eligible",
-                "_client_f", "_jitter_ppf", "_jitter_value", "_speed", "_always_online",
-                "_aggregation_s", "_limit_updates", "_limit_versions", "_on_evaluated", "_on_installed", "_on_tasks_ended", "_on_finished")
+                "_client_f", "_jitter_ppf", "_jitter_value", "_jitter", "_jitter_u", "_jitter_block", "_speed",
+                "_always_online", "_aggregation_s", "_limit_updates", "_limit_versions", "_on_evaluated", "_on_installed", "_on_tasks_ended", "_on_finished")
 
     def _attach(self, settings: EngineSettings, population: Population, trainer: Trainer | None, progress) -> None:
         """Set what is derived from the config and the population (at creation and on restore)."""
@@ -197,11 +197,11 @@ class Simulation:
         self._cooldown = settings.client_cooldown_s
         #: True when every idle client may be dispatched (always online, no cool-down)
         self.idle_means_eligible = population.timeline.always_online and self._ready_at is None
-        # Per-client constants, interleaved three per client so that a dispatch reads one
-        # cache line of each array (random access over 10^6 clients is bound by cache misses):
+        # Per-client constants, interleaved by client so that a dispatch reads one cache line
+        # of each array (random access over 10^6 clients is bound by cache misses):
         # _client_f = [compute at nominal speed, download, upload], _client_i = [tasks
-        # dispatched so far, samples, jitter stream state]. The task counts are the run's state
-        # (checkpointed); the rest is rebuilt, equal, from the config.
+        # dispatched so far, samples]. The task counts are the run's state (checkpointed); the
+        # rest is rebuilt, equal, from the config.
         n = population.size
         self._client_f = _per_client_array("d", n, (
             np.asarray(settings.samples_per_task) * population.seconds_per_sample,
@@ -211,11 +211,12 @@ class Simulation:
         self._jitter_ppf, states = population.jitter_streams()
         self._jitter_value = states if self._jitter_ppf is None else 1.0
         counts = getattr(self, "_client_i", None)  # restored: the task counts of the checkpoint
-        self._client_i = _per_client_array("q", n, (
-            0 if counts is None else np.frombuffer(counts, dtype=np.int64)[0::3],
-            population.num_samples,
-            0 if self._jitter_ppf is None else states.view(np.int64),
-        ))
+        counts = None if counts is None else np.frombuffer(counts, dtype=np.int64)[0::2].copy()
+        self._client_i = _per_client_array("q", n, (0 if counts is None else counts, population.num_samples))
+        # the jitter's uniforms, drawn a block of tasks ahead per client (the same values)
+        self._jitter = None if self._jitter_ppf is None else ClientUniforms(states, counts)
+        self._jitter_u = None if self._jitter is None else self._jitter.values
+        self._jitter_block = 1 if self._jitter is None else self._jitter.block
         self._speed = population.speed if population.speed is not None and not population.speed.constant else None
         self._always_online = population.timeline.always_online
         self._aggregation_s = settings.aggregation_s_per_update
@@ -371,11 +372,18 @@ class Simulation:
         """Start ``client``'s next task from the current model; returns the in-flight task."""
         env = self.env
         now = env._now
-        i = 3 * client
+        i, c = 3 * client, 2 * client
         ints, floats, ppf = self._client_i, self._client_f, self._jitter_ppf
-        k = ints[i]
-        ints[i] = k + 1
-        work = floats[i] * (self._jitter_value if ppf is None else splitmix_ppf_from_state(ppf, ints[i + 2], k))
+        k = ints[c]
+        ints[c] = k + 1
+        if ppf is None:
+            work = floats[i] * self._jitter_value
+        else:
+            block = self._jitter_block
+            j = k % block
+            if not j and k:  # the client's next block of jitter uniforms
+                self._jitter.fill(client, k)
+            work = floats[i] * ppf(self._jitter_u[client * block + j])
         if self.links is not None:
             return self._dispatch_process(client, k, round_, now, work)
         down, up = floats[i + 1], floats[i + 2]
@@ -387,7 +395,7 @@ class Simulation:
             if offline_at < end:  # offline before the upload ends: the task is lost then
                 end, lost = offline_at, True
         version = self.version
-        tid = self.log.add(client, k, round_, version, now, down, compute, up, ints[i + 1], work)
+        tid = self.log.add(client, k, round_, version, now, down, compute, up, ints[c + 1], work)
         job = None if self.trainer is None else self._submit(tid, client, k)
         task = Task(env, tid, client, k, version, now, end, lost, job, round_, self.params, True, self._collect_end)
         self.busy[client] = True
@@ -402,7 +410,7 @@ class Simulation:
     def _dispatch_process(self, client: int, k: int, round_: int, now: float, work: float) -> Task:
         """Dispatch through :func:`~simfl.engine.client.run_task` (shared server links)."""
         nan = math.nan
-        tid = self.log.add(client, k, round_, self.version, now, nan, nan, nan, self._client_i[3 * client + 1], work)
+        tid = self.log.add(client, k, round_, self.version, now, nan, nan, nan, self._client_i[2 * client + 1], work)
         job = None if self.trainer is None else self._submit(tid, client, k)
         task = Task(self.env, tid, client, k, self.version, now, nan, False, job, round_, self.params, scheduled=False)
         task.callbacks.append(self._collect_end)

@@ -39,6 +39,8 @@ CASES = {
     "oort": ("configs/selection_oort.yaml", ["stop.sim_time_s=30", "run.checkpoint_every_s=6"]),
     "fedat-dry": ("configs/fedat.yaml", ["train.enabled=false", "stop.sim_time_s=300", "run.checkpoint_every_s=20"]),
     "throttled-dry": ("configs/throttled.yaml", ["train.enabled=false", "stop.sim_time_s=120", "run.checkpoint_every_s=9"]),
+    # 10 clients, 2,000 tasks each: checkpoints fall inside blocks of the precomputed jitter uniforms
+    "jitter-blocks-dry": ("configs/laws_fedasync_exponential.yaml", ["run.checkpoint_every_s=450"]),
 }
 
 
