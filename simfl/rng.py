@@ -130,7 +130,7 @@ class ClientUniforms:
     this replaces about fifteen big-integer operations by a list-like read (the dispatch hot path).
 
     The block shrinks as clients grow, to hold about ``budget`` values (8 bytes each) in all:
-    256 for up to 4,096 clients, 1 from 10^6. Small blocks are refilled in pure Python, large
+    256 for up to 16,384 clients, 4 at 10^6 (32 MB). Small blocks are refilled in pure Python, large
     ones with numpy.
 
     Args:
@@ -143,14 +143,18 @@ class ClientUniforms:
     #: would cost more than it saves).
     NUMPY_FROM = 16
 
-    def __init__(self, states: np.ndarray, start: np.ndarray | None = None, budget: int = 1 << 20) -> None:
+    def __init__(self, states: np.ndarray, start: np.ndarray | None = None, budget: int = 1 << 22) -> None:
         n = len(states)
         self.block = block = max(1, min(256, budget // max(n, 1)))
         self._states = np.asarray(states, dtype=np.uint64)
         self.values = array("d", bytes(8 * n * block))
         self._matrix = np.frombuffer(self.values, dtype=np.float64).reshape(n, block)  # the array never grows
         first = np.zeros(n, dtype=np.uint64) if start is None else (np.asarray(start, dtype=np.uint64) // block) * block
-        self._matrix[:] = _uniforms_from_states(self._states[:, None], first[:, None] + np.arange(block, dtype=np.uint64))
+        offsets = np.arange(block, dtype=np.uint64)
+        rows = max(1, (1 << 16) // block)  # in chunks: small temporaries, reused (fresh memory is costly)
+        for r in range(0, n, rows):
+            self._matrix[r : r + rows] = _uniforms_from_states(self._states[r : r + rows, None],
+                                                               first[r : r + rows, None] + offsets)
 
     def fill(self, client: int, k: int) -> None:
         """Draw ``client``'s uniforms ``k, …, k + block − 1`` (``k`` a multiple of the block)."""
