@@ -231,9 +231,7 @@ class TaskLog:
         for name, (code, _) in _COLUMNS.items():
             values = np.frombuffer(self.cols[name], dtype=_NUMPY[code])[:n]
             if name in ("staleness", "round"):
-                missing = values < 0
-                values[missing] = 0  # the log is closed: its buffer becomes the frame's column
-                columns[name] = pd.arrays.IntegerArray(values, missing)
+                columns[name] = pd.arrays.IntegerArray(values, values < 0)  # the -1 under the mask are never read
             elif name == "status":
                 columns[name] = pd.Categorical.from_codes(values, categories=[s.label for s in Status])
             else:

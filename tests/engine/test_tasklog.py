@@ -67,3 +67,14 @@ def test_a_pickled_log_goes_on_where_it_stopped():
         target.settle(10, Status.APPLIED, 1, 0.5)
     a, b = log.frame(), copy.frame()
     assert a.equals(b) and b.client_id.iloc[-1] == 99 and b.status.iloc[-1] == "applied"
+
+
+def test_frame_can_be_taken_twice_and_gives_the_same_table():
+    log = TaskLog()
+    for i in range(5):
+        log.add(i, 0, i - 2, 0, float(i), 0.0, 1.0, 0.0, 10, 1.0)  # rounds -2..2: the first two missing
+    log.settle(3, Status.APPLIED, 2, 0.5)
+    first, second = log.frame(), log.frame()
+    assert first.equals(second)
+    assert second["round"].isna().tolist() == [True, True, False, False, False]
+    assert second.staleness.isna().tolist() == [True, True, True, False, True]
