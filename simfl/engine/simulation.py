@@ -185,7 +185,8 @@ class Simulation:
     #: processes and per-client constants, the trainer and its data, the settings, the display).
     _REBUILT = ("settings", "population", "trainer", "progress", "_timeline", "_cooldown", "idle_means_eligible",
                 "_client_f", "_jitter_ppf", "_jitter_value", "_jitter", "_jitter_u", "_jitter_block", "_speed",
-                "_always_online", "_aggregation_s", "_limit_updates", "_limit_versions", "_on_evaluated", "_on_installed", "_on_tasks_ended", "_on_finished")
+                "_always_online", "_aggregation_s", "_limit_updates", "_limit_versions", "_on_evaluated", "_on_installed",
+                "_on_tasks_ended", "_on_finished")
 
     def _attach(self, settings: EngineSettings, population: Population, trainer: Trainer | None, progress) -> None:
         """Set what is derived from the config and the population (at creation and on restore)."""
