@@ -171,9 +171,8 @@ def _splitmix_uniform_np(key: int, clients: np.ndarray, index: np.ndarray) -> np
     clients = np.asarray(clients, dtype=np.uint64)
     index = np.asarray(index, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        s = _mix_np(np.uint64(key) + (clients + np.uint64(1)) * np.uint64(_GAMMA))
-        z = _mix_np(s + (index + np.uint64(1)) * np.uint64(_GAMMA))
-    return ((z >> np.uint64(11)).astype(np.float64) + 0.5) * _TWO_M53
+        states = _mix_np(np.uint64(key) + (clients + np.uint64(1)) * np.uint64(_GAMMA))
+    return _uniforms_from_states(states, index)
 
 
 class SeedTree:
