@@ -236,9 +236,5 @@ class TaskLog:
                 columns[name] = pd.Categorical.from_codes(values, categories=[s.label for s in Status])
             else:
                 columns[name] = values
-        return pd.DataFrame({name: columns[name] for name in _TABLE_ORDER}, copy=False)
-
-
-#: ``client_updates`` column order.
-_TABLE_ORDER = ["task_id", *_DISPATCH_COLUMNS, *_LATER_COLUMNS]
+        return pd.DataFrame(columns, copy=False)  # task_id, then _COLUMNS: the table's order
 _NUMPY = {"q": np.int64, "d": np.float64, "b": np.int8}
