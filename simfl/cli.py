@@ -249,12 +249,14 @@ def _cmd_run(args) -> int:
     if m["status"] == "failed":
         print(f"failed: {out} — {m.get('error')}", file=sys.stderr)
         return 1
-    acc = result.evals["test_accuracy"].iloc[-1] if len(result.evals) else float("nan")
+    split = result.config.eval.split
+    column = f"{split}_accuracy"
+    acc = result.evals[column].iloc[-1] if len(result.evals) and column in result.evals else float("nan")
     resumed = f" (resumed at {m['resumed_from_s']:.4g} s)" if "resumed_from_s" in m else ""
     print(
         f"{m['status']}: {out}{resumed} — stopped by {m['stop_reason']} at {m['sim_end_s']:.4g} simulated s; "
         f"{m['client_updates']} client updates, {m['server_updates']} server versions, "
-        f"final accuracy {_fmt(acc)}; {m['host_seconds']:.3g} host s"
+        f"final {split} accuracy {_fmt(acc)}; {m['host_seconds']:.3g} host s"
     )
     return EXIT_INTERRUPTED if m["status"] == "interrupted" else 0
 

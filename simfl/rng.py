@@ -62,6 +62,8 @@ class Purpose(IntEnum):
     COUPLING = 18  # noise of the speed-data coupling
     DRIFT = 19  # which clients a drift event affects, and its random permutation
     PLUGIN = 20  # a plugin's private stream, keyed by a hash of its name (Server.rng)
+    VALIDATION = 21  # per-client choice of the validation rows among its training rows
+    TUNING = 22  # a tuning search's random settings, keyed by a hash of the contestant
 
 
 def _mix_np(z: np.ndarray) -> np.ndarray:

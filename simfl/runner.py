@@ -63,6 +63,7 @@ def engine_settings(config: Config, num_samples: np.ndarray) -> EngineSettings:
         stop_server_updates=config.stop.server_updates,
         stop_target_accuracy=config.stop.target_accuracy,
         eval_every_s=config.eval.every_s,
+        eval_split=config.eval.split,
         client_cooldown_s=config.algorithm.client_cooldown_s,
         egress_mbps=server.egress_mbps,
         ingress_mbps=server.ingress_mbps,
@@ -254,6 +255,7 @@ def run(
     callbacks: Sequence[object] = (),
     tags: Mapping[str, Any] | None = None,
     model: Callable | None = None,
+    pause_at_s: float | None = None,
 ) -> RunResult:
     """Run one simulation.
 
@@ -279,12 +281,19 @@ def run(
             then reads ``model: {type: torch, factory: <its module:qualname, or null if that is
             not importable (a lambda, a function of __main__)>, kwargs}`` (``kwargs`` kept from a ``type: torch`` section) and the
             manifest's ``model`` names the callable.
+        pause_at_s: stop once the simulation has reached this simulated time, keeping a checkpoint
+            there (needs ``out``): the run directory says ``paused`` (``paused_at_s``), its tables
+            hold what happened so far, and ``resume=True`` continues it — to a later pause or to its
+            end — with the same tables as an uninterrupted run (tuning stops poor settings early
+            this way, :mod:`simfl.tuning`). Ignored when the run ends before.
 
     Returns:
         The run's tables. ``result.status`` is ``interrupted`` after Ctrl-C, ``diverged`` when the
         model held NaN or inf (the run stopped then).
     """
     started = time.perf_counter()
+    if pause_at_s is not None and out is None:
+        raise ConfigError("pause_at_s: a paused run keeps its checkpoint in its run directory: give out")
     if model is not None:
         config = _with_model(config, model)
     checked = None
@@ -326,7 +335,8 @@ def run(
         if custom is not None:
             manifest["trainer"] = f"{type(custom).__module__}:{type(custom).__qualname__}"
         if (config.train.enabled and trainer is None) or by_label:
-            federated = fl_data.load_data(config.data, tree)  # checked by check_config when trainer is None
+            # checked by check_config when trainer is None; under eval.split validation no test row is loaded
+            federated = fl_data.load_data(config.data, tree, config.eval.split)
         sizes = _trainer_sizes(custom, config)
         if sizes is not None:
             manifest["client_sizes_from"] = "trainer"
@@ -357,10 +367,10 @@ def run(
                              selector=selector, algorithm=config.algorithm,
                              observers=[tracking] if tracking is not None else ())
         writer = None
-        if checkpoint_file is not None and config.run.checkpoint_every_s is not None:
+        if checkpoint_file is not None and (config.run.checkpoint_every_s is not None or pause_at_s is not None):
             _checkpointable(trainer)
             writer = partial(_checkpoint, checkpoint_file, result_digest(config), trainer, run_dir, manifest)
-        outcome = sim.run(checkpoint=writer)
+        outcome = sim.run(checkpoint=writer, pause_at_s=pause_at_s)
     except BaseException as exc:
         blamed = _blame_plugin(exc, config)
         if blamed is not None:
@@ -395,7 +405,7 @@ def run(
     executor = getattr(trainer, "executor", None)
     if executor is not None:
         manifest["executor"] = executor  # the one that computed the jobs (sequential after a fallback)
-    status = {"interrupted": "interrupted", "diverged": "diverged", "no_progress": "failed"}.get(
+    status = {"interrupted": "interrupted", "diverged": "diverged", "no_progress": "failed", "paused": "paused"}.get(
         outcome.stop_reason, "complete")
     manifest.update(
         status=status,
@@ -404,6 +414,10 @@ def run(
         model_bytes=model_bytes,
         **outcome.counters,
     )
+    if status == "paused":
+        manifest["paused_at_s"] = outcome.sim_end_s
+    else:
+        manifest.pop("paused_at_s", None)
     if outcome.stop_reason == "no_progress":
         manifest["error"] = (f"simulated time stopped advancing at {outcome.sim_end_s:g} s (more than "
                              f"limits.events_per_instant = {config.limits.events_per_instant} events at one time)")
@@ -414,7 +428,7 @@ def run(
     result.manifest = manifest
     if run_dir is not None:
         _write_outputs(run_dir, result, manifest)
-        if status != "interrupted" and checkpoint_file.exists():
+        if status not in ("interrupted", "paused") and checkpoint_file.exists():
             checkpoint_file.unlink()  # simfl's own file: the run is over
     if tracking is not None:
         tracking.end(manifest["status"], manifest)

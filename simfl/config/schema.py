@@ -167,6 +167,12 @@ class DataConfig(Section):
         description="fraction of each client's samples held out (when the data have no test set of their own); "
         "the test set is their union",
     )
+    validation_fraction: float = Field(
+        0.0, ge=0, lt=1,
+        description="fraction of each client's training samples held out as its validation part "
+        "(floor(f * n), at most n - 1; drawn per client from the seed tree): the run trains on the rest, and "
+        "eval.split: validation evaluates there (what tuning measures; the test set is left alone); 0 = none",
+    )
     path: FilePath | None = Field(
         None,
         description="idx: folder of IDX files | leaf: folder with train/ (and test/) of .json files, or a .json file "
@@ -539,7 +545,7 @@ class StopConfig(Section):
     sim_time_s: float | None = Field(40.0, gt=0, le=MAX_FINITE, allow_inf_nan=False, description="simulated seconds")
     client_updates: int | None = Field(None, ge=1, description="client updates received by the server")
     server_updates: int | None = Field(None, ge=1, description="server model versions produced")
-    target_accuracy: float | None = Field(None, gt=0, le=1, description="test accuracy that ends the run")
+    target_accuracy: float | None = Field(None, gt=0, le=1, description="accuracy (on the evaluated split, eval.split) that ends the run")
 
     @model_validator(mode="after")
     def _terminates(self):
@@ -551,10 +557,16 @@ class StopConfig(Section):
 
 
 class EvalConfig(Section):
-    """Evaluation of the global model on the held-out test set."""
+    """Evaluation of the global model on the held-out test set (or the validation rows: ``split``)."""
 
     every_s: float | None = Field(1.0, gt=0, allow_inf_nan=False, description="simulated seconds between evaluations; null = only at the end")
     per_client: bool = Field(False, description="also record mean and 10th percentile of per-client accuracy")
+    split: Literal["test", "validation"] = Field(
+        "test",
+        description="what the global model is evaluated on: test (the test set; evals columns test_loss, "
+        "test_accuracy) | validation (the clients' validation rows, needs data.validation_fraction > 0; columns "
+        "validation_loss, validation_accuracy; no row of the test set reaches the trainer: tuning trials run so)",
+    )
 
 
 class RunConfig(Section):
@@ -678,6 +690,8 @@ class Config(Section):
             raise key_error(
                 "algorithm.selection.type", f"{alg.selection.type} needs client losses, so training (train.enabled: true)"
             )
+        if self.eval.split == "validation" and not self.data.validation_fraction:
+            raise key_error("eval.split", "validation needs validation rows: set data.validation_fraction > 0")
         if self.stop.target_accuracy is not None and not self.train.enabled:
             raise key_error("stop.target_accuracy", "needs training (train.enabled: true); a dry run has no accuracy")
         self._positive_task_time()

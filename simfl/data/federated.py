@@ -31,7 +31,7 @@ from simfl.data.partition import (
     quantity_weights,
 )
 from simfl.data.source import Source
-from simfl.data.split import HeldOut, held_out_split, train_counts
+from simfl.data.split import HeldOut, held_out_split, train_counts, with_validation
 from simfl.errors import ConfigError, DataError
 from simfl.rng import Purpose, SeedTree
 
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from simfl.config.schema import DataConfig
 
 __all__ = ["DatasetInfo", "FederatedData", "dataset_info", "client_sizes", "load_data", "train_labels", "check_data",
-           "BUILTIN_MODELS"]
+           "BUILTIN_MODELS", "EVAL_SPLITS"]
 
 #: Model types built into simfl: they take float32 features, not token ids.
 BUILTIN_MODELS = ("logreg", "mlp", "cnn")
@@ -62,6 +62,9 @@ class FederatedData:
     y_test: np.ndarray  # int64, (n_test,)
     test_offsets: np.ndarray  # int64, (num_clients + 1,); offsets[-1] == n_test, or all 0 (shared test set)
     info: DatasetInfo
+    #: which held-out rows ``x_test`` / ``y_test`` are: ``test``, or ``validation`` (the clients'
+    #: validation rows; the test split is then not in this object at all)
+    held_out: str = "test"
 
     def __post_init__(self) -> None:
         for name, xs, ys, offs in (
@@ -151,40 +154,54 @@ def client_sizes(cfg: DataConfig, tree: SeedTree) -> np.ndarray:
     else:
         _, labels, _ = _pool(cfg, tree, labels_only=True)
         sizes = _partition(cfg, tree, labels).sizes
-    return train_counts(sizes, cfg.test_fraction)
+    return _minus_validation(cfg, train_counts(sizes, cfg.test_fraction))
 
 
-def load_data(cfg: DataConfig, tree: SeedTree) -> FederatedData:
-    """Build every client's local train and test arrays.
+#: The held-out parts a run can be evaluated on (``eval.split``).
+EVAL_SPLITS = ("test", "validation")
+
+
+def load_data(cfg: DataConfig, tree: SeedTree, evaluate_on: str = "test") -> FederatedData:
+    """Build every client's local train arrays and the held-out arrays the run is evaluated on.
 
     Same ``(cfg, seed)``, same arrays. Under ``natural``, client ``c``'s samples depend only
-    on ``(seed, c)``, not on ``num_clients`` (common random numbers).
+    on ``(seed, c)``, not on ``num_clients`` (common random numbers). With
+    ``cfg.validation_fraction`` > 0 each client's validation rows are taken out of its training
+    rows (either way: the training data do not depend on ``evaluate_on``).
+
+    Args:
+        cfg: the data section.
+        tree: the run's seed tree.
+        evaluate_on: ``test`` — ``x_test`` / ``y_test`` are the test split; ``validation`` — they
+            are the clients' validation rows, and no row of the test split is taken into the
+            result (what tuning trials evaluate on: :mod:`simfl.tuning`).
 
     Raises:
         DataError: the data cannot be read, or some client would get no training sample.
     """
+    if evaluate_on not in EVAL_SPLITS:
+        raise ValueError(f"evaluate_on must be one of {EVAL_SPLITS}, got {evaluate_on!r}")
     if cfg.dataset in SOURCE_DATASETS:
         src = load_source(cfg)
-        split = _source_split(cfg, tree, src)
-        return FederatedData(
-            x=_take(src.x, src.x_test, split.train),
-            y=_take(src.y, src.y_test, split.train),
-            offsets=split.train_offsets,
-            x_test=_take(src.x, src.x_test, split.test),
-            y_test=_take(src.y, src.y_test, split.test),
-            test_offsets=split.test_offsets,
-            info=src.info,
-        )
-    x, y, natural_sizes = _pool(cfg, tree)
-    split = _split(cfg, tree, y, natural_sizes)
+        x, y, x_more, y_more = src.x, src.y, src.x_test, src.y_test
+        split = _validation(cfg, tree, _source_split(cfg, tree, src))
+        info = src.info
+    else:
+        x, y, natural_sizes = _pool(cfg, tree)
+        x_more = y_more = None
+        split = _validation(cfg, tree, _split(cfg, tree, y, natural_sizes))
+        info = DatasetInfo(x.shape[1:], dataset_info(cfg).num_classes)
+    held, held_offsets = ((split.validation, split.validation_offsets) if evaluate_on == "validation"
+                          else (split.test, split.test_offsets))
     return FederatedData(
-        x=x[split.train],
-        y=y[split.train],
+        x=_take(x, x_more, split.train),
+        y=_take(y, y_more, split.train),
         offsets=split.train_offsets,
-        x_test=x[split.test],
-        y_test=y[split.test],
-        test_offsets=split.test_offsets,
-        info=DatasetInfo(x.shape[1:], dataset_info(cfg).num_classes),
+        x_test=_take(x, x_more, held),
+        y_test=_take(y, y_more, held),
+        test_offsets=held_offsets,
+        info=info,
+        held_out=evaluate_on,
     )
 
 
@@ -200,10 +217,10 @@ def train_labels(cfg: DataConfig, tree: SeedTree) -> tuple[np.ndarray, np.ndarra
     """
     if cfg.dataset in SOURCE_DATASETS:
         src = load_source(cfg)
-        split = _source_split(cfg, tree, src)
+        split = _validation(cfg, tree, _source_split(cfg, tree, src))
         return _take(src.y, src.y_test, split.train), split.train_offsets
     _, y, natural_sizes = _pool(cfg, tree, labels_only=True)
-    split = _split(cfg, tree, y, natural_sizes)
+    split = _validation(cfg, tree, _split(cfg, tree, y, natural_sizes))
     return y[split.train], split.train_offsets
 
 
@@ -245,9 +262,19 @@ def _source_sizes(cfg: DataConfig, tree: SeedTree, src: Source) -> np.ndarray:
     """``np.diff(_source_split(...).train_offsets)`` without drawing which rows are held out."""
     if cfg.partition != "natural":
         labels = src.y if src.y_test is None else np.concatenate([src.y, src.y_test])
-        return train_counts(_partition(cfg, tree, labels).sizes, cfg.test_fraction)
+        return _minus_validation(cfg, train_counts(_partition(cfg, tree, labels).sizes, cfg.test_fraction))
     sizes = np.diff(_natural_offsets(cfg, src))
-    return sizes if src.x_test is not None else train_counts(sizes, cfg.test_fraction)
+    return _minus_validation(cfg, sizes if src.x_test is not None else train_counts(sizes, cfg.test_fraction))
+
+
+def _minus_validation(cfg: DataConfig, sizes: np.ndarray) -> np.ndarray:
+    """Training samples left once each client's validation rows are held out (``validation_fraction``)."""
+    return train_counts(sizes, cfg.validation_fraction) if cfg.validation_fraction else sizes
+
+
+def _validation(cfg: DataConfig, tree: SeedTree, split: HeldOut) -> HeldOut:
+    """``split`` with each client's validation rows taken out of its training rows."""
+    return with_validation(split, cfg.validation_fraction, tree)
 
 
 def _natural_offsets(cfg: DataConfig, src: Source) -> np.ndarray:

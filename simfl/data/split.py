@@ -1,8 +1,11 @@
-"""Per-client held-out split: every client keeps ``floor(test_fraction * n_c)`` samples for testing.
+"""Per-client held-out splits: every client keeps ``floor(test_fraction * n_c)`` samples for
+testing and, when asked, ``floor(validation_fraction * m_c)`` of its remaining ``m_c`` training
+samples for validation.
 
 As in FedProx / LEAF, the global test set is the union of the clients' held-out parts. Which of
-client ``c``'s samples are held out is drawn from ``tree.generator(Purpose.PARTITION, c)``, so it
-depends only on ``(seed, c)`` and the client's samples.
+client ``c``'s samples are held out is drawn from ``tree.generator(Purpose.PARTITION, c)`` (test)
+and ``tree.generator(Purpose.VALIDATION, c)`` (validation), so it depends only on ``(seed, c)`` and
+the client's samples; the test rows do not depend on the validation fraction.
 """
 
 from __future__ import annotations
@@ -15,16 +18,18 @@ from simfl.data.partition import Partition
 from simfl.errors import DataError
 from simfl.rng import Purpose, SeedTree
 
-__all__ = ["HeldOut", "held_out_counts", "train_counts", "held_out_split"]
+__all__ = ["HeldOut", "held_out_counts", "train_counts", "held_out_split", "with_validation"]
 
 
 class HeldOut(NamedTuple):
-    """Pool indices of every client's train and test parts, each grouped by client."""
+    """Pool indices of every client's train and test (and validation) parts, each grouped by client."""
 
     train: np.ndarray  # int64 pool indices
     train_offsets: np.ndarray  # int64, (num_clients + 1,)
     test: np.ndarray  # int64 pool indices
     test_offsets: np.ndarray  # int64, (num_clients + 1,)
+    validation: np.ndarray | None = None  # int64 pool indices (None: no validation split)
+    validation_offsets: np.ndarray | None = None  # int64, (num_clients + 1,)
 
 
 def held_out_counts(sizes: np.ndarray, test_fraction: float) -> np.ndarray:
@@ -77,3 +82,30 @@ def held_out_split(partition: Partition, test_fraction: float, tree: SeedTree) -
         train[train_offsets[c] : train_offsets[c + 1]] = idx[~held]
         test[test_offsets[c] : test_offsets[c + 1]] = idx[held]
     return HeldOut(train, train_offsets, test, test_offsets)
+
+
+def with_validation(held: HeldOut, fraction: float, tree: SeedTree) -> HeldOut:
+    """Hold out ``held_out_counts(m_c, fraction)`` of each client's ``m_c`` training rows as its
+    validation part (chosen uniformly without replacement by ``tree.generator(Purpose.VALIDATION, c)``;
+    both parts keep their order). The test part is left as it is. ``fraction`` 0: ``held`` unchanged.
+
+    Raises:
+        DataError: a client would have no training sample.
+    """
+    if not fraction:
+        return held
+    sizes = np.diff(held.train_offsets)
+    n_val = held_out_counts(sizes, fraction)
+    n_train = train_counts(sizes, fraction)
+    train_offsets, val_offsets = _offsets(n_train), _offsets(n_val)
+    train = np.empty(int(train_offsets[-1]), dtype=np.int64)
+    validation = np.empty(int(val_offsets[-1]), dtype=np.int64)
+    for c, k in enumerate(n_val.tolist()):
+        idx = held.train[held.train_offsets[c] : held.train_offsets[c + 1]]
+        kept = np.zeros(len(idx), dtype=bool)
+        if k:
+            kept[tree.generator(Purpose.VALIDATION, c).choice(len(idx), k, replace=False)] = True
+        train[train_offsets[c] : train_offsets[c + 1]] = idx[~kept]
+        validation[val_offsets[c] : val_offsets[c + 1]] = idx[kept]
+    return held._replace(train=train, train_offsets=train_offsets, validation=validation,
+                         validation_offsets=val_offsets)

@@ -63,5 +63,6 @@ class Trainer(Protocol):
         """The job's result will never be asked for (lost, dropped or discarded task)."""
 
     def evaluate(self, params: np.ndarray, sim_time_s: float) -> Mapping[str, float]:
-        """Metrics of a global model on the test data as they are at ``sim_time_s``:
-        at least ``test_loss`` and ``test_accuracy``."""
+        """Metrics of a global model on the held-out data as they are at ``sim_time_s``: at least
+        ``test_loss`` and ``test_accuracy`` (``validation_loss`` and ``validation_accuracy`` when the
+        run evaluates on its validation rows, ``eval.split: validation``)."""

@@ -55,6 +55,8 @@ class EngineSettings:
         stop_sim_time_s, stop_client_updates, stop_server_updates, stop_target_accuracy: stop
             criteria (None: not used); the run ends at the first that holds.
         eval_every_s: simulated seconds between evaluations (None: only at the end).
+        eval_split: what the trainer evaluates on, ``test`` or ``validation``: the evals columns
+            are ``{eval_split}_loss`` and ``{eval_split}_accuracy`` (what the trainer returns).
         client_cooldown_s: a client is not eligible until this long after its task ended.
         egress_mbps, ingress_mbps: the server's shared links (inf: unlimited).
         aggregation_s_per_update: server time to aggregate one update (0: none).
@@ -70,6 +72,7 @@ class EngineSettings:
     stop_server_updates: int | None = None
     stop_target_accuracy: float | None = None
     eval_every_s: float | None = None
+    eval_split: str = "test"
     client_cooldown_s: float = 0.0
     egress_mbps: float = math.inf
     ingress_mbps: float = math.inf
@@ -635,22 +638,24 @@ class Simulation:
             return
         self._last_eval = (t, self.version)
         metrics = dict(self.trainer.evaluate(self.params, t)) if self.trainer is not None else {}
+        split = self.settings.eval_split
+        loss, accuracy = metrics.pop(f"{split}_loss", math.nan), metrics.pop(f"{split}_accuracy", math.nan)
         row = {
             "sim_time_s": t,
             "server_version": self.version,
             "client_updates": self.client_updates,
-            "test_loss": metrics.pop("test_loss", math.nan),
-            "test_accuracy": metrics.pop("test_accuracy", math.nan),
+            f"{split}_loss": loss,
+            f"{split}_accuracy": accuracy,
             **metrics,
         }
         self._evals.append(row)
-        if self.trainer is not None and not math.isfinite(row["test_loss"]):
-            self._diverged(f"the test loss is {row['test_loss']}")
+        if self.trainer is not None and not math.isfinite(loss):
+            self._diverged(f"the {split} loss is {loss}")
         if self._on_evaluated is not None:
             for hook in self._on_evaluated:
                 hook(self, row)
         target = self.settings.stop_target_accuracy
-        if target is not None and row["test_accuracy"] >= target and self.stop_reason is None:
+        if target is not None and accuracy >= target and self.stop_reason is None:
             self.stop_reason = "target_accuracy"
 
     def _diverged(self, what: str) -> None:
@@ -700,21 +705,26 @@ class Simulation:
         PriorityTimeout(self.env, 0, EVAL).callbacks.append(self._eval_tick if every is not None else self._eval_once)
         self.policy.start(self.server)
 
-    def run(self, checkpoint: Callable[["Simulation"], None] | None = None) -> SimulationOutcome:
+    def run(self, checkpoint: Callable[["Simulation"], None] | None = None,
+            pause_at_s: float | None = None) -> SimulationOutcome:
         """Run until a stop criterion holds; Ctrl-C stops early with what was recorded.
 
         Args:
             checkpoint: called as ``checkpoint(sim)`` at each multiple of
                 ``settings.checkpoint_every_s``, with the state after every event up to it
                 (a restored simulation continues from there, see :mod:`simfl.engine.checkpoint`).
+            pause_at_s: stop once every event up to this simulated time is done, after a last
+                ``checkpoint(sim)`` there (stop reason ``paused``): the run continues from that
+                checkpoint exactly as if it had not stopped. Nothing is finalized (tasks in flight
+                stay in flight, no final evaluation). Needs ``checkpoint``; ignored unless it lies
+                after the current time.
         """
         settings = self.settings
         until = settings.stop_sim_time_s if settings.stop_sim_time_s is not None else math.inf
         self.start()
         every_ckpt = settings.checkpoint_every_s if checkpoint is not None else None
-        next_ckpt = math.inf
-        if every_ckpt is not None:
-            next_ckpt = (math.floor(self.env.now / every_ckpt) + 1) * every_ckpt
+        pause = pause_at_s if checkpoint is not None and pause_at_s is not None and pause_at_s > self.env.now else None
+        next_ckpt = _next_checkpoint(self.env.now, every_ckpt, pause)
         env = self.env
         end_time = None
         same_instant, last_t, limit = 0, -math.inf, settings.max_events_per_instant
@@ -736,11 +746,16 @@ class Simulation:
                 if t == inf or (not self.in_flight and not self._queued and self._only_bookkeeping_left()):
                     self.stop_reason = "stalled"  # nothing left to happen (e.g. nobody ever online)
                     break
-                if t > next_ckpt:  # every event up to the checkpoint time is done
+                while t > next_ckpt:  # every event up to the checkpoint time is done
                     self.steps = steps
                     self.checkpoint_time_s = next_ckpt
                     checkpoint(self)
-                    next_ckpt = (math.floor(t / every_ckpt) + 1) * every_ckpt
+                    if next_ckpt == pause:
+                        self.stop_reason, end_time = "paused", pause
+                        break
+                    next_ckpt = _next_checkpoint(next_ckpt, every_ckpt, pause, t)
+                if self.stop_reason == "paused":
+                    break
                 if t == last_t:
                     same_instant += 1
                     if same_instant > limit:
@@ -770,13 +785,8 @@ class Simulation:
         self.steps = steps
         if end_time is None:
             end_time = env.now
-        self.policy.finish(self.server)
-        for task in self.in_flight.values():
-            self.cancel_job(task)
-        for task in self._held.values():  # buffered, never applied
-            self.cancel_job(task)
-        if self.stop_reason not in ("interrupted", "diverged", "no_progress"):
-            self._evaluate(end_time)
+        if self.stop_reason != "paused":  # a paused run goes on from its checkpoint: nothing ends here
+            self._finish(end_time)
         if self.progress is not None:
             self.progress(self)
         counters = {**self.counters, "client_updates": self.client_updates, "server_updates": self.version,
@@ -786,7 +796,7 @@ class Simulation:
         outcome = SimulationOutcome(
             client_updates=self.log.frame(),
             aggregations=self._aggregation_frame(),
-            evals=pd.DataFrame(self._evals, columns=_EVAL_COLUMNS if not self._evals else None),
+            evals=pd.DataFrame(self._evals, columns=None if self._evals else eval_columns(settings.eval_split)),
             stop_reason=self.stop_reason,
             sim_end_s=float(end_time),
             final_params=self.params,
@@ -796,6 +806,17 @@ class Simulation:
             for hook in self._on_finished:
                 hook(self, outcome)
         return outcome
+
+    def _finish(self, end_time: float) -> None:
+        """The end of the run: the policy finishes, unfinished jobs are cancelled, and the final
+        model is evaluated (unless the run was interrupted or broke down)."""
+        self.policy.finish(self.server)
+        for task in self.in_flight.values():
+            self.cancel_job(task)
+        for task in self._held.values():  # buffered, never applied
+            self.cancel_job(task)
+        if self.stop_reason not in ("interrupted", "diverged", "no_progress"):
+            self._evaluate(end_time)
 
     def _catch_interrupt(self):
         """Make Ctrl-C (SIGINT) or SIGTERM (``kill``, ``timeout``, cluster schedulers) stop the run
@@ -831,6 +852,15 @@ class Simulation:
         return df
 
 
+def _next_checkpoint(now: float, every: float | None, pause: float | None, after: float | None = None) -> float:
+    """The next checkpoint time after ``now``: the next multiple of ``every`` beyond ``after``
+    (default ``now``), or the pause if it comes first (``inf``: none)."""
+    periodic = math.inf if every is None else (math.floor((now if after is None else after) / every) + 1) * every
+    if pause is not None and now < pause:
+        return min(periodic, pause)
+    return periodic
+
+
 def _per_client_array(typecode: str, n: int, columns: tuple) -> array:
     """An ``array.array`` of ``n`` rows of ``len(columns)`` values, interleaved by client, filled
     column by column in place (one allocation: at 10^6 clients, temporaries cost page faults)."""
@@ -843,4 +873,6 @@ def _per_client_array(typecode: str, n: int, columns: tuple) -> array:
 
 
 _AGG_COLUMNS = ["server_version", "sim_time_s", "num_client_updates"]
-_EVAL_COLUMNS = ["sim_time_s", "server_version", "client_updates", "test_loss", "test_accuracy"]
+def eval_columns(split: str = "test") -> list[str]:
+    """The columns of the evals table when the model is evaluated on ``split``."""
+    return ["sim_time_s", "server_version", "client_updates", f"{split}_loss", f"{split}_accuracy"]

@@ -30,6 +30,7 @@ __all__ = [
     "target_values",
     "swept_columns",
     "value_at",
+    "accuracy_column",
 ]
 
 
@@ -49,9 +50,15 @@ def swept_columns(summary: pd.DataFrame) -> list[str]:
     return [c for c in summary.columns if ("." in c and not c.startswith("time_to_")) or c == "label"]
 
 
+def accuracy_column(evals: pd.DataFrame) -> str:
+    """The accuracy column of an evals table: ``test_accuracy``, or ``validation_accuracy`` for a run
+    evaluated on its validation rows (``eval.split: validation``, e.g. a tuning trial)."""
+    return "validation_accuracy" if "validation_accuracy" in evals and "test_accuracy" not in evals else "test_accuracy"
+
+
 def time_to_accuracy(evals: pd.DataFrame, target: float) -> float:
-    """First ``sim_time_s`` with ``test_accuracy >= target`` (NaN if never)."""
-    hit = evals.loc[evals.test_accuracy >= target, "sim_time_s"]
+    """First ``sim_time_s`` whose accuracy (:func:`accuracy_column`) is ``>= target`` (NaN if never)."""
+    hit = evals.loc[evals[accuracy_column(evals)] >= target, "sim_time_s"]
     return float(hit.iloc[0]) if len(hit) else math.nan
 
 
@@ -71,7 +78,7 @@ def summarize_tables(
     status = client_updates.status.astype(str)
     counts = status.value_counts()
     arrived = client_updates.staleness.dropna()
-    acc = evals.test_accuracy if len(evals) else pd.Series(dtype=float)
+    acc = evals[accuracy_column(evals)] if len(evals) else pd.Series(dtype=float)
     diverged = manifest.get("status") == "diverged"
     # a diverged run never reaches a target, and has no final model to score
     row: dict[str, Any] = {target_column(t): math.nan if diverged else time_to_accuracy(evals, t) for t in targets}

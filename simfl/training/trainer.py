@@ -193,8 +193,10 @@ class TorchTrainer:
         return table[self._test_client, self.y_test]
 
     def evaluate(self, params: np.ndarray, sim_time_s: float = 0.0) -> Mapping[str, float]:
-        """Mean cross-entropy and accuracy on the test set as it is at ``sim_time_s``
-        (+ mean and 10th percentile of per-client accuracy if asked)."""
+        """Mean cross-entropy and accuracy on the held-out rows as they are at ``sim_time_s``
+        (+ mean and 10th percentile of per-client accuracy if asked): ``test_loss`` and
+        ``test_accuracy``, or ``validation_loss`` and ``validation_accuracy`` when the data's
+        held-out rows are the validation rows (``eval.split: validation``)."""
         w = torch.from_numpy(params).to(self.device)
         labels = self.test_labels(sim_time_s)
         losses, correct = [], []
@@ -206,7 +208,8 @@ class TorchTrainer:
                 correct.append((logits.argmax(1) == y).cpu().numpy())
         hits = np.concatenate(correct) if correct else np.zeros(0, bool)
         n = max(len(hits), 1)
-        out = {"test_loss": sum(losses) / n, "test_accuracy": float(hits.mean()) if len(hits) else float("nan")}
+        split = self.data.held_out
+        out = {f"{split}_loss": sum(losses) / n, f"{split}_accuracy": float(hits.mean()) if len(hits) else float("nan")}
         if self.per_client:
             sizes = np.diff(self.data.test_offsets)
             has = sizes > 0
