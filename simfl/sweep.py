@@ -21,15 +21,9 @@ from running several at once, and the results do not depend on how many run toge
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
-import signal
-import sys
-import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,29 +31,22 @@ import pandas as pd
 import yaml
 from tqdm import tqdm  # the console bar: tqdm.auto warns in a Jupyter kernel without ipywidgets
 
-from simfl.checkpoint import CHECKPOINT
-from simfl.config.load import config_from_dict, dump_config
+from simfl.config.load import dump_config
 from simfl.config.sweepfile import PlannedRun, SweepSpec, expand_sweep, load_sweep, sweep_search_path
 from simfl.errors import RunDirError, SimflError
-from simfl.results.rundir import clear_partial_run, read_manifest, read_parquet_file, run_status
+from simfl.results.rundir import read_manifest, read_parquet_file
 from simfl.results.summary import summarize_tables, target_column
 from simfl.sweepdir import claim_sweep_dir, sweep_fingerprint, sweep_lock
+from simfl.workers import Job, SweepIncomplete, Workers, execute_run
 
-__all__ = ["SweepOutcome", "SweepIncomplete", "run_sweep", "plan_sweep", "execute_run", "read_summary", "SUMMARY"]
+__all__ = ["SweepOutcome", "SweepIncomplete", "SweepPlan", "run_sweep", "plan_sweep", "execute_run", "read_summary",
+           "SUMMARY"]
 
 SUMMARY = "summary.parquet"
 #: Run statuses that are final: a rerun of the sweep skips them (a diverged run diverges again).
 DONE = ("complete", "diverged")
 RUNS = "runs"
 _WRITE_EVERY_S = 2.0
-#: Seconds an orphaned worker (its main process died) has to record its run before it exits.
-_ORPHAN_GRACE_S = 10.0
-#: Seconds between a worker's checks that its main process is alive.
-_WATCH_EVERY_S = 0.25
-
-
-class SweepIncomplete(SimflError):
-    """Some runs could not finish (a worker died, or the sweep was interrupted); rerun to resume."""
 
 
 @dataclass
@@ -76,95 +63,6 @@ class SweepOutcome:
     def counts(self) -> dict[str, int]:
         """Runs per status in the summary."""
         return self.summary.status.value_counts().to_dict()
-
-
-# ------------------------------------------------------------------ local workers
-_worker: dict[str, Any] = {"in_run": False, "orphaned": False, "stop": None}
-
-
-def _worker_signal(signum, frame) -> None:
-    """SIGINT/SIGTERM in a local worker: interrupt the run in progress (recorded ``interrupted``);
-    while idle, exit if orphaned, else ignore (the main process stops the pool)."""
-    if _worker["in_run"]:
-        raise KeyboardInterrupt
-    if _worker["orphaned"]:
-        os._exit(1)
-
-
-def _watch_parent(parent: int) -> None:
-    """Stop this worker when the process that started it dies (no orphan computing on)."""
-    while os.getppid() == parent:
-        time.sleep(_WATCH_EVERY_S)
-    _worker["orphaned"] = True
-    os.kill(os.getpid(), signal.SIGTERM)  # a run in progress stops between two events and is recorded
-    time.sleep(_ORPHAN_GRACE_S)
-    os._exit(1)
-
-
-def _init_worker(parent: int, stop) -> None:
-    """Initializer of a local worker process (see :func:`_worker_signal` and :func:`_watch_parent`);
-    ``stop`` is the sweep's event: once set, queued runs are not started."""
-    _worker["stop"] = stop
-    signal.signal(signal.SIGINT, _worker_signal)
-    signal.signal(signal.SIGTERM, _worker_signal)
-    threading.Thread(target=_watch_parent, args=(parent,), name="simfl-watch-parent", daemon=True).start()
-
-
-def _pool_run(config_yaml: str, run_dir: str, targets: list[float], search_path: tuple[str, ...],
-              tags: dict[str, Any] | None = None) -> dict[str, Any]:
-    """:func:`execute_run` in a local worker, unless the sweep is stopping (then nothing is started)."""
-    stop = _worker["stop"]
-    if stop is not None and stop.is_set():
-        return {"status": "pending", "error": None}
-    return execute_run(config_yaml, run_dir, targets, search_path, tags)
-
-
-def _limit_threads() -> None:
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
-    else:
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-
-def execute_run(config_yaml: str, run_dir: str, targets: list[float], search_path: tuple[str, ...] = (),
-                tags: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Run one config into ``run_dir`` and return its summary row (the worker's entry point).
-
-    ``tags`` (the run's swept keys and values) label it in the trackers ``tracking`` names.
-
-    The config travels as YAML text, so this works in any process that has simfl installed;
-    plugin modules are looked up in ``search_path`` (which a Dask worker must see at the same
-    path, like the output directory). Errors are recorded, not raised: the row has
-    ``status: failed`` and the error.
-    """
-    from simfl.runner import run
-
-    try:
-        config = config_from_dict(yaml.safe_load(config_yaml), source=run_dir, search_path=search_path)
-    except Exception as exc:  # e.g. a plugin this worker cannot import
-        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-    _limit_threads()
-    if config.train.enabled:
-        import torch
-
-        torch.set_num_threads(1)
-    _worker["in_run"] = True
-    try:
-        clear_partial_run(run_dir)  # a run killed before its first manifest (kill -9) left a few files
-        # an interrupted run with a checkpoint continues from it (same tables as an uninterrupted run)
-        resume = (Path(run_dir) / CHECKPOINT).is_file() and run_status(run_dir) not in (None, "complete")
-        result = run(config, out=run_dir, overwrite=True, progress=False, resume=resume, tags=tags)
-    except KeyboardInterrupt:
-        return {"status": "interrupted", "error": "interrupted"}
-    except Exception as exc:  # recorded in the summary and the run's manifest
-        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-    finally:
-        _worker["in_run"] = False
-        if _worker["orphaned"]:
-            os._exit(1)  # the run is recorded; nobody is left to take its row
-    row = summarize_tables(result.client_updates, result.evals, result.manifest, targets)
-    row.update(status=result.status, error=None)
-    return row
 
 
 def _row_from_dir(run_dir: Path, targets: list[float]) -> dict[str, Any]:
@@ -192,12 +90,16 @@ def _cell(value: Any) -> Any:
 
 
 class _Summary:
-    """The summary table, kept in memory and written atomically."""
+    """The summary table, kept in memory and written atomically. ``failed`` holds rows decided
+    before running (a contest whose tuning failed: its runs are not executed); ``tuned`` the
+    chosen setting of each tuned run, which becomes its ``tuned:<key>`` columns."""
 
-    def __init__(self, path: Path, spec: SweepSpec, runs: list[PlannedRun]) -> None:
+    def __init__(self, path: Path, spec: SweepSpec, runs: list[PlannedRun],
+                 tuned: dict[str, dict[str, Any]] | None = None) -> None:
         self.path = path
         self.spec = spec
         self.runs = runs
+        self.tuned = tuned or {}
         self.rows: dict[str, dict[str, Any]] = {}
         self._written = 0.0
 
@@ -210,7 +112,8 @@ class _Summary:
         for planned in self.runs:
             row = self.rows.get(planned.run_id, {"status": "pending", "error": None})
             identity = {"run_id": planned.run_id, **{k: _cell(v) for k, v in planned.point.items()}, "seed": planned.seed}
-            records.append({**identity, "status": row.get("status"), "error": row.get("error"),
+            tuned = {f"tuned:{k}": _cell(v) for k, v in self.tuned.get(planned.run_id, {}).items()}
+            records.append({**identity, **tuned, "status": row.get("status"), "error": row.get("error"),
                             **{k: v for k, v in row.items() if k not in ("status", "error")}})
         df = pd.DataFrame.from_records(records)
         for col in metric_cols:
@@ -230,25 +133,57 @@ class _Summary:
         return df
 
 
-def plan_sweep(path: str | Path, dry_run: bool = False) -> tuple[SweepSpec, dict[str, Any], list[PlannedRun]]:
-    """Load, validate and expand a sweep file (every run's config is validated)."""
+@dataclass
+class SweepPlan:
+    """A validated sweep: its spec and base, its runs (untuned), and for a tuned sweep its contests."""
+
+    spec: SweepSpec
+    base: dict[str, Any]
+    runs: list[PlannedRun]
+    extra: list[str] = field(default_factory=list)
+    search_path: tuple[str, ...] = ()
+    contests: list = field(default_factory=list)
+    horizon: float | None = None
+
+
+def _check_configs(configs) -> None:
+    """:func:`simfl.runner.check_config` once per distinct config up to the seed and name."""
     from simfl.runner import check_config
 
+    checked = set()
+    for config in configs:
+        key = dump_config(config.model_copy(update={"seed": 0, "name": None}))
+        if key not in checked:
+            check_config(config)
+            checked.add(key)
+
+
+def make_plan(path: str | Path, dry_run: bool = False) -> SweepPlan:
+    """Load, validate and expand a sweep file: every run's config (and every tuning trial's) is
+    validated and its data checked before anything is written."""
     spec, base = load_sweep(path)
     extra = ["train.enabled=false"] if dry_run else []
-    runs = expand_sweep(spec, base, extra, sweep_search_path(path))
-    checked = set()
-    for planned in runs:
-        key = dump_config(planned.config.model_copy(update={"seed": 0, "name": None}))
-        if key not in checked:  # one check per distinct config up to the seed
-            check_config(planned.config)
-            checked.add(key)
-    return spec, base, runs
+    search_path = sweep_search_path(path)
+    runs = expand_sweep(spec, base, extra, search_path)
+    _check_configs(p.config for p in runs)
+    plan = SweepPlan(spec, base, runs, extra, search_path)
+    if spec.tune is not None:
+        from simfl.tuning import plan_contests
+
+        plan.contests, plan.horizon = plan_contests(spec, base, runs, extra, search_path)
+        _check_configs(trials[0].config for c in plan.contests for trials in c.trials.values())
+    return plan
+
+
+def plan_sweep(path: str | Path, dry_run: bool = False) -> tuple[SweepSpec, dict[str, Any], list[PlannedRun]]:
+    """Load, validate and expand a sweep file (every run's config is validated); see :func:`make_plan`."""
+    plan = make_plan(path, dry_run)
+    return plan.spec, plan.base, plan.runs
 
 
 def _record(spec: SweepSpec, base: dict[str, Any], dry_run: bool) -> dict[str, Any]:
-    """What the sweep is, kept in its directory's manifest."""
-    return {
+    """What the sweep is, kept in its directory's manifest (the tuning protocol included)."""
+    record = {
         "name": spec.name,
         "base": base,
         "grid": spec.grid,
@@ -258,78 +193,10 @@ def _record(spec: SweepSpec, base: dict[str, Any], dry_run: bool) -> dict[str, A
         "targets": spec.targets,
         "dry_run": dry_run,
     }
-
-
-def _local(todo, out, targets, workers, on_done, bar) -> None:
-    if workers == 1:
-        for planned in todo:
-            row = execute_run(dump_config(planned.config), str(out / RUNS / planned.run_id), targets,
-                              planned.config.search_path, planned.point)
-            on_done(planned, row)
-            bar.update()
-            if row.get("status") == "interrupted":  # Ctrl-C or SIGTERM reached this process: stop the sweep
-                raise KeyboardInterrupt
-        return
-    ctx = multiprocessing.get_context("spawn")  # no fork: the parent may hold threads (tqdm, torch)
-    stop = ctx.Event()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(os.getpid(), stop)) as pool:
-        futures = {
-            pool.submit(_pool_run, dump_config(p.config), str(out / RUNS / p.run_id), targets, p.config.search_path,
-                        p.point): p
-            for p in todo
-        }
-        try:
-            for fut in as_completed(futures):
-                on_done(futures[fut], fut.result())
-                bar.update()
-        except BrokenProcessPool:
-            for fut in futures:
-                fut.cancel()
-            raise SweepIncomplete("a worker process died (killed or out of memory)") from None
-        except KeyboardInterrupt:
-            stop.set()  # runs already queued to a worker are not started
-            for fut in futures:
-                fut.cancel()
-            # The signal may have reached this process only (kill, timeout, a scheduler): pass it on,
-            # so the runs in progress stop between two events and are recorded interrupted.
-            for process in list(getattr(pool, "_processes", None) or {}):
-                _signal_quietly(process, signal.SIGTERM)
-            raise
-
-
-def _signal_quietly(pid: int, signum: int) -> None:
-    try:
-        os.kill(pid, signum)
-    except OSError:  # already gone
-        pass
-
-
-def _dask(todo, out, targets, scheduler, on_done, bar) -> None:
-    try:
-        from distributed import Client, as_completed as dask_completed
-    except ImportError:
-        raise SimflError("--scheduler needs dask.distributed: pip install 'simfl[cluster]'") from None
-    try:
-        client = Client(scheduler, timeout="20s")
-    except (OSError, TimeoutError) as exc:
-        raise SimflError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc})") from None
-    try:
-        futures = {
-            client.submit(execute_run, dump_config(p.config), str(out / RUNS / p.run_id), targets, p.config.search_path,
-                          p.point, pure=False): p
-            for p in todo
-        }
-        for fut in dask_completed(futures):
-            planned = futures[fut]
-            try:
-                row = fut.result()
-            except Exception as exc:  # e.g. KilledWorker: the run could not be executed
-                row = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-            on_done(planned, row)
-            bar.update()
-    finally:
-        client.close()
+    if spec.tune is not None:
+        record["tune"] = {**spec.tune.model_dump(mode="json"), "by": spec.tune_by,
+                          "tuning_seeds": spec.tune.tuning_seeds(spec.seed_list)}
+    return record
 
 
 def run_sweep(
@@ -341,7 +208,7 @@ def run_sweep(
     progress: bool | None = None,
     replace_sweep: bool = False,
 ) -> SweepOutcome:
-    """Run (or resume) a sweep.
+    """Run (or resume) a sweep: its tuning first when it has a ``tune:`` section, then its runs.
 
     Args:
         path: the sweep file.
@@ -349,7 +216,7 @@ def run_sweep(
         workers: local worker processes (default: the number of cores).
         scheduler: address of a Dask distributed scheduler (instead of local workers).
         dry_run: timing only for every run.
-        progress: a progress bar over runs (None: only on a terminal).
+        progress: progress bars over trials and runs (None: only on a terminal).
         replace_sweep: allow ``out`` to hold another sweep until now (see :mod:`simfl.sweepdir`).
 
     Raises:
@@ -358,7 +225,8 @@ def run_sweep(
             process is running a sweep in it (nothing is written).
         SweepIncomplete: some runs could not finish; what finished is kept.
     """
-    spec, base, runs = plan_sweep(path, dry_run)
+    plan = make_plan(path, dry_run)
+    spec, runs = plan.spec, plan.runs
     out = Path(out) if out is not None else Path("sweeps") / spec.name
     if out.exists() and not out.is_dir():
         raise RunDirError(f"--out {out}: exists and is not a directory")
@@ -366,38 +234,70 @@ def run_sweep(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunDirError(f"--out {out}: cannot create directory ({exc.strerror or exc})") from None
+    record = _record(spec, plan.base, dry_run)
     with sweep_lock(out):
-        fingerprint = sweep_fingerprint([(p.run_id, p.point) for p in runs], spec.targets)
-        claim_sweep_dir(out, _record(spec, base, dry_run), fingerprint, [p.run_id for p in runs], replace_sweep)
+        points = [(p.run_id, p.point) for p in runs]
+        if spec.tune is not None:  # the runs' ids depend on the tuning: the protocol is part of the sweep
+            points.append(("tune", record["tune"]))
+        claim_sweep_dir(out, record, sweep_fingerprint(points, spec.targets), [p.run_id for p in runs], replace_sweep)
         (out / RUNS).mkdir(exist_ok=True)
-        return _run_claimed(out, spec, runs, workers, scheduler, progress)
+        with Workers(workers, scheduler) as pool:
+            if spec.tune is None:
+                return _run_claimed(out, spec, runs, pool, progress)
+            return _run_tuned(out, plan, pool, progress)
 
 
-def _run_claimed(out: Path, spec: SweepSpec, runs: list[PlannedRun], workers: int | None, scheduler: str | None,
-                 progress: bool | None) -> SweepOutcome:
-    """The body of :func:`run_sweep` once ``out`` is this sweep's and locked."""
-    summary = _Summary(out / SUMMARY, spec, runs)
+def _run_tuned(out: Path, plan: SweepPlan, pool: Workers, progress: bool | None) -> SweepOutcome:
+    """Tune every contest, then run the evaluation seeds with the chosen settings."""
+    from simfl.tuning import TUNING_DIR, evaluation_runs, run_tuning
+    from simfl.tuning.plan import cell_of
+
+    spec, by = plan.spec, plan.spec.tune_by
+    (out / TUNING_DIR).mkdir(exist_ok=True)
+    tuning = run_tuning(plan.contests, spec.tune, plan.horizon, out, pool, spec.name, by, progress)
+    chosen = evaluation_runs(spec, plan.base, plan.runs, tuning.choices, plan.extra, plan.search_path)
+    runs, failed, tuned = [], {}, {}
+    for untuned, planned in zip(plan.runs, chosen):
+        key = (cell_of({k: v for k, v in untuned.point.items() if k != by}), str(untuned.point[by]))
+        if planned is None:  # every setting failed: nothing to evaluate
+            failed[untuned.run_id] = {"status": "failed", "error": f"tuning failed: {tuning.errors.get(key)}"}
+            runs.append(untuned)
+        else:
+            runs.append(planned)
+            tuned[planned.run_id] = tuning.choices[key].values
+    return _run_claimed(out, spec, runs, pool, progress, failed=failed, tuned=tuned)
+
+
+def _run_claimed(out: Path, spec: SweepSpec, runs: list[PlannedRun], pool: Workers, progress: bool | None,
+                 failed: dict[str, dict[str, Any]] | None = None,
+                 tuned: dict[str, dict[str, Any]] | None = None) -> SweepOutcome:
+    """Run what is left of ``runs`` (``out`` is this sweep's and locked); ``failed``: rows decided
+    without running (their runs are skipped)."""
+    failed = failed or {}
+    summary = _Summary(out / SUMMARY, spec, runs, tuned)
     todo: list[PlannedRun] = []
     for planned in runs:  # the summary is rebuilt from runs/: what a dead process left is seen as it is
+        if planned.run_id in failed:
+            summary.set(planned, failed[planned.run_id])
+            continue
         run_dir = out / RUNS / planned.run_id
         row = _row_from_dir(run_dir, spec.targets) if run_dir.exists() else {"status": "pending", "error": None}
         summary.set(planned, row)
         if row["status"] not in DONE:  # failed, interrupted, never started, or done but damaged
             todo.append(planned)
     summary.write(force=True)
-    skipped = len(runs) - len(todo)
+    skipped = len(runs) - len(todo) - len(failed)
+    by_dir = {str(out / RUNS / p.run_id): p for p in todo}
 
-    def on_done(planned: PlannedRun, row: dict[str, Any]) -> None:
-        summary.set(planned, row)
+    def on_done(job: Job, row: dict[str, Any]) -> None:
+        summary.set(by_dir[job.run_dir], row)
         summary.write()
 
+    jobs = [Job(dump_config(p.config), str(out / RUNS / p.run_id), p.config.search_path, tuple(spec.targets), p.point)
+            for p in todo]
     bar = tqdm(total=len(todo), unit="run", desc=spec.name, disable=None if progress is None else not progress)
     try:
-        if todo:
-            if scheduler:
-                _dask(todo, out, spec.targets, scheduler, on_done, bar)
-            else:
-                _local(todo, out, spec.targets, workers or os.cpu_count() or 1, on_done, bar)
+        pool.run(jobs, on_done, bar)
     except (SweepIncomplete, KeyboardInterrupt):
         for planned in todo:  # settle what the dead or interrupted workers left behind
             if summary.rows[planned.run_id].get("status") in ("pending", "interrupted", None):

@@ -9,15 +9,16 @@ A sweep directory ``DIR`` holds only names simfl writes:
   (``simfl sweep --replace-sweep``): then the folder becomes the new sweep's, its summary is
   rewritten, and run directories are kept (a run's id is a hash of its config, so runs the two
   sweeps share are reused, not recomputed).
-* ``DIR/summary.parquet`` and ``DIR/runs/<run_id>/`` (see :mod:`simfl.sweep`).
+* ``DIR/summary.parquet`` and ``DIR/runs/<run_id>/`` (see :mod:`simfl.sweep`); a tuned sweep
+  also ``DIR/tuning.parquet`` and ``DIR/tuning/<run_id>/`` (its trials, see :mod:`simfl.tuning`).
 * ``DIR/.simfl-sweep.lock`` — held (an OS file lock, ``flock``) by the one process running the
   sweep; a second ``simfl sweep`` on the same folder is refused at once. The operating system
   releases the lock when its process dies, however it dies, so a killed sweep never blocks the
   next one.
 
 Other files in ``DIR`` (e.g. the sweep file itself when ``DIR`` is its folder) are never
-written, replaced or removed. A folder that holds a ``summary.parquet`` or a ``runs`` folder
-without a sweep manifest is refused, unless it is a sweep directory written by an older simfl
+written, replaced or removed. A folder that holds a ``summary.parquet``, a ``runs`` or a ``tuning``
+folder without a sweep manifest is refused, unless it is a sweep directory written by an older simfl
 (a ``sweep.yaml`` record and a summary with ``run_id`` and ``status`` columns), which is adopted
 when it holds the same runs.
 """
@@ -45,6 +46,7 @@ SWEEP_KIND = "simfl sweep"
 LOCK_FILE = ".simfl-sweep.lock"
 _SUMMARY = "summary.parquet"
 _RUNS = "runs"
+_TUNING = "tuning"
 _LEGACY_RECORD = "sweep.yaml"
 
 
@@ -152,7 +154,10 @@ def claim_sweep_dir(path: Path, record: dict[str, Any], fingerprint: str, run_id
                 "folder (its summary is rewritten; run directories are kept and reused), or choose another --out"
             )
     else:
-        summary, runs = path / _SUMMARY, path / _RUNS
+        summary, runs, tuning = path / _SUMMARY, path / _RUNS, path / _TUNING
+        if tuning.exists():
+            raise RunDirError(f"--out {path}: holds {_TUNING}/ that simfl did not write (no {SWEEP_MANIFEST}); "
+                              "choose another --out")
         if summary.exists() or (runs.exists() and any(runs.iterdir())):
             legacy = _legacy_run_ids(path)
             if legacy is None:

@@ -3,6 +3,8 @@
 A sweep file::
 
     base: ../configs/flagship.yaml     # a config path (relative to this file) or an inline mapping
+    set:                               # optional: keys set for every run (like --set), before the grid
+      data.validation_fraction: 0.1
     grid:                              # dotted keys → lists; the cartesian product is taken
       algorithm.type: [fedavg, fedasync, fedbuff]
       heterogeneity.compute.seconds_per_sample.sigma: [0.25, 0.5, 1.0, 1.5]
@@ -39,13 +41,14 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from simfl.config.load import config_from_dict, read_yaml, resolve_paths, split_key
+from simfl.config.load import apply_overrides, config_from_dict, read_yaml, resolve_paths, split_key
 from simfl.config.messages import render_validation_error
 from simfl.config.schema import NON_RESULT_SECTIONS, Config, Name, Section
+from simfl.config.tunespec import TuneSpec
 from simfl.errors import ConfigError
 
 __all__ = ["SweepSpec", "PlannedRun", "load_sweep", "sweep_search_path", "expand_sweep", "run_id_of", "result_digest",
-           "point_label", "LABEL"]
+           "point_label", "point_config", "LABEL"]
 
 #: A swept key that names points without changing their config.
 LABEL = "label"
@@ -56,6 +59,10 @@ class SweepSpec(Section):
 
     name: Name | None = Field(None, description="label of the sweep (default: the file's stem); a name, not a path")
     base: str | dict[str, Any] = Field(default_factory=dict, description="config path (relative to the sweep file) or inline config")
+    set: dict[str, Any] = Field(
+        default_factory=dict, description="dotted config keys -> values applied to the base for every run (like "
+        "--set; e.g. data.validation_fraction: 0.1), before the swept keys"
+    )
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="dotted config keys → values; cartesian product")
     zip: dict[str, list[Any]] = Field(default_factory=dict, description="dotted config keys → equally long lists varied together")
     variants: dict[str, dict[str, Any]] = Field(
@@ -64,6 +71,10 @@ class SweepSpec(Section):
     seeds: int | list[int] = Field(1, description="number of seeds (0..n-1) or an explicit list")
     targets: list[float] = Field(default_factory=list, description="test accuracies whose time-to-reach is summarized")
     max_runs: int = Field(100_000, ge=1, description="a sweep with more runs than this is refused (raise it if you mean it)")
+    tune: TuneSpec | None = Field(
+        None, description="tune every contestant in every cell on tuning seeds before the evaluation runs "
+        "(simfl.config.tunespec); null = the settings as given"
+    )
 
     @field_validator("grid", "zip")
     @classmethod
@@ -121,7 +132,51 @@ class SweepSpec(Section):
         clash = varied & (set(self.grid) | set(self.zip))
         if clash:
             raise ValueError(f"keys both in variants and grid/zip: {', '.join(sorted(clash))}")
+        fixed = sorted(set(self.set) & set(self.swept_keys))
+        if fixed:
+            raise ValueError(f"set: {fixed[0]} is also swept; a key is either set for every run or swept")
+        for key in self.set:
+            split_key(key)
+        if self.tune is not None:
+            self._check_tune(self.tune)
         return self
+
+    def _check_tune(self, tune: TuneSpec) -> None:
+        """The ``tune`` section against the rest of the sweep: contestants, keys and seeds."""
+        by = self.tune_by
+        if by not in self.swept_keys:
+            raise ValueError(f"tune.by: {by} is not a swept key of this sweep; swept keys: "
+                             f"{', '.join(self.swept_keys) or 'none'}")
+        contestants = [str(v) for v in self.values_of(by)]
+        unknown = [c for c in tune.space if c not in contestants]
+        if unknown:
+            raise ValueError(f"tune.space: {unknown[0]} is not a value of {by}; values: {', '.join(contestants)}")
+        swept = set(self.swept_keys)
+        for contestant, keys in tune.space.items():
+            both = sorted(set(keys) & swept)
+            if both:
+                raise ValueError(f"tune.space: {contestant}: {both[0]} is swept; a key is either swept or tuned")
+        overlap = sorted(set(tune.tuning_seeds(self.seed_list)) & set(self.seed_list))
+        if overlap:
+            raise ValueError(f"tune.seeds: {overlap} are also evaluation seeds; tuning and evaluation seeds must be "
+                             "disjoint")
+
+    @property
+    def tune_by(self) -> str:
+        """The swept key naming the contestants of ``tune`` (``label`` with variants, else ``algorithm.type``)."""
+        if self.tune is not None and self.tune.by is not None:
+            return self.tune.by
+        return LABEL if self.variants else "algorithm.type"
+
+    def values_of(self, key: str) -> list[Any]:
+        """The values a swept key takes, in file order."""
+        if key in self.grid:
+            return list(self.grid[key])
+        if key in self.zip:
+            return list(dict.fromkeys(self.zip[key]))
+        if key == LABEL and self.variants:
+            return list(self.variants)
+        return list(dict.fromkeys(v[key] for v in self.variants.values() if key in v))
 
     @property
     def num_runs(self) -> int:
@@ -202,6 +257,8 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, dict[str, Any]]:
         base = resolve_paths(read_yaml(base_path) or {}, base_path.parent)
     else:
         base = resolve_paths(spec.base, path.parent)
+    if spec.set:
+        base = apply_overrides(base, list(spec.set.items()), sweep_search_path(path))
     if spec.name is None:
         spec = spec.model_copy(update={"name": path.stem})
     return spec, base
@@ -218,6 +275,24 @@ def sweep_search_path(path: str | Path) -> tuple[str, ...]:
         if candidate.is_file() and candidate.parent.resolve() not in folders:
             folders.append(candidate.parent.resolve())
     return tuple(str(f) for f in folders)
+
+
+def point_config(spec: SweepSpec, base: dict[str, Any], point: dict[str, Any], seed: int,
+                 extra_overrides: list = (), search_path: tuple[str, ...] = (), more: list = (),
+                 what: str = "sweep point") -> Config:
+    """The validated config of a sweep ``point`` under ``seed``: ``base``, then ``extra_overrides``,
+    the point's keys, ``more`` (``(key, value)`` pairs, e.g. a tuned setting) and the seed; named
+    ``<sweep>-<run id>``.
+
+    Raises:
+        ConfigError: naming ``what`` and the point.
+    """
+    overrides = [*extra_overrides, *((k, v) for k, v in point.items() if k != LABEL), *more, ("seed", seed)]
+    try:
+        config = config_from_dict(base, overrides, source="base", search_path=search_path)
+    except ConfigError as exc:
+        raise ConfigError(f"{what} {point_label(point)}: {exc}") from None
+    return config.model_copy(update={"name": f"{spec.name}-{run_id_of(config)}"})
 
 
 def expand_sweep(
@@ -241,12 +316,7 @@ def expand_sweep(
     seen: dict[str, dict[str, Any]] = {}
     for point in points:
         for seed in spec.seed_list:
-            overrides = [*extra_overrides, *((k, v) for k, v in point.items() if k != LABEL), ("seed", seed)]
-            try:
-                config = config_from_dict(base, overrides, source="base", search_path=search_path)
-            except ConfigError as exc:
-                raise ConfigError(f"sweep point {point_label(point)}: {exc}") from None
-            config = config.model_copy(update={"name": f"{spec.name}-{run_id_of(config)}"})
+            config = point_config(spec, base, point, seed, extra_overrides, search_path)
             rid = run_id_of(config)
             if rid in seen:
                 raise ConfigError(

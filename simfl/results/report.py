@@ -119,6 +119,32 @@ def _few_pairs(table: pd.DataFrame, by: str) -> list[str]:
             f"({', '.join(sorted(set(map(str, few[by]))))}): the interval is unreliable or missing"]
 
 
+def _tuning_block(path: Path, summary: pd.DataFrame, by: str) -> list[str]:
+    """A tuned sweep's protocol in one sentence, the chosen setting per cell, and edge warnings."""
+    from simfl.results.tuning import chosen_settings, edge_warnings, protocol_sentence, read_tuning, tuning_record
+    from simfl.sweepdir import read_sweep_manifest
+
+    manifest = read_sweep_manifest(path)
+    record = tuning_record(manifest)
+    if record is None:
+        return []
+    table = read_tuning(path)
+    base = (manifest.get("sweep") or {}).get("base") or {}
+    fraction = (base.get("data") or {}).get("validation_fraction")
+    criterion = record.get("criterion") or {}
+    horizon = record.get("horizon_s") or criterion.get("budget_s") or (base.get("stop") or {}).get("sim_time_s", 40.0)
+    seeds = sorted(int(s) for s in summary.seed.unique())
+    contestants = list(dict.fromkeys(summary[record.get("by", by)].dropna())) if record.get("by", by) in summary else []
+    lines = ["", protocol_sentence(record, table, seeds, fraction, horizon, contestants)]
+    if table is None or table.empty:
+        return lines + ["  (no trial has run yet)"]
+    chosen = chosen_settings(table, record.get("by", by))
+    show = chosen.drop(columns=[c for c in chosen.columns if c.startswith("tuned:")] + ["rung_s"])
+    show["criterion"] = show["criterion"].map(_fmt)
+    return lines + ["chosen settings (criterion: the chosen setting's score at the last rung it ran):",
+                    show.to_string(index=False)] + edge_warnings(record, chosen)
+
+
 def report_text(
     path: str | Path,
     by: str = "algorithm.type",
@@ -160,6 +186,7 @@ def report_text(
         reference = match_value(summary[by], reference, by)
     if horizon is not None and not horizon > 0:
         raise SimflError(f"--horizon {horizon}: must be a positive number of simulated seconds")
+    lines += _tuning_block(p, summary, by)
     summary = with_censoring_times(summary)
     for target in target_values(summary):
         lines += _survival_block(summary, target, by, horizon, level)

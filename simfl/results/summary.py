@@ -46,8 +46,9 @@ def target_values(summary: pd.DataFrame) -> list[float]:
 
 
 def swept_columns(summary: pd.DataFrame) -> list[str]:
-    """The swept keys of a sweep summary: columns named by dotted config paths, and ``label``."""
-    return [c for c in summary.columns if ("." in c and not c.startswith("time_to_")) or c == "label"]
+    """The swept keys of a sweep summary: columns named by dotted config paths, and ``label``
+    (not the ``tuned:<key>`` columns of a tuned sweep: a tuned value is part of a method, not of a world)."""
+    return [c for c in summary.columns if ("." in c and not c.startswith(("time_to_", "tuned:"))) or c == "label"]
 
 
 def accuracy_column(evals: pd.DataFrame) -> str:

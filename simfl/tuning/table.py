@@ -1,0 +1,54 @@
+"""``DIR/tuning.parquet``: one row per tuning trial, written atomically.
+
+Columns: the cell's swept keys and the contestant (``tune.by``); ``setting_index`` and
+``setting`` (``key=value, ...``) with one ``tuned:<key>`` column per tuned key; ``seed`` (a tuning
+seed) and ``run_id`` (its directory under ``DIR/tuning/``); ``status`` (``complete``, ``paused``
+when it was stopped early and kept its checkpoint, ``diverged``, ``failed``, ...) and
+``reached_s`` (where a paused trial stands); ``rung_s`` (the last rung its setting was scored
+at), ``time_to_target_s`` (capped at ``rung_s``; NaN for ``accuracy_at``), ``validation_accuracy``
+(at ``rung_s``, or at the budget), ``criterion`` (its setting's score there: mean over the tuning
+seeds), ``stopped_early``, ``chosen`` and ``error``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+__all__ = ["TUNING_TABLE", "write_tuning_table", "tidy_value"]
+
+TUNING_TABLE = "tuning.parquet"
+
+
+def tidy_value(value: Any) -> Any:
+    """A value a parquet cell can hold: mappings and lists as YAML flow text."""
+    if isinstance(value, (dict, list)):
+        return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+    return value
+
+
+def _one_kind(column: pd.Series) -> pd.Series:
+    """An object column of mixed kinds (numbers and text) as text, so parquet can store it."""
+    if column.dtype != object:
+        return column
+    kinds = {type(v) for v in column.dropna()}
+    numbers = kinds <= {int, float, bool}
+    if len(kinds) <= 1 or numbers:
+        return column
+    return column.map(lambda v: v if v is None or (isinstance(v, float) and v != v) else str(tidy_value(v)))
+
+
+def write_tuning_table(out: Path, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Write ``out/tuning.parquet`` from the trial rows (atomically) and return it."""
+    df = pd.DataFrame.from_records([{k: tidy_value(v) for k, v in row.items()} for row in rows])
+    for column in df.columns:
+        df[column] = _one_kind(df[column])
+    path = Path(out) / TUNING_TABLE
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+    return df
