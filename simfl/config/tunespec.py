@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from simfl.strict import StrictModel
 from simfl.tagged import tagged_union
@@ -93,7 +93,25 @@ class Halving(_Part):
     eta: int = Field(3, ge=2, description="each rung keeps the best 1/eta of the settings and runs eta times longer")
 
 
-_Values = list[Any] | Range
+def _values(value: Any) -> list[Any] | Range:
+    """A key's candidates: a list of values, or a range mapping ``{low, high, log, integer}``."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, Range):
+        return value
+    if isinstance(value, dict):
+        from pydantic import ValidationError
+
+        try:
+            return Range.model_validate(value)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ValueError(f"{where + ': ' if where else ''}{first['msg'].removeprefix('Value error, ')}") from None
+    raise ValueError(f"expected a list of values or a range {{low, high, log, integer}}, got {value!r}")
+
+
+_Values = Annotated[Any, BeforeValidator(_values)]
 
 
 class TuneSpec(_Part):

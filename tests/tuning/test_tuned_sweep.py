@@ -169,3 +169,18 @@ def test_the_report_states_the_protocol_and_warns_at_the_edge(tmp_path):
     warnings = [line for line in text.splitlines() if "warning:" in line and "model.kwargs.guess" in line]
     # majority 3 is the largest guess tried (an edge), majority 1 is inside the range
     assert len(warnings) == 2 and all("data.source_kwargs.majority=3" in w and "largest value" in w for w in warnings)
+
+
+@pytest.mark.slow
+def test_tuning_on_local_workers_and_a_dask_cluster_equals_tuning_in_process(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    here = run_sweep(_toy_sweep(tmp_path), out=tmp_path / "here", workers=1, progress=False)
+    pool = run_sweep(_toy_sweep(tmp_path), out=tmp_path / "pool", workers=2, progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        dask = run_sweep(_toy_sweep(tmp_path), out=tmp_path / "dask", scheduler=cluster.scheduler_address,
+                         progress=False)
+    reference = pd.read_parquet(tmp_path / "here" / "tuning.parquet")
+    for other, outcome in (("pool", pool), ("dask", dask)):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / other / "tuning.parquet"), reference, check_exact=True)
+        pd.testing.assert_frame_equal(outcome.summary.drop(columns=["host_seconds"]),
+                                      here.summary.drop(columns=["host_seconds"]), check_exact=True)
