@@ -185,9 +185,7 @@ class Workers:
 
     def close(self) -> None:
         """Stop the local processes (waiting for them) and close the Dask client."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._shutdown_pool()
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -226,6 +224,12 @@ class Workers:
                                              initargs=(os.getpid(), self._stop))
         return self._pool
 
+    def _shutdown_pool(self) -> None:
+        """Wait for the local processes to end (their runs recorded), and forget the pool."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
     def _run_pool(self, jobs: Sequence[Job], on_done: OnDone, bar) -> None:
         pool = self._start_pool()
         futures = {pool.submit(_pool_run, job): job for job in jobs}
@@ -237,7 +241,7 @@ class Workers:
         except BrokenProcessPool:
             for fut in futures:
                 fut.cancel()
-            self._pool = None
+            self._shutdown_pool()  # what the other workers were running is recorded before the caller looks
             raise SweepIncomplete("a worker process died (killed or out of memory)") from None
         except KeyboardInterrupt:
             self._stop.set()  # runs already queued to a worker are not started
@@ -247,6 +251,7 @@ class Workers:
             # so the runs in progress stop between two events and are recorded interrupted.
             for process in list(getattr(pool, "_processes", None) or {}):
                 _signal_quietly(process, signal.SIGTERM)
+            self._shutdown_pool()
             raise
 
     def _connect(self):
