@@ -276,6 +276,10 @@ def _cmd_sweep(args) -> int:
         print("simfl sweep: interrupted; what finished is kept, rerun the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts.items()))
+    if outcome.tuning is not None:
+        stopped = int(outcome.tuning.stopped_early.sum()) if len(outcome.tuning) else 0
+        print(f"tuning: {len(outcome.tuning)} trials ({outcome.trials_ran} trial runs now; {stopped} trials stopped early): "
+              f"{outcome.path / 'tuning.parquet'} (simfl report {outcome.path}: the protocol and the chosen settings)")
     print(f"{outcome.path}: {outcome.planned} runs ({outcome.ran} run now, {outcome.skipped} already complete): {counts}")
     print(f"summary: {outcome.path / 'summary.parquet'}")
     return 0 if outcome.counts.get("complete", 0) == outcome.planned else 1

@@ -58,6 +58,8 @@ class SweepOutcome:
     planned: int
     ran: int
     skipped: int
+    tuning: pd.DataFrame | None = None  #: ``tuning.parquet`` of a tuned sweep
+    trials_ran: int = 0  #: tuning trial runs computed by this invocation
 
     @property
     def counts(self) -> dict[str, int]:
@@ -265,7 +267,9 @@ def _run_tuned(out: Path, plan: SweepPlan, pool: Workers, progress: bool | None)
         else:
             runs.append(planned)
             tuned[planned.run_id] = tuning.choices[key].values
-    return _run_claimed(out, spec, runs, pool, progress, failed=failed, tuned=tuned)
+    outcome = _run_claimed(out, spec, runs, pool, progress, failed=failed, tuned=tuned)
+    outcome.tuning, outcome.trials_ran = tuning.table, tuning.ran
+    return outcome
 
 
 def _run_claimed(out: Path, spec: SweepSpec, runs: list[PlannedRun], pool: Workers, progress: bool | None,

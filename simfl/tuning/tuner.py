@@ -54,6 +54,7 @@ class TuningOutcome:
     choices: dict[tuple, Setting | None]
     errors: dict[tuple, str]
     table: pd.DataFrame
+    ran: int = 0  #: trial runs computed by this invocation (a paused trial resumed counts again)
 
 
 def _trial_state(run_dir: Path) -> tuple[str | None, float | None]:
@@ -97,6 +98,7 @@ class _Tuner:
         self.choices: dict[tuple, Setting | None] = {c.key: c.settings[0] for c in contests if not c.tuned}
         self.errors: dict[tuple, str] = {}
         self.trial_errors: dict[str, str] = {}
+        self.ran = 0
 
     def trial_dir(self, trial: Trial) -> Path:
         return self.out / TUNING_DIR / trial.run_id
@@ -113,7 +115,7 @@ class _Tuner:
                     self._judge(contest, rung, last=k == len(rungs) - 1)
         finally:
             table = write_tuning_table(self.out, self.rows())
-        return TuningOutcome(self.choices, self.errors, table)
+        return TuningOutcome(self.choices, self.errors, table, self.ran)
 
     def _run_rung(self, contests: list[Contest], k: int, rungs: list[float], workers: Workers) -> None:
         rung = rungs[k]
@@ -124,6 +126,7 @@ class _Tuner:
                 if _needs_run(self.trial_dir(trial), rung)]
         if not jobs:
             return
+        self.ran += len(jobs)
         desc = f"{self.name}: tuning, rung {k + 1}/{len(rungs)} ({rung:g} s)"
         bar = tqdm(total=len(jobs), unit="trial", desc=desc, disable=None if self.progress is None else not self.progress)
 
