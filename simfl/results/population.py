@@ -4,7 +4,9 @@ A sweep's summary carries, per run, the mean, median and CV of what its clients 
 (:mod:`simfl.scenario.realised`). Under one seed the population is the same for every value
 of the compared key (``--by``, e.g. the method), so a *cell* (one combination of the other
 swept keys, see :func:`~simfl.results.paired.world_keys`) holds one population per seed; the
-table gives, per cell, each statistic's mean over seeds with its range ``[min, max]``.
+table gives, per cell, each statistic's mean over seeds with its range ``[min, max]``. Keys
+that leave a column as it is (the method, a concurrency; the speed spread for the bandwidths)
+are left out of its table, so cells that drew the same clients share one row.
 """
 
 from __future__ import annotations
@@ -19,22 +21,39 @@ __all__ = ["population_table", "population_block"]
 _SHOWN = {"mean": "mean", "median": "median", "cv": "CV"}
 
 
+def _changes_population(summary: pd.DataFrame, key: str, others: list[str], columns: list[str]) -> bool:
+    """Whether runs that differ only in ``key`` (same seed and ``others``) drew different clients."""
+    per_seed = summary.groupby([*others, "seed"], dropna=False)[columns].nunique()
+    return bool((per_seed > 1).any().any())
+
+
 def _cell_keys(summary: pd.DataFrame, by: str, columns: list[str]) -> list[str]:
-    """The world keys, and ``by`` too when it changes the population (e.g. ``--by`` a spread key)."""
-    keys = world_keys(summary, by)
-    per_seed = summary.groupby([*keys, "seed"], dropna=False)[columns].nunique()
-    return keys + [by] if (per_seed > 1).any().any() else keys
+    """The keys telling populations apart: the world keys and ``by`` (e.g. ``--by`` a spread key),
+    less those that leave the population as it is (the method, a concurrency)."""
+    keys = [*world_keys(summary, by), by]
+    for key in list(keys):
+        others = [k for k in keys if k != key]
+        if not _changes_population(summary, key, others, columns):
+            keys = others
+    return keys
 
 
-def population_table(summary: pd.DataFrame, by: str) -> pd.DataFrame:
+def population_table(summary: pd.DataFrame, by: str, column: str | None = None) -> pd.DataFrame:
     """Per cell: each population statistic's mean, min and max over seeds, and the seeds counted.
 
+    Args:
+        summary: a sweep summary.
+        by: the compared key (``--by``).
+        column: one profile column (``seconds_per_sample``): its cells are the keys *it*
+            changes with; None: all columns, with the keys any of them changes with.
+
     Returns:
-        One row per cell: the cell's keys, ``seeds``, and for each ``{column}_{stat}`` summary
-        column its ``_mean``, ``_min`` and ``_max`` over seeds. Empty when no run recorded its
-        population.
+        One row per cell: the cell's keys (a single ``cell`` column reading ``all runs`` when
+        none changes the population), ``seeds``, and for each ``{column}_{stat}`` summary
+        column its ``_mean``, ``_min`` and ``_max`` over seeds. Empty when no run recorded it.
     """
-    columns = [column_name(c, s) for c in PROFILE_COLUMNS for s in STATISTICS if column_name(c, s) in summary]
+    names = [column] if column is not None else list(PROFILE_COLUMNS)
+    columns = [column_name(c, s) for c in names for s in STATISTICS if column_name(c, s) in summary]
     runs = summary.dropna(subset=columns[:1]) if columns else summary.iloc[:0]
     if runs.empty or "seed" not in runs:
         return pd.DataFrame()
@@ -51,8 +70,7 @@ def _shown(table: pd.DataFrame, column: str) -> bool:
     """Seconds per sample always; another column when its clients differ or its cells do."""
     if column == "seconds_per_sample":
         return True
-    cv, means = table.get(f"{column}_cv_max"), table.get(f"{column}_mean_mean")
-    return cv is not None and (bool((cv > 0).any()) or means.nunique() > 1)
+    return bool((table[f"{column}_cv_max"] > 0).any()) or table[f"{column}_mean_mean"].nunique() > 1
 
 
 def _cell(mean: float, lo: float, hi: float, seeds: int) -> str:
@@ -63,15 +81,12 @@ def _cell(mean: float, lo: float, hi: float, seeds: int) -> str:
 
 def population_block(summary: pd.DataFrame, by: str) -> list[str]:
     """Report lines: per shown profile column, a table of mean / median / CV per cell."""
-    table = population_table(summary, by)
-    if table.empty:
-        return []
-    keys = [c for c in table.columns[: list(table.columns).index("seeds")]]
-    lines = ["", f"realised population per cell (what the clients drew; the same for every {by} under one seed): "
-             "mean / median / CV over clients, the mean over seeds [min, max]"]
+    lines = []
     for column, (name, unit) in PROFILE_COLUMNS.items():
-        if f"{column}_mean_mean" not in table or not _shown(table, column):
+        table = population_table(summary, by, column)
+        if table.empty or not _shown(table, column):
             continue
+        keys = list(table.columns[: list(table.columns).index("seeds")])
         show = table[[*keys, "seeds"]].copy()
         for stat in STATISTICS:
             stem = column_name(column, stat)
@@ -79,4 +94,7 @@ def population_block(summary: pd.DataFrame, by: str) -> list[str]:
                 _cell(m, lo, hi, n) for m, lo, hi, n in
                 zip(table[f"{stem}_mean"], table[f"{stem}_min"], table[f"{stem}_max"], table["seeds"])]
         lines += [f"{name}:", show.to_string(index=False)]
-    return lines
+    if not lines:
+        return []
+    return ["", "realised population per cell (what the clients drew; a cell: the swept keys it changes with): "
+            "mean / median / CV over clients, the mean over seeds [min, max]", *lines]
