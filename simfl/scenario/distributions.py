@@ -85,6 +85,10 @@ class Distribution(StrictModel):
     is_constant: ClassVar[bool] = False
     #: The forms the parameters may be written in (empty: the fields as declared).
     FORMS: ClassVar[tuple[Form, ...]] = ()
+    #: Absent parameters written as null in a dump of a law with FORMS (the others are left
+    #: out): what configs wrote before the ``{mean, cv}`` forms, so a run's id, a digest of its
+    #: config, stays the same for them.
+    NULLS_WRITTEN: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="before")
     @classmethod
@@ -92,6 +96,14 @@ class Distribution(StrictModel):
         if cls.FORMS and isinstance(data, dict) and set(data) <= set(cls.model_fields):
             form_of(cls.model_fields["dist"].default, cls.FORMS, data, cls.model_fields)  # unknown keys: named by pydantic
         return data
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler) -> Any:
+        data = handler(self)
+        if not self.FORMS or not isinstance(data, dict):
+            return data
+        keep = self.NULLS_WRITTEN if getattr(self, "cv", None) is None else frozenset()
+        return {k: v for k, v in data.items() if v is not None or k in keep}
 
     @property
     def form(self) -> Form | None:
@@ -397,6 +409,7 @@ class LogNormal(Distribution):
         Form(("median", "sigma"), "sigma", "the mean grows as e^{σ²/2}"),
         MEAN_CV,
     )
+    NULLS_WRITTEN: ClassVar[frozenset[str]] = frozenset({"mean", "median"})
 
     @cached_property
     def log_sd(self) -> float:

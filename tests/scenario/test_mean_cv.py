@@ -256,3 +256,19 @@ def test_a_median_sigma_sweep_moves_the_mean_as_before():
         sd = mean * math.sqrt(math.expm1(sigma**2))
         assert abs(x.mean() - mean) <= 4 * sd / math.sqrt(CLIENTS) + 1e-15, (sigma, x.mean())
         assert np.median(x) == pytest.approx(median, rel=0.05 * sigma + 1e-12)
+
+
+@pytest.mark.parametrize("case, dumped", [
+    ({"dist": "lognormal", "median": 0.01, "sigma": 1.0}, {"dist": "lognormal", "mean": None, "median": 0.01, "sigma": 1.0}),
+    ({"dist": "lognormal", "mean": 0.01, "sigma": 1.0}, {"dist": "lognormal", "mean": 0.01, "median": None, "sigma": 1.0}),
+    ({"dist": "uniform", "low": 0.05, "high": 0.3}, {"dist": "uniform", "low": 0.05, "high": 0.3}),
+    ({"dist": "normal", "mean": 1.0, "std": 2.0}, {"dist": "normal", "mean": 1.0, "std": 2.0}),
+    ({"dist": "halfnormal", "std": 2.0}, {"dist": "halfnormal", "std": 2.0}),
+    ({"dist": "gamma", "mean": 1.0, "shape": 2.0}, {"dist": "gamma", "mean": 1.0, "shape": 2.0}),
+    ({"dist": "weibull", "mean": 1.0, "shape": 2.0}, {"dist": "weibull", "mean": 1.0, "shape": 2.0}),
+    ({"dist": "pareto", "scale": 1.0, "shape": 3.0}, {"dist": "pareto", "scale": 1.0, "shape": 3.0}),
+    ({"dist": "gamma", "mean": 1.0, "cv": 0.5}, {"dist": "gamma", "mean": 1.0, "cv": 0.5}),
+])
+def test_a_config_dump_of_the_old_forms_is_unchanged(case, dumped):
+    # a run's id is a digest of its dumped config: the new optional keys must not appear in old forms
+    assert as_distribution(case).model_dump() == dumped
