@@ -181,7 +181,11 @@ The half-normal and the exponential have a fixed cv (√(π/2 − 1) ≈ 0.756 a
 `{{mean, std}}` keeps its meaning: `mean` is the location of the normal before truncation at 0.
 
 A sweep over one key of a distribution (e.g. `heterogeneity.compute.seconds_per_sample.cv`)
-holds the other keys of its form fixed, so the form chosen decides what else moves:
+holds the other keys of its form fixed, so the form chosen decides what else moves: `{{mean, cv}}`
+and a lognormal's `{{mean, sigma}}` hold the mean, a gamma's or Weibull's `{{mean, shape}}` too,
+while a lognormal's `{{median, sigma}}` holds the median, so its mean, median × e^{{σ²/2}}, grows
+with σ (7.4 times at σ = 2). `simfl plot` says on a swept parameter's axis what its sweep held
+fixed, and `simfl report` shows each cell's realised mean, median and CV.
 
 | `dist` | form | sweeping | holds fixed | note |
 |---|---|---|---|---|
