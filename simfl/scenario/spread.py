@@ -24,6 +24,7 @@ from scipy import optimize, special
 
 __all__ = [
     "Form",
+    "MEAN_CV",
     "form_of",
     "forms_text",
     "weibull_inverse_shape",
