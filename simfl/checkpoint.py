@@ -28,7 +28,7 @@ from simfl.errors import RunDirError
 __all__ = ["FORMAT", "CHECKPOINT", "write_checkpoint", "read_checkpoint", "checkpoint_key"]
 
 #: The layout of a checkpoint's state; raised whenever the engine's state changes shape.
-FORMAT = 3
+FORMAT = 4  # 4: distributions hold their {mean, cv} forms (a cv field)
 
 #: The checkpoint's file name in a run directory.
 CHECKPOINT = "checkpoint.pkl"

@@ -299,7 +299,7 @@ def _cmd_plot(args) -> int:
     import matplotlib.pyplot as plt
 
     from simfl.plots import run_figures, sweep_figures
-    from simfl.plots.labels import label_context
+    from simfl.plots.labels import label_context, sweep_axis_labels
     from simfl.plots.style import resolve_style, style_context
     from simfl.results import busy_intervals, load_sweep_tables, offline_intervals, swept_columns, target_values
     from simfl.results.report import match_value
@@ -315,7 +315,8 @@ def _cmd_plot(args) -> int:
         resolve_style(args.style)
     except ValueError as exc:
         raise SimflError(f"--style {args.style}: {exc}") from None
-    with style_context(args.style), label_context(labels):
+    # a swept distribution parameter's axis says what the sweep held fixed (read from its manifest)
+    with style_context(args.style), label_context(labels, defaults=sweep_axis_labels(args.dir)):
         d = Path(args.dir)
         if d.is_file():
             from simfl.data import read_label_counts

@@ -29,6 +29,7 @@ from simfl.rng import SeedTree
 from simfl.scenario.model_size import param_count
 from simfl.scenario.coupling import label_share
 from simfl.scenario.population import build_population, samples_per_task
+from simfl.scenario.realised import population_stats
 from simfl.scenario.traces import load_profile_trace
 from simfl.checkpoint import CHECKPOINT, FORMAT as CHECKPOINT_FORMAT, read_checkpoint, write_checkpoint
 from simfl.errors import ConfigError, PluginError, RunDirError, SimflError
@@ -353,6 +354,7 @@ def run(
             model_bytes = dry_model_bytes(config, model)
         shares = label_share(federated.y, federated.offsets, coupling.labels) if by_label else None
         population = build_population(config.heterogeneity, sizes, tree, shares)
+        manifest["population"] = population_stats(population)  # what the clients drew (mean, median, CV)
         bar = SimulationProgress(config.stop, label=config.name or config.algorithm.type, enabled=progress)
         settings = engine_settings(config, population.num_samples)
         if saved is not None:  # continue where the checkpoint left off

@@ -20,6 +20,7 @@ from simfl.config.params import ALGORITHM_DOC, AlgorithmParams, component_ref
 from simfl.config.schema import MODELS, Config
 from simfl.scenario.availability import AVAILABILITY_MODELS
 from simfl.scenario.distributions import DISTRIBUTIONS
+from simfl.scenario.spread import TRUNCATED_NORMAL_MAX_CV, WEIBULL_MAX_CV
 
 __all__ = ["render", "component_doc"]
 
@@ -107,7 +108,8 @@ def _section(cls: type[BaseModel], prefix: str, out: list[str], seen: set) -> No
 def _registry(title: str, key: str, registry: dict[str, type[BaseModel]], out: list[str]) -> None:
     out.append(f"## {title}\n\n| `{key}` | parameters | meaning |\n|---|---|---|")
     for tag, cls in registry.items():
-        params = ", ".join(
+        forms = getattr(cls, "FORMS", ())
+        params = " or ".join(f"`{form.text}`" for form in forms) or ", ".join(
             f"`{n}`" + ("" if f.is_required() else f" (default `{_cell(_yaml(_default_value(f)))}`)")
             for n, f in cls.model_fields.items()
             if n != key
@@ -165,6 +167,46 @@ def _components(kind: str, out: list[str]) -> None:
         out.append(component_doc(kind, name))
 
 
+_SPREAD = """### Mean and coefficient of variation; what a sweep of the spread holds fixed
+
+Every law with a free spread can be written `{{dist: NAME, mean: M, cv: C}}`: the mean of the
+draws is M and their standard deviation C·M (cv = std / mean), beside the law's own parameters.
+A mapping gives exactly one of its forms (mixing, e.g. `shape` with `cv`, is an error), and the
+run's `config.yaml` keeps the form written. `cv: 0` is a point mass: every draw is M exactly (a
+constant is still written as a bare number). Reach: uniform cv ≤ 1/√3 (draws stay ≥ 0), normal
+cv < 1 (numerically {normal_max:.4f}), Weibull cv ≤ {weibull_max:.3g}; lognormal, gamma and
+Pareto take any cv ≥ 0 (the Pareto's tail index a = 1 + √(1 + 1/cv²) stays above 2).
+The half-normal and the exponential have a fixed cv (√(π/2 − 1) ≈ 0.756 and 1): give them by
+`mean` (or `std`). For the normal, `{{mean, cv}}` is the mean and cv of the truncated law, while
+`{{mean, std}}` keeps its meaning: `mean` is the location of the normal before truncation at 0.
+
+A sweep over one key of a distribution (e.g. `heterogeneity.compute.seconds_per_sample.cv`)
+holds the other keys of its form fixed, so the form chosen decides what else moves: `{{mean, cv}}`
+and a lognormal's `{{mean, sigma}}` hold the mean, a gamma's or Weibull's `{{mean, shape}}` too,
+while a lognormal's `{{median, sigma}}` holds the median, so its mean, median × e^{{σ²/2}}, grows
+with σ (7.4 times at σ = 2). `simfl plot` says on a swept parameter's axis what its sweep held
+fixed, and `simfl report` shows each cell's realised mean, median and CV.
+
+| `dist` | form | sweeping | holds fixed | note |
+|---|---|---|---|---|
+{rows}
+
+A fixed mean bandwidth does not fix the mean transfer time: a transfer of b bytes at B Mbit/s
+takes 8b/(10^6 B) s, and E[1/B] ≥ 1/E[B] grows with the spread. For a lognormal bandwidth with
+mean M, E[1/B] = (1 + cv²)/M; to hold the mean transfer time fixed, scale the mean as M(1 + cv²).
+"""
+
+
+def _spread_rows() -> str:
+    rows = []
+    for tag, cls in DISTRIBUTIONS.items():
+        for form in getattr(cls, "FORMS", ()):
+            if form.spread is not None:
+                held = ", ".join(f"`{k}`" for k in form.held_fixed(form.spread))
+                rows.append(f"| `{tag}` | `{form.text}` | `{form.spread}` | {held} | {_cell(form.note)} |")
+    return "\n".join(rows)
+
+
 _FLOWER = """## Server optimizers and Flower's strategies
 
 Every parameter of `algorithm.server_optimizer` and its default is in the tables above
@@ -199,6 +241,7 @@ def render() -> str:
     out = [_HEADER]
     _section(Config, "", out, {Config})
     _registry("Distributions (`{dist: NAME, ...}` or a bare number)", "dist", DISTRIBUTIONS, out)
+    out.append(_SPREAD.format(rows=_spread_rows(), normal_max=TRUNCATED_NORMAL_MAX_CV, weibull_max=WEIBULL_MAX_CV))
     _registry("Availability (`heterogeneity.availability`)", "type", AVAILABILITY_MODELS, out)
     _registry("Models (`model`)", "type", MODELS, out)
     for kind in registry.KINDS:

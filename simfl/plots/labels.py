@@ -3,15 +3,24 @@
 Figures never show a raw dotted key: :func:`axis_label` gives ``spread σ of client speed
 (lognormal)`` for ``heterogeneity.compute.seconds_per_sample.sigma``, a readable fallback for
 keys it does not know, and whatever :func:`set_label` (or ``simfl plot --label KEY=TEXT``) set.
+
+A swept distribution parameter says what the sweep held fixed, read from the sweep's base
+config as data (:func:`sweep_axis_labels`): ``CV of seconds per sample (lognormal, mean fixed
+at 0.01 s)``, or for a median-form σ ``σ of log seconds per sample (lognormal, median fixed at
+0.01 s: the mean grows as e^{σ²/2})``. Labels set by the user come first.
 """
 
 from __future__ import annotations
 
 import textwrap
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
+
+from simfl.scenario.distributions import DISTRIBUTIONS
+from simfl.scenario.realised import PROFILE_COLUMNS
 
 __all__ = [
     "KEY_LABELS",
@@ -24,6 +33,8 @@ __all__ = [
     "set_labels",
     "label_context",
     "wrap",
+    "held_fixed_labels",
+    "sweep_axis_labels",
 ]
 
 #: Axis labels of config keys and table columns (units in parentheses).
@@ -32,6 +43,7 @@ KEY_LABELS: dict[str, str] = {
     "heterogeneity.compute.seconds_per_sample.median": "median compute time per sample (s)",
     "heterogeneity.compute.seconds_per_sample.mean": "mean compute time per sample (s)",
     "heterogeneity.compute.seconds_per_sample.shape": "shape of client speed distribution",
+    "heterogeneity.compute.seconds_per_sample.cv": "CV of client compute time per sample",
     "heterogeneity.compute.jitter.sigma": "per-task jitter σ (lognormal)",
     "heterogeneity.network.down_mbps.sigma": "spread σ of download bandwidth (lognormal)",
     "heterogeneity.network.up_mbps.sigma": "spread σ of upload bandwidth (lognormal)",
@@ -64,6 +76,7 @@ KEY_LABELS: dict[str, str] = {
 #: Short symbols for swept values in panel titles and legends (``σ = 1.5``).
 KEY_SYMBOLS: dict[str, str] = {
     "heterogeneity.compute.seconds_per_sample.sigma": "σ",
+    "heterogeneity.compute.seconds_per_sample.cv": "CV",
     "heterogeneity.compute.jitter.sigma": "σ_jitter",
     "algorithm.concurrency": "C",
     "algorithm.clients_per_round": "K",
@@ -85,6 +98,7 @@ METHOD_NAMES: dict[str, str] = {
 
 
 _CUSTOM: dict[str, str] = {}
+_DEFAULTS: dict[str, str] = {}  # below _CUSTOM: e.g. what a sweep held fixed
 
 
 def set_label(key: str, text: str) -> None:
@@ -99,15 +113,21 @@ def set_labels(labels: Mapping[str, str]) -> None:
 
 
 @contextmanager
-def label_context(labels: Mapping[str, str]) -> Iterator[None]:
-    """:func:`set_labels` for the figures drawn inside ``with label_context(labels):`` only."""
-    saved = dict(_CUSTOM)
+def label_context(labels: Mapping[str, str], defaults: Mapping[str, str] | None = None) -> Iterator[None]:
+    """:func:`set_labels` for the figures drawn inside ``with label_context(labels):`` only.
+
+    ``defaults`` label keys that ``labels`` does not (e.g. :func:`sweep_axis_labels`).
+    """
+    saved, saved_defaults = dict(_CUSTOM), dict(_DEFAULTS)
     set_labels(labels)
+    _DEFAULTS.update(defaults or {})
     try:
         yield
     finally:
         _CUSTOM.clear()
         _CUSTOM.update(saved)
+        _DEFAULTS.clear()
+        _DEFAULTS.update(saved_defaults)
 
 
 def axis_label(key: str | None) -> str:
@@ -120,6 +140,8 @@ def axis_label(key: str | None) -> str:
         return ""
     if key in _CUSTOM:
         return _CUSTOM[key]
+    if key in _DEFAULTS:
+        return _DEFAULTS[key]
     if key in KEY_LABELS:
         return KEY_LABELS[key]
     parts = str(key).split(".")
@@ -142,6 +164,8 @@ def value_label(key: str, value: Any) -> str:
     if key in ("algorithm.type", "label"):
         return method_label(value)
     symbol = KEY_SYMBOLS.get(key) if key not in _CUSTOM else None
+    if symbol is None and key not in _CUSTOM and key in _DEFAULTS:
+        symbol = _DEFAULTS[key].split("\n")[0]  # what is varied; what is held fixed is on the axis
     return f"{symbol or axis_label(key)} = {_format(value)}"
 
 
@@ -159,3 +183,104 @@ def wrap(text: str, width_in: float, fontsize_pt: float = 10.0) -> str:
     """``text`` broken into lines that fit ``width_in`` inches at ``fontsize_pt`` (a title never clipped)."""
     chars = max(20, int(width_in * 72 / (0.55 * fontsize_pt)))
     return "\n".join(textwrap.wrap(text, chars)) if len(text) > chars else text
+
+
+# ------------------------------------------------------------------ what a sweep held fixed
+#: How a distribution parameter reads on an axis ({q}: the quantity drawn).
+_PARAMETER_TEXT = {
+    "cv": "CV of {q}",
+    "sigma": "σ of log {q}",
+    "shape": "shape of {q}",
+    "std": "std of {q}",
+    "mean": "mean {q}",
+    "median": "median {q}",
+    "scale": "scale of {q}",
+    "low": "low end of {q}",
+    "high": "high end of {q}",
+}
+#: Parameters in the unit of the quantity (the others are pure numbers).
+_WITH_UNIT = {"mean", "median", "scale", "std", "low", "high"}
+_SUFFIX_UNITS = {"_s": "s", "_h": "h", "_mbps": "Mbit/s"}
+
+
+def _quantity(name: str) -> tuple[str, str]:
+    """What a config key draws and its unit: ``seconds_per_sample`` → (``seconds per sample``, ``s``)."""
+    if name in PROFILE_COLUMNS:
+        return PROFILE_COLUMNS[name]
+    for suffix, unit in _SUFFIX_UNITS.items():
+        if name.endswith(suffix):
+            return name[: -len(suffix)].replace("_", " "), unit
+    return name.replace("_", " "), ""
+
+
+def _at(base: Mapping[str, Any], path: list[str]) -> Any:
+    node: Any = base
+    for part in path:
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _held_fixed_label(key: str, base: Mapping[str, Any], varied: set[str]) -> str | None:
+    parts = key.split(".")
+    param, path = parts[-1], parts[:-1]
+    spec = _at(base, path)
+    cls = DISTRIBUTIONS.get(spec.get("dist")) if isinstance(spec, Mapping) else None
+    if cls is None or not cls.FORMS or param not in _PARAMETER_TEXT:
+        return None
+    given = {k for k, v in spec.items() if k != "dist" and v is not None} | {param}
+    form = next((f for f in cls.FORMS if set(f.keys) == given), None)
+    if form is None:
+        return None
+    q, unit = _quantity(path[-1])
+    prefix = ".".join(path)
+    fixed = [f"{k} fixed at {_format(spec[k])}" + (f" {unit}" if unit and k in _WITH_UNIT else "")
+             for k in form.held_fixed(param) if f"{prefix}.{k}" not in varied]
+    if not fixed:
+        return None
+    note = f": {form.note}" if param == form.spread and form.note else ""
+    # two lines: each fits under one panel of a figure
+    return f"{_PARAMETER_TEXT[param].format(q=q)}\n({spec['dist']}, {', '.join(fixed)}{note})"
+
+
+def held_fixed_labels(base: Mapping[str, Any], varied: Iterable[str]) -> dict[str, str]:
+    """Axis labels of swept distribution parameters that say what the sweep held fixed.
+
+    Args:
+        base: the sweep's base config, as data (a nested mapping; nothing in it is imported).
+        varied: every key the sweep varies (grid, zip and variant keys).
+
+    Returns:
+        ``{key: label}`` for each varied ``...<distribution>.<parameter>`` whose distribution
+        ``base`` writes as a mapping in a form holding that parameter, e.g.
+        ``CV of seconds per sample\\n(lognormal, mean fixed at 0.01 s)``. Keys of the form
+        that the sweep varies too are not said to be fixed; a distribution that the sweep
+        replaces wholesale gets no label.
+    """
+    varied = set(varied)
+    labels = {}
+    for key in sorted(varied):
+        parent = key.rsplit(".", 1)[0]
+        if any(parent == k or parent.startswith(k + ".") for k in varied if k != key):
+            continue  # the sweep sets the distribution (or a section above it) itself
+        label = _held_fixed_label(key, base, varied)
+        if label is not None:
+            labels[key] = label
+    return labels
+
+
+def sweep_axis_labels(path: str | Path) -> dict[str, str]:
+    """:func:`held_fixed_labels` of a sweep directory, from its ``sweep_manifest.json`` (``{}``
+    when it has none)."""
+    from simfl.sweepdir import read_sweep_manifest
+
+    manifest = read_sweep_manifest(path) or {}
+    record = manifest.get("sweep") if isinstance(manifest.get("sweep"), Mapping) else manifest  # the sweep's record
+    base = record.get("base")
+    if not isinstance(base, Mapping):
+        return {}
+    varied = [*(record.get("grid") or {}), *(record.get("zip") or {})]
+    for keys in (record.get("variants") or {}).values():
+        varied += list(keys or {})
+    return held_fixed_labels(base, varied)

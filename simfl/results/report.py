@@ -9,6 +9,7 @@ import pandas as pd
 
 from simfl.errors import SimflError
 from simfl.results.paired import paired_comparison
+from simfl.results.population import population_block
 from simfl.results.rundir import finished_run_manifest, read_manifest, read_parquet_file
 from simfl.results.summary import summarize_tables, swept_columns, target_column, target_values
 from simfl.results.time_to_target import (
@@ -159,8 +160,9 @@ def report_text(
     restricted mean time to target within the horizon ``τ`` (runs that never reached it count,
     censored at their end; see :mod:`simfl.results.time_to_target`), then the paired per-seed
     ratio of times capped at ``τ`` against ``reference``. Then the paired differences of final
-    accuracy and wasted compute. Each block names its method; a warning marks rows with fewer
-    than :data:`MIN_PAIRS` paired seeds.
+    accuracy and wasted compute. Before them, per world, the realised population (mean, median
+    and CV of what the clients drew; :mod:`simfl.results.population`). Each block names its
+    method; a warning marks rows with fewer than :data:`MIN_PAIRS` paired seeds.
 
     Args:
         path: a sweep directory (or a run directory: its summary row).
@@ -188,6 +190,7 @@ def report_text(
         raise SimflError(f"--horizon {horizon}: must be a positive number of simulated seconds")
     lines += _tuning_block(p, summary, by)
     summary = with_censoring_times(summary)
+    lines += population_block(summary, by)
     for target in target_values(summary):
         lines += _survival_block(summary, target, by, horizon, level)
         lines += _paired_ratio_block(summary, target, by, reference, horizon, level)

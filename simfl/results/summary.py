@@ -12,6 +12,9 @@ Definitions (the columns of a sweep's ``summary.parquet``):
   (lost, dropped or discarded), counting only the compute that happened before the task ended.
   Tasks still running or buffered at the stop are not counted.
 * ``mean_staleness``: mean staleness of the updates the server received.
+* ``{column}_mean``, ``{column}_median``, ``{column}_cv`` for ``seconds_per_sample``,
+  ``down_mbps``, ``up_mbps`` and ``latency_s``: the realised population of the run (what its
+  clients drew; :mod:`simfl.scenario.realised`), NaN for a run that recorded none.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+
+from simfl.scenario.realised import population_columns
 
 __all__ = [
     "time_to_accuracy",
@@ -98,6 +103,7 @@ def summarize_tables(
         stop_reason=manifest.get("stop_reason"),
         host_seconds=float(manifest.get("host_seconds", math.nan)),
     )
+    row.update(population_columns(manifest))
     return row
 
 
