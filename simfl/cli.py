@@ -276,7 +276,9 @@ def _cmd_sweep(args) -> int:
         print("simfl sweep: interrupted; what finished is kept, rerun the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts.items()))
-    print(f"{outcome.path}: {outcome.planned} runs ({outcome.ran} run now, {outcome.skipped} already complete): {counts}")
+    changed = f", {outcome.recomputed} of them because their files changed" if outcome.recomputed else ""
+    print(f"{outcome.path}: {outcome.planned} runs ({outcome.ran} run now{changed}, {outcome.skipped} already complete): "
+          f"{counts}")
     print(f"summary: {outcome.path / 'summary.parquet'}")
     return 0 if outcome.counts.get("complete", 0) == outcome.planned else 1
 

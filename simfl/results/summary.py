@@ -12,6 +12,10 @@ Definitions (the columns of a sweep's ``summary.parquet``):
   (lost, dropped or discarded), counting only the compute that happened before the task ended.
   Tasks still running or buffered at the stop are not counted.
 * ``mean_staleness``: mean staleness of the updates the server received.
+* ``files_fingerprint``: 12 hex digits summing up the SHA-256 of the user files the run used
+  (plugins, data, traces; :func:`simfl.fingerprint.combined_fingerprint` of the manifest's
+  ``fingerprints``); null when it used none. Runs of one point that differ here used different
+  versions of a file.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+
+from simfl.fingerprint import combined_fingerprint
 
 __all__ = [
     "time_to_accuracy",
@@ -97,6 +103,7 @@ def summarize_tables(
         sim_end_s=float(manifest.get("sim_end_s", math.nan)),
         stop_reason=manifest.get("stop_reason"),
         host_seconds=float(manifest.get("host_seconds", math.nan)),
+        files_fingerprint=combined_fingerprint(manifest.get("fingerprints")),
     )
     return row
 
