@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import simfl
-from simfl import runner, sweep as sweep_module
+from simfl import runner, workers as workers_module
 from simfl.checkpoint import CHECKPOINT
 from simfl.cli import main
 from simfl.config.load import dump_config
@@ -291,7 +291,7 @@ def test_report_warns_about_a_sweep_that_mixes_versions_of_a_plugin(tmp_path, mo
     path.write_text(f"base: {{{WORLD}}}\nvariants: {{fedbuff: {{algorithm.type: fedbuff}}, "
                     "mine: {algorithm.type: 'fp_mixed_rule:Rule'}}\nseeds: 3\n")
     out = tmp_path / "out"
-    original, plugin_runs = sweep_module.execute_run, []
+    original, plugin_runs = workers_module.execute_run, []
 
     def edit_after_the_first_plugin_run(config_yaml, *args, **kwargs):
         row = original(config_yaml, *args, **kwargs)
@@ -302,9 +302,9 @@ def test_report_warns_about_a_sweep_that_mixes_versions_of_a_plugin(tmp_path, mo
             plugin_runs.append(row)
         return row
 
-    monkeypatch.setattr(sweep_module, "execute_run", edit_after_the_first_plugin_run)
+    monkeypatch.setattr(workers_module, "execute_run", edit_after_the_first_plugin_run)
     outcome = run_sweep(path, out=out, workers=1, progress=False)
-    monkeypatch.setattr(sweep_module, "execute_run", original)
+    monkeypatch.setattr(workers_module, "execute_run", original)
     assert (outcome.summary.status == "complete").all()
     mine = outcome.summary[outcome.summary.label == "mine"]
     assert mine.files_fingerprint.nunique() == 2  # visible in the summary alone
@@ -314,3 +314,44 @@ def test_report_warns_about_a_sweep_that_mixes_versions_of_a_plugin(tmp_path, mo
     assert " in 2 (" in warnings[0] and " in 1 (" in warnings[0]
     assert run_sweep(path, out=out, workers=1, progress=False).recomputed == 1
     assert not [line for line in report_text(out, by="label").splitlines() if line.startswith("warning: algorithm")]
+
+
+# ------------------------------------------------------------------ tuning trials
+def test_a_tuned_sweep_reruns_the_trials_and_runs_of_an_edited_plugin(tmp_path, monkeypatch):
+    (tmp_path / "fp_tuned_rule.py").write_text(RULE)
+    path = tmp_path / "sweep.yaml"
+    path.write_text(textwrap.dedent("""
+        base:
+          data: {num_clients: 4, validation_fraction: 0.25}
+          train: {local_steps: 1, batch_size: 5}
+          algorithm: {type: fedbuff, fedbuff: {concurrency: 2, buffer_size: 2}}
+          stop: {sim_time_s: 4}
+          eval: {every_s: 2}
+        variants:
+          fedbuff: {algorithm.type: fedbuff}
+          mine: {algorithm.type: "fp_tuned_rule:Rule"}
+        seeds: 1
+        tune:
+          seeds: 1
+          criterion: {type: accuracy_at, budget_s: 4}
+          space:
+            fedbuff: {train.lr: [0.01, 0.1]}
+            mine: {train.lr: [0.01, 0.1]}
+    """))
+    out = tmp_path / "out"
+    run_sweep(path, out=out, workers=1, progress=False)
+
+    def trial_stamps() -> dict[str, tuple[str, tuple[int, int]]]:
+        return {p.parent.name: (json.loads(p.read_text())["algorithm"], (p.stat().st_ino, p.stat().st_mtime_ns))
+                for p in (out / "tuning").glob("*/manifest.json")}
+
+    trials, runs = trial_stamps(), stamps(out)
+    assert len(trials) == 4 and len(runs) == 2
+    (tmp_path / "fp_tuned_rule.py").write_text(RULE + "\n# edited\n")
+    forget("fp_tuned_rule", monkeypatch)
+    outcome = run_sweep(path, out=out, workers=1, progress=False)
+    assert outcome.recomputed == 1 and outcome.skipped == 1
+    changed = {t for t, (algorithm, stamp) in trial_stamps().items() if stamp != trials[t][1]}
+    assert changed == {t for t, (algorithm, _) in trials.items() if algorithm == "fp_tuned_rule:Rule"}
+    assert len(changed) == 2
+    assert {r for r in runs if stamps(out)[r] != runs[r]} == runs_of(out, "label", "mine")
