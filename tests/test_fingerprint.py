@@ -302,6 +302,46 @@ def test_a_config_names_its_plugins_data_and_traces(tmp_path):
     assert file_fingerprints(simfl.config_from_dict({})) == {}
 
 
+SOURCE = """
+import numpy as np
+from fp_shared_helpers import SIZE
+
+
+def data():
+    rng = np.random.default_rng(0)
+    return {"x": rng.normal(size=(SIZE, 3)).astype(np.float32), "y": rng.integers(0, 2, SIZE),
+            "client_id": np.arange(SIZE) % 3}
+"""
+
+FACTORY = """
+from fp_shared_helpers import SIZE
+
+
+def net(input_shape, num_classes, width=SIZE):
+    import torch
+
+    return torch.nn.Linear(input_shape[0], num_classes)
+"""
+
+
+def test_a_config_names_its_model_factory_and_data_source(tmp_path):
+    (tmp_path / "fp_src.py").write_text(SOURCE)
+    (tmp_path / "fp_models.py").write_text(FACTORY)
+    (tmp_path / "fp_shared_helpers.py").write_text("SIZE = 30\n")
+    config = simfl.config_from_dict({
+        "data": {"dataset": "python", "source": "fp_src:data"},
+        "model": {"type": "torch", "factory": "fp_models:net"},
+        "algorithm": {"concurrency": 2},
+    }, search_path=[tmp_path])
+    fps = file_fingerprints(config)
+    assert list(fps) == ["data.source", "model.factory"]
+    assert fps["data.source"]["files"] == ["fp_shared_helpers.py", "fp_src.py"]
+    assert fps["model.factory"]["files"] == ["fp_models.py", "fp_shared_helpers.py"]
+    assert fps["model.factory"]["path"] == str(tmp_path / "fp_models.py")
+    lines = sorted((name, sha((tmp_path / name).read_bytes())) for name in ("fp_models.py", "fp_shared_helpers.py"))
+    assert fps["model.factory"]["sha256"] == sha("".join(f"{d}  {n}\n" for n, d in lines).encode())
+
+
 def test_a_path_that_does_not_exist_is_recorded_without_a_digest(tmp_path):
     config = simfl.config_from_dict({"data": {"path": str(tmp_path / "nothing")}})  # synthetic ignores it
     assert file_fingerprints(config) == {"data.path": {"path": str(tmp_path / "nothing"), "sha256": None,
