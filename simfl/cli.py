@@ -280,7 +280,9 @@ def _cmd_sweep(args) -> int:
         stopped = int(outcome.tuning.stopped_early.sum()) if len(outcome.tuning) else 0
         print(f"tuning: {len(outcome.tuning)} trials ({outcome.trials_ran} trial runs now; {stopped} trials stopped early): "
               f"{outcome.path / 'tuning.parquet'} (simfl report {outcome.path}: the protocol and the chosen settings)")
-    print(f"{outcome.path}: {outcome.planned} runs ({outcome.ran} run now, {outcome.skipped} already complete): {counts}")
+    changed = f", {outcome.recomputed} of them because their files changed" if outcome.recomputed else ""
+    print(f"{outcome.path}: {outcome.planned} runs ({outcome.ran} run now{changed}, {outcome.skipped} already complete): "
+          f"{counts}")
     print(f"summary: {outcome.path / 'summary.parquet'}")
     return 0 if outcome.counts.get("complete", 0) == outcome.planned else 1
 

@@ -33,6 +33,7 @@ from simfl.scenario.realised import population_stats
 from simfl.scenario.traces import load_profile_trace
 from simfl.checkpoint import CHECKPOINT, FORMAT as CHECKPOINT_FORMAT, read_checkpoint, write_checkpoint
 from simfl.errors import ConfigError, PluginError, RunDirError, SimflError
+from simfl.fingerprint import changed_files, describe_files, file_fingerprints
 from simfl.data.validate import check_files
 from simfl.limits import check_limits
 from simfl.tracking import CallbackObserver, RunInfo, check_tracking, run_name, writers_from_config
@@ -305,6 +306,11 @@ def run(
     saved = read_checkpoint(checkpoint_file) if resume and checkpoint_file.exists() else None
     if saved is not None and saved["config_sha256"] != result_digest(config):
         raise RunDirError(f"{checkpoint_file}: the checkpoint belongs to another config; rerun without --resume")
+    fingerprints = file_fingerprints(config)  # the user files that define the run (plugins, data, traces)
+    changed = changed_files(saved.get("fingerprints"), fingerprints) if saved is not None else []
+    if changed:
+        raise RunDirError(f"{checkpoint_file}: the checkpoint was written under another version of "
+                          f"{describe_files(changed, fingerprints)}; rerun without --resume")
     observers = [*writers_from_config(config.tracking), *callbacks]  # a missing package fails here
     tracking = CallbackObserver(observers) if observers else None
     manifest: dict[str, Any] = {
@@ -316,6 +322,7 @@ def run(
         "dry_run": not config.train.enabled,
         "config_sha256": _config_digest(config),
         "search_path": list(config.search_path),
+        "fingerprints": fingerprints,
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": versions(),
     }
@@ -448,6 +455,7 @@ def _checkpoint(path: Path, digest: str, trainer: Trainer | None, run_dir: RunDi
         write_checkpoint(path, {
             "format": CHECKPOINT_FORMAT,
             "config_sha256": digest,
+            "fingerprints": manifest.get("fingerprints"),
             "sim_time_s": float(sim.checkpoint_time_s),
             "simulation": sim,
             "trainer": trainer.checkpoint_state() if trainer is not None else None,

@@ -2,8 +2,12 @@
 
 Runs execute in local worker processes (``workers``) or on a Dask distributed cluster
 (``scheduler``: the workers must see ``DIR`` at the same path, e.g. a shared filesystem).
-A run is skipped when its directory is ``complete``; failed, interrupted or never-started
-runs are (re)run, so rerunning the same command resumes a sweep. A failing run is recorded
+A run is skipped when its directory is ``complete`` (or ``diverged``) and the user files it
+used (plugins, data, traces: :mod:`simfl.fingerprint`, recorded in its manifest) are unchanged;
+failed, interrupted or never-started runs, and finished runs whose files changed since, are
+(re)run, so rerunning the same command resumes a sweep and never reuses a stale run. A run's id
+stays a hash of its config: the sweep, its directory and its run folders keep their names when
+a file changes, and the run folder's content is replaced. A failing run is recorded
 (``status: failed`` with its error) and the others continue. ``DIR/summary.parquet`` is
 rebuilt from ``DIR/runs`` at the start of every invocation and rewritten atomically as runs
 finish and at the end.
@@ -34,6 +38,7 @@ from tqdm import tqdm  # the console bar: tqdm.auto warns in a Jupyter kernel wi
 from simfl.config.load import dump_config
 from simfl.config.sweepfile import PlannedRun, SweepSpec, expand_sweep, load_sweep, sweep_search_path
 from simfl.errors import RunDirError, SimflError
+from simfl.fingerprint import STALE, FileFingerprints, stale_reason
 from simfl.results.rundir import read_manifest, read_parquet_file
 from simfl.results.summary import summarize_tables, target_column
 from simfl.sweepdir import claim_sweep_dir, sweep_fingerprint, sweep_lock
@@ -60,6 +65,8 @@ class SweepOutcome:
     skipped: int
     tuning: pd.DataFrame | None = None  #: ``tuning.parquet`` of a tuned sweep
     trials_ran: int = 0  #: tuning trial runs computed by this invocation
+    #: Of the runs run now, those that had finished under other versions of their user files.
+    recomputed: int = 0
 
     @property
     def counts(self) -> dict[str, int]:
@@ -67,11 +74,16 @@ class SweepOutcome:
         return self.summary.status.value_counts().to_dict()
 
 
-def _row_from_dir(run_dir: Path, targets: list[float]) -> dict[str, Any]:
+def _row_from_dir(run_dir: Path, targets: list[float], fingerprints: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The summary row of a run directory; a finished run whose user files are not ``fingerprints``
+    (:func:`simfl.fingerprint.stale_reason`) is pending: simfl wrote it, so it is recomputed in place."""
     manifest = read_manifest(run_dir)
     if manifest is None:
         return {"status": "pending", "error": None}
     status = manifest.get("status")
+    stale = stale_reason(manifest, fingerprints) if status in DONE else None
+    if stale is not None:
+        return {"status": "pending", "error": stale}
     if status in DONE:
         try:
             tables = {t: read_parquet_file(run_dir / f"{t}.parquet") for t in ("client_updates", "evals")}
@@ -279,16 +291,20 @@ def _run_claimed(out: Path, spec: SweepSpec, runs: list[PlannedRun], pool: Worke
     without running (their runs are skipped)."""
     failed = failed or {}
     summary = _Summary(out / SUMMARY, spec, runs, tuned)
+    files = FileFingerprints()  # each user file hashed once (and from the user's cache when unchanged)
     todo: list[PlannedRun] = []
+    recomputed = 0
     for planned in runs:  # the summary is rebuilt from runs/: what a dead process left is seen as it is
         if planned.run_id in failed:
             summary.set(planned, failed[planned.run_id])
             continue
         run_dir = out / RUNS / planned.run_id
-        row = _row_from_dir(run_dir, spec.targets) if run_dir.exists() else {"status": "pending", "error": None}
+        row = (_row_from_dir(run_dir, spec.targets, files(planned.config)) if run_dir.exists()
+               else {"status": "pending", "error": None})
         summary.set(planned, row)
-        if row["status"] not in DONE:  # failed, interrupted, never started, or done but damaged
+        if row["status"] not in DONE:  # failed, interrupted, never started, done but damaged, or files changed
             todo.append(planned)
+            recomputed += str(row.get("error")).startswith(STALE)
     summary.write(force=True)
     skipped = len(runs) - len(todo) - len(failed)
     by_dir = {str(out / RUNS / p.run_id): p for p in todo}
@@ -305,13 +321,13 @@ def _run_claimed(out: Path, spec: SweepSpec, runs: list[PlannedRun], pool: Worke
     except (SweepIncomplete, KeyboardInterrupt):
         for planned in todo:  # settle what the dead or interrupted workers left behind
             if summary.rows[planned.run_id].get("status") in ("pending", "interrupted", None):
-                summary.set(planned, _row_from_dir(out / RUNS / planned.run_id, spec.targets))
+                summary.set(planned, _row_from_dir(out / RUNS / planned.run_id, spec.targets, files(planned.config)))
         summary.write(force=True)
         raise
     finally:
         bar.close()
     df = summary.write(force=True)
-    return SweepOutcome(out, df, len(runs), len(todo), skipped)
+    return SweepOutcome(out, df, len(runs), len(todo), skipped, recomputed)
 
 
 def read_summary(path: str | Path) -> pd.DataFrame:

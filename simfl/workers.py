@@ -32,7 +32,8 @@ import yaml
 from simfl.checkpoint import CHECKPOINT
 from simfl.config.load import config_from_dict
 from simfl.errors import SimflError
-from simfl.results.rundir import clear_partial_run, run_status
+from simfl.fingerprint import file_fingerprints, stale_reason
+from simfl.results.rundir import clear_partial_run, read_manifest, run_status
 from simfl.results.summary import summarize_tables
 
 __all__ = ["Job", "Workers", "SweepIncomplete", "execute_run"]
@@ -117,7 +118,8 @@ def execute_run(config_yaml: str, run_dir: str, targets: list[float], search_pat
 
     ``tags`` (the run's swept keys and values) label it in the trackers ``tracking`` names;
     ``pause_at_s`` stops it there with a checkpoint (status ``paused``, see :func:`simfl.run`).
-    An interrupted or paused run with a checkpoint continues from it.
+    An interrupted or paused run with a checkpoint continues from it, unless the user files it
+    used (:mod:`simfl.fingerprint`) changed since: then it starts over.
 
     The config travels as YAML text, so this works in any process that has simfl installed;
     plugin modules are looked up in ``search_path`` (which a Dask worker must see at the same
@@ -138,8 +140,10 @@ def execute_run(config_yaml: str, run_dir: str, targets: list[float], search_pat
     _worker["in_run"] = True
     try:
         clear_partial_run(run_dir)  # a run killed before its first manifest (kill -9) left a few files
-        # an interrupted (or paused) run with a checkpoint continues from it (same tables as an uninterrupted run)
-        resume = (Path(run_dir) / CHECKPOINT).is_file() and run_status(run_dir) not in (None, "complete")
+        # an interrupted (or paused) run with a checkpoint continues from it (same tables as an uninterrupted run),
+        # unless its user files changed since (then it starts over)
+        resume = ((Path(run_dir) / CHECKPOINT).is_file() and run_status(run_dir) not in (None, "complete")
+                  and stale_reason(read_manifest(run_dir), file_fingerprints(config)) is None)
         result = run(config, out=run_dir, overwrite=True, progress=False, resume=resume, tags=tags,
                      pause_at_s=pause_at_s)
     except KeyboardInterrupt:

@@ -17,6 +17,12 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_digest_cache(tmp_path_factory):
+    """File digests are cached in a folder of the test session, not the user's (subprocesses inherit it)."""
+    os.environ["SIMFL_CACHE_DIR"] = str(tmp_path_factory.mktemp("simfl-cache"))
+
+
 def _merge(base: dict, extra: dict) -> dict:
     out = copy.deepcopy(base)
     for k, v in extra.items():

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from simfl.errors import SimflError
+from simfl.fingerprint import mixed_versions
 from simfl.results.paired import paired_comparison
 from simfl.results.population import population_block
 from simfl.results.rundir import finished_run_manifest, read_manifest, read_parquet_file
@@ -120,6 +121,14 @@ def _few_pairs(table: pd.DataFrame, by: str) -> list[str]:
             f"({', '.join(sorted(set(map(str, few[by]))))}): the interval is unreliable or missing"]
 
 
+def _mixed_files(path: Path, summary: pd.DataFrame) -> list[str]:
+    """Warnings about user files (plugins, data, traces) the finished runs used in different versions,
+    read from their manifests (see :func:`simfl.fingerprint.mixed_versions`)."""
+    finished = summary.run_id[summary.status.astype(str).isin(COUNTED_STATUSES + NEVER_STATUSES)]
+    manifests = {rid: read_manifest(path / "runs" / str(rid)) for rid in finished}
+    return mixed_versions({rid: m for rid, m in manifests.items() if m is not None})
+
+
 def _tuning_block(path: Path, summary: pd.DataFrame, by: str) -> list[str]:
     """A tuned sweep's protocol in one sentence, the chosen setting per cell, and edge warnings."""
     from simfl.results.tuning import chosen_settings, edge_warnings, protocol_sentence, read_tuning, tuning_record
@@ -162,7 +171,9 @@ def report_text(
     ratio of times capped at ``τ`` against ``reference``. Then the paired differences of final
     accuracy and wasted compute. Before them, per world, the realised population (mean, median
     and CV of what the clients drew; :mod:`simfl.results.population`). Each block names its
-    method; a warning marks rows with fewer than :data:`MIN_PAIRS` paired seeds.
+    method; a warning marks rows with fewer than :data:`MIN_PAIRS` paired seeds. First, one
+    warning line per user file (plugin, data, trace) that finished runs used in different
+    versions, read from their manifests.
 
     Args:
         path: a sweep directory (or a run directory: its summary row).
@@ -180,6 +191,7 @@ def report_text(
     summary = read_parquet_file(p / "summary.parquet", required=("run_id", "status", "seed"))
     counts = summary.status.value_counts().to_dict()
     lines = [f"sweep {p}: {len(summary)} runs ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"]
+    lines += _mixed_files(p, summary)
     if by not in summary:
         raise SimflError(f"--by {by}: not a swept key of this sweep; swept keys: {', '.join(swept_columns(summary)) or 'none'}")
     if not 0 < level < 1:

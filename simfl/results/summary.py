@@ -15,6 +15,10 @@ Definitions (the columns of a sweep's ``summary.parquet``):
 * ``{column}_mean``, ``{column}_median``, ``{column}_cv`` for ``seconds_per_sample``,
   ``down_mbps``, ``up_mbps`` and ``latency_s``: the realised population of the run (what its
   clients drew; :mod:`simfl.scenario.realised`), NaN for a run that recorded none.
+* ``files_fingerprint``: 12 hex digits summing up the SHA-256 of the user files the run used
+  (plugins, data, traces; :func:`simfl.fingerprint.combined_fingerprint` of the manifest's
+  ``fingerprints``); null when it used none. Runs of one point that differ here used different
+  versions of a file.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from simfl.scenario.realised import population_columns
+from simfl.fingerprint import combined_fingerprint
 
 __all__ = [
     "time_to_accuracy",
@@ -102,6 +107,7 @@ def summarize_tables(
         sim_end_s=float(manifest.get("sim_end_s", math.nan)),
         stop_reason=manifest.get("stop_reason"),
         host_seconds=float(manifest.get("host_seconds", math.nan)),
+        files_fingerprint=combined_fingerprint(manifest.get("fingerprints")),
     )
     row.update(population_columns(manifest))
     return row

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from simfl.config.load import dump_config
 from simfl.config.tunespec import TuneSpec
 from simfl.errors import SimflError
+from simfl.fingerprint import FileFingerprints, stale_reason
 from simfl.results.rundir import read_manifest, read_parquet_file
 from simfl.tuning.criteria import SettingScore, TrialScore, ranking_key, score_setting, score_trial
 from simfl.tuning.plan import Contest, Trial
@@ -65,9 +66,12 @@ def _trial_state(run_dir: Path) -> tuple[str | None, float | None]:
     return manifest.get("status"), manifest.get("paused_at_s")
 
 
-def _needs_run(run_dir: Path, rung_s: float) -> bool:
-    """True unless the trial already reached ``rung_s`` (or ended for good)."""
+def _needs_run(run_dir: Path, rung_s: float, fingerprints: dict[str, Any] | None = None) -> bool:
+    """True unless the trial already reached ``rung_s`` (or ended for good) with the user files
+    ``fingerprints`` (a trial whose files changed since runs again from the start)."""
     status, paused_at = _trial_state(run_dir)
+    if status is not None and stale_reason(read_manifest(run_dir), fingerprints) is not None:
+        return True
     if status in _FINAL:
         return False
     return not (status == "paused" and paused_at is not None and paused_at >= rung_s)
@@ -99,6 +103,7 @@ class _Tuner:
         self.errors: dict[tuple, str] = {}
         self.trial_errors: dict[str, str] = {}
         self.ran = 0
+        self.files = FileFingerprints()  # the trials' user files, each hashed once
 
     def trial_dir(self, trial: Trial) -> Path:
         return self.out / TUNING_DIR / trial.run_id
@@ -123,7 +128,7 @@ class _Tuner:
         jobs = [Job(dump_config(trial.config), str(self.trial_dir(trial)), trial.config.search_path, (),
                     None, pause)
                 for contest in contests for index in self.alive[contest.key] for trial in contest.trials[index]
-                if _needs_run(self.trial_dir(trial), rung)]
+                if _needs_run(self.trial_dir(trial), rung, self.files(trial.config))]
         if not jobs:
             return
         self.ran += len(jobs)
