@@ -327,7 +327,7 @@ def _run_claimed(out: Path, spec: SweepSpec, runs: list[PlannedRun], pool: Worke
     finally:
         bar.close()
     df = summary.write(force=True)
-    return SweepOutcome(out, df, len(runs), len(todo), skipped, recomputed)
+    return SweepOutcome(out, df, len(runs), len(todo), skipped, recomputed=recomputed)
 
 
 def read_summary(path: str | Path) -> pd.DataFrame:
