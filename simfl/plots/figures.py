@@ -125,7 +125,8 @@ def mark_targets(ax: Axes, evals: pd.DataFrame, targets: Sequence[float], diverg
             ax.plot([when], [t], linestyle="none", marker="o", markersize=6, markerfacecolor="none",
                     markeredgecolor="black", label=f"{t:g} reached at {when:.4g} s", zorder=3)
         else:
-            ax.plot([], [], color="0.45", linestyle=":", label=f"{t:g} not reached" + (" (diverged)" if diverged else ""))
+            why = " (diverged)" if diverged else ""
+            ax.plot([], [], color="0.45", linestyle=":", label=f"{t:g} not reached{why}")
         rows.append({"target": float(t), "time_to_target_s": when})
     ax.legend()
     table = pd.DataFrame(rows, columns=["target", "time_to_target_s"])

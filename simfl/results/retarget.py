@@ -33,7 +33,8 @@ _READ_STATUS = "complete"
 
 
 def check_targets(targets: Iterable[float], name: str = "targets") -> tuple[float, ...]:
-    """The accuracy targets as floats in their order, repeats dropped.
+    """The accuracy targets as floats in their order, repeats dropped (targets that name the same
+    ``time_to_{t}_s`` column are one).
 
     Args:
         targets: test accuracies in (0, 1].
@@ -44,7 +45,7 @@ def check_targets(targets: Iterable[float], name: str = "targets") -> tuple[floa
     """
     if isinstance(targets, (str, bytes)) or not isinstance(targets, Iterable):
         raise SimflError(f"{name} {targets!r}: expected a list of accuracies in (0, 1], e.g. [0.5, 0.65]")
-    out: dict[float, None] = {}
+    out: dict[str, float] = {}
     for t in targets:
         try:
             value = float(t)
@@ -52,10 +53,10 @@ def check_targets(targets: Iterable[float], name: str = "targets") -> tuple[floa
             value = math.nan
         if isinstance(t, bool) or not 0 < value <= 1:
             raise SimflError(f"{name} {t!r}: an accuracy target must be a number in (0, 1]")
-        out[value] = None
+        out.setdefault(target_column(value), value)
     if not out:
         raise SimflError(f"{name}: give at least one accuracy target in (0, 1]")
-    return tuple(out)
+    return tuple(out.values())
 
 
 def summary_with_targets(
@@ -95,11 +96,12 @@ def summary_with_targets(
                           for run_id, status in zip(summary["run_id"], summary["status"])],
                          index=summary.index, columns=[target_column(t) for t in targets], dtype=float)
     old = [target_column(t) for t in target_values(summary)]
-    columns = list(summary.columns)
-    at = columns.index(old[0]) if old else (columns.index("final_accuracy") if "final_accuracy" in columns
-                                            else len(columns))
     kept = summary.drop(columns=old)
-    at -= sum(columns.index(c) < at for c in old)
+    # where the sweep writes them: where the old ones began (nothing old before), else before final_accuracy
+    if old:
+        at = list(summary.columns).index(old[0])
+    else:
+        at = kept.columns.get_loc("final_accuracy") if "final_accuracy" in kept.columns else kept.shape[1]
     return pd.concat([kept.iloc[:, :at], times, kept.iloc[:, at:]], axis=1)
 
 

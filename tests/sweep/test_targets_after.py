@@ -139,6 +139,13 @@ def test_the_api_takes_the_summary_already_read(sweeps):
                                       want[target_column(t)].to_numpy(float))
 
 
+def test_a_sweep_file_without_targets_gets_them_where_a_sweep_writes_them(sweeps):
+    after, from_start, targets = sweeps
+    bare = pd.read_parquet(after / "summary.parquet").drop(columns=[target_column(ORIGINAL)])
+    got = summary_with_targets(after, targets, summary=bare)
+    assert list(got.columns) == list(pd.read_parquet(from_start / "summary.parquet").columns)
+
+
 # ------------------------------------------------------------- who counts, as the sweep says
 def test_a_diverged_run_stays_censored(sweeps):
     after, _, targets = sweeps
@@ -231,7 +238,8 @@ def test_targets_on_a_run_plot_are_marked_at_the_runs_times(sweeps, tmp_path):
         evals = pd.read_parquet(after / "runs" / run_id / "evals.parquet")
         marked = mark_targets(ax, evals, targets, diverged=status == "diverged")
         assert list(marked.target) == list(targets) and fig.data["targets"] is marked
-        np.testing.assert_array_equal(marked.time_to_target_s.to_numpy(float), want.loc[run_id, columns].to_numpy(float))
+        np.testing.assert_array_equal(marked.time_to_target_s.to_numpy(float),
+                                      want.loc[run_id, columns].to_numpy(float))
         plt.close(fig)
     # the run figures mark them on the convergence figure, diverged or not (status from the manifest)
     for status in ("complete", "diverged"):
@@ -258,7 +266,8 @@ def test_report_and_plot_leave_the_sweep_unchanged_and_name_figures_by_the_new_t
     written = {p.stem for p in (after / "plots").glob("*.png")}
     for kind in ("headline", "time_to", "km"):  # a headline per world of the other swept key: name_<target>_<world>
         for t in targets:
-            assert any(name == f"{kind}_{t:g}" or name.startswith(f"{kind}_{t:g}_") for name in written), (kind, written)
+            named = [n for n in written if n == f"{kind}_{t:g}" or n.startswith(f"{kind}_{t:g}_")]
+            assert named, (kind, t, written)
     assert not any(f"{ORIGINAL:g}" in name for name in written)
 
 
@@ -281,7 +290,7 @@ def test_bad_targets_in_python_are_one_line_errors(bad):
 
 
 def test_targets_keep_their_order_and_drop_repeats():
-    assert check_targets([0.65, 0.5, 0.65, "0.5"]) == (0.65, 0.5)
+    assert check_targets([0.65, 0.5, 0.65, "0.5", 0.5 + 1e-12]) == (0.65, 0.5)  # one column each
 
 
 # -------------------------------------------------------------------------- results are data
