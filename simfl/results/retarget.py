@@ -2,9 +2,10 @@
 
 A sweep's ``summary.parquet`` holds ``time_to_{t}_s`` for the targets of its sweep file only.
 Another target needs no rerun: each run's ``evals.parquet`` holds every evaluation, and the
-time to target is the first evaluation time at which test accuracy ≥ t
-(:func:`~simfl.results.summary.target_times`, the function the sweep itself uses), so the
-recomputed times equal, exactly, those of the same sweep run with those targets from the start.
+time to target is the first evaluation time at which accuracy ≥ t (test accuracy, or validation
+accuracy for a run evaluated on its validation rows; :func:`~simfl.results.summary.target_times`,
+the function the sweep itself uses), so the recomputed times equal, exactly, those of the same
+sweep run with those targets from the start.
 The sweep's rules hold: a ``diverged`` run never reaches a target (NaN, whatever its evaluations
 before the divergence say), and a run that did not finish (``failed``, ``interrupted``,
 ``pending``) has no time to target (NaN; its evaluations are not read, and the statistics of
@@ -24,7 +25,7 @@ import pandas as pd
 
 from simfl.errors import SimflError
 from simfl.results.rundir import read_parquet_file
-from simfl.results.summary import target_column, target_times, target_values
+from simfl.results.summary import accuracy_column, target_column, target_times, target_values
 
 __all__ = ["check_targets", "summary_with_targets"]
 
@@ -110,9 +111,11 @@ def _run_times(sweep: Path, run_id: str, status: str, targets: tuple[float, ...]
     if status != _READ_STATUS:
         # diverged: never reaches a target (as summarize_tables says); failed, interrupted, pending: no times
         return dict.fromkeys(map(target_column, targets), math.nan)
+    f = sweep / "runs" / str(run_id) / "evals.parquet"
     try:
-        evals = read_parquet_file(sweep / "runs" / str(run_id) / "evals.parquet",
-                                  required=("sim_time_s", "test_accuracy"))
+        evals = read_parquet_file(f, required=("sim_time_s",))
+        if accuracy_column(evals) not in evals.columns:
+            raise SimflError(f"{f}: not a table simfl wrote (no column {accuracy_column(evals)})")
     except SimflError as exc:
         raise SimflError(f"run {run_id}: cannot recompute its time to target: {exc}") from None
     return target_times(evals, targets)
