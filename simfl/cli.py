@@ -112,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     p_rep.add_argument("--horizon", type=float, metavar="SECONDS",
                        help="horizon τ of the restricted mean time to target (default: per world, the longest time "
                             "every method's Kaplan–Meier curve is defined at, at most the longest run)")
+    _add_targets_arg(p_rep)
     p_rep.set_defaults(func=_cmd_report)
 
     p_plot = sub.add_parser(
@@ -139,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="sweep: horizon τ of the censoring-aware time to target (default: per world)")
     p_plot.add_argument("--budget", type=float, metavar="SECONDS",
                         help="sweep: time budget of the headline's accuracy panel (default: half the shortest run)")
+    _add_targets_arg(p_plot)
     p_plot.set_defaults(func=_cmd_plot)
 
     p_part = sub.add_parser(
@@ -155,6 +157,23 @@ def _parser() -> argparse.ArgumentParser:
     p_part.add_argument("--out", metavar="FILE.parquet", help="write the label counts to this parquet file")
     p_part.set_defaults(func=_cmd_partition)
     return parser
+
+
+def _add_targets_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--targets", nargs="+", type=_target, metavar="ACC",
+                   help="accuracy targets in place of the sweep file's, e.g. --targets 0.5 0.65: time to each is "
+                        "recomputed from the runs' stored evaluations (nothing is rerun or written); on a run "
+                        "directory, its time to each")
+
+
+def _target(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an accuracy in (0, 1], got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected an accuracy in (0, 1], got {text}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -290,7 +309,8 @@ def _cmd_sweep(args) -> int:
 def _cmd_report(args) -> int:
     from simfl.results.report import report_text
 
-    print(report_text(args.dir, by=args.by, reference=args.reference, level=args.level, horizon=args.horizon))
+    print(report_text(args.dir, by=args.by, reference=args.reference, level=args.level, horizon=args.horizon,
+                      targets=args.targets))
     return 0
 
 
@@ -303,7 +323,8 @@ def _cmd_plot(args) -> int:
     from simfl.plots import run_figures, sweep_figures
     from simfl.plots.labels import label_context, sweep_axis_labels
     from simfl.plots.style import resolve_style, style_context
-    from simfl.results import busy_intervals, load_sweep_tables, offline_intervals, swept_columns, target_values
+    from simfl.results import (busy_intervals, load_sweep_tables, offline_intervals, summary_with_targets,
+                               swept_columns, target_values)
     from simfl.results.report import match_value
     from simfl.results.rundir import finished_run_manifest, read_manifest
 
@@ -334,6 +355,8 @@ def _cmd_plot(args) -> int:
             if args.by not in swept:
                 raise SimflError(f"--by {args.by}: not a swept key of this sweep; swept keys: {', '.join(swept) or 'none'}")
             reference = None if args.reference is None else match_value(summary[args.by], args.reference, args.by)
+            if args.targets:  # in place of the sweep file's, from the runs' evaluations (nothing written)
+                summary = summary_with_targets(d, args.targets, summary)
             figures = sweep_figures(summary, tables["evals"], tables["client_updates"], tables["clients"], swept,
                                     target_values(summary), by=args.by, events=_shared_drift(d),
                                     reference=reference, horizon=args.horizon, budget_s=args.budget,
@@ -345,7 +368,8 @@ def _cmd_plot(args) -> int:
             result = load_run(d)
             end = result.manifest.get("sim_end_s") or float(result.evals.sim_time_s.max())
             figures = run_figures(result, offline=offline_intervals(result.config, end),
-                                  busy=busy_intervals(result.config, end), swept=_swept_values(d))
+                                  busy=busy_intervals(result.config, end), swept=_swept_values(d),
+                                  targets=args.targets or ())
             figures.update(_partition_figure(result.config))
         else:
             raise SimflError(f"{d}: neither a sweep directory (summary.parquet) nor a run directory (manifest.json)")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Mapping, Protocol, Sequence
 
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from simfl.plots._common import Events, matching, panel_grid, set_suptitle, shared_legend
+from simfl.plots._common import Events, attach_data, matching, panel_grid, set_suptitle, shared_legend
 from simfl.plots.band import interval_name, plot_convergence_band
 from simfl.plots.convergence import plot_convergence
 from simfl.plots.difference import plot_paired_difference
@@ -20,10 +22,11 @@ from simfl.plots.staleness import plot_staleness_ccdf, plot_staleness_histogram
 from simfl.plots.targets import plot_time_to_target
 from simfl.plots.timeline import plot_client_timeline
 from simfl.results.paired import default_reference
+from simfl.results.summary import target_column, target_times
 from simfl.results.tables import drift_times
 from simfl.results.time_to_target import with_censoring_times
 
-__all__ = ["RunTables", "run_figures", "sweep_figures", "MAX_PANELS", "heterogeneity_key", "run_title"]
+__all__ = ["RunTables", "run_figures", "sweep_figures", "mark_targets", "MAX_PANELS", "heterogeneity_key", "run_title"]
 
 #: Most panels (worlds) in a sweep figure; beyond it all runs are pooled in one panel.
 MAX_PANELS = 6
@@ -65,6 +68,7 @@ def run_figures(
     offline: pd.DataFrame | None = None,
     busy: pd.DataFrame | None = None,
     swept: Mapping[str, Any] | None = None,
+    targets: Sequence[float] = (),
 ) -> dict[str, Figure]:
     """The figures of one run, each titled with the algorithm, the swept values and the seed.
 
@@ -74,6 +78,7 @@ def run_figures(
         offline: the run's offline intervals (``client_id, start_s, end_s``) for the timeline.
         busy: the run's slowdown (busy) intervals (``client_id, start_s, end_s``) for the timeline.
         swept: the values of the sweep's swept keys for this run (for the titles), if any.
+        targets: accuracy targets marked on the convergence figure (see :func:`mark_targets`).
 
     Returns:
         ``convergence`` (test accuracy against simulated time, or client updates received
@@ -93,6 +98,8 @@ def run_figures(
     manifest = getattr(result, "manifest", None) or {}
     t_max = manifest.get("sim_end_s", float(evals["sim_time_s"].max()) if len(evals) else None)
     figs = {"convergence": plot_convergence({algorithm: evals}, y=y, title=f"{name}: {what}", events=events)}
+    if targets and y == "test_accuracy":
+        mark_targets(figs["convergence"].axes[0], evals, targets, diverged=manifest.get("status") == "diverged")
     figs["staleness"] = plot_staleness_histogram(updates, by=None)
     figs["staleness"].axes[0].set_title(f"{name}: staleness of arrived updates")
     figs["participation"] = plot_participation(updates, clients)
@@ -100,6 +107,31 @@ def run_figures(
     figs["timeline"] = plot_client_timeline(updates, offline, clients, t_max=t_max, busy=busy, events=events,
                                             title=f"{name}: client activity per task")
     return figs
+
+
+def mark_targets(ax: Axes, evals: pd.DataFrame, targets: Sequence[float], diverged: bool = False) -> pd.DataFrame:
+    """A dotted line at each target accuracy and a dot where the run first reached it.
+
+    The times are :func:`~simfl.results.summary.target_times` (what a sweep summary says; a
+    diverged run reaches no target). The legend tells each time, or that it was not reached.
+    ``ax.figure.data["targets"]`` (columns ``target``, ``time_to_target_s``) holds them.
+    """
+    times = target_times(evals, targets, diverged)
+    rows = []
+    for t in targets:
+        when = times[target_column(t)]
+        ax.axhline(t, color="0.45", linestyle=":", linewidth=1.0, zorder=1.5)
+        if math.isfinite(when):
+            ax.plot([when], [t], linestyle="none", marker="o", markersize=6, markerfacecolor="none",
+                    markeredgecolor="black", label=f"{t:g} reached at {when:.4g} s", zorder=3)
+        else:
+            why = " (diverged)" if diverged else ""
+            ax.plot([], [], color="0.45", linestyle=":", label=f"{t:g} not reached{why}")
+        rows.append({"target": float(t), "time_to_target_s": when})
+    ax.legend()
+    table = pd.DataFrame(rows, columns=["target", "time_to_target_s"])
+    attach_data(ax.figure, targets=table)
+    return table
 
 
 def _is_numeric(s: pd.Series) -> bool:

@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from simfl.results.fairness import gini, jain_index
     from simfl.results.paired import paired_comparison, world_keys
+    from simfl.results.retarget import check_targets, summary_with_targets
     from simfl.results.rundir import MANIFEST, TABLES, RunDir, read_manifest, run_status, versions
     from simfl.results.summary import (
         summarize_tables,
         swept_columns,
         target_column,
+        target_times,
         target_values,
         time_to_accuracy,
         value_at,
@@ -37,10 +39,11 @@ _WHERE = {
     **dict.fromkeys(["KaplanMeier", "kaplan_meier"], "survival"),
     **dict.fromkeys(["km_curves", "paired_time_ratios", "summarize_time_ratios", "survival_table", "target_events",
                      "with_censoring_times"], "time_to_target"),
+    **dict.fromkeys(["check_targets", "summary_with_targets"], "retarget"),
     **dict.fromkeys(["MANIFEST", "TABLES", "RunDir", "read_manifest", "run_status", "versions"], "rundir"),
     **dict.fromkeys(["busy_intervals", "drift_times", "load_sweep_tables", "offline_intervals"], "tables"),
-    **dict.fromkeys(["summarize_tables", "swept_columns", "target_column", "target_values", "time_to_accuracy",
-                     "value_at", "wasted_compute_s"], "summary"),
+    **dict.fromkeys(["summarize_tables", "swept_columns", "target_column", "target_times", "target_values",
+                     "time_to_accuracy", "value_at", "wasted_compute_s"], "summary"),
 }
 
 __all__ = [
@@ -61,6 +64,9 @@ __all__ = [
     "paired_time_ratios",
     "summarize_time_ratios",
     "target_values",
+    "target_times",
+    "summary_with_targets",
+    "check_targets",
     "value_at",
     "jain_index",
     "gini",

@@ -34,6 +34,7 @@ from simfl.fingerprint import combined_fingerprint
 
 __all__ = [
     "time_to_accuracy",
+    "target_times",
     "wasted_compute_s",
     "summarize_tables",
     "target_column",
@@ -73,6 +74,12 @@ def time_to_accuracy(evals: pd.DataFrame, target: float) -> float:
     return float(hit.iloc[0]) if len(hit) else math.nan
 
 
+def target_times(evals: pd.DataFrame, targets: Sequence[float], diverged: bool = False) -> dict[str, float]:
+    """``{time_to_{t}_s: time}`` per target: :func:`time_to_accuracy`, NaN for every target when ``diverged``."""
+    # a diverged run never reaches a target, whatever its evaluations before the divergence say
+    return {target_column(t): math.nan if diverged else time_to_accuracy(evals, t) for t in targets}
+
+
 def wasted_compute_s(client_updates: pd.DataFrame) -> float:
     """Compute seconds spent on lost, dropped and discarded tasks before they ended."""
     df = client_updates
@@ -92,7 +99,7 @@ def summarize_tables(
     acc = evals[accuracy_column(evals)] if len(evals) else pd.Series(dtype=float)
     diverged = manifest.get("status") == "diverged"
     # a diverged run never reaches a target, and has no final model to score
-    row: dict[str, Any] = {target_column(t): math.nan if diverged else time_to_accuracy(evals, t) for t in targets}
+    row: dict[str, Any] = target_times(evals, targets, diverged)
     row.update(
         final_accuracy=float(acc.iloc[-1]) if len(acc) and not diverged else math.nan,
         best_accuracy=float(acc.max()) if len(acc) else math.nan,
