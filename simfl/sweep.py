@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 from tqdm import tqdm  # the console bar: tqdm.auto warns in a Jupyter kernel without ipywidgets
 
 from simfl.config.load import dump_config
 from simfl.config.sweepfile import PlannedRun, SweepSpec, expand_sweep, load_sweep, sweep_search_path
 from simfl.errors import RunDirError, SimflError
 from simfl.fingerprint import STALE, FileFingerprints, stale_reason
+from simfl.results.cells import cell_value, one_kind
 from simfl.results.rundir import read_manifest, read_parquet_file
 from simfl.results.summary import summarize_tables, target_column
 from simfl.sweepdir import claim_sweep_dir, sweep_fingerprint, sweep_lock
@@ -97,12 +97,6 @@ def _row_from_dir(run_dir: Path, targets: list[float], fingerprints: dict[str, A
     return {"status": "interrupted", "error": None}  # interrupted, or running when its process died
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, (dict, list)):
-        return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
-    return value
-
-
 class _Summary:
     """The summary table, kept in memory and written atomically. ``failed`` holds rows decided
     before running (a contest whose tuning failed: its runs are not executed); ``tuned`` the
@@ -125,11 +119,11 @@ class _Summary:
         records = []
         for planned in self.runs:
             row = self.rows.get(planned.run_id, {"status": "pending", "error": None})
-            identity = {"run_id": planned.run_id, **{k: _cell(v) for k, v in planned.point.items()}, "seed": planned.seed}
-            tuned = {f"tuned:{k}": _cell(v) for k, v in self.tuned.get(planned.run_id, {}).items()}
+            identity = {"run_id": planned.run_id, **{k: cell_value(v) for k, v in planned.point.items()}, "seed": planned.seed}
+            tuned = {f"tuned:{k}": cell_value(v) for k, v in self.tuned.get(planned.run_id, {}).items()}
             records.append({**identity, **tuned, "status": row.get("status"), "error": row.get("error"),
                             **{k: v for k, v in row.items() if k not in ("status", "error")}})
-        df = pd.DataFrame.from_records(records)
+        df = one_kind(pd.DataFrame.from_records(records))  # a key swept over numbers and mappings
         for col in metric_cols:
             if col not in df:
                 df[col] = math.nan

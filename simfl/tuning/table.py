@@ -17,36 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
-__all__ = ["TUNING_TABLE", "write_tuning_table", "tidy_value"]
+from simfl.results.cells import cell_value, one_kind
+
+__all__ = ["TUNING_TABLE", "write_tuning_table"]
 
 TUNING_TABLE = "tuning.parquet"
 
 
-def tidy_value(value: Any) -> Any:
-    """A value a parquet cell can hold: mappings and lists as YAML flow text."""
-    if isinstance(value, (dict, list)):
-        return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
-    return value
-
-
-def _one_kind(column: pd.Series) -> pd.Series:
-    """An object column of mixed kinds (numbers and text) as text, so parquet can store it."""
-    if column.dtype != object:
-        return column
-    kinds = {type(v) for v in column.dropna()}
-    numbers = kinds <= {int, float, bool}
-    if len(kinds) <= 1 or numbers:
-        return column
-    return column.map(lambda v: v if v is None or (isinstance(v, float) and v != v) else str(tidy_value(v)))
-
-
 def write_tuning_table(out: Path, rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Write ``out/tuning.parquet`` from the trial rows (atomically) and return it."""
-    df = pd.DataFrame.from_records([{k: tidy_value(v) for k, v in row.items()} for row in rows])
-    for column in df.columns:
-        df[column] = _one_kind(df[column])
+    df = one_kind(pd.DataFrame.from_records([{k: cell_value(v) for k, v in row.items()} for row in rows]))
     path = Path(out) / TUNING_TABLE
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     df.to_parquet(tmp, index=False)

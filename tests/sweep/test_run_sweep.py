@@ -256,3 +256,17 @@ def test_a_complete_run_with_a_damaged_table_is_run_again(tmp_path, capsys):
     assert main(["sweep", str(path), "--out", str(out), "--workers", "1"]) == 0
     assert "1 run now, 1 already complete" in capsys.readouterr().out
     assert len(pd.read_parquet(victim / "evals.parquet")) > 0
+
+
+def test_a_key_swept_over_numbers_and_mappings_gets_a_summary(tmp_path, capsys):
+    """Found by the CLI fuzz test: a grid mixing a number and a distribution for one key made
+    writing summary.parquet fail inside pyarrow (a traceback); the column is now text."""
+    path = _write(tmp_path, """
+        base: {train: {enabled: false}, stop: {sim_time_s: 5}, eval: {every_s: null}}
+        grid:
+          heterogeneity.network.latency_s: [0.0, {dist: exponential, mean: 1}]
+    """)
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out")]) == 0
+    summary = pd.read_parquet(tmp_path / "out" / "summary.parquet")
+    assert summary["heterogeneity.network.latency_s"].tolist() == ["0.0", "{dist: exponential, mean: 1}"]
+    assert (summary.status == "complete").all()
