@@ -59,6 +59,33 @@ def _offsets(sizes: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
 
 
+def _hold_out(blocks: np.ndarray, offsets: np.ndarray, fraction: float, purpose: Purpose,
+              tree: SeedTree) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split each client's block ``blocks[offsets[c]:offsets[c + 1]]`` into the rows it keeps and the
+    ``held_out_counts(n_c, fraction)`` it holds out, chosen uniformly without replacement by
+    ``tree.generator(purpose, c)``; both parts keep the block's order.
+
+    Returns:
+        ``(kept, kept_offsets, held, held_offsets)``.
+
+    Raises:
+        DataError: a client would keep no sample.
+    """
+    sizes = np.diff(offsets)
+    n_held = held_out_counts(sizes, fraction)
+    kept_offsets, held_offsets = _offsets(train_counts(sizes, fraction)), _offsets(n_held)
+    kept = np.empty(int(kept_offsets[-1]), dtype=np.int64)
+    held = np.empty(int(held_offsets[-1]), dtype=np.int64)
+    for c, k in enumerate(n_held.tolist()):
+        idx = blocks[offsets[c] : offsets[c + 1]]
+        out = np.zeros(len(idx), dtype=bool)
+        if k:
+            out[tree.generator(purpose, c).choice(len(idx), k, replace=False)] = True
+        kept[kept_offsets[c] : kept_offsets[c + 1]] = idx[~out]
+        held[held_offsets[c] : held_offsets[c + 1]] = idx[out]
+    return kept, kept_offsets, held, held_offsets
+
+
 def held_out_split(partition: Partition, test_fraction: float, tree: SeedTree) -> HeldOut:
     """Split every client's samples into local train and local test parts.
 
@@ -68,20 +95,7 @@ def held_out_split(partition: Partition, test_fraction: float, tree: SeedTree) -
     Raises:
         DataError: a client would have no training sample.
     """
-    sizes = partition.sizes
-    n_test = held_out_counts(sizes, test_fraction)
-    n_train = train_counts(sizes, test_fraction)
-    train_offsets, test_offsets = _offsets(n_train), _offsets(n_test)
-    train = np.empty(int(train_offsets[-1]), dtype=np.int64)
-    test = np.empty(int(test_offsets[-1]), dtype=np.int64)
-    for c, k in enumerate(n_test.tolist()):
-        idx = partition.client(c)
-        held = np.zeros(len(idx), dtype=bool)
-        if k:
-            held[tree.generator(Purpose.PARTITION, c).choice(len(idx), k, replace=False)] = True
-        train[train_offsets[c] : train_offsets[c + 1]] = idx[~held]
-        test[test_offsets[c] : test_offsets[c + 1]] = idx[held]
-    return HeldOut(train, train_offsets, test, test_offsets)
+    return HeldOut(*_hold_out(partition.order, partition.offsets, test_fraction, Purpose.PARTITION, tree))
 
 
 def with_validation(held: HeldOut, fraction: float, tree: SeedTree) -> HeldOut:
@@ -94,18 +108,7 @@ def with_validation(held: HeldOut, fraction: float, tree: SeedTree) -> HeldOut:
     """
     if not fraction:
         return held
-    sizes = np.diff(held.train_offsets)
-    n_val = held_out_counts(sizes, fraction)
-    n_train = train_counts(sizes, fraction)
-    train_offsets, val_offsets = _offsets(n_train), _offsets(n_val)
-    train = np.empty(int(train_offsets[-1]), dtype=np.int64)
-    validation = np.empty(int(val_offsets[-1]), dtype=np.int64)
-    for c, k in enumerate(n_val.tolist()):
-        idx = held.train[held.train_offsets[c] : held.train_offsets[c + 1]]
-        kept = np.zeros(len(idx), dtype=bool)
-        if k:
-            kept[tree.generator(Purpose.VALIDATION, c).choice(len(idx), k, replace=False)] = True
-        train[train_offsets[c] : train_offsets[c + 1]] = idx[~kept]
-        validation[val_offsets[c] : val_offsets[c + 1]] = idx[kept]
+    train, train_offsets, validation, val_offsets = _hold_out(held.train, held.train_offsets, fraction,
+                                                              Purpose.VALIDATION, tree)
     return held._replace(train=train, train_offsets=train_offsets, validation=validation,
                          validation_offsets=val_offsets)

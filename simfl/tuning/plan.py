@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from simfl.config.load import config_from_dict
 from simfl.config.schema import Config
-from simfl.config.sweepfile import LABEL, PlannedRun, SweepSpec, point_config, run_id_of
+from simfl.config.sweepfile import PlannedRun, SweepSpec, point_config, run_id_of
 from simfl.config.tunespec import TuneSpec
 from simfl.errors import ConfigError
 from simfl.tuning.space import Setting, settings_for
@@ -101,9 +100,7 @@ def plan_contests(spec: SweepSpec, base: dict[str, Any], runs: Sequence[PlannedR
     """
     tune = spec.tune
     by = spec.tune_by
-    first = runs[0].config
-    horizon = tuning_horizon(tune, config_from_dict(base, list(extra), source="base", search_path=search_path)
-                             if not runs else first)
+    horizon = tuning_horizon(tune, runs[0].config)  # the horizon and validation split are not swept keys
     seeds = tune.tuning_seeds(spec.seed_list)
     contests: dict[tuple, Contest] = {}
     for planned in runs:

@@ -95,7 +95,6 @@ class _Tuner:
     def __init__(self, contests: list[Contest], tune: TuneSpec, horizon: float, out: Path, name: str,
                  by: str, progress: bool | None) -> None:
         self.contests = [c for c in contests if c.tuned]
-        self.all = contests
         self.tune, self.horizon, self.out, self.name, self.by, self.progress = tune, horizon, out, name, by, progress
         self.alive = {c.key: [s.index for s in c.settings] for c in self.contests}
         self.standing = {(c.key, s.index): Standing() for c in self.contests for s in c.settings}

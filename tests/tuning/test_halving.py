@@ -8,7 +8,6 @@ import textwrap
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from simfl.config.tunespec import TimeToTarget
 from simfl.results import read_manifest

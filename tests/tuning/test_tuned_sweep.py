@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import simfl
 import simfl.workers as workers_module
 from simfl.config.load import config_from_dict
 from simfl.data import load_data
