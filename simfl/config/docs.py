@@ -247,7 +247,34 @@ def render() -> str:
     for kind in registry.KINDS:
         _components(kind, out)
     out.append(_FLOWER)
+    _sweep_file(out)
     return "\n".join(out).rstrip() + "\n"
+
+
+_SWEEP_HEADER = """# Sweep files
+
+`simfl sweep FILE` reads a sweep file: a `base` config, keys `set` for every run, the swept
+`grid` / `zip` / `variants`, `seeds` and accuracy `targets` (see `simfl.config.sweepfile`), and
+optionally a `tune` section that tunes every contestant in every cell on tuning seeds before the
+evaluation runs (the protocol: docs/fair_comparisons.md).
+"""
+
+
+def _sweep_file(out: list[str]) -> None:
+    """The sweep file's keys, its ``tune`` section's, and the tuning criteria."""
+    from simfl.config.sweepfile import SweepSpec
+    from simfl.config.tunespec import CRITERIA, Range
+
+    out.append(_SWEEP_HEADER)
+    start = len(out)
+    _section(SweepSpec, "", out, {SweepSpec})
+    out[start] = out[start].replace("## `top level`", "## sweep file: top level", 1)
+    _registry("Tuning criteria (`tune.criterion`)", "type", CRITERIA, out)
+    rows = _rows(Range, set())
+    out.append("## Ranges (`tune.space` values for `search: random`)\n\n" + (Range.__doc__ or "").strip()
+               + "\n\n| key | default | meaning |\n|---|---|---|")
+    out.extend(rows)
+    out.append("")
 
 
 if __name__ == "__main__":

@@ -84,10 +84,11 @@ CRITERIA = {cls.model_fields["type"].default: cls for cls in (TimeToTarget, Accu
 
 
 class Halving(_Part):
-    """Successive halving on simulated time (Jamieson & Talwalkar 2016, synchronous): every setting
-    runs to ``min_s``; the best ``max(1, n // eta)`` go on to ``min_s · eta``, and so on until one
-    is left or the horizon is reached. A stopped setting's trials keep their checkpoints (paused),
-    so a longer rung resumes them instead of starting over."""
+    """Successive halving on simulated time (synchronous; Jamieson & Talwalkar 2016).
+
+    Every setting runs to ``min_s``; the best ``max(1, n // eta)`` go on to ``min_s · eta``, and so
+    on until one is left or the horizon is reached. A stopped setting's trials keep their
+    checkpoints (paused), so a longer rung resumes them instead of starting over."""
 
     min_s: float = Field(gt=0, allow_inf_nan=False, description="simulated seconds of the first rung")
     eta: int = Field(3, ge=2, description="each rung keeps the best 1/eta of the settings and runs eta times longer")
@@ -115,7 +116,9 @@ _Values = Annotated[Any, BeforeValidator(_values)]
 
 
 class TuneSpec(_Part):
-    """The ``tune:`` section of a sweep file (see the module docstring)."""
+    """Tune every contestant in every cell before the evaluation runs (docs/fair_comparisons.md).
+
+    See the module docstring for an example."""
 
     by: str | None = Field(
         None, description="swept key whose values are the contestants (default: label with variants, else "
