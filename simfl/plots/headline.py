@@ -243,6 +243,10 @@ def plot_headline(
             f"b: mean over seeds, {level:.0%} percentile-bootstrap interval.")
     if few:
         note += f" n=…: fewer than {MIN_PAIRS} seeds, no interval drawn."
+    tuned = sorted(c.removeprefix("tuned:") for c in summary.columns if c.startswith("tuned:"))
+    if tuned:  # a tuned sweep: say so, and what was tuned (simfl report states the whole protocol)
+        note += (f" Each method tuned in every world on separate tuning seeds ({', '.join(tuned)}; "
+                 "simfl report states the protocol).")
     shared_legend(fig, [ax, bx], title=note, ncol=3, extra=glyphs)
     set_suptitle(fig, f"Speed-up over {ref_name} to {target:g} test accuracy, and accuracy after {budget:g} s, "
                       f"as the {axis_label(x)} grows")

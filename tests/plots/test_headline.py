@@ -152,3 +152,17 @@ def test_one_method_one_colour_in_every_figure_including_plugins():
         assert set(colours.values()) == {method_style(method).color}, (method, colours)
     assert "MyAlgo" in legend_texts(figs["band"])[2]  # a plugin reads as its class name
     plt.close("all")
+
+
+def test_a_tuned_sweep_says_so_in_the_caption():
+    summary, evals = _tables()
+    plain = plot_headline(summary, evals, SIGMA, 0.7)
+    tuned = summary.assign(**{"tuned:train.lr": 0.1})
+    fig = plot_headline(tuned, evals, SIGMA, 0.7)
+    def caption(f):  # the legend's title, unwrapped
+        return " ".join(" ".join(leg.get_title().get_text() for leg in f.legends).split())
+
+    assert "tuned in every world on separate tuning seeds (train.lr" in caption(fig)
+    assert "tuned" not in caption(plain)
+    plt.close(fig)
+    plt.close(plain)
