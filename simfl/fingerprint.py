@@ -250,11 +250,10 @@ class FileFingerprints:
 
     def __call__(self, config) -> dict[str, dict[str, Any]]:
         """``{config key: {"path", "sha256", ...}}`` for every user file ``config`` names (sorted by key)."""
-        from simfl.registry import import_object, is_import_path
-        from simfl.runner import plugin_components
+        from simfl.registry import import_object, is_import_path, plugin_components
 
         out: dict[str, dict[str, Any]] = {}
-        for key, name, module in plugin_components(config):
+        for key, name, module in plugin_components(config.algorithm):
             named = name.partition(":")[0] if is_import_path(name) else None
             out[key] = _module_entry([module, named])
         for key, path, search in _import_paths(config):

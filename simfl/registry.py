@@ -46,6 +46,7 @@ __all__ = [
     "component_of",
     "is_import_path",
     "import_object",
+    "plugin_components",
 ]
 
 #: The kinds of component, each with the config key that names it.
@@ -319,3 +320,27 @@ def _implements(cls: type, hook: str) -> bool:
     """``cls`` has its own ``hook``: callable, not abstract, not a base class's default."""
     fn = getattr(cls, hook, None)
     return callable(fn) and not getattr(fn, "__isabstractmethod__", False) and not getattr(fn, "__simfl_default__", False)
+
+
+def plugin_components(params: Any, key: str = "algorithm") -> list[tuple[str, str, str]]:
+    """The plugins a config section uses: ``(config key, name, module)`` for every component that
+    is not a built-in — the section's own (e.g. the method of ``config.algorithm``) and any
+    component among its parameters (selection, staleness, server optimizer), depth first."""
+    from pydantic import BaseModel
+
+    found: list[tuple[str, str, str]] = []
+
+    def visit(section: Any, where: str) -> None:
+        try:
+            component = component_of(section)
+        except Exception:
+            component = None
+        if component is not None and not component.builtin:
+            found.append((f"{where}.type", component.name, component.target.__module__))
+        for name in type(section).model_fields:
+            value = getattr(section, name)
+            if isinstance(value, BaseModel) and "type" in type(value).model_fields:
+                visit(value, f"{where}.{name}")
+
+    visit(params, key)
+    return found

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
-from pydantic import BaseModel
 
 import simfl.data as fl_data
 import simfl.registry as registry
@@ -161,32 +160,11 @@ def _trainer_sizes(trainer: Trainer | None, config: Config) -> np.ndarray | None
     return sizes.astype(np.int64)
 
 
-def plugin_components(config: Config) -> list[tuple[str, str, str]]:
-    """The plugins a config uses: ``(config key, name, module)`` for every component that is not
-    a built-in (the method, its selection policy and any component among its parameters)."""
-    found: list[tuple[str, str, str]] = []
-
-    def visit(params, key: str) -> None:
-        try:
-            component = registry.component_of(params)
-        except Exception:
-            component = None
-        if component is not None and not component.builtin:
-            found.append((f"{key}.type", component.name, component.target.__module__))
-        for name in type(params).model_fields:
-            value = getattr(params, name)
-            if isinstance(value, BaseModel) and "type" in type(value).model_fields:
-                visit(value, f"{key}.{name}")
-
-    visit(config.algorithm, "algorithm")
-    return found
-
-
 def _blame_plugin(exc: BaseException, config: Config) -> PluginError | None:
     """A one-line :class:`PluginError` naming the plugin whose code raised ``exc`` (None: not a plugin's)."""
     if not isinstance(exc, Exception) or isinstance(exc, SimflError):
         return None
-    plugins = plugin_components(config)
+    plugins = registry.plugin_components(config.algorithm)
     if not plugins:
         return None
     modules = {module: (key, name) for key, name, module in plugins}
