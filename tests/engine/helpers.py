@@ -60,3 +60,25 @@ def trace(outcome):
     df = outcome.client_updates
     arrived = df[df.arrival_time_s.notna()].sort_values(["arrival_time_s", "task_id"])
     return [(float(r.arrival_time_s), int(r.client_id), int(r.staleness)) for r in arrived.itertuples()]
+
+
+def run_stopped_after_checkpoints(config, out, monkeypatch, count: int = 1):
+    """Run ``config`` into ``out`` and stop it, as Ctrl-C would, right after its ``count``-th
+    checkpoint (``run.checkpoint_every_s``); returns ``out``, which then holds that checkpoint."""
+    import simfl
+    from simfl import runner
+
+    original, written = runner._checkpoint, []
+
+    def stopping(*args, **kwargs):
+        original(*args, **kwargs)
+        written.append(1)
+        if len(written) == count:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "_checkpoint", stopping)
+    try:
+        assert simfl.run(config, out=out, progress=False).status == "interrupted"
+    finally:
+        monkeypatch.setattr(runner, "_checkpoint", original)
+    return out

@@ -22,6 +22,7 @@ from simfl import runner
 from simfl.checkpoint import CHECKPOINT, read_checkpoint
 from simfl.cli import main
 from simfl.results import read_manifest
+from tests.engine.helpers import run_stopped_after_checkpoints
 
 TABLES = ("client_updates", "aggregations", "evals", "clients")
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,24 +147,10 @@ def test_killed_with_sigkill_then_resumed_from_the_cli(tmp_path, kill_after):
     _same_tables(reference, simfl.load_run(out), params=False)
 
 
-def _interrupted_at_first_checkpoint(config, out, monkeypatch):
-    """Run ``config`` into ``out`` and stop it (as Ctrl-C would) right after its first checkpoint."""
-    original = runner._checkpoint
-
-    def stop_at_first(*args, **kwargs):
-        original(*args, **kwargs)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(runner, "_checkpoint", stop_at_first)
-    assert simfl.run(config, out=out, progress=False).status == "interrupted"
-    monkeypatch.setattr(runner, "_checkpoint", original)
-    return out
-
-
 def test_a_checkpoint_simfl_did_not_sign_is_not_loaded(tmp_path, capsys, monkeypatch):
     config = simfl.load_config(ROOT / "configs/flagship.yaml", ["train.enabled=false", "stop.sim_time_s=40",
                                                                 "run.checkpoint_every_s=5"])
-    out = _interrupted_at_first_checkpoint(config, tmp_path / "run", monkeypatch)
+    out = run_stopped_after_checkpoints(config, tmp_path / "run", monkeypatch)
     # a crafted checkpoint: a pickle that would run a command when loaded
     marker = tmp_path / "pwned"
 
@@ -190,7 +177,7 @@ def test_a_checkpoint_of_another_format_is_refused_in_one_line(tmp_path, capsys,
 
     config = simfl.load_config(ROOT / "configs/flagship.yaml", ["train.enabled=false", "stop.sim_time_s=40",
                                                                 "run.checkpoint_every_s=5"])
-    out = _interrupted_at_first_checkpoint(config, tmp_path / "run", monkeypatch)
+    out = run_stopped_after_checkpoints(config, tmp_path / "run", monkeypatch)
     payload = read_checkpoint(out / CHECKPOINT)
     assert payload["format"] == FORMAT
     write_checkpoint(out / CHECKPOINT, {**payload, "format": FORMAT - 1})
@@ -222,19 +209,7 @@ def test_a_sweep_resumes_an_interrupted_run_from_its_checkpoint(tmp_path, monkey
     planned = runs[0]
     config = planned.config.model_copy(update={"run": planned.config.run.model_copy(update={"checkpoint_every_s": 5.0}),
                                                "stop": planned.config.stop.model_copy(update={"sim_time_s": 30.0})})
-    out = tmp_path / "out" / "runs" / planned.run_id
-    original = runner._checkpoint
-    calls = []
-
-    def stop_at_second(*args, **kwargs):
-        original(*args, **kwargs)
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(runner, "_checkpoint", stop_at_second)
-    assert simfl.run(config, out=out, progress=False).status == "interrupted"
-    monkeypatch.setattr(runner, "_checkpoint", original)
+    out = run_stopped_after_checkpoints(config, tmp_path / "out" / "runs" / planned.run_id, monkeypatch, count=2)
     from simfl.config.load import dump_config
     from simfl.sweep import execute_run
 

@@ -18,13 +18,14 @@ import pandas as pd
 import pytest
 
 import simfl
-from simfl import runner, workers as workers_module
+from simfl import workers as workers_module
 from simfl.checkpoint import CHECKPOINT
 from simfl.cli import main
 from simfl.config.load import dump_config
 from simfl.results import read_manifest
 from simfl.results.report import report_text
 from simfl.sweep import execute_run, run_sweep
+from tests.engine.helpers import run_stopped_after_checkpoints
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -238,18 +239,7 @@ def _interrupted_plugin_run(tmp_path, module: str, monkeypatch):
     config = simfl.config_from_dict(
         {"data": {"num_clients": 6}, "train": {"enabled": False}, "algorithm": {"type": f"{module}:Rule"},
          "stop": {"sim_time_s": 30}, "run": {"checkpoint_every_s": 5}}, search_path=[tmp_path])
-    out = tmp_path / "run"
-    original, calls = runner._checkpoint, []
-
-    def stop_at_second(*args, **kwargs):
-        original(*args, **kwargs)
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(runner, "_checkpoint", stop_at_second)
-    assert simfl.run(config, out=out, progress=False).status == "interrupted"
-    monkeypatch.setattr(runner, "_checkpoint", original)
+    out = run_stopped_after_checkpoints(config, tmp_path / "run", monkeypatch, count=2)
     assert (out / CHECKPOINT).is_file()
     return config, out
 
