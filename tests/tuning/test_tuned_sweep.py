@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import simfl
 import simfl.workers as workers_module
 from simfl.config.load import config_from_dict
 from simfl.data import load_data
@@ -183,3 +184,41 @@ def test_tuning_on_local_workers_and_a_dask_cluster_equals_tuning_in_process(tmp
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / other / "tuning.parquet"), reference, check_exact=True)
         pd.testing.assert_frame_equal(outcome.summary.drop(columns=["host_seconds"]),
                                       here.summary.drop(columns=["host_seconds"]), check_exact=True)
+
+
+def test_a_plugin_method_is_tuned_by_its_own_parameters(tmp_path):
+    """Contestants named by variants, one of them a plugin whose own parameter (alpha) is tuned
+    through its method section; the summary carries the chosen value, the plugin runs with it."""
+    root = HERE.parents[1]
+    shutil.copy(root / "examples" / "plugins" / "adaptive_async.py", tmp_path / "adaptive_async.py")
+    (tmp_path / "sweep.yaml").write_text(textwrap.dedent(f"""\
+        base: {root / 'examples/plugins/adaptive_async.yaml'}
+        set:
+          data.num_clients: 8
+          data.validation_fraction: 0.2
+          stop.sim_time_s: 20
+          eval.every_s: 4
+          "algorithm.'adaptive_async:AdaptiveAsync'.concurrency": 3
+          algorithm.fedbuff.concurrency: 3
+        variants:
+          mine: {{algorithm.type: "adaptive_async:AdaptiveAsync"}}
+          fedbuff: {{algorithm.type: fedbuff}}
+        seeds: 1
+        tune:
+          seeds: 1
+          criterion: {{type: accuracy_at, budget_s: 20}}
+          space:
+            mine: {{"algorithm.'adaptive_async:AdaptiveAsync'.alpha": [0.2, 0.9]}}
+        """))
+    outcome = run_sweep(tmp_path / "sweep.yaml", out=tmp_path / "out", workers=1, progress=False)
+    assert outcome.counts == {"complete": 2}
+    trials = outcome.tuning
+    assert trials.label.unique().tolist() == ["mine"] and len(trials) == 2  # fedbuff runs as given
+    best = trials.loc[trials.validation_accuracy.idxmax()]
+    assert trials.chosen.sum() == 1 and bool(best.chosen)
+    key = "tuned:algorithm.'adaptive_async:AdaptiveAsync'.alpha"
+    mine = outcome.summary[outcome.summary.label == "mine"].iloc[0]
+    assert mine[key] == best[key]
+    assert pd.isna(outcome.summary[outcome.summary.label == "fedbuff"].iloc[0][key])
+    config = simfl.load_run(tmp_path / "out" / "runs" / mine.run_id).config
+    assert config.algorithm.alpha == best[key]
