@@ -403,8 +403,6 @@ def run(
     )
     if status == "paused":
         manifest["paused_at_s"] = outcome.sim_end_s
-    else:
-        manifest.pop("paused_at_s", None)
     if outcome.stop_reason == "no_progress":
         manifest["error"] = (f"simulated time stopped advancing at {outcome.sim_end_s:g} s (more than "
                              f"limits.events_per_instant = {config.limits.events_per_instant} events at one time)")

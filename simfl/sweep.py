@@ -189,8 +189,9 @@ def plan_sweep(path: str | Path, dry_run: bool = False) -> tuple[SweepSpec, dict
     return plan.spec, plan.base, plan.runs
 
 
-def _record(spec: SweepSpec, base: dict[str, Any], dry_run: bool) -> dict[str, Any]:
-    """What the sweep is, kept in its directory's manifest (the tuning protocol included)."""
+def _record(spec: SweepSpec, base: dict[str, Any], dry_run: bool, horizon: float | None = None) -> dict[str, Any]:
+    """What the sweep is, kept in its directory's manifest (the tuning protocol included, with the
+    trials' resolved ``horizon_s``)."""
     record = {
         "name": spec.name,
         "base": base,
@@ -203,7 +204,7 @@ def _record(spec: SweepSpec, base: dict[str, Any], dry_run: bool) -> dict[str, A
     }
     if spec.tune is not None:
         record["tune"] = {**spec.tune.model_dump(mode="json"), "by": spec.tune_by,
-                          "tuning_seeds": spec.tune.tuning_seeds(spec.seed_list)}
+                          "tuning_seeds": spec.tune.tuning_seeds(spec.seed_list), "horizon_s": horizon}
     return record
 
 
@@ -242,7 +243,7 @@ def run_sweep(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunDirError(f"--out {out}: cannot create directory ({exc.strerror or exc})") from None
-    record = _record(spec, plan.base, dry_run)
+    record = _record(spec, plan.base, dry_run, plan.horizon)
     with sweep_lock(out):
         points = [(p.run_id, p.point) for p in runs]
         if spec.tune is not None:  # the runs' ids depend on the tuning: the protocol is part of the sweep
@@ -258,7 +259,7 @@ def run_sweep(
 def _run_tuned(out: Path, plan: SweepPlan, pool: Workers, progress: bool | None) -> SweepOutcome:
     """Tune every contest, then run the evaluation seeds with the chosen settings."""
     from simfl.tuning import TUNING_DIR, evaluation_runs, run_tuning
-    from simfl.tuning.plan import cell_of
+    from simfl.tuning.plan import contest_key
 
     spec, by = plan.spec, plan.spec.tune_by
     (out / TUNING_DIR).mkdir(exist_ok=True)
@@ -266,7 +267,7 @@ def _run_tuned(out: Path, plan: SweepPlan, pool: Workers, progress: bool | None)
     chosen = evaluation_runs(spec, plan.base, plan.runs, tuning.choices, plan.extra, plan.search_path)
     runs, failed, tuned = [], {}, {}
     for untuned, planned in zip(plan.runs, chosen):
-        key = (cell_of({k: v for k, v in untuned.point.items() if k != by}), str(untuned.point[by]))
+        key = contest_key(untuned.point, by)
         if planned is None:  # every setting failed: nothing to evaluate
             failed[untuned.run_id] = {"status": "failed", "error": f"tuning failed: {tuning.errors.get(key)}"}
             runs.append(untuned)

@@ -55,4 +55,5 @@ def test_the_quick_speed_experiment_runs_tuned_within_minutes(tmp_path):
     assert len(chosen.groupby([SPREAD, "algorithm.type"])) == 9  # a choice per world and method
     text = report_text(tmp_path / "quick")
     assert "Tuning: per cell and algorithm.type, grid search over fedavg: train.lr, algorithm.fedavg.deadline_s" in text
+    assert "restricted mean time to 0.6 validation accuracy within τ = 300 s" in text  # the resolved horizon
     assert "realised population per cell" in text

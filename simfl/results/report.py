@@ -143,11 +143,9 @@ def _tuning_block(path: Path, summary: pd.DataFrame, by: str) -> list[str]:
     table = read_tuning(path)
     base = (manifest.get("sweep") or {}).get("base") or {}
     fraction = (base.get("data") or {}).get("validation_fraction")
-    criterion = record.get("criterion") or {}
-    horizon = record.get("horizon_s") or criterion.get("budget_s") or (base.get("stop") or {}).get("sim_time_s", 40.0)
     seeds = sorted(int(s) for s in summary.seed.unique())
     contestants = list(dict.fromkeys(summary[record.get("by", by)].dropna())) if record.get("by", by) in summary else []
-    lines = ["", protocol_sentence(record, table, seeds, fraction, horizon, contestants)]
+    lines = ["", protocol_sentence(record, table, seeds, fraction, contestants)]
     if table is None or table.empty:
         return lines + ["  (no trial has run yet)"]
     chosen = chosen_settings(table, record.get("by", by))

@@ -42,8 +42,8 @@ def _seeds(seeds: list[int]) -> str:
     return ", ".join(map(str, seeds))
 
 
-def _criterion(record: dict[str, Any], horizon: float | None) -> str:
-    criterion = record.get("criterion") or {}
+def _criterion(record: dict[str, Any]) -> str:
+    criterion, horizon = record.get("criterion") or {}, record.get("horizon_s")
     if criterion.get("type") == "accuracy_at":
         return f"the validation accuracy after {criterion.get('budget_s'):g} simulated s (mean over tuning seeds)"
     within = f" within τ = {horizon:g} s" if horizon else ""
@@ -52,8 +52,7 @@ def _criterion(record: dict[str, Any], horizon: float | None) -> str:
 
 
 def protocol_sentence(record: dict[str, Any], table: pd.DataFrame | None, evaluation_seeds: list[int],
-                      validation_fraction: float | None, horizon: float | None = None,
-                      contestants: list[str] = ()) -> str:
+                      validation_fraction: float | None, contestants: list[str] = ()) -> str:
     """The tuning protocol in one sentence: keys, settings per contestant, seeds, criterion, halving
     (``contestants``: every value of ``by``, to name those run as given)."""
     by = record.get("by", "algorithm.type")
@@ -74,7 +73,7 @@ def protocol_sentence(record: dict[str, Any], table: pd.DataFrame | None, evalua
     as_given = f" ({', '.join(untuned)} as given)" if untuned else ""
     return (f"Tuning: per cell and {by}, {search} over {'; '.join(parts) or 'nothing'}{as_given}, each setting run on tuning seeds {_seeds(record.get('tuning_seeds', []))} "
             f"(evaluation seeds {_seeds(evaluation_seeds)}: disjoint) and scored on the clients' validation rows "
-            f"({validation}; the test set is never read while tuning) by {_criterion(record, horizon)}{pruning}; "
+            f"({validation}; the test set is never read while tuning) by {_criterion(record)}{pruning}; "
             "the best setting then ran on the evaluation seeds.")
 
 

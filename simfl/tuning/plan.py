@@ -17,7 +17,8 @@ from simfl.config.tunespec import TuneSpec
 from simfl.errors import ConfigError
 from simfl.tuning.space import Setting, settings_for
 
-__all__ = ["Trial", "Contest", "plan_contests", "trial_overrides", "tuning_horizon", "cell_of", "evaluation_runs"]
+__all__ = ["Trial", "Contest", "plan_contests", "trial_overrides", "tuning_horizon", "cell_of", "contest_key",
+           "evaluation_runs"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,17 @@ class Contest:
 def cell_of(values: dict[str, Any]) -> tuple:
     """A hashable cell key from ``{swept key: value}``."""
     return tuple((k, _hashable(v)) for k, v in values.items())
+
+
+def _split_point(point: dict[str, Any], by: str) -> tuple[dict[str, Any], str]:
+    """A sweep point's cell (its swept keys other than ``by``) and contestant (its ``by`` value, as text)."""
+    return {k: v for k, v in point.items() if k != by}, str(point[by])
+
+
+def contest_key(point: dict[str, Any], by: str) -> tuple:
+    """The key of the contest a sweep point belongs to (:attr:`Contest.key`)."""
+    cell, contestant = _split_point(point, by)
+    return cell_of(cell), contestant
 
 
 def _hashable(value: Any) -> Any:
@@ -104,9 +116,8 @@ def plan_contests(spec: SweepSpec, base: dict[str, Any], runs: Sequence[PlannedR
     seeds = tune.tuning_seeds(spec.seed_list)
     contests: dict[tuple, Contest] = {}
     for planned in runs:
-        cell = {k: v for k, v in planned.point.items() if k != by}
-        contestant = str(planned.point[by])
-        key = (cell_of(cell), contestant)
+        cell, contestant = _split_point(planned.point, by)
+        key = contest_key(planned.point, by)
         if key in contests:
             continue
         settings = settings_for(tune, contestant)
@@ -143,8 +154,7 @@ def evaluation_runs(spec: SweepSpec, base: dict[str, Any], runs: Sequence[Planne
     out: list[PlannedRun | None] = []
     seen: dict[str, dict[str, Any]] = {}
     for planned in runs:
-        cell = {k: v for k, v in planned.point.items() if k != by}
-        chosen = choices.get((cell_of(cell), str(planned.point[by])))
+        chosen = choices.get(contest_key(planned.point, by))
         if chosen is None:
             out.append(None)
             continue

@@ -58,9 +58,8 @@ class TuningOutcome:
     ran: int = 0  #: trial runs computed by this invocation (a paused trial resumed counts again)
 
 
-def _trial_state(run_dir: Path) -> tuple[str | None, float | None]:
-    """A trial directory's status and, when paused, the time it reached."""
-    manifest = read_manifest(run_dir)
+def _trial_state(manifest: dict[str, Any] | None) -> tuple[str | None, float | None]:
+    """A trial's status and, when paused, the time it reached, from its manifest (None: not started)."""
     if manifest is None:
         return None, None
     return manifest.get("status"), manifest.get("paused_at_s")
@@ -69,8 +68,9 @@ def _trial_state(run_dir: Path) -> tuple[str | None, float | None]:
 def _needs_run(run_dir: Path, rung_s: float, fingerprints: dict[str, Any] | None = None) -> bool:
     """True unless the trial already reached ``rung_s`` (or ended for good) with the user files
     ``fingerprints`` (a trial whose files changed since runs again from the start)."""
-    status, paused_at = _trial_state(run_dir)
-    if status is not None and stale_reason(read_manifest(run_dir), fingerprints) is not None:
+    manifest = read_manifest(run_dir)
+    status, paused_at = _trial_state(manifest)
+    if status is not None and stale_reason(manifest, fingerprints) is not None:
         return True
     if status in _FINAL:
         return False
@@ -179,7 +179,7 @@ class _Tuner:
             for setting in contest.settings:
                 standing = self.standing[(contest.key, setting.index)]
                 for i, trial in enumerate(contest.trials[setting.index]):
-                    status, paused_at = _trial_state(self.trial_dir(trial))
+                    status, paused_at = _trial_state(read_manifest(self.trial_dir(trial)))
                     if status is None and standing.rung_s is None:
                         continue  # never started
                     score = standing.trials[i] if i < len(standing.trials) else None
