@@ -20,14 +20,16 @@ from simfl.plots._common import (
     group_style,
     require_columns,
 )
-from simfl.plots._stats import align_last_value, bootstrap_mean_interval, t_half_widths
+from simfl.plots._stats import align_last_value
 from simfl.plots.labels import axis_label
+from simfl.results import intervals
 
 __all__ = ["plot_convergence_band", "default_unit", "band_table", "INTERVALS", "interval_name"]
 
-#: Interval methods of a band: ``bootstrap`` (percentile bootstrap over runs; stays within the
-#: quantity's range) or ``t`` (Student-t, symmetric: it can leave the range with few runs).
-INTERVALS = ("bootstrap", "t")
+#: Interval methods of a band (:mod:`simfl.results.intervals`): ``t`` (Student-t on the values),
+#: ``logit-t`` (Student-t on the logit: for accuracies, inside (0, 1)) or ``auto`` (``logit-t`` for a
+#: column of accuracies, else ``t``).
+INTERVALS = ("auto", "t", "logit-t")
 
 
 def default_unit(df: pd.DataFrame) -> str:
@@ -35,31 +37,26 @@ def default_unit(df: pd.DataFrame) -> str:
     return "run_id" if "run_id" in df.columns else "seed"
 
 
-def interval_name(interval: str, level: float) -> str:
-    """``95% percentile-bootstrap interval`` / ``95% Student-t interval``."""
-    return f"{level:.0%} " + ("percentile-bootstrap interval over runs" if interval == "bootstrap"
-                               else "Student-t interval over runs")
+def _scale(interval: str, y: str) -> str:
+    if interval == "auto":
+        return intervals.scale_for(y)
+    return "logit" if interval == "logit-t" else "identity"
+
+
+def interval_name(interval: str, level: float, y: str = "test_accuracy", over: str = "runs") -> str:
+    """What a band is, in words: ``mean on the logit scale, Student-t interval (95%, over runs)``."""
+    return intervals.interval_name(_scale(interval, y), level, over)
 
 
 def _group_stats(sub: pd.DataFrame, value, x: str, y: str, unit: str, level: float, interval: str) -> pd.DataFrame:
     grid, values, _ = align_last_value(sub, unit, x, y)
-    n = np.isfinite(values).sum(axis=0)
-    if grid.size == 0:
-        mean = low = high = np.empty(0)
-    elif interval == "bootstrap":
-        mean, low, high = bootstrap_mean_interval(values, level)
-    else:
-        filled = np.where(np.isfinite(values), values, 0.0)
-        mean = filled.sum(axis=0) / n  # n >= 1 at every grid point: each one is some run's own x
-        dev = np.where(np.isfinite(values), values - mean, 0.0)
-        half = t_half_widths(np.sqrt((dev**2).sum(axis=0) / np.maximum(n - 1, 1)), n, level)
-        low, high = mean - half, mean + half
-    return pd.DataFrame({"group": [value] * grid.size, "x": grid, "mean": mean, "low": low, "high": high,
-                         "n": n, "runs": values.shape[0]})
+    mean, low, high, n = intervals.t_intervals(values if grid.size else np.empty((0, 0)), level, _scale(interval, y))
+    return pd.DataFrame({"group": [value] * grid.size, "x": grid, "mean": mean[:grid.size], "low": low[:grid.size],
+                         "high": high[:grid.size], "n": n[:grid.size], "runs": values.shape[0]})
 
 
 def band_table(
-    evals: pd.DataFrame, by: str | None, x: str, y: str, unit: str, level: float, interval: str = "bootstrap"
+    evals: pd.DataFrame, by: str | None, x: str, y: str, unit: str, level: float, interval: str = "auto"
 ) -> pd.DataFrame:
     """The statistics :func:`plot_convergence_band` draws: one row per (group, grid point).
 
@@ -83,7 +80,7 @@ def plot_convergence_band(
     ax: Axes | None = None,
     title: str | None = None,
     events: Events | None = None,
-    interval: Literal["bootstrap", "t"] = "bootstrap",
+    interval: Literal["auto", "t", "logit-t"] = "auto",
     show: Literal["band", "runs", "both"] = "band",
 ) -> Figure:
     """Mean ``y`` against ``x`` per group of runs, with a pointwise interval band and/or the runs.
@@ -92,16 +89,14 @@ def plot_convergence_band(
     grid, the sorted union of the ``x`` values they were evaluated at: a run's value at a grid
     point is its last evaluated ``y`` at or before it (carried forward), and the run
     contributes only from its first to its last evaluation (rows with NaN ``y`` are ignored).
-    At each grid point the line is the mean ``m`` of the ``n`` contributing runs, and the band
-    (where ``n ≥ 2``) is a pointwise confidence interval for the mean curve across runs
-    (independent replicates, e.g. seeds; not a simultaneous band):
+    At each grid point the line is the mean of the ``n`` contributing runs, and the band (where
+    ``n ≥ 2``) is a pointwise Student-t confidence interval for it across runs (independent
+    replicates, e.g. seeds; not a simultaneous band; :mod:`simfl.results.intervals`):
 
-    * ``interval="bootstrap"`` (default): the percentile bootstrap over runs (whole curves
-      resampled; exact enumeration for few runs, see
-      :func:`~simfl.plots._stats.bootstrap_mean_interval`). It stays within the range of the
-      values (accuracy in [0, 1]).
-    * ``interval="t"``: ``m ± t_{(1+level)/2, n-1} · s / √n`` (``s`` the sample standard
-      deviation): symmetric, so it may leave the range with few runs.
+    * ``interval="t"``: ``m ± t_{(1+level)/2, n-1} · s / √n`` on the values (the line: their mean);
+    * ``interval="logit-t"``: the same on the logit of the values, mapped back (the line: the logit
+      mean): inside (0, 1), for accuracies;
+    * ``interval="auto"`` (default): ``logit-t`` for a column of accuracies, ``t`` otherwise.
 
     ``show="runs"`` draws each run as a thin line instead of the band (``both``: both).
     Colours and markers are the method's own (:func:`~simfl.plots.style.method_style`).
@@ -120,7 +115,7 @@ def plot_convergence_band(
         events: ``(time_s, label)`` to mark with labelled dashed vertical lines (e.g. concept
             drift times; see :func:`~simfl.plots._common.draw_events`); only with
             ``x="sim_time_s"``.
-        interval: ``bootstrap`` or ``t``.
+        interval: ``auto``, ``t`` or ``logit-t``.
         show: ``band``, ``runs`` or ``both``.
 
     Returns:
@@ -160,7 +155,7 @@ def plot_convergence_band(
     ax.set_ylabel(axis_label(y))
     ax.grid(alpha=0.3)
     if ax.lines:
-        what = "mean" + (f", band: {interval_name(interval, level)}" if show != "runs" else ", thin lines: runs")
+        what = (f"band: {interval_name(interval, level, y)}" if show != "runs" else "mean; thin lines: runs")
         ax.legend(title=what, fontsize="small", title_fontsize="small")
     draw_events(ax, events)
     ax.set_title(title if title is not None else f"{axis_label(y)}: mean over runs")

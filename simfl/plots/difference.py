@@ -8,7 +8,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from simfl.plots._common import attach_data, axes_or_new, group_label, group_style, require_columns
-from simfl.plots._stats import align_last_value, bootstrap_mean_interval
+from simfl.plots._stats import align_last_value
+from simfl.results.intervals import interval_name, t_intervals
 from simfl.plots.labels import axis_label, method_label
 from simfl.plots.style import method_order
 from simfl.results.paired import default_reference
@@ -29,9 +30,8 @@ def paired_difference_table(
 
     Each run is carried forward on the union of both methods' evaluation times (as in
     :func:`~simfl.plots.band.plot_convergence_band`); a seed contributes at a grid point where
-    both of its runs have a value. The interval is the percentile bootstrap over seeds
-    (:func:`~simfl.plots._stats.bootstrap_mean_interval`), so it stays within the range of
-    differences (``[−1, 1]`` for accuracy).
+    both of its runs have a value. The interval is the paired Student-t interval over seeds
+    (:func:`~simfl.results.intervals.t_intervals`).
 
     Args:
         evals: one world's ``evals`` (one run per (value of ``by``, ``pair_on``)).
@@ -63,7 +63,7 @@ def paired_difference_table(
         seeds = sorted(set(r_units) & set(o_units))
         diff = np.vstack([o_values[o_units.index(s)] - r_values[r_units.index(s)] for s in seeds]) if seeds \
             else np.empty((0, grid.size))
-        mean, lo, hi = bootstrap_mean_interval(diff, level) if seeds else (np.full(grid.size, np.nan),) * 3
+        mean, lo, hi, _ = t_intervals(diff, level) if seeds else (np.full(grid.size, np.nan),) * 4
         parts.append(pd.DataFrame({"group": other, "reference": reference, "x": grid, "mean": mean, "low": lo,
                                    "high": hi, "n": np.isfinite(diff).sum(axis=0)}))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
@@ -81,7 +81,7 @@ def plot_paired_difference(
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Figure:
-    """Each method's ``y`` minus the reference's, seed by seed, with a bootstrap band and a line at 0.
+    """Each method's ``y`` minus the reference's, seed by seed, with a Student-t band and a line at 0.
 
     The alternative to absolute bands that uses the pairing of seeds: the spread between worlds
     (seeds) cancels, so differences show what the method changes in the same world. Above 0:
@@ -103,6 +103,6 @@ def plot_paired_difference(
     ax.set_ylabel(f"{axis_label(y)}: method − {method_label(ref)}")
     if ax.lines[1:]:
         ax.legend(fontsize="small", title_fontsize="small",
-                  title=f"mean over seeds of the per-seed difference, {level:.0%} percentile-bootstrap band")
+                  title=f"per-seed difference, band: {interval_name('identity', level)}")
     ax.set_title(title if title is not None else f"Paired difference to {method_label(ref)}")
     return attach_data(fig, difference=table)

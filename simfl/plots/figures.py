@@ -193,7 +193,7 @@ def _convergence(evals: pd.DataFrame, others: list[str], by: str | None, events:
     fig.supylabel(f"{axis_label(y)}: method − {method_label(reference)}", fontsize="medium")
     set_suptitle(fig, f"{what} relative to {method_label(reference)} in the same world (paired by seed)")
     shared_legend(fig, axes, title=f"mean over seeds of the per-seed difference, band: "
-                                   f"{interval_name('bootstrap', level).replace('runs', 'seeds')}")
+                                   f"{interval_name('t', level, y, over='seeds')}")
     figs["convergence_paired"] = fig
     return figs
 
@@ -259,7 +259,7 @@ def sweep_figures(
             suffix = "_" + _slug(rest, combo) if rest else ""
             for t in targets:
                 fig = plot_headline(part, evals[evals["run_id"].isin(part["run_id"])], x, t, by=by,
-                                    reference=reference, horizon=horizon, budget_s=budget_s, level=level)
+                                    reference=reference, budget_s=budget_s, level=level)
                 if rest:
                     set_suptitle(fig, fig.get_suptitle().replace("\n", " ") + f" ({_panel_title(rest, combo)})")
                 figs[f"headline_{t:g}{suffix}"] = fig

@@ -3,14 +3,18 @@
 Two panels against the heterogeneity knob ``x`` (e.g. the spread σ of client speeds):
 
 a. Per seed (one seed = one world, faced by every method), the reference method's time to
-   the target over each other method's, on a log axis with a line at 1. Each time is capped at
-   the horizon ``τ``, so a run that never reached the target counts as ``τ``: such a seed is an
-   arrow (a bound: the true ratio is higher ↑ when only the other method reached it, lower ↓
-   when only the reference did; ○ when neither did). The large marker is the geometric mean over
-   seeds with its Student-t interval on log ratios (not drawn below :data:`MIN_PAIRS` seeds)
-   (:func:`~simfl.results.time_to_target.summarize_time_ratios`, the numbers ``simfl report`` prints).
+   the target over each other method's, on a log axis with a line at 1. A seed where only one
+   of the two reached the target is an arrow from the bound its runs give (↑ the true ratio is
+   higher: only the other method reached it; ↓ lower: only the reference did); a seed where
+   neither did carries no information and is not drawn: the count ``k/n`` under each estimate
+   says how many seeds informed it. The large marker is the time ratio estimated with the bounds
+   kept (a log-normal AFT fit of the paired ratios) with its Student-t interval
+   (:func:`~simfl.results.time_to_target.summarize_time_ratios`, the numbers ``simfl report`` prints),
+   not drawn without 2 seeds where both reached it, its interval not drawn below :data:`MIN_PAIRS`
+   informative seeds. Estimates are never joined by lines (a missing one is not a bound). The
+   caption states the trend of the ratio over ``x`` (:func:`~simfl.results.time_to_target.ratio_trend`).
 b. Test accuracy after a fixed time budget (a metric every run has): per seed, and the mean
-   over seeds with a percentile-bootstrap interval (inside [0, 1]).
+   over seeds on the logit scale with its Student-t interval (inside (0, 1)).
 """
 
 from __future__ import annotations
@@ -32,21 +36,22 @@ from simfl.plots._common import (
     set_suptitle,
     shared_legend,
 )
-from simfl.plots._stats import bootstrap_mean_interval
 from simfl.plots.labels import axis_label, method_label
 from simfl.plots.style import NEUTRAL, method_order
 from simfl.results.paired import default_reference, world_keys
+from simfl.results.intervals import interval_name, t_interval
 from simfl.results.summary import value_at
 from simfl.results.time_to_target import (
     COUNTED_STATUSES,
     NEVER_STATUSES,
     paired_time_ratios,
+    ratio_trend,
     summarize_time_ratios,
 )
 
 __all__ = ["headline_tables", "plot_headline", "default_budget", "MIN_PAIRS"]
 
-#: Below this many paired seeds a mean is marked ``n=…``, drawn without its interval, and the legend warns.
+#: Below this many informative seeds an estimate is drawn without its interval, and the legend warns.
 MIN_PAIRS = 3
 _ARROW = 1.45  # an arrow spans this factor on the log axis
 
@@ -70,7 +75,6 @@ def headline_tables(
     target: float,
     by: str = "algorithm.type",
     reference: str | None = None,
-    horizon: float | None = None,
     budget_s: float | None = None,
     level: float = 0.95,
 ) -> dict[str, pd.DataFrame]:
@@ -84,14 +88,14 @@ def headline_tables(
         target: the accuracy target.
         by: the compared column.
         reference: the value of ``by`` in the numerator (default: ``fedavg``, else the first).
-        horizon: ``τ`` (default: per ``x`` value, see :mod:`simfl.results.time_to_target`).
         budget_s: the time budget of panel b (default: :func:`default_budget`).
         level: confidence level.
 
     Returns:
         ``ratios`` (:func:`~simfl.results.time_to_target.paired_time_ratios`, one row per seed),
         ``ratio_summary`` (:func:`~simfl.results.time_to_target.summarize_time_ratios`),
-        ``accuracy`` (one row per counted run: ``x``, ``by``, ``seed``, ``run_id``, ``budget_s``,
+        ``trend`` (:func:`~simfl.results.time_to_target.ratio_trend` over ``x``; empty with fewer than
+        3 values of ``x``), ``accuracy`` (one row per counted run: ``x``, ``by``, ``seed``, ``run_id``, ``budget_s``,
         ``accuracy``) and ``accuracy_summary`` (per ``x`` and method: ``mean``, ``low``, ``high``, ``n``).
 
     Raises:
@@ -103,18 +107,19 @@ def headline_tables(
                          f"{', '.join(others)}")
     methods = list(dict.fromkeys(summary[by]))
     reference = default_reference(methods) if reference is None else reference
-    ratios = paired_time_ratios(summary, target, by=by, reference=reference, horizon=horizon, pair_on=[x])
+    ratios = paired_time_ratios(summary, target, by=by, reference=reference, pair_on=[x])
     ratio_summary = summarize_time_ratios(ratios, by=by, level=level)
+    several = pd.to_numeric(ratios[x], errors="coerce").nunique() >= 3
+    trend = ratio_trend(ratios, x, by=by, level=level) if several else pd.DataFrame()
     budget = default_budget(summary) if budget_s is None else float(budget_s)
     runs = summary[_counted(summary)][["run_id", x, by, "seed"]]
     acc = value_at(evals[evals["run_id"].isin(runs["run_id"])], budget)
     accuracy = runs.assign(budget_s=budget, accuracy=runs["run_id"].map(acc).to_numpy(float))
     rows = []
     for (xv, m), g in accuracy.groupby([x, by], sort=True):
-        mean, lo, hi = bootstrap_mean_interval(g["accuracy"].dropna().to_numpy(float), level)
-        rows.append({x: xv, by: m, "mean": float(mean), "low": float(lo), "high": float(hi),
-                     "n": int(g["accuracy"].notna().sum())})
-    return {"ratios": ratios, "ratio_summary": ratio_summary, "accuracy": accuracy,
+        mean, lo, hi, n = t_interval(g["accuracy"], level, scale="logit")
+        rows.append({x: xv, by: m, "mean": mean, "low": lo, "high": hi, "n": n})
+    return {"ratios": ratios, "ratio_summary": ratio_summary, "trend": trend, "accuracy": accuracy,
             "accuracy_summary": pd.DataFrame(rows)}
 
 
@@ -125,7 +130,6 @@ def plot_headline(
     target: float,
     by: str = "algorithm.type",
     reference: str | None = None,
-    horizon: float | None = None,
     budget_s: float | None = None,
     level: float = 0.95,
 ) -> Figure:
@@ -133,7 +137,7 @@ def plot_headline(
 
     Arguments as in :func:`headline_tables`.
     """
-    data = headline_tables(summary, evals, x, target, by, reference, horizon, budget_s, level)
+    data = headline_tables(summary, evals, x, target, by, reference, budget_s, level)
     ratios, rsum = data["ratios"], data["ratio_summary"]
     reference = ratios["reference"].iloc[0] if len(ratios) else (reference or default_reference(summary[by]))
     ref_name = method_label(reference)
@@ -155,36 +159,12 @@ def plot_headline(
             if bound == "exact":
                 ax.plot(px, r, marker=style.marker, color=style.color, alpha=0.55, markersize=4, linestyle="none",
                         gid=f"seed/{m}/{row[x]}/{row['seed']}")
-            elif bound == "none":
-                ax.plot(px, r, marker="o", markerfacecolor="none", color=NEUTRAL, markersize=4, linestyle="none",
-                        gid=f"neither/{m}/{row[x]}/{row['seed']}")
-            else:
-                tip = r * _ARROW if bound == "lower" else r / _ARROW
-                ax.plot(px, r, marker="_", color=style.color, markersize=6, linestyle="none",
-                        gid=f"bound/{m}/{row[x]}/{row['seed']}")
-                ann = ax.annotate("", xy=(px, tip), xytext=(px, r),
-                                  arrowprops=dict(arrowstyle="-|>", color=style.color, lw=1.0, alpha=0.8,
-                                                  shrinkA=0, shrinkB=0, mutation_scale=8))
-                ann.set_gid(f"arrow_{'up' if bound == 'lower' else 'down'}/{m}/{row[x]}/{row['seed']}")
-        s = rsum[rsum[by] == m].sort_values(x)
-        if s.empty:
-            continue
-        gx = s[x].to_numpy(float) + off + 0.18 * span
-        est = s["estimate"].to_numpy(float)
-        reliable = s["n_pairs"].to_numpy() >= MIN_PAIRS  # fewer seeds: the mean alone (a t-interval on 2 logs
-        # spans orders of magnitude and would flatten every other point)
-        err = np.vstack([est - s["ci_low"].to_numpy(float), s["ci_high"].to_numpy(float) - est])
-        err = np.nan_to_num(np.where(reliable, err, 0.0))
-        bars = ax.errorbar(gx, est, yerr=err, color=style.color, marker=style.marker, markersize=7, capsize=3,
-                           markeredgecolor="white", linewidth=1.5, label=group_label(by, m), zorder=3)
-        bars.lines[0].set_gid(f"mean/{m}")
-        for xi, yi, n in zip(gx, est, s["n_pairs"]):
-            if n < MIN_PAIRS:
-                few = True
-                ax.annotate(f"n={n}", (xi, yi), xytext=(4, 4), textcoords="offset points", fontsize="x-small",
-                            color=style.color)
+            elif bound in ("lower", "upper"):
+                _draw_bound(ax, px, r, bound, style.color, f"{m}/{row[x]}/{row['seed']}")
+        few |= _draw_estimates(ax, rsum[rsum[by] == m].sort_values(x), x, off + 0.18 * span, style,
+                               group_label(by, m), m)
     log_axis(ax.yaxis)
-    drawn = rsum[rsum["n_pairs"] >= MIN_PAIRS] if len(rsum) else rsum
+    drawn = rsum[rsum["n_informative"] >= MIN_PAIRS] if len(rsum) else rsum
     shown = np.concatenate([ratios["ratio"].to_numpy(float) * _ARROW, ratios["ratio"].to_numpy(float) / _ARROW,
                             drawn["ci_low"].to_numpy(float) if len(drawn) else [],
                             drawn["ci_high"].to_numpy(float) if len(drawn) else [], [1.0]])
@@ -226,23 +206,20 @@ def plot_headline(
             a.set_xticks(xs)
             a.set_xlim(xs[0] - 2.5 * span, xs[-1] + 2.5 * span)
 
-    taus = sorted(set(ratios["horizon_s"])) if len(ratios) else []
-    tau = f"τ = {taus[0]:g} s" if len(taus) == 1 else "τ (per value)"
     glyphs = [
         Line2D([], [], marker="o", color=NEUTRAL, alpha=0.55, markersize=4, linestyle="none",
                label="one seed (same world for every method)"),
         Line2D([], [], marker=r"$\uparrow$", color=NEUTRAL, markersize=8, linestyle="none",
-               label="only the method reached it by τ: ratio at least this"),
+               label="only the method reached it: ratio above this"),
         Line2D([], [], marker=r"$\downarrow$", color=NEUTRAL, markersize=8, linestyle="none",
-               label=f"only {ref_name} reached it by τ: ratio at most this"),
-        Line2D([], [], marker="o", markerfacecolor="none", color=NEUTRAL, markersize=4, linestyle="none",
-               label="neither reached it by τ"),
+               label=f"only {ref_name} reached it: ratio below this"),
     ]
-    note = (f"a: per seed, {ref_name}'s time to {target:g} accuracy ÷ the method's, each capped at {tau}; "
-            f"large markers: geometric mean over seeds, {level:.0%} Student-t interval on log ratios. "
-            f"b: mean over seeds, {level:.0%} percentile-bootstrap interval.")
+    note = (f"a: per seed, {ref_name}'s time to {target:g} accuracy ÷ the method's; k/n: seeds where some run "
+            f"reached it, of n (neither: no information); large markers: time ratio from a log-normal AFT fit "
+            f"of the paired ratios with the bounds kept, {level:.0%} Student-t interval. "
+            f"b: {interval_name('logit', level)}.{_trend_note(data['trend'], x, by)}")
     if few:
-        note += f" n=…: fewer than {MIN_PAIRS} seeds, no interval drawn."
+        note += f" No interval below {MIN_PAIRS} informative seeds."
     tuned = sorted(c.removeprefix("tuned:") for c in summary.columns if c.startswith("tuned:"))
     if tuned:  # a tuned sweep: say so, and what was tuned (simfl report states the whole protocol)
         note += (f" Each method tuned in every world on separate tuning seeds ({', '.join(tuned)}; "
@@ -251,3 +228,47 @@ def plot_headline(
     set_suptitle(fig, f"Speed-up over {ref_name} to {target:g} test accuracy, and accuracy after {budget:g} s, "
                       f"as the {axis_label(x)} grows")
     return attach_data(fig, **data)
+
+
+def _draw_bound(ax, px: float, r: float, bound: str, color, gid: str) -> None:
+    """A one-sided seed: a tick at its bound and an arrow towards where the true ratio lies."""
+    tip = r * _ARROW if bound == "lower" else r / _ARROW
+    ax.plot(px, r, marker="_", color=color, markersize=6, linestyle="none", gid=f"bound/{gid}")
+    ann = ax.annotate("", xy=(px, tip), xytext=(px, r), arrowprops=dict(
+        arrowstyle="-|>", color=color, lw=1.0, alpha=0.8, shrinkA=0, shrinkB=0, mutation_scale=8))
+    ann.set_gid(f"arrow_{'up' if bound == 'lower' else 'down'}/{gid}")
+
+
+def _draw_estimates(ax, s: pd.DataFrame, x: str, offset: float, style, label: str, m) -> bool:
+    """One method's estimates with their intervals, unjoined, each with its ``k/n``; True if some lack an interval."""
+    if s.empty:
+        return False
+    gx = s[x].to_numpy(float) + offset
+    est = s["estimate"].to_numpy(float)
+    reliable = s["n_informative"].to_numpy() >= MIN_PAIRS
+    err = np.vstack([est - s["ci_low"].to_numpy(float), s["ci_high"].to_numpy(float) - est])
+    err = np.nan_to_num(np.where(reliable, err, 0.0))
+    bars = ax.errorbar(gx, est, yerr=err, color=style.color, marker=style.marker, markersize=7, capsize=3,
+                       markeredgecolor="white", linewidth=1.5, linestyle="none", label=label, zorder=3)
+    bars.lines[0].set_gid(f"mean/{m}")
+    for xi, k, n in zip(gx, s["n_informative"], s["n_pairs"]):
+        ax.annotate(f"{k}/{n}", (xi, 0), xycoords=("data", "axes fraction"), xytext=(0, 2),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=6, color=style.color,
+                    gid=f"informative/{m}")
+    return bool((~reliable & np.isfinite(est)).any())
+
+
+def _trend_note(trend: pd.DataFrame, x: str, by: str) -> str:
+    """The caption's answer to "does the advantage grow with x?" (empty without a trend table)."""
+    if trend.empty:
+        return ""
+    parts = []
+    for row in trend.to_dict("records"):
+        name = method_label(row[by])
+        if not math.isfinite(row["slope"]):
+            parts.append(f"{name}: no estimate")
+            continue
+        verdict = ("grows" if row["ci_low"] > 1 else "shrinks" if row["ci_high"] < 1 else "interval contains 1")
+        parts.append(f"{name} ×{row['factor_per_unit']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}] ({verdict})")
+    return (f" Trend of the ratio per unit of {axis_label(x)} (AFT fit with the swept value as covariate): "
+            + "; ".join(parts) + ".")

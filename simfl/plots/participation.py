@@ -23,10 +23,10 @@ from simfl.plots._common import (
     set_suptitle,
     shared_legend,
 )
-from simfl.plots._stats import bootstrap_mean_interval
 from simfl.plots.labels import axis_label, value_label
 from simfl.plots.style import method_order
-from simfl.results.fairness import gini, jain_index
+from simfl.results.fairness import gini, jain_index, normalised_jain
+from simfl.results.intervals import interval_name, t_interval
 
 __all__ = ["plot_participation", "applied_per_client", "RUN_KEYS", "fairness_table", "plot_participation_panels"]
 
@@ -75,12 +75,15 @@ def fairness_table(per_client: pd.DataFrame, unit: str = "run_id", keys: Sequenc
 
     Returns:
         One row per run: ``unit``, ``keys``, ``jain`` (:func:`~simfl.results.fairness.jain_index`),
-        ``gini`` (:func:`~simfl.results.fairness.gini`), ``clients``, ``applied_updates``.
+        ``jain_normalised`` (:func:`~simfl.results.fairness.normalised_jain`: 1 = as even as uniform
+        random participation), ``gini`` (:func:`~simfl.results.fairness.gini`), ``clients``,
+        ``applied_updates``.
     """
     rows = []
     for run, g in per_client.groupby(unit, sort=True):
         x = g["applied_updates"].to_numpy(float)
-        rows.append({unit: run, **{k: g[k].iloc[0] for k in keys}, "jain": jain_index(x), "gini": gini(x),
+        rows.append({unit: run, **{k: g[k].iloc[0] for k in keys}, "jain": jain_index(x),
+                     "jain_normalised": normalised_jain(x), "gini": gini(x),
                      "clients": x.size, "applied_updates": int(x.sum())})
     return pd.DataFrame(rows)
 
@@ -96,9 +99,11 @@ def plot_participation_panels(
 ) -> Figure:
     """Fairness of participation against ``x``, then who gets heard in each world.
 
-    The first panel is Jain's fairness index of applied updates per client (1: every client
-    heard equally; ``1/n``: one client alone), per run (small markers) and its mean over seeds
-    with a percentile-bootstrap interval, against ``x`` (the first of ``panel_by`` when None).
+    The first panel is Jain's fairness index of applied updates per client divided by its mean
+    under uniform random participation with as many updates (:func:`~simfl.results.fairness.normalised_jain`:
+    1 = as even as chance; raw Jain's index mostly tracks the number of updates), per run (small
+    markers) and its geometric mean over seeds with a Student-t interval on logs, against ``x``
+    (the first of ``panel_by`` when None).
     Then one panel per world (combination of ``panel_by``): each client's share of the
     run's applied updates relative to an equal share (``applied / mean applied per client``:
     1 = its fair share, 0 = never heard) against its compute time per sample (log axis).
@@ -130,19 +135,19 @@ def plot_participation_panels(
             style = group_style(by, m)
             mine = fair[fair[by] == m]
             off = dodge(i, len(methods), span)
-            ax.plot(mine[x] + off, mine["jain"], marker=style.marker, color=style.color, alpha=0.4, markersize=3.5,
-                    linestyle="none")
+            ax.plot(mine[x] + off, mine["jain_normalised"], marker=style.marker, color=style.color, alpha=0.4,
+                    markersize=3.5, linestyle="none")
             for xv, g in mine.groupby(x, sort=True):
-                mean, lo, hi = bootstrap_mean_interval(g["jain"].dropna().to_numpy(float), level)
-                rows.append({x: xv, by: m, "mean": float(mean), "low": float(lo), "high": float(hi), "n": len(g)})
+                mean, lo, hi, n = t_interval(g["jain_normalised"], level, scale="log")
+                rows.append({x: xv, by: m, "mean": mean, "low": lo, "high": hi, "n": n})
             s = pd.DataFrame([r for r in rows if r[by] == m])
             ax.errorbar(s[x] + off, s["mean"], yerr=np.nan_to_num([s["mean"] - s["low"], s["high"] - s["mean"]]),
-                        color=style.color, marker=style.marker, capsize=3, label=group_label(by, m))
-        ax.set_ylim(top=1.01)
+                        color=style.color, marker=style.marker, capsize=3, linestyle="none", label=group_label(by, m))
+        ax.axhline(1.0, color="0.4", linewidth=0.8, linestyle="--")
         ax.set_xticks(xs)
         ax.set_xlabel(axis_label(x))
-        ax.set_ylabel("Jain's index of updates per client")
-        ax.set_title("fairness (1 = every client equally)", loc="left", fontsize="medium")
+        ax.set_ylabel("Jain's index ÷ its mean under\nuniform random participation")
+        ax.set_title("fairness (1 = as even as chance)", loc="left", fontsize="medium")
     for ax, combo in zip(axes[x is not None:], combos):
         panel = matching(per_client, keys, combo) if keys else per_client
         for value, sub in group_frames(panel, by):
@@ -159,8 +164,10 @@ def plot_participation_panels(
         ax.set_title(", ".join(value_label(k, v) for k, v in zip(keys, combo)) or "all runs", loc="left",
                      fontsize="medium")
     set_suptitle(fig, "Who gets heard: fairness of participation and updates per client against client speed")
-    shared_legend(fig, axes, title=(f"fairness: per run (small) and mean over seeds, {level:.0%} percentile-"
-                                    "bootstrap interval; scatter: one client of one run (dashed: equal share)"))
+    shared_legend(fig, axes, title=(f"fairness: Jain's index of updates per client ÷ its mean when as many updates "
+                                    f"fall on the clients uniformly at random; per run (small) and "
+                                    f"{interval_name('log', level)}; scatter: one client of one run "
+                                    "(dashed: equal share)"))
     return attach_data(fig, fairness=fair, fairness_summary=pd.DataFrame(rows), per_client=per_client)
 
 

@@ -20,7 +20,9 @@ from simfl.results.time_to_target import (
     KM_METHOD,
     NEVER_STATUSES,
     RATIO_METHOD,
+    TREND_METHOD,
     paired_time_ratios,
+    ratio_trend,
     summarize_time_ratios,
     survival_table,
     with_censoring_times,
@@ -97,29 +99,68 @@ def _survival_block(summary: pd.DataFrame, target: float, by: str, horizon: floa
     return lines + [show.to_string(index=False)]
 
 
-def _paired_ratio_block(summary, target, by, reference, horizon, level) -> list[str]:
-    per_seed = paired_time_ratios(summary, target, by=by, reference=reference, horizon=horizon)
+def _ratio_cell(estimate: float, lo: float, hi: float, n_exact: int, n_lower: int, n_upper: int) -> str:
+    """``1.93 [1.02, 3.65]``; without an estimate, what the bounds alone say."""
+    if math.isfinite(estimate):
+        return f"{_fmt(estimate)} [{_fmt(lo)}, {_fmt(hi)}]"
+    if n_lower and not n_upper and not n_exact:
+        return "no estimate (only lower bounds: other faster in every informative seed)"
+    if n_upper and not n_lower and not n_exact:
+        return "no estimate (only upper bounds: reference faster in every informative seed)"
+    return "no estimate (fewer than 2 seeds where both reached it)"
+
+
+def _paired_ratio_block(summary, target, by, reference, level) -> list[str]:
+    per_seed = paired_time_ratios(summary, target, by=by, reference=reference)
     table = summarize_time_ratios(per_seed, by=by, level=level)
     if table.empty:
         return []
     groups = [c for c in table.columns if c in swept_columns(summary) and c != by]
-    show = table[[*groups, by, "statistic", "estimate", "ci_low", "ci_high", "n_pairs"]].copy()
-    for col in ("estimate", "ci_low", "ci_high"):
-        show[col] = show[col].map(_fmt)
-    show["both_reached"] = table.n_exact
-    show["only_other_reached"] = table.n_lower
-    show["only_reference_reached"] = table.n_upper
-    show["neither_reached"] = table.n_none
-    lines = ["", f"{target_column(target)}: ratio reference / other (> 1: other is faster). Method: {RATIO_METHOD}, "
-             f"{level:.0%} interval. Only the other reached: the true ratio is higher; only the reference: lower."]
-    return lines + [show.to_string(index=False)] + _few_pairs(table, by)
+    show = table[[*groups, by, "statistic"]].copy()
+    show[f"ratio [{level:.0%} CI]"] = [_ratio_cell(*r) for r in zip(
+        table.estimate, table.ci_low, table.ci_high, table.n_exact, table.n_lower, table.n_upper)]
+    show["informative"] = [f"{k} of {n}" for k, n in zip(table.n_informative, table.n_pairs)]
+    show["both"] = table.n_exact
+    show["only_other"] = table.n_lower
+    show["only_reference"] = table.n_upper
+    lines = ["", f"{target_column(target)}: time ratio reference / other (> 1: other is faster). Method: {RATIO_METHOD}.",
+             "  informative: seeds where at least one of the two reached the target (of all paired seeds); "
+             "both / only_other / only_reference: which runs reached it"]
+    lines += [show.to_string(index=False)] + _few_pairs(table, by, "n_informative", "informative")
+    return lines + _trend_lines(per_seed, summary, by, level)
 
 
-def _few_pairs(table: pd.DataFrame, by: str) -> list[str]:
-    few = table[table.n_pairs < MIN_PAIRS]
+def trend_verdict(row) -> str:
+    """``grows`` / ``shrinks`` when the interval of the factor per unit excludes 1, else says it does not."""
+    if row["ci_low"] > 1:
+        return "grows"
+    return "shrinks" if row["ci_high"] < 1 else "no evidence either way (the interval contains 1)"
+
+
+def _trend_lines(per_seed: pd.DataFrame, summary: pd.DataFrame, by: str, level: float) -> list[str]:
+    """Whether the ratio grows with each numeric swept key that has three values or more."""
+    lines = []
+    for x in (c for c in swept_columns(summary) if c in per_seed.columns and c != by):
+        values = pd.to_numeric(per_seed[x], errors="coerce")
+        if values.isna().any() or values.nunique() < 3:
+            continue
+        trend = ratio_trend(per_seed, x, by=by, level=level)
+        lines.append(f"  trend over {x}: does the ratio grow with it? Method: {TREND_METHOD}.")
+        for row in trend.to_dict("records"):
+            pair = f"{row['reference']}/{row[by]}"
+            if not math.isfinite(row["slope"]):
+                lines.append(f"    {pair}: no estimate ({row['n_informative']} informative pairs)")
+                continue
+            lines.append(f"    {pair}: ×{row['factor_per_unit']:.3g} per unit of {x} [{row['ci_low']:.3g}, "
+                         f"{row['ci_high']:.3g}], {row['n_informative']} informative pairs: {trend_verdict(row)}")
+    return lines
+
+
+def _few_pairs(table: pd.DataFrame, by: str, column: str = "n_pairs", what: str = "paired") -> list[str]:
+    few = table[table[column] < MIN_PAIRS]
     if few.empty:
         return []
-    return [f"  warning: fewer than {MIN_PAIRS} paired seeds in {len(few)} row(s) "
+    return [f"  warning: fewer than {MIN_PAIRS} {what} seeds in {len(few)} row(s) "
             f"({', '.join(sorted(set(map(str, few[by]))))}): the interval is unreliable or missing"]
 
 
@@ -213,7 +254,7 @@ def report_text(
     lines += population_block(summary, by)
     for target in target_values(summary):
         lines += _survival_block(summary, target, by, horizon, level)
-        lines += _paired_ratio_block(summary, target, by, reference, horizon, level)
+        lines += _paired_ratio_block(summary, target, by, reference, level)
     for metric, what in (("final_accuracy", "difference in final accuracy (other - reference)"),
                          ("wasted_compute_s", "difference in wasted compute seconds (other - reference)")):
         table = paired_comparison(summary, metric, by=by, reference=reference, ratio=False, level=level)

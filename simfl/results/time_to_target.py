@@ -29,8 +29,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from simfl.results.censored import EXACT, LEFT, RIGHT, fit_censored_normal
 from simfl.results.paired import default_reference, world_keys
 from simfl.results.summary import target_column
 from simfl.results.survival import kaplan_meier
@@ -44,7 +44,9 @@ __all__ = [
     "km_curves",
     "paired_time_ratios",
     "summarize_time_ratios",
+    "ratio_trend",
     "KM_METHOD",
+    "TREND_METHOD",
     "RATIO_METHOD",
 ]
 
@@ -62,8 +64,16 @@ KM_METHOD = (
 )
 #: How :func:`summarize_time_ratios` estimates, in words.
 RATIO_METHOD = (
-    "paired per seed (same seed = same world): ratio of times to target capped at τ (a run that never "
-    "reached it counts as τ), geometric mean over seeds with a Student-t interval on log ratios"
+    "paired per seed (same seed = same world): reference time / other time; a seed where only one method "
+    "reached the target gives a bound, one where neither did gives nothing (counted, never a ratio of 1); "
+    "log-normal accelerated-failure-time fit of the paired ratios with censoring (maximum likelihood): "
+    "geometric-mean ratio with a Student-t interval (k − 1 degrees of freedom, k informative pairs; "
+    "without bounds, the paired t interval on log ratios); no estimate with fewer than 2 exact pairs"
+)
+#: How :func:`ratio_trend` estimates, in words.
+TREND_METHOD = (
+    "log-normal accelerated-failure-time fit of the paired ratios on the swept value with censoring: "
+    "factor by which the ratio multiplies per unit, Student-t interval (k − 2 degrees of freedom)"
 )
 
 
@@ -252,8 +262,10 @@ def km_curves(
     return out[[*keys, by, *[c for c in out.columns if c not in (*keys, by)]]]
 
 
-_PER_SEED = ("reference", "seed", "horizon_s", "reference_time_s", "other_time_s", "reference_reached",
-             "other_reached", "ratio", "bound")
+_PER_SEED = ("reference", "seed", "reference_time_s", "other_time_s", "reference_reached", "other_reached",
+             "ratio", "bound")
+#: How a per-seed ratio relates to the true one, from which runs reached the target.
+_BOUNDS = {(True, True): "exact", (False, True): "lower", (True, False): "upper", (False, False): "none"}
 
 
 def paired_time_ratios(
@@ -261,82 +273,126 @@ def paired_time_ratios(
     target: float,
     by: str = "algorithm.type",
     reference: str | None = None,
-    horizon: float | None = None,
     pair_on: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Per seed, the reference method's time to ``target`` over each other method's, censoring kept.
 
-    A run's *capped* time is ``min(T, τ)``: its time to target if it reached it within ``τ``,
-    else ``τ`` (``τ`` as in :func:`survival_table`; a run censored before ``τ`` contributes its
-    censoring time, a bound). The per-seed ``ratio`` is capped reference / capped other, and
-    ``bound`` says how the true (uncapped) ratio relates to it:
+    Each run is observed until it reached the target or ended (a diverged run never reaches it;
+    :func:`target_events`). The per-seed ``ratio`` is the reference's observed time over the
+    other's, and ``bound`` says what it is:
 
-    * ``exact``: both reached the target within ``τ``: ratio is the true ratio;
-    * ``lower``: only the other did: the true ratio is at least ``ratio`` (the reference is slower still);
-    * ``upper``: only the reference did: the true ratio is at most ``ratio``;
-    * ``none``: neither did: nothing is known of the true ratio (``ratio`` is 1 when both ran to ``τ``).
+    * ``exact``: both reached the target: the true ratio;
+    * ``lower``: only the other did: the true ratio is larger (the reference had not reached it
+      when it ended);
+    * ``upper``: only the reference did: the true ratio is smaller;
+    * ``none``: neither did: nothing is known of the ratio (``ratio`` is NaN; such a pair enters
+      no estimate and is counted as not informative).
 
     Returns:
-        One row per (world, other value of ``by``, seed) where both runs count: the world
-        keys, ``by``, ``reference``, ``seed``, ``horizon_s``, ``reference_time_s``,
-        ``other_time_s`` (observed times: the time to target, else the run's end),
-        ``reference_reached``, ``other_reached`` (within ``τ``), ``ratio``, ``bound``.
+        One row per (world, other value of ``by``, seed) where both runs count: the world keys,
+        ``by``, ``reference``, ``seed``, ``reference_time_s``, ``other_time_s`` (the time to
+        target, else the run's end), ``reference_reached``, ``other_reached``, ``ratio``, ``bound``.
     """
     events, keys, methods = _setup(summary, target, by, pair_on)
     reference = default_reference(methods) if reference is None else reference
     if reference not in methods:
         raise ValueError(f"reference {reference!r} is not a value of {by}: {methods}")
+    events = events.assign(observed=np.where(events["reached"], events["time_s"], events["end_s"]))
     rows = []
     for key, world in _worlds(events, keys):
-        tau = _horizon(_arms(world, by, methods, 0.95), world, horizon)
-        w = world.assign(
-            hit=world["reached"] & (world["time_s"] <= tau),
-            observed=np.where(world["reached"], world["time_s"], world["end_s"]),
-            capped=np.minimum(world["time_s"], tau),  # a diverged run (inf) counts as tau
-        )
-        ref = w[w[by] == reference].drop_duplicates("seed").set_index("seed")
+        ref = world[world[by] == reference].drop_duplicates("seed").set_index("seed")
         for other in methods:
             if other == reference:
                 continue
-            oth = w[w[by] == other].drop_duplicates("seed").set_index("seed")
+            oth = world[world[by] == other].drop_duplicates("seed").set_index("seed")
             for seed in sorted(set(ref.index) & set(oth.index)):
                 r, o = ref.loc[seed], oth.loc[seed]
-                bound = {(True, True): "exact", (False, True): "lower", (True, False): "upper",
-                         (False, False): "none"}[(bool(r["hit"]), bool(o["hit"]))]
+                bound = _BOUNDS[(bool(r["reached"]), bool(o["reached"]))]
+                ratio = float(r["observed"]) / float(o["observed"]) if o["observed"] > 0 else math.nan
                 rows.append({
-                    **dict(zip(keys, key)), by: other, "reference": reference, "seed": seed, "horizon_s": tau,
+                    **dict(zip(keys, key)), by: other, "reference": reference, "seed": seed,
                     "reference_time_s": float(r["observed"]), "other_time_s": float(o["observed"]),
-                    "reference_reached": bool(r["hit"]), "other_reached": bool(o["hit"]),
-                    "ratio": float(r["capped"]) / float(o["capped"]) if o["capped"] > 0 else math.nan,
-                    "bound": bound,
+                    "reference_reached": bool(r["reached"]), "other_reached": bool(o["reached"]),
+                    "ratio": math.nan if bound == "none" else ratio, "bound": bound,
                 })
     return pd.DataFrame(rows, columns=[*keys, by, *_PER_SEED])
 
 
+def _censored_logs(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The informative pairs of ``group`` as (log ratio or its bound, kind, mask of informative rows)."""
+    kind = group["bound"].map({"exact": EXACT, "lower": RIGHT, "upper": LEFT}).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log(group["ratio"].to_numpy(float))
+    informative = pd.notna(kind) & np.isfinite(logs)
+    return logs[informative], kind[informative].astype(int), informative
+
+
+def _counts(group: pd.DataFrame, informative: np.ndarray) -> dict:
+    counts = group["bound"].value_counts()
+    return {"n_pairs": len(group), "n_informative": int(informative.sum()),
+            **{f"n_{b}": int(counts.get(b, 0)) for b in ("exact", "lower", "upper", "none")}}
+
+
 def summarize_time_ratios(per_seed: pd.DataFrame, by: str = "algorithm.type", level: float = 0.95) -> pd.DataFrame:
-    """Geometric mean of :func:`paired_time_ratios` over seeds, with a Student-t interval on logs.
+    """The time ratio of :func:`paired_time_ratios` per world, estimated with censoring kept.
+
+    The log ratios of the informative pairs (exact values, lower and upper bounds) are fitted by a
+    normal model with censoring (:func:`~simfl.results.censored.fit_censored_normal`: a log-normal
+    accelerated-failure-time model of the paired ratio); ``exp`` of its mean is the estimate (the
+    geometric-mean time ratio), with a Student-t interval. Without bounds it is the geometric mean
+    with the paired t interval. Pairs where neither run reached the target carry no information
+    and are only counted. No estimate (NaN) with fewer than 2 exact pairs: bounds alone do not
+    identify the ratio.
 
     Returns:
         One row per (world, other value of ``by``): the world keys, ``by``, ``reference``,
-        ``statistic`` (``ref/other``), ``horizon_s``, ``estimate``, ``ci_low``, ``ci_high`` (NaN
-        with fewer than 2 pairs), ``n_pairs`` and the pairs per bound: ``n_exact``, ``n_lower``
-        (only the other reached the target), ``n_upper`` (only the reference did), ``n_none``.
+        ``statistic`` (``ref/other``), ``estimate``, ``ci_low``, ``ci_high``, ``n_pairs`` (seeds),
+        ``n_informative`` (pairs where some run reached the target) and per kind ``n_exact``,
+        ``n_lower`` (only the other reached it), ``n_upper`` (only the reference did), ``n_none``.
     """
     keys = [c for c in per_seed.columns if c not in (by, *_PER_SEED)]
     rows = []
     for key, group in per_seed.groupby([*keys, by], dropna=False, sort=False):
         key = key if isinstance(key, tuple) else (key,)
-        logs = np.log(group["ratio"].to_numpy(float))
-        logs = logs[np.isfinite(logs)]
-        n = logs.size
-        mean = logs.mean() if n else math.nan
-        half = stats.t.ppf(0.5 + level / 2, n - 1) * logs.std(ddof=1) / math.sqrt(n) if n >= 2 else math.nan
-        counts = group["bound"].value_counts()
+        logs, kind, informative = _censored_logs(group)
+        fit = fit_censored_normal(logs, kind)
+        mean, lo, hi = fit.interval(0, level) if fit is not None else (math.nan,) * 3
         ref = group["reference"].iloc[0]
         rows.append({
             **dict(zip([*keys, by], key)), "reference": ref, "statistic": f"{ref}/{key[-1]}",
-            "horizon_s": float(group["horizon_s"].iloc[0]),
-            "estimate": math.exp(mean), "ci_low": math.exp(mean - half), "ci_high": math.exp(mean + half),
-            "n_pairs": n, **{f"n_{b}": int(counts.get(b, 0)) for b in ("exact", "lower", "upper", "none")},
+            "estimate": math.exp(mean), "ci_low": math.exp(lo), "ci_high": math.exp(hi), **_counts(group, informative),
+        })
+    return pd.DataFrame(rows)
+
+
+def ratio_trend(per_seed: pd.DataFrame, x: str, by: str = "algorithm.type", level: float = 0.95) -> pd.DataFrame:
+    """Does the time ratio grow with ``x``? The slope of the log ratio on ``x``, censoring kept.
+
+    Fits ``log ratio = a + b·x + σε`` to the informative pairs of every value of ``x`` (the same
+    censored normal model as :func:`summarize_time_ratios`, with ``x`` as covariate). ``exp(b)`` is
+    the factor by which the ratio multiplies per unit of ``x``, with its Student-t interval
+    (``k − 2`` degrees of freedom). Pairs of one seed at different ``x`` are treated as independent;
+    when a seed's worlds are alike across ``x`` (correlated ratios) the interval is conservative.
+
+    Returns:
+        One row per (other world keys, other value of ``by``): ``reference``, ``x`` (the column),
+        ``slope`` (``b``, per unit of ``x`` on the log scale), ``factor_per_unit`` (``exp(b)``),
+        ``ci_low``, ``ci_high`` (of the factor), ``n_values`` (distinct ``x``), ``n_informative``;
+        NaN where the exact pairs do not identify a slope (fewer than 3, or one value of ``x``).
+    """
+    if x not in per_seed.columns:
+        raise ValueError(f"no column {x!r} among the paired ratios; columns: {', '.join(per_seed.columns)}")
+    keys = [c for c in per_seed.columns if c not in (by, x, *_PER_SEED)]
+    rows = []
+    for key, group in per_seed.groupby([*keys, by], dropna=False, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        logs, kind, informative = _censored_logs(group)
+        values = pd.to_numeric(group[x], errors="coerce").to_numpy(float)[informative]
+        fit = fit_censored_normal(logs, kind, np.column_stack([np.ones_like(values), values]))
+        b, lo, hi = fit.interval(1, level) if fit is not None else (math.nan,) * 3
+        rows.append({
+            **dict(zip([*keys, by], key)), "reference": group["reference"].iloc[0], "x": x, "slope": b,
+            "factor_per_unit": math.exp(b), "ci_low": math.exp(lo), "ci_high": math.exp(hi),
+            "n_values": int(pd.Series(values).nunique()), "n_informative": int(informative.sum()),
         })
     return pd.DataFrame(rows)

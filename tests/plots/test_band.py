@@ -1,6 +1,4 @@
-"""plot_convergence_band: last-value alignment, mean line, bootstrap (default) or Student-t band, runs."""
-
-import itertools
+"""plot_convergence_band: last-value alignment, mean line, Student-t band (on the logit for accuracies), runs."""
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -57,36 +55,48 @@ def test_mean_line_and_t_band_match_hand_computation():
         assert has_point(verts, GRID[j], mean[j] - half)
         assert has_point(verts, GRID[j], mean[j] + half)
     assert legend_texts(fig) == ["a (n=3)", "b (n=1)"]
-    assert ax.get_legend().get_title().get_text() == "mean, band: 90% Student-t interval over runs"
+    assert ax.get_legend().get_title().get_text() == "band: mean, Student-t interval (90%, over runs)"
     plt.close(fig)
 
 
-def test_default_band_is_the_exact_bootstrap_and_stays_in_range():
-    """Near the top of [0, 1] a t-band with 3 runs passes 1; the bootstrap band never does."""
+def _logit(v):
+    v = np.clip(v, 1e-3, 1 - 1e-3)
+    return np.log(v / (1 - v))
+
+
+def _expit(v):
+    return 1 / (1 + np.exp(-v))
+
+
+def test_default_band_for_accuracy_is_student_t_on_the_logit_and_stays_in_range():
+    """Near the top of [0, 1] a t-band with 3 runs passes 1; the band on the logit never does."""
     runs = pd.DataFrame({"algorithm": "a", "seed": [0, 1, 2], "sim_time_s": 1.0, "test_accuracy": [0.7, 0.98, 0.99]})
     t_band = plot_convergence_band(runs, by="algorithm", interval="t").data["band"]
     assert t_band["high"].iloc[0] > 1.0  # the reason for the default
     fig = plot_convergence_band(runs, by="algorithm", level=0.9)
     band = fig.data["band"]
-    # every one of the 3^3 resamples of the runs, equally likely: the exact bootstrap distribution
-    values = runs["test_accuracy"].to_numpy()
-    means = [values[list(idx)].mean() for idx in itertools.product(range(3), repeat=3)]
-    assert band["mean"].iloc[0] == pytest.approx(values.mean())
-    assert band["low"].iloc[0] == pytest.approx(np.quantile(means, 0.05))
-    assert band["high"].iloc[0] == pytest.approx(np.quantile(means, 0.95))
-    assert 0.7 <= band["low"].iloc[0] <= band["high"].iloc[0] <= 0.99
-    assert fig.axes[0].get_legend().get_title().get_text() == "mean, band: 90% percentile-bootstrap interval over runs"
+    z = _logit(runs["test_accuracy"].to_numpy())
+    half = stats.t.ppf(0.95, 2) * z.std(ddof=1) / np.sqrt(3)
+    assert band["mean"].iloc[0] == pytest.approx(_expit(z.mean()))
+    assert band["low"].iloc[0] == pytest.approx(_expit(z.mean() - half))
+    assert band["high"].iloc[0] == pytest.approx(_expit(z.mean() + half))
+    assert 0 < band["low"].iloc[0] <= band["high"].iloc[0] < 1
+    title = fig.axes[0].get_legend().get_title().get_text()
+    assert title == "band: mean on the logit scale, Student-t interval (90%, over runs)"
+    # a column that is not an accuracy keeps the plain t interval
+    loss = plot_convergence_band(runs.rename(columns={"test_accuracy": "test_loss"}), by="algorithm", y="test_loss")
+    assert loss.data["band"]["mean"].iloc[0] == pytest.approx(runs["test_accuracy"].mean())
     plt.close("all")
 
 
-def test_bands_over_time_stay_within_the_range_of_the_runs():
+def test_bands_over_time_stay_inside_zero_one():
     fig = plot_convergence_band(_runs(), by="algorithm")
     band = fig.data["band"]
     a = band[band["group"] == "a"]
     np.testing.assert_allclose(a["x"], GRID)
     ok = a["n"] >= 2
-    assert (a.loc[ok, "low"] >= np.nanmin(ALIGNED, axis=0)[ok.to_numpy()] - 1e-12).all()
-    assert (a.loc[ok, "high"] <= np.nanmax(ALIGNED, axis=0)[ok.to_numpy()] + 1e-12).all()
+    assert ((a.loc[ok, "low"] > 0) & (a.loc[ok, "high"] < 1)).all()
+    assert (a.loc[ok, "low"] <= a.loc[ok, "mean"]).all() and (a.loc[ok, "mean"] <= a.loc[ok, "high"]).all()
     assert a.loc[~ok, "low"].isna().all()  # one run left: no interval
     plt.close(fig)
 
@@ -104,7 +114,7 @@ def test_run_id_identifies_runs_when_present():
     df = _runs()
     df = df[df.algorithm == "a"].assign(algorithm="x", seed=0)  # seeds collide, run ids do not
     df["run_id"] = "r" + _runs().loc[df.index, "seed"].astype(str)
-    fig = plot_convergence_band(df, by="algorithm")
+    fig = plot_convergence_band(df, by="algorithm", interval="t")
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), np.nanmean(ALIGNED, axis=0))
     assert legend_texts(fig) == ["x (n=3)"]
     plt.close(fig)
@@ -115,7 +125,7 @@ def test_run_id_identifies_runs_when_present():
 def test_nan_values_are_skipped_and_missing_columns_named():
     df = _runs()
     df.loc[(df.seed == 1) & (df.sim_time_s == 3), "test_accuracy"] = np.nan  # seed 1 now ends at 1.5
-    fig = plot_convergence_band(df[df.algorithm == "a"], by="algorithm")
+    fig = plot_convergence_band(df[df.algorithm == "a"], by="algorithm", interval="t")
     expected = ALIGNED.copy()
     expected[1, 3:] = np.nan  # no longer carried past 1.5
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), np.nanmean(expected, axis=0))

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from lifelines import LogNormalFitter
 from scipy import stats
 
 from simfl.cli import main
@@ -95,19 +96,52 @@ def test_paired_ratios_keep_censored_seeds_as_bounds():
     np.testing.assert_allclose(asy.ratio, [100 / 50, 300 / 60, 200 / 70, 300 / 80, 300 / 90])
     assert asy.bound.tolist() == ["exact", "lower", "exact", "lower", "lower"]
     buff = per_seed[per_seed["algorithm.type"] == "fedbuff"].set_index("seed")
-    # seed 0: fedbuff diverged (counts as τ): the true ratio is at most 100/300; seed 1: at least 300/30
-    np.testing.assert_allclose(buff.ratio, [100 / 300, 300 / 30])
+    # seed 0: fedbuff diverged at 120 s, never reaching it: the true ratio is below 100/120; seed 1: above 300/30
+    np.testing.assert_allclose(buff.ratio, [100 / 120, 300 / 30])
     assert buff.bound.tolist() == ["upper", "lower"]
     assert buff.other_time_s.tolist() == [120.0, 30.0]  # observed: its end, its time to target
 
     table = summarize_time_ratios(per_seed, level=0.9).set_index("algorithm.type")
-    logs = np.log(asy.ratio.to_numpy())
-    half = stats.t.ppf(0.95, 4) * logs.std(ddof=1) / math.sqrt(5)
     row = table.loc["fedasync"]
+    # the maximum-likelihood fit of a log-normal to 2 exact ratios and 3 lower bounds, as lifelines fits it
+    exact = asy.bound == "exact"
+    fitter = LogNormalFitter().fit_interval_censoring(asy.ratio.to_numpy(), np.where(exact, asy.ratio, np.inf))
+    assert row.estimate == pytest.approx(math.exp(fitter.mu_), rel=1e-4)
+    assert row.ci_low < row.estimate < row.ci_high
+    # the bounds pull it above the geometric mean of the two exact ratios (both seeds where FedAvg got there)
+    assert row.estimate > math.exp(np.log(asy.ratio[exact]).mean())
+    assert (row.n_pairs, row.n_informative, row.n_exact, row.n_lower, row.n_upper, row.n_none) == (5, 5, 2, 3, 0, 0)
+    assert row.statistic == "fedavg/fedasync"
+    # fedbuff: no seed where both reached it: bounds alone identify nothing
+    assert math.isnan(table.loc["fedbuff"].estimate) and table.loc["fedbuff"].n_informative == 2
+
+
+def test_without_censoring_the_ratio_is_the_paired_t_interval():
+    df = _summary()
+    df = df[df["algorithm.type"] != "fedbuff"]
+    df.loc[df["algorithm.type"] == "fedavg", "time_to_0.7_s"] = [100.0, 150.0, 200.0, 90.0, 120.0]
+    per_seed = paired_time_ratios(df, 0.7)
+    row = summarize_time_ratios(per_seed, level=0.9).iloc[0]
+    logs = np.log(per_seed.ratio.to_numpy())
+    half = stats.t.ppf(0.95, 4) * logs.std(ddof=1) / math.sqrt(5)
     assert row.estimate == pytest.approx(math.exp(logs.mean()))
     assert (row.ci_low, row.ci_high) == pytest.approx((math.exp(logs.mean() - half), math.exp(logs.mean() + half)))
-    assert (row.n_pairs, row.n_exact, row.n_lower, row.n_upper, row.n_none) == (5, 2, 3, 0, 0)
-    assert row.statistic == "fedavg/fedasync"
+
+
+def test_seeds_where_neither_reached_the_target_enter_no_estimate():
+    df = _summary()
+    df = df[df["algorithm.type"] != "fedbuff"]
+    df.loc[df["algorithm.type"] == "fedasync", "time_to_0.7_s"] = [NAN, NAN, 60.0, NAN, 70.0, NAN]
+    per_seed = paired_time_ratios(df, 0.7).set_index("seed")
+    assert per_seed.bound.tolist() == ["upper", "none", "exact", "none", "lower"]
+    assert per_seed.ratio.isna().tolist() == [False, True, False, True, False]  # never a ratio of 1
+    row = summarize_time_ratios(per_seed.reset_index()).iloc[0]
+    assert (row.n_pairs, row.n_informative, row.n_none) == (5, 3, 2)
+    assert math.isnan(row.estimate)  # one exact pair: no estimate, whatever the two neither-pairs are
+    # nobody reaches it: "0 of 5 informative", no estimate (it used to print 1 [1, 1])
+    df["time_to_0.7_s"] = NAN
+    row = summarize_time_ratios(paired_time_ratios(df, 0.7)).iloc[0]
+    assert (row.n_pairs, row.n_informative) == (5, 0) and math.isnan(row.estimate) and math.isnan(row.ci_low)
 
 
 def test_censoring_times_fall_back_to_the_last_evaluation():
@@ -132,8 +166,9 @@ def test_report_shows_reached_counts_km_and_rmst(tmp_path, capsys):
             lines.setdefault(ln.split()[0], ln)
     assert "2/5" in lines["fedavg"] and ">300" in lines["fedavg"] and " 240 " in lines["fedavg"]
     assert "5/5" in lines["fedasync"] and "1/2" in lines["fedbuff"]
-    assert "fedavg/fedasync" in out and "ratio of times to target capped at τ" in out
-    assert "warning: fewer than 3 paired seeds" in out  # fedbuff: 2 pairs
+    assert "fedavg/fedasync" in out and "log-normal accelerated-failure-time fit" in out
+    assert "5 of 5" in out and "no estimate (fewer than 2 seeds where both reached it)" in out
+    assert "warning: fewer than 3 informative seeds" in out  # fedbuff: 2 pairs
     assert "fedasync-5-1.0: failed" in out
 
 
