@@ -23,7 +23,8 @@ Definitions (``u_1 < u_2 < ...`` the distinct finite observed times):
 * Restricted mean within ``τ``: ``μ(τ) = ∫_0^τ Ŝ(t) dt``, the estimate of ``E[min(T, τ)]``.
   Variance (Klein & Moeschberger 2003, §4.5): ``Σ_{u_j ≤ τ} A_j² d_j / (n_j (n_j − d_j))`` with
   ``A_j = ∫_{u_j}^τ Ŝ(t) dt`` (a term with ``n_j = d_j`` is 0: then ``A_j = 0``). Its interval is
-  normal on the logit of ``μ/τ``, so it lies within ``[0, τ]``.
+  Student-t (``n − 1`` degrees of freedom, variance × ``n/(n − 1)``) on the logit of ``μ/τ``, so it
+  lies within ``[0, τ]``.
 
 The estimate is defined up to :attr:`KaplanMeier.extent_s`: the largest finite observed time,
 or ``inf`` when ``Ŝ`` reaches 0 or some run is known never to reach the target.
@@ -110,15 +111,23 @@ class KaplanMeier:
         return float(pieces.sum()), float(np.sum(after**2 * h))
 
     def restricted_mean_interval(self, tau: float) -> tuple[float, float, float, float]:
-        """``(μ(τ), standard error, low, high)``, the interval logit-normal on ``μ/τ`` (inside ``[0, τ]``)."""
+        """``(μ(τ), standard error, low, high)``: a Student-t interval on the logit of ``μ/τ`` (inside ``[0, τ]``).
+
+        The standard error is the Greenwood-type one scaled by ``√(n / (n − 1))`` and the quantile
+        is Student-t's with ``n − 1`` degrees of freedom: without censoring this is the t interval of
+        the mean of ``min(T, τ)`` (on the logit scale). The normal-quantile interval it replaces
+        covered 77 % (n = 3) and 88 % (n = 5) for a nominal 95 % (docs/statistics.md).
+        """
         mean, var = self.restricted_mean(tau)
         if math.isnan(mean):
             return math.nan, math.nan, math.nan, math.nan
-        se = math.sqrt(var)
+        if self.n < 2:
+            return mean, math.nan, math.nan, math.nan
+        se = math.sqrt(var * self.n / (self.n - 1))
         p = mean / tau if tau > 0 else 1.0
         if se == 0 or not 0 < p < 1:
             return mean, se, mean, mean
-        z = stats.norm.ppf(0.5 + self.level / 2)
+        z = stats.t.ppf(0.5 + self.level / 2, self.n - 1)
         half = z * (se / tau) / (p * (1 - p))
         logit = math.log(p / (1 - p))
         lo, hi = (1 / (1 + math.exp(-(logit + s * half))) for s in (-1, 1))

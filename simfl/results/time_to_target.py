@@ -59,8 +59,8 @@ NEVER_STATUSES = ("diverged",)
 KM_METHOD = (
     "Kaplan–Meier (runs that never reached the target are censored at their end; diverged runs never "
     "reach it): median with Brookmeyer–Crowley interval from log-log pointwise bands; restricted mean "
-    "time to target within the horizon τ (area under the KM curve up to τ), Greenwood-type variance, "
-    "logit interval"
+    "time to target within the horizon τ (area under the KM curve up to τ), Greenwood-type variance × n/(n − 1), "
+    "Student-t interval (n − 1 degrees of freedom) on the logit of RMST/τ"
 )
 #: How :func:`summarize_time_ratios` estimates, in words.
 RATIO_METHOD = (

@@ -44,8 +44,10 @@ def test_hand_computed_restricted_mean_and_its_variance():
     assert var == pytest.approx(25 / 30 + (100 / 9) / 20 + (16 / 9) / 6)
     assert var == pytest.approx(91 / 54)
     _, se, lo, hi = km.restricted_mean_interval(11.0)
-    z = stats.norm.ppf(0.975)
-    p, sp = 8 / 11, math.sqrt(91 / 54) / 11
+    # Student-t with n - 1 = 5 degrees of freedom, the variance scaled by n / (n - 1) = 6/5
+    z = stats.t.ppf(0.975, 5)
+    assert se == pytest.approx(math.sqrt(91 / 54 * 6 / 5))
+    p, sp = 8 / 11, math.sqrt(91 / 54 * 6 / 5) / 11
     logit = math.log(p / (1 - p))
     expit = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
     assert (lo, hi) == pytest.approx((11 * expit(logit - z * sp / (p * (1 - p))),

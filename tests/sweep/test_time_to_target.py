@@ -58,8 +58,8 @@ def test_survival_table_counts_never_reached_against_the_method():
     asy = table.loc["fedasync"]
     assert (asy.n_runs, asy.n_reached, asy.n_excluded) == (5, 5, 1)
     assert asy.km_median_s == 70.0 and asy.rmst_s == pytest.approx(70.0)
-    # with no censoring, the Greenwood-type standard error is the plug-in sd over √n
-    assert asy.rmst_se_s == pytest.approx(np.std([50, 60, 70, 80, 90]) / math.sqrt(5))
+    # with no censoring, the (scaled) Greenwood-type standard error is the sample sd over √n
+    assert asy.rmst_se_s == pytest.approx(np.std([50, 60, 70, 80, 90], ddof=1) / math.sqrt(5))
     buff = table.loc["fedbuff"]
     assert (buff.n_runs, buff.n_reached, buff.n_diverged) == (2, 1, 1)
     assert buff.rmst_s == pytest.approx((30 + 300) / 2)  # the diverged run counts as never: τ
