@@ -1,11 +1,13 @@
 """Accuracy targets chosen after a sweep ran: time to each, recomputed from the stored evaluations.
 
 A sweep's ``summary.parquet`` holds ``time_to_{t}_s`` for the targets of its sweep file only.
-Another target needs no rerun: each run's ``evals.parquet`` holds every evaluation, and the
-time to target is the first evaluation time at which accuracy ≥ t (test accuracy, or validation
-accuracy for a run evaluated on its validation rows; :func:`~simfl.results.summary.target_times`,
-the function the sweep itself uses), so the recomputed times equal, exactly, those of the same
-sweep run with those targets from the start.
+Another target, or another target rule (:mod:`simfl.results.targetrule`: sustained or first
+crossing), needs no rerun: each run's ``evals.parquet`` holds every evaluation (test accuracy, or
+validation accuracy for a run evaluated on its validation rows), and the time to target is read
+from them by :func:`~simfl.results.summary.target_times`, the function the sweep itself uses, so
+the recomputed times equal, exactly, those of the same sweep run with those targets and that rule
+from the start. Without a rule, the sweep's own is kept (its manifest's ``target_rule``; ``first``
+for a sweep directory written before simfl had target rules).
 The sweep's rules hold: a ``diverged`` run never reaches a target (NaN, whatever its evaluations
 before the divergence say), and a run that did not finish (``failed``, ``interrupted``,
 ``pending``) has no time to target (NaN; its evaluations are not read, and the statistics of
@@ -26,8 +28,9 @@ import pandas as pd
 from simfl.errors import SimflError
 from simfl.results.rundir import read_parquet_file
 from simfl.results.summary import accuracy_column, target_column, target_times, target_values
+from simfl.results.targetrule import TargetRule, recorded_target_rule, target_rule_sentence
 
-__all__ = ["check_targets", "summary_with_targets"]
+__all__ = ["check_targets", "summary_with_targets", "sweep_target_rule", "retargeted"]
 
 #: The summary status of the runs whose evaluations are read (a ``diverged`` run's times are NaN).
 _READ_STATUS = "complete"
@@ -60,8 +63,16 @@ def check_targets(targets: Iterable[float], name: str = "targets") -> tuple[floa
     return tuple(out.values())
 
 
+def sweep_target_rule(path: str | Path) -> TargetRule:
+    """The target rule a sweep directory's summary was computed with (its manifest's ``target_rule``;
+    ``first`` when it records none: written before simfl had target rules)."""
+    from simfl.sweepdir import read_sweep_manifest
+
+    return recorded_target_rule(read_sweep_manifest(path))
+
+
 def summary_with_targets(
-    path: str | Path, targets: Iterable[float], summary: pd.DataFrame | None = None
+    path: str | Path, targets: Iterable[float], summary: pd.DataFrame | None = None, rule: TargetRule | None = None
 ) -> pd.DataFrame:
     """A sweep's summary with time to each of ``targets`` recomputed from its runs' evaluations.
 
@@ -78,6 +89,8 @@ def summary_with_targets(
         targets: test accuracies in (0, 1].
         summary: the sweep's summary already read (e.g. ``load_sweep_tables(path)["summary"]``),
             or a subset of its rows; default: read from ``path``.
+        rule: when a run counts as having reached a target (default: the sweep's own,
+            :func:`sweep_target_rule`).
 
     Returns:
         The summary with the new ``time_to_{t}_s`` columns (NaN: not reached, diverged, or the
@@ -89,11 +102,12 @@ def summary_with_targets(
     """
     targets = check_targets(targets)
     p = Path(path)
+    rule = sweep_target_rule(p) if rule is None else rule
     if summary is None:
         if not (p / "summary.parquet").is_file():
             raise SimflError(f"{p}: no summary.parquet (not a sweep directory)")
         summary = read_parquet_file(p / "summary.parquet", required=("run_id", "status"))
-    times = pd.DataFrame([_run_times(p, run_id, status, targets)
+    times = pd.DataFrame([_run_times(p, run_id, status, targets, rule)
                           for run_id, status in zip(summary["run_id"], summary["status"])],
                          index=summary.index, columns=[target_column(t) for t in targets], dtype=float)
     old = [target_column(t) for t in target_values(summary)]
@@ -106,8 +120,9 @@ def summary_with_targets(
     return pd.concat([kept.iloc[:, :at], times, kept.iloc[:, at:]], axis=1)
 
 
-def _run_times(sweep: Path, run_id: str, status: str, targets: tuple[float, ...]) -> dict[str, float]:
-    """One run's times to ``targets``, read from its ``evals.parquet`` if the run is complete."""
+def _run_times(sweep: Path, run_id: str, status: str, targets: tuple[float, ...],
+               rule: TargetRule) -> dict[str, float]:
+    """One run's times to ``targets`` under ``rule``, read from its ``evals.parquet`` if the run is complete."""
     if status != _READ_STATUS:
         # diverged: never reaches a target (as summarize_tables says); failed, interrupted, pending: no times
         return dict.fromkeys(map(target_column, targets), math.nan)
@@ -118,4 +133,34 @@ def _run_times(sweep: Path, run_id: str, status: str, targets: tuple[float, ...]
             raise SimflError(f"{f}: not a table simfl wrote (no column {accuracy_column(evals)})")
     except SimflError as exc:
         raise SimflError(f"run {run_id}: cannot recompute its time to target: {exc}") from None
-    return target_times(evals, targets)
+    return target_times(evals, targets, rule=rule)
+
+
+def retargeted(path: str | Path, summary: pd.DataFrame, targets: Iterable[float] | None = None,
+               rule: TargetRule | None = None) -> tuple[pd.DataFrame, TargetRule, list[str]]:
+    """What ``simfl report`` and ``simfl plot`` read from a sweep: its summary as written when neither
+    ``targets`` nor ``rule`` is given (nothing recomputed), else :func:`summary_with_targets` with them
+    (the sweep's targets when only a rule is given, its rule when only targets are).
+
+    Returns:
+        The summary, the rule its times follow, and lines for a report: what was recomputed, and
+        :func:`~simfl.results.targetrule.target_rule_sentence` of the rule.
+    """
+    from simfl.sweepdir import read_sweep_manifest
+
+    manifest = read_sweep_manifest(path)
+    recorded = recorded_target_rule(manifest)
+    lines, what = [], []
+    if targets is not None:
+        targets = check_targets(targets, "--targets")
+        what.append(f"targets {', '.join(f'{t:g}' for t in targets)}")
+    if rule is not None:
+        what.append(f"target rule {rule.label}")
+    again = target_values(summary) if targets is None else targets
+    if what and again:  # (a sweep with no target has no time to recompute)
+        summary = summary_with_targets(path, again, summary, recorded if rule is None else rule)
+        lines.append(f"{' and '.join(what)}: times recomputed from the runs' evaluations")
+    sentence = target_rule_sentence(recorded if rule is None else rule)
+    if rule is None and "target_rule" not in ((manifest or {}).get("sweep") or {}):
+        sentence += " (the sweep records no rule: written before simfl had target rules)"
+    return summary, recorded if rule is None else rule, [*lines, sentence]

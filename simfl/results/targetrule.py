@@ -41,8 +41,9 @@ RULE_TYPES = ("sustained", "first")
 
 
 class TargetRule(StrictModel):
-    """Which evaluation counts as reaching an accuracy target (sustained or first crossing); the short
-    forms ``sustained`` and ``first`` stand for ``{type: sustained}`` and ``{type: first}``."""
+    """When a run counts as having reached an accuracy target; `sustained` / `first` stand for {type: ...}.
+
+    See the module docstring for the rules and their properties."""
 
     type: Literal["sustained", "first"] = Field(
         "sustained", description="sustained: the first evaluation after which accuracy stays >= the target (for "
