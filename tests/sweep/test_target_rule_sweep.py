@@ -36,6 +36,7 @@ base:
   eval: {{every_s: 0.5}}
 grid:
   algorithm.type: [fedavg, fedasync]
+  heterogeneity.compute.seconds_per_sample.sigma: [0.5, 1.5]
 seeds: 2
 targets: [{target}]
 {rule}
@@ -117,13 +118,15 @@ def test_a_first_rule_sweep_in_the_same_folder_is_this_sweep_under_another_rule(
 
     shutil.copytree(out, copy)
     assert main(["sweep", str(path), "--out", str(copy), "--workers", "1", "--replace-sweep"]) == 0
-    assert "0 run now, 4 already complete" in capsys.readouterr().out  # nothing is rerun
+    assert "0 run now, 8 already complete" in capsys.readouterr().out  # nothing is rerun
     summary = pd.read_parquet(copy / "summary.parquet")
     np.testing.assert_array_equal(summary[target_column(TARGET)].to_numpy(float), _times(copy, summary, TARGET, FIRST))
     manifest = json.loads((copy / SWEEP_MANIFEST).read_text())
     assert manifest["sweep"]["target_rule"] == {"type": "first", "window": None}
     # first adds nothing to the fingerprint: a folder written before target rules is this sweep under first
-    points = [(r, {"algorithm.type": a}) for r, a in zip(summary.run_id, summary["algorithm.type"])]
+    sigma = "heterogeneity.compute.seconds_per_sample.sigma"
+    points = [(r, {"algorithm.type": a, sigma: float(s)})
+              for r, a, s in zip(summary.run_id, summary["algorithm.type"], summary[sigma])]
     assert manifest["fingerprint"] == sweep_fingerprint(points, [TARGET])
 
 
@@ -204,7 +207,7 @@ def test_bad_rule_flags_are_one_line(sweep, capsys, command, flags, words):
     try:
         code = main([command, str(out), *flags])
     except SystemExit as exit_:  # argparse's usage error, as the console script exits
-        code = exit_.value.code
+        code = exit_.code
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and words in err, err
@@ -220,7 +223,7 @@ def test_figures_name_the_rule_in_their_captions(sweep):
     figs = sweep_figures(summary, tables["evals"], tables["client_updates"], tables["clients"],
                          swept_columns(summary), [TARGET], rule=FIRST)
     named = {n for n in figs if n.startswith(("headline_", "time_to_", "km_"))}
-    assert {"time_to_0.3", "km_0.3"} <= named
+    assert {"headline_0.3", "time_to_0.3", "km_0.3"} <= named
     for name in named:
         captions = " ".join(leg.get_title().get_text() for leg in figs[name].legends).replace("\n", " ")
         assert "first evaluation at which test accuracy is ≥ t (first crossing)" in captions, name
