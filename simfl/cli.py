@@ -164,6 +164,10 @@ def _add_targets_arg(p: argparse.ArgumentParser) -> None:
                    help="accuracy targets in place of the sweep file's, e.g. --targets 0.5 0.65: time to each is "
                         "recomputed from the runs' stored evaluations (nothing is rerun or written); on a run "
                         "directory, its time to each")
+    p.add_argument("--relative-targets", nargs="+", type=_target, metavar="FRACTION",
+                   help="sweep: targets relative to each world's best, e.g. --relative-targets 0.9: 90%% of the best "
+                        "accuracy a complete run reached with the same seed and other swept keys (columns "
+                        "time_to_rel0.9_s), added to the targets")
     p.add_argument("--target-rule", choices=("sustained", "first"),
                    help="when a run has reached a target, in place of the sweep's rule (times recomputed likewise): "
                         "sustained = the first evaluation after which accuracy stays >= it (for the rest of the run, "
@@ -329,7 +333,7 @@ def _cmd_report(args) -> int:
     from simfl.results.report import report_text
 
     print(report_text(args.dir, by=args.by, reference=args.reference, level=args.level, horizon=args.horizon,
-                      targets=args.targets, rule=_target_rule(args)))
+                      targets=args.targets, rule=_target_rule(args), relative_targets=args.relative_targets))
     return 0
 
 
@@ -375,7 +379,7 @@ def _cmd_plot(args) -> int:
                 raise SimflError(f"--by {args.by}: not a swept key of this sweep; swept keys: {', '.join(swept) or 'none'}")
             reference = None if args.reference is None else match_value(summary[args.by], args.reference, args.by)
             # targets or a rule in place of the sweep's: recomputed from the runs' evaluations (nothing written)
-            summary, rule, _ = retargeted(d, summary, args.targets, _target_rule(args))
+            summary, rule, _ = retargeted(d, summary, args.targets, _target_rule(args), args.relative_targets, args.by)
             figures = sweep_figures(summary, tables["evals"], tables["client_updates"], tables["clients"], swept,
                                     target_values(summary), by=args.by, events=_shared_drift(d),
                                     reference=reference, horizon=args.horizon, budget_s=args.budget,
@@ -383,6 +387,8 @@ def _cmd_plot(args) -> int:
         elif read_manifest(d) is not None:
             from simfl.results.runresult import load_run
 
+            if args.relative_targets:
+                raise SimflError("--relative-targets: for a sweep directory (relative to the best run of each world)")
             finished_run_manifest(d)  # a running, failed or damaged run is one line, not a traceback
             result = load_run(d)
             end = result.manifest.get("sim_end_s") or float(result.evals.sim_time_s.max())

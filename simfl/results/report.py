@@ -165,6 +165,7 @@ def report_text(
     horizon: float | None = None,
     targets: Sequence[float] | None = None,
     rule: TargetRule | None = None,
+    relative_targets: Sequence[float] | None = None,
 ) -> str:
     """Statistics of a sweep directory: time to each target, final accuracy, waste.
 
@@ -192,10 +193,14 @@ def report_text(
         rule: the target rule in place of the sweep's (:mod:`simfl.results.targetrule`; times
             recomputed likewise); default: the sweep's own, named in one line (a run directory:
             sustained).
+        relative_targets: fractions of the best accuracy a complete run reached in each world
+            (:mod:`simfl.results.relative`; columns ``time_to_rel{f}_s``), added to the targets.
     """
     p = Path(path)
     targets = None if targets is None else check_targets(targets, "--targets")
     if (p / "manifest.json").is_file() and read_manifest(p) is not None and not (p / "summary.parquet").exists():
+        if relative_targets:
+            raise SimflError("--relative-targets: for a sweep directory (relative to the best run of each world)")
         return _run_report(p, targets or (), rule or SUSTAINED)
     if not (p / "summary.parquet").is_file():
         raise SimflError(f"{p}: neither a sweep directory (summary.parquet) nor a run directory (manifest.json)")
@@ -211,7 +216,7 @@ def report_text(
         reference = match_value(summary[by], reference, by)
     if horizon is not None and not horizon > 0:
         raise SimflError(f"--horizon {horizon}: must be a positive number of simulated seconds")
-    summary, rule, note = retargeted(p, summary, targets, rule)
+    summary, rule, note = retargeted(p, summary, targets, rule, relative_targets, by)
     lines += note
     lines += _tuning_block(p, summary, by)
     summary = with_censoring_times(summary)

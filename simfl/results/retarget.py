@@ -27,7 +27,8 @@ import pandas as pd
 
 from simfl.errors import SimflError
 from simfl.results.rundir import read_parquet_file
-from simfl.results.summary import accuracy_column, target_column, target_times, target_values
+from simfl.results.relative import RelativeTarget, absolute_targets
+from simfl.results.summary import accuracy_column, target_column, target_values, time_to_accuracy
 from simfl.results.targetrule import TargetRule, recorded_target_rule, target_rule_sentence
 
 __all__ = ["check_targets", "summary_with_targets", "sweep_target_rule", "retargeted"]
@@ -38,7 +39,7 @@ _READ_STATUS = "complete"
 
 def check_targets(targets: Iterable[float], name: str = "targets") -> tuple[float, ...]:
     """The accuracy targets as floats in their order, repeats dropped (targets that name the same
-    ``time_to_{t}_s`` column are one).
+    ``time_to_{t}_s`` column are one); a :class:`~simfl.results.relative.RelativeTarget` stays one.
 
     Args:
         targets: test accuracies in (0, 1].
@@ -57,6 +58,7 @@ def check_targets(targets: Iterable[float], name: str = "targets") -> tuple[floa
             value = math.nan
         if isinstance(t, bool) or not 0 < value <= 1:
             raise SimflError(f"{name} {t!r}: an accuracy target must be a number in (0, 1]")
+        value = RelativeTarget(value) if isinstance(t, RelativeTarget) else value
         out.setdefault(target_column(value), value)
     if not out:
         raise SimflError(f"{name}: give at least one accuracy target in (0, 1]")
@@ -72,7 +74,8 @@ def sweep_target_rule(path: str | Path) -> TargetRule:
 
 
 def summary_with_targets(
-    path: str | Path, targets: Iterable[float], summary: pd.DataFrame | None = None, rule: TargetRule | None = None
+    path: str | Path, targets: Iterable[float], summary: pd.DataFrame | None = None, rule: TargetRule | None = None,
+    by: str = "algorithm.type",
 ) -> pd.DataFrame:
     """A sweep's summary with time to each of ``targets`` recomputed from its runs' evaluations.
 
@@ -86,11 +89,14 @@ def summary_with_targets(
 
     Args:
         path: the sweep directory (``summary.parquet`` and ``runs/<run_id>/evals.parquet``).
-        targets: test accuracies in (0, 1].
+        targets: test accuracies in (0, 1], or :class:`~simfl.results.relative.RelativeTarget`
+            fractions of the best accuracy of each run's world (columns ``time_to_rel{f}_s``).
         summary: the sweep's summary already read (e.g. ``load_sweep_tables(path)["summary"]``),
             or a subset of its rows; default: read from ``path``.
         rule: when a run counts as having reached a target (default: the sweep's own,
             :func:`sweep_target_rule`).
+        by: the compared key; relative targets are relative to the best of the runs that differ
+            only in it (and share the seed).
 
     Returns:
         The summary with the new ``time_to_{t}_s`` columns (NaN: not reached, diverged, or the
@@ -107,8 +113,9 @@ def summary_with_targets(
         if not (p / "summary.parquet").is_file():
             raise SimflError(f"{p}: no summary.parquet (not a sweep directory)")
         summary = read_parquet_file(p / "summary.parquet", required=("run_id", "status"))
-    times = pd.DataFrame([_run_times(p, run_id, status, targets, rule)
-                          for run_id, status in zip(summary["run_id"], summary["status"])],
+    absolute = absolute_targets(summary, targets, by).to_dict("records")
+    times = pd.DataFrame([_run_times(p, run_id, status, goal, rule)
+                          for run_id, status, goal in zip(summary["run_id"], summary["status"], absolute)],
                          index=summary.index, columns=[target_column(t) for t in targets], dtype=float)
     old = [target_column(t) for t in target_values(summary)]
     kept = summary.drop(columns=old)
@@ -120,12 +127,13 @@ def summary_with_targets(
     return pd.concat([kept.iloc[:, :at], times, kept.iloc[:, at:]], axis=1)
 
 
-def _run_times(sweep: Path, run_id: str, status: str, targets: tuple[float, ...],
+def _run_times(sweep: Path, run_id: str, status: str, goal: dict[str, float],
                rule: TargetRule) -> dict[str, float]:
-    """One run's times to ``targets`` under ``rule``, read from its ``evals.parquet`` if the run is complete."""
+    """One run's times to its absolute targets ``goal`` (column -> accuracy; NaN: none) under ``rule``,
+    read from its ``evals.parquet`` if the run is complete."""
     if status != _READ_STATUS:
         # diverged: never reaches a target (as summarize_tables says); failed, interrupted, pending: no times
-        return dict.fromkeys(map(target_column, targets), math.nan)
+        return dict.fromkeys(goal, math.nan)
     f = sweep / "runs" / str(run_id) / "evals.parquet"
     try:
         evals = read_parquet_file(f, required=("sim_time_s",))
@@ -133,14 +141,16 @@ def _run_times(sweep: Path, run_id: str, status: str, targets: tuple[float, ...]
             raise SimflError(f"{f}: not a table simfl wrote (no column {accuracy_column(evals)})")
     except SimflError as exc:
         raise SimflError(f"run {run_id}: cannot recompute its time to target: {exc}") from None
-    return target_times(evals, targets, rule=rule)
+    return {col: time_to_accuracy(evals, t, rule) if math.isfinite(t) else math.nan for col, t in goal.items()}
 
 
 def retargeted(path: str | Path, summary: pd.DataFrame, targets: Iterable[float] | None = None,
-               rule: TargetRule | None = None) -> tuple[pd.DataFrame, TargetRule, list[str]]:
-    """What ``simfl report`` and ``simfl plot`` read from a sweep: its summary as written when neither
-    ``targets`` nor ``rule`` is given (nothing recomputed), else :func:`summary_with_targets` with them
-    (the sweep's targets when only a rule is given, its rule when only targets are).
+               rule: TargetRule | None = None, relative: Iterable[float] | None = None,
+               by: str = "algorithm.type") -> tuple[pd.DataFrame, TargetRule, list[str]]:
+    """What ``simfl report`` and ``simfl plot`` read from a sweep: its summary as written when no
+    ``targets``, ``rule`` or ``relative`` targets are given (nothing recomputed), else
+    :func:`summary_with_targets` with them (the sweep's targets when none are given, its rule when
+    no rule is; ``relative``: fractions of each world's best accuracy, added to the targets).
 
     Returns:
         The summary, the rule its times follow, and lines for a report: what was recomputed, and
@@ -154,11 +164,15 @@ def retargeted(path: str | Path, summary: pd.DataFrame, targets: Iterable[float]
     if targets is not None:
         targets = check_targets(targets, "--targets")
         what.append(f"targets {', '.join(f'{t:g}' for t in targets)}")
+    if relative is not None:
+        relative = check_targets([RelativeTarget(f) for f in relative], "--relative-targets")
+        what.append(f"relative targets {', '.join(f'{t:g}' for t in relative)} (fractions of the best accuracy "
+                    f"a complete run reached in each world: same seed, other {by})")
     if rule is not None:
         what.append(f"target rule {rule.label}")
-    again = target_values(summary) if targets is None else targets
+    again = [*(target_values(summary) if targets is None else targets), *(relative or ())]
     if what and again:  # (a sweep with no target has no time to recompute)
-        summary = summary_with_targets(path, again, summary, recorded if rule is None else rule)
+        summary = summary_with_targets(path, again, summary, recorded if rule is None else rule, by)
         lines.append(f"{' and '.join(what)}: times recomputed from the runs' evaluations")
     sentence = target_rule_sentence(recorded if rule is None else rule)
     if rule is None and "target_rule" not in ((manifest or {}).get("sweep") or {}):

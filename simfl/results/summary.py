@@ -54,9 +54,12 @@ def target_column(target: float) -> str:
 
 
 def target_values(summary: pd.DataFrame) -> list[float]:
-    """The accuracy targets of a sweep summary, from its ``time_to_{t}_s`` columns (column order)."""
+    """The accuracy targets of a sweep summary, from its ``time_to_{t}_s`` columns (column order;
+    ``time_to_rel0.9_s`` gives a :class:`~simfl.results.relative.RelativeTarget`)."""
+    from simfl.results.relative import parse_target
+
     columns = [c for c in summary.columns if c.startswith("time_to_") and c.endswith("_s")]
-    return [float(c[len("time_to_"):-len("_s")]) for c in columns]
+    return [parse_target(c[len("time_to_"):-len("_s")]) for c in columns]
 
 
 def swept_columns(summary: pd.DataFrame) -> list[str]:

@@ -246,3 +246,48 @@ def test_a_run_directory_reads_sustained_times_unless_asked(sweep, capsys):
             row = dict(ln.split(maxsplit=1) for ln in lines[1:-1])
             assert row[target_column(t)] == ("—" if math.isnan(value) else f"{value:.3g}")
             assert lines[-1].strip() == target_rule_sentence(rule)
+
+
+# ----------------------------------------------------------------------------- relative targets
+def test_world_best_is_the_best_complete_run_of_the_same_seed_and_world():
+    from simfl.results.relative import world_best
+
+    summary = pd.DataFrame({
+        "run_id": list("abcdefg"),
+        "algorithm.type": ["fedavg", "fedasync", "fedbuff", "fedavg", "fedasync", "fedavg", "fedasync"],
+        "het.sigma": [0.5, 0.5, 0.5, 0.5, 0.5, 1.0, 1.0],
+        "seed": [0, 0, 0, 1, 1, 0, 0],
+        "status": ["complete", "complete", "diverged", "complete", "complete", "failed", "diverged"],
+        "best_accuracy": [0.6, 0.7, 0.9, 0.5, 0.4, 0.8, 0.8],
+    })
+    got = world_best(summary, "algorithm.type").tolist()
+    # seed 0 at 0.5: 0.7 (the diverged 0.9 sets nothing); seed 1: 0.5; sigma 1.0: no complete run
+    assert got[:5] == [0.7, 0.7, 0.7, 0.5, 0.5] and all(math.isnan(v) for v in got[5:])
+
+
+def test_relative_targets_are_fractions_of_each_worlds_best(sweep, capsys):
+    from simfl.results import survival_table, target_values, with_censoring_times
+    from simfl.results.relative import RelativeTarget
+
+    out, _ = sweep
+    summary = pd.read_parquet(out / "summary.parquet")
+    rel = RelativeTarget(0.9)
+    got = summary_with_targets(out, [TARGET, rel, RelativeTarget(1.0)], rule=FIRST)
+    assert target_column(rel) == "time_to_rel0.9_s" and "time_to_rel0.9_s" in got
+    assert target_values(got) == [TARGET, 0.9, 1.0] and isinstance(target_values(got)[1], RelativeTarget)
+    sigma = "heterogeneity.compute.seconds_per_sample.sigma"
+    best = summary.groupby([sigma, "seed"]).best_accuracy.transform("max")  # every run here is complete
+    assert (summary.status == "complete").all()
+    want = [time_to_accuracy(_evals(out, r), 0.9 * b, FIRST) for r, b in zip(summary.run_id, best)]
+    np.testing.assert_array_equal(got["time_to_rel0.9_s"].to_numpy(float), want)
+    # the best run of each world reaches 100 % of the best (at its best evaluation, at the latest)
+    reached = got.assign(ok=got["time_to_rel1_s"].notna()).groupby([sigma, "seed"]).ok.any()
+    assert reached.all()
+    # and the statistics take a relative target as they take an absolute one
+    table = survival_table(with_censoring_times(got), target_values(got)[1])
+    assert table.n_runs.sum() == len(summary) and table.n_reached.sum() == np.isfinite(want).sum()
+    assert main(["report", str(out), "--relative-targets", "0.9"]) == 0
+    text = capsys.readouterr().out
+    assert "relative targets rel0.9 (fractions of the best accuracy" in text and "time_to_rel0.9_s: time to" in text
+    assert main(["report", str(out / "runs" / summary.run_id[0]), "--relative-targets", "0.9"]) == 2
+    assert "--relative-targets: for a sweep directory" in capsys.readouterr().err
