@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         wasted_compute_s,
     )
     from simfl.results.survival import KaplanMeier, kaplan_meier
+    from simfl.results.relative import RelativeTarget
     from simfl.results.targetrule import FIRST, SUSTAINED, TargetRule, target_rule_sentence
     from simfl.results.tables import busy_intervals, drift_times, load_sweep_tables, offline_intervals
     from simfl.results.time_to_target import (
@@ -42,6 +43,7 @@ _WHERE = {
                      "with_censoring_times"], "time_to_target"),
     **dict.fromkeys(["check_targets", "summary_with_targets", "sweep_target_rule"], "retarget"),
     **dict.fromkeys(["TargetRule", "SUSTAINED", "FIRST", "target_rule_sentence"], "targetrule"),
+    **dict.fromkeys(["RelativeTarget"], "relative"),
     **dict.fromkeys(["MANIFEST", "TABLES", "RunDir", "read_manifest", "run_status", "versions"], "rundir"),
     **dict.fromkeys(["busy_intervals", "drift_times", "load_sweep_tables", "offline_intervals"], "tables"),
     **dict.fromkeys(["summarize_tables", "swept_columns", "target_column", "target_times", "target_values",
@@ -74,6 +76,7 @@ __all__ = [
     "SUSTAINED",
     "FIRST",
     "target_rule_sentence",
+    "RelativeTarget",
     "value_at",
     "jain_index",
     "gini",

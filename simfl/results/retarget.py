@@ -7,7 +7,9 @@ validation accuracy for a run evaluated on its validation rows), and the time to
 from them by :func:`~simfl.results.summary.target_times`, the function the sweep itself uses, so
 the recomputed times equal, exactly, those of the same sweep run with those targets and that rule
 from the start. Without a rule, the sweep's own is kept (its manifest's ``target_rule``; ``first``
-for a sweep directory written before simfl had target rules).
+for a sweep directory written before simfl had target rules). Relative targets
+(:mod:`simfl.results.relative`: a fraction of the best accuracy of each run's world) are
+recomputed the same way.
 The sweep's rules hold: a ``diverged`` run never reaches a target (NaN, whatever its evaluations
 before the divergence say), and a run that did not finish (``failed``, ``interrupted``,
 ``pending``) has no time to target (NaN; its evaluations are not read, and the statistics of

@@ -291,3 +291,13 @@ def test_relative_targets_are_fractions_of_each_worlds_best(sweep, capsys):
     assert "relative targets rel0.9 (fractions of the best accuracy" in text and "time_to_rel0.9_s: time to" in text
     assert main(["report", str(out / "runs" / summary.run_id[0]), "--relative-targets", "0.9"]) == 2
     assert "--relative-targets: for a sweep directory" in capsys.readouterr().err
+
+
+def test_plot_takes_relative_targets_and_a_rule(sweep, tmp_path, capsys):
+    out, _ = sweep
+    args = ["plot", str(out), "--relative-targets", "0.9", "--target-rule", "first", "--dpi", "30",
+            "--out", str(tmp_path / "p")]
+    assert main(args) == 0
+    written = {p.stem for p in (tmp_path / "p").glob("*.png")}
+    assert {"headline_rel0.9", "time_to_rel0.9", "km_rel0.9", f"km_{TARGET:g}"} <= written, written
+    assert not (out / "plots").exists()  # the sweep directory is left as it was
