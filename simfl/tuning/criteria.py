@@ -9,8 +9,8 @@ at ``r`` and one that ran on give the same score: a resumed run equals an uninte
   sustained: the first evaluation after which accuracy stays at or above it up to ``r``, or for
   ``window`` evaluations up to ``r``; ``first``: the first evaluation at or above it), capped at
   ``r`` (``r`` when it never got there; a trial that diverged by ``r`` never gets there, as in run
-  summaries). Only evaluations up to ``r`` are read, so a sustained time may move later at a
-  later rung (the accuracy fell back), as it would for a run stopped at ``r`` and resumed.
+  summaries). Only evaluations up to ``r`` are read (a paused trial and one that ran on score
+  the same), so a sustained time may move later at a later rung, when accuracy fell back after ``r``.
 
 A setting's score is the mean over its tuning seeds: for ``time_to_target``, the mean of the
 capped times is the restricted mean time to target within ``r`` (every trial is observed up to
