@@ -164,6 +164,29 @@ def _add_targets_arg(p: argparse.ArgumentParser) -> None:
                    help="accuracy targets in place of the sweep file's, e.g. --targets 0.5 0.65: time to each is "
                         "recomputed from the runs' stored evaluations (nothing is rerun or written); on a run "
                         "directory, its time to each")
+    p.add_argument("--relative-targets", nargs="+", type=_target, metavar="FRACTION",
+                   help="sweep: targets relative to each world's best, e.g. --relative-targets 0.9: 90%% of the best "
+                        "accuracy a complete run reached with the same seed and other swept keys (columns "
+                        "time_to_rel0.9_s), added to the targets")
+    p.add_argument("--target-rule", choices=("sustained", "first"),
+                   help="when a run has reached a target, in place of the sweep's rule (times recomputed likewise): "
+                        "sustained = the first evaluation after which accuracy stays >= it (for the rest of the run, "
+                        "or --target-window evaluations), first = the first evaluation >= it (default: the sweep's "
+                        "own; a run directory: sustained)")
+    p.add_argument("--target-window", type=_positive_int, metavar="K",
+                   help="with sustained: accuracy stays >= the target for K evaluations, that one included "
+                        "(a crossing fewer than K evaluations before the run's end does not count)")
+
+
+def _target_rule(args):
+    """The ``--target-rule`` / ``--target-window`` flags as a rule (None: neither given)."""
+    if args.target_rule is None and args.target_window is None:
+        return None
+    from simfl.results.targetrule import TargetRule
+
+    if args.target_rule == "first" and args.target_window is not None:
+        raise SimflError("--target-window: only with --target-rule sustained (a first crossing is one evaluation)")
+    return TargetRule(type=args.target_rule or "sustained", window=args.target_window)
 
 
 def _target(text: str) -> float:
@@ -310,7 +333,7 @@ def _cmd_report(args) -> int:
     from simfl.results.report import report_text
 
     print(report_text(args.dir, by=args.by, reference=args.reference, level=args.level, horizon=args.horizon,
-                      targets=args.targets))
+                      targets=args.targets, rule=_target_rule(args), relative_targets=args.relative_targets))
     return 0
 
 
@@ -323,8 +346,8 @@ def _cmd_plot(args) -> int:
     from simfl.plots import run_figures, sweep_figures
     from simfl.plots.labels import label_context, sweep_axis_labels
     from simfl.plots.style import resolve_style, style_context
-    from simfl.results import (busy_intervals, load_sweep_tables, offline_intervals, summary_with_targets,
-                               swept_columns, target_values)
+    from simfl.results import busy_intervals, load_sweep_tables, offline_intervals, swept_columns, target_values
+    from simfl.results.retarget import retargeted
     from simfl.results.report import match_value
     from simfl.results.rundir import finished_run_manifest, read_manifest
 
@@ -355,21 +378,23 @@ def _cmd_plot(args) -> int:
             if args.by not in swept:
                 raise SimflError(f"--by {args.by}: not a swept key of this sweep; swept keys: {', '.join(swept) or 'none'}")
             reference = None if args.reference is None else match_value(summary[args.by], args.reference, args.by)
-            if args.targets:  # in place of the sweep file's, from the runs' evaluations (nothing written)
-                summary = summary_with_targets(d, args.targets, summary)
+            # targets or a rule in place of the sweep's: recomputed from the runs' evaluations (nothing written)
+            summary, rule, _ = retargeted(d, summary, args.targets, _target_rule(args), args.relative_targets, args.by)
             figures = sweep_figures(summary, tables["evals"], tables["client_updates"], tables["clients"], swept,
                                     target_values(summary), by=args.by, events=_shared_drift(d),
                                     reference=reference, horizon=args.horizon, budget_s=args.budget,
-                                    level=args.level)
+                                    level=args.level, rule=rule)
         elif read_manifest(d) is not None:
             from simfl.results.runresult import load_run
 
+            if args.relative_targets:
+                raise SimflError("--relative-targets: for a sweep directory (relative to the best run of each world)")
             finished_run_manifest(d)  # a running, failed or damaged run is one line, not a traceback
             result = load_run(d)
             end = result.manifest.get("sim_end_s") or float(result.evals.sim_time_s.max())
             figures = run_figures(result, offline=offline_intervals(result.config, end),
                                   busy=busy_intervals(result.config, end), swept=_swept_values(d),
-                                  targets=args.targets or ())
+                                  targets=args.targets or (), rule=_target_rule(args))
             figures.update(_partition_figure(result.config))
         else:
             raise SimflError(f"{d}: neither a sweep directory (summary.parquet) nor a run directory (manifest.json)")

@@ -41,6 +41,7 @@ from simfl.fingerprint import STALE, FileFingerprints, stale_reason
 from simfl.results.cells import cell_value, one_kind
 from simfl.results.rundir import read_manifest, read_parquet_file
 from simfl.results.summary import summarize_tables, target_column
+from simfl.results.targetrule import FIRST, SUSTAINED, TargetRule
 from simfl.sweepdir import claim_sweep_dir, sweep_fingerprint, sweep_lock
 from simfl.workers import Job, SweepIncomplete, Workers, execute_run
 
@@ -74,9 +75,11 @@ class SweepOutcome:
         return self.summary.status.value_counts().to_dict()
 
 
-def _row_from_dir(run_dir: Path, targets: list[float], fingerprints: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The summary row of a run directory; a finished run whose user files are not ``fingerprints``
-    (:func:`simfl.fingerprint.stale_reason`) is pending: simfl wrote it, so it is recomputed in place."""
+def _row_from_dir(run_dir: Path, targets: list[float], fingerprints: dict[str, Any] | None = None,
+                  rule: TargetRule = SUSTAINED) -> dict[str, Any]:
+    """The summary row of a run directory (time to ``targets`` under ``rule``); a finished run whose user
+    files are not ``fingerprints`` (:func:`simfl.fingerprint.stale_reason`) is pending: simfl wrote it, so it is
+    recomputed in place."""
     manifest = read_manifest(run_dir)
     if manifest is None:
         return {"status": "pending", "error": None}
@@ -89,7 +92,7 @@ def _row_from_dir(run_dir: Path, targets: list[float], fingerprints: dict[str, A
             tables = {t: read_parquet_file(run_dir / f"{t}.parquet") for t in ("client_updates", "evals")}
         except SimflError as exc:  # a damaged run directory is run again
             return {"status": "interrupted", "error": str(exc)}
-        row = summarize_tables(tables["client_updates"], tables["evals"], manifest, targets)
+        row = summarize_tables(tables["client_updates"], tables["evals"], manifest, targets, rule)
         row.update(status=status, error=None)
         return row
     if status == "failed":
@@ -200,6 +203,7 @@ def _record(spec: SweepSpec, base: dict[str, Any], dry_run: bool, horizon: float
         "variants": spec.variants,
         "seeds": spec.seeds,
         "targets": spec.targets,
+        "target_rule": spec.target_rule.model_dump(mode="json"),
         "dry_run": dry_run,
     }
     if spec.tune is not None:
@@ -248,6 +252,8 @@ def run_sweep(
         points = [(p.run_id, p.point) for p in runs]
         if spec.tune is not None:  # the runs' ids depend on the tuning: the protocol is part of the sweep
             points.append(("tune", record["tune"]))
+        if spec.target_rule != FIRST:  # part of what the summary means; first hashes as before rules existed
+            points.append(("target_rule", record["target_rule"]))
         claim_sweep_dir(out, record, sweep_fingerprint(points, spec.targets), [p.run_id for p in runs], replace_sweep)
         (out / RUNS).mkdir(exist_ok=True)
         with Workers(workers, scheduler) as pool:
@@ -294,7 +300,7 @@ def _run_claimed(out: Path, spec: SweepSpec, runs: list[PlannedRun], pool: Worke
             summary.set(planned, failed[planned.run_id])
             continue
         run_dir = out / RUNS / planned.run_id
-        row = (_row_from_dir(run_dir, spec.targets, files(planned.config)) if run_dir.exists()
+        row = (_row_from_dir(run_dir, spec.targets, files(planned.config), spec.target_rule) if run_dir.exists()
                else {"status": "pending", "error": None})
         summary.set(planned, row)
         if row["status"] not in DONE:  # failed, interrupted, never started, done but damaged, or files changed
@@ -308,15 +314,16 @@ def _run_claimed(out: Path, spec: SweepSpec, runs: list[PlannedRun], pool: Worke
         summary.set(by_dir[job.run_dir], row)
         summary.write()
 
-    jobs = [Job(dump_config(p.config), str(out / RUNS / p.run_id), p.config.search_path, tuple(spec.targets), p.point)
-            for p in todo]
+    jobs = [Job(dump_config(p.config), str(out / RUNS / p.run_id), p.config.search_path, tuple(spec.targets), p.point,
+                target_rule=spec.target_rule) for p in todo]
     bar = tqdm(total=len(todo), unit="run", desc=spec.name, disable=None if progress is None else not progress)
     try:
         pool.run(jobs, on_done, bar)
     except (SweepIncomplete, KeyboardInterrupt):
         for planned in todo:  # settle what the dead or interrupted workers left behind
             if summary.rows[planned.run_id].get("status") in ("pending", "interrupted", None):
-                summary.set(planned, _row_from_dir(out / RUNS / planned.run_id, spec.targets, files(planned.config)))
+                summary.set(planned, _row_from_dir(out / RUNS / planned.run_id, spec.targets, files(planned.config),
+                                                       spec.target_rule))
         summary.write(force=True)
         raise
     finally:

@@ -3,15 +3,16 @@
 A sweep directory ``DIR`` holds only names simfl writes:
 
 * ``DIR/sweep_manifest.json`` — ``kind: simfl sweep``, the sweep's record (base, grid, zip,
-  variants, seeds, targets, dry run) and its *fingerprint*: a SHA-256 of the planned runs (each
-  run's id and point in the sweep) and the targets. Rerunning the same sweep finds the same
-  fingerprint and resumes; a different sweep is refused unless ``replace`` is asked for
-  (``simfl sweep --replace-sweep``): then the folder becomes the new sweep's, its summary is
-  rewritten, and run directories are kept (a run's id is a hash of its config, so runs the two
-  sweeps share are reused, not recomputed, unless their user files changed: see
-  :mod:`simfl.fingerprint`). The fingerprint covers configs, not the user files they name, so
-  editing a plugin or a data file leaves the sweep (and its folder) the same sweep: its runs
-  that used the file are recomputed in place.
+  variants, seeds, targets, target rule, dry run) and its *fingerprint*: a SHA-256 of the planned
+  runs (each run's id and point in the sweep), the targets and the target rule (a ``first`` rule
+  adds nothing, so a folder written before target rules existed is the same sweep under
+  ``first``). Rerunning the same sweep finds the same fingerprint and resumes; a different
+  sweep is refused unless ``replace`` is asked for (``simfl sweep --replace-sweep``): then the
+  folder becomes the new sweep's, its summary is rewritten, and run directories are kept (a
+  run's id is a hash of its config, so runs the two sweeps share are reused, not recomputed,
+  unless their user files changed: see :mod:`simfl.fingerprint`). The fingerprint covers
+  configs, not the user files they name, so editing a plugin or a data file leaves the sweep
+  (and its folder) the same sweep: its runs that used the file are recomputed in place.
 * ``DIR/summary.parquet`` and ``DIR/runs/<run_id>/`` (see :mod:`simfl.sweep`); a tuned sweep
   also ``DIR/tuning.parquet`` and ``DIR/tuning/<run_id>/`` (its trials, see :mod:`simfl.tuning`).
 * ``DIR/.simfl-sweep.lock`` — held (an OS file lock, ``flock``) by the one process running the
@@ -151,9 +152,13 @@ def claim_sweep_dir(path: Path, record: dict[str, Any], fingerprint: str, run_id
             return
         if not replace:
             theirs = set(manifest.get("runs") or ())
+            what = (f"another sweep ({manifest.get('name')!r}: {len(theirs)} runs, "
+                    f"{len(theirs & set(run_ids))} of them in this sweep)")
+            if theirs == set(run_ids):  # e.g. a folder written before target rules: its summary used first crossings
+                what = ("this sweep's runs under other targets, target rule or tuning (a folder written before simfl "
+                        "had target rules is resumed with target_rule: first)")
             raise RunDirError(
-                f"--out {path}: holds another sweep ({manifest.get('name')!r}: {len(theirs)} runs, "
-                f"{len(theirs & set(run_ids))} of them in this sweep); pass --replace-sweep to make it this sweep's "
+                f"--out {path}: holds {what}; pass --replace-sweep to make it this sweep's "
                 "folder (its summary is rewritten; run directories are kept and reused), or choose another --out"
             )
     else:

@@ -35,6 +35,7 @@ from simfl.errors import SimflError
 from simfl.fingerprint import file_fingerprints, stale_reason
 from simfl.results.rundir import clear_partial_run, read_manifest, run_status
 from simfl.results.summary import summarize_tables
+from simfl.results.targetrule import SUSTAINED, TargetRule
 
 __all__ = ["Job", "Workers", "SweepIncomplete", "execute_run"]
 
@@ -58,11 +59,12 @@ class Job:
     targets: tuple[float, ...] = ()
     tags: dict[str, Any] | None = field(default=None, hash=False)
     pause_at_s: float | None = None
+    target_rule: TargetRule = SUSTAINED  #: how the summary row reads the time to each target
 
     def execute(self) -> dict[str, Any]:
         """Run the job in this process (see :func:`execute_run`)."""
         return execute_run(self.config_yaml, self.run_dir, list(self.targets), self.search_path, self.tags,
-                           self.pause_at_s)
+                           self.pause_at_s, self.target_rule)
 
 
 # ------------------------------------------------------------------ local workers
@@ -113,11 +115,13 @@ def _limit_threads() -> None:
 
 
 def execute_run(config_yaml: str, run_dir: str, targets: list[float], search_path: tuple[str, ...] = (),
-                tags: dict[str, Any] | None = None, pause_at_s: float | None = None) -> dict[str, Any]:
+                tags: dict[str, Any] | None = None, pause_at_s: float | None = None,
+                target_rule: TargetRule = SUSTAINED) -> dict[str, Any]:
     """Run one config into ``run_dir`` and return its summary row (the worker's entry point).
 
     ``tags`` (the run's swept keys and values) label it in the trackers ``tracking`` names;
-    ``pause_at_s`` stops it there with a checkpoint (status ``paused``, see :func:`simfl.run`).
+    ``pause_at_s`` stops it there with a checkpoint (status ``paused``, see :func:`simfl.run`);
+    ``target_rule`` says when the row's ``time_to_{t}_s`` counts a target reached.
     An interrupted or paused run with a checkpoint continues from it, unless the user files it
     used (:mod:`simfl.fingerprint`) changed since: then it starts over.
 
@@ -154,7 +158,7 @@ def execute_run(config_yaml: str, run_dir: str, targets: list[float], search_pat
         _worker["in_run"] = False
         if _worker["orphaned"]:
             os._exit(1)  # the run is recorded; nobody is left to take its row
-    row = summarize_tables(result.client_updates, result.evals, result.manifest, targets)
+    row = summarize_tables(result.client_updates, result.evals, result.manifest, targets, target_rule)
     row.update(status=result.status, error=None)
     return row
 
@@ -275,7 +279,7 @@ class Workers:
 
         client = self._connect()
         futures = {client.submit(execute_run, job.config_yaml, job.run_dir, list(job.targets), job.search_path,
-                                 job.tags, job.pause_at_s, pure=False): job for job in jobs}
+                                 job.tags, job.pause_at_s, job.target_rule, pure=False): job for job in jobs}
         for fut in dask_completed(futures):
             try:
                 row = fut.result()

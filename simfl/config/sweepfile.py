@@ -16,6 +16,7 @@ A sweep file::
       mine: {algorithm.type: "my_rules:Adaptive", algorithm.eta: 0.5}
     seeds: 5                           # a count (seeds 0..4) or a list of seeds
     targets: [0.7, 0.8]                # accuracies whose time-to-reach the summary reports
+    target_rule: sustained             # or first, or {type: sustained, window: 3} (simfl.results.targetrule)
 
 The points are the product of the ``grid``, the ``zip`` rows and the ``variants``. A variant's
 name becomes the ``label`` column of the summary (usable as ``simfl report --by label``); each
@@ -46,6 +47,7 @@ from simfl.config.messages import render_validation_error
 from simfl.config.schema import NON_RESULT_SECTIONS, Config, Name, Section
 from simfl.config.tunespec import TuneSpec
 from simfl.errors import ConfigError
+from simfl.results.targetrule import TargetRule
 
 __all__ = ["SweepSpec", "PlannedRun", "load_sweep", "sweep_search_path", "expand_sweep", "run_id_of", "result_digest",
            "point_label", "point_config", "LABEL"]
@@ -70,6 +72,11 @@ class SweepSpec(Section):
     )
     seeds: int | list[int] = Field(1, description="number of seeds (0..n-1) or an explicit list")
     targets: list[float] = Field(default_factory=list, description="test accuracies whose time-to-reach is summarized")
+    target_rule: TargetRule = Field(
+        default_factory=TargetRule, description="when a run counts as having reached a target: sustained (default: "
+        "accuracy stays >= it for the rest of the run, or for `window` evaluations) or first (first crossing); "
+        "the short forms sustained and first stand for {type: ...}"
+    )
     max_runs: int = Field(100_000, ge=1, description="a sweep with more runs than this is refused (raise it if you mean it)")
     tune: TuneSpec | None = Field(
         None, description="tune every contestant in every cell on tuning seeds before the evaluation runs "

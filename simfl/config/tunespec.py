@@ -5,7 +5,7 @@
     tune:
       by: algorithm.type              # the swept key whose values are the contestants
       seeds: 2                        # tuning seeds: a count (after the evaluation seeds) or a list
-      criterion: {type: time_to_target, target: 0.6}   # or {type: accuracy_at, budget_s: 150}
+      criterion: {type: time_to_target, target: 0.6}   # rule: sustained (default) | first; or accuracy_at
       search: grid                    # grid (every combination) | random (``trials`` draws)
       halving: {min_s: 75, eta: 2}    # successive halving on simulated time (optional)
       space:                          # per contestant: dotted key -> values, or a range (random)
@@ -28,6 +28,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from simfl.results.targetrule import TargetRule
 from simfl.strict import StrictModel
 from simfl.tagged import tagged_union
 
@@ -63,12 +64,29 @@ class Range(_Part):
 
 class TimeToTarget(_Part):
     """Restricted mean time to a validation accuracy within the horizon τ: the mean over tuning
-    seeds of min(T, τ), T the first evaluation at or above ``target`` (a trial that never reaches
-    it counts τ). Lower is better; ties (e.g. nobody reached it yet) go to the higher mean
+    seeds of min(T, τ), T the time the trial reached ``target`` under ``rule`` (a trial that never
+    reaches it counts τ). Lower is better; ties (e.g. nobody reached it yet) go to the higher mean
     validation accuracy at τ."""
 
     type: Literal["time_to_target"] = "time_to_target"
     target: float = Field(gt=0, le=1, description="validation accuracy to reach")
+    rule: Literal["sustained", "first"] = Field(
+        "sustained", description="sustained: the first evaluation after which validation accuracy stays >= target "
+        "(up to the rung, or for `window` evaluations) | first: the first evaluation >= target"
+    )
+    window: int | None = Field(None, ge=1, description="sustained: evaluations the accuracy must stay >= target "
+                               "(that one included); null = up to the rung")
+
+    @model_validator(mode="after")
+    def _window_is_for_sustained(self):
+        if self.rule == "first" and self.window is not None:
+            raise ValueError("window is for rule sustained (a first crossing is one evaluation)")
+        return self
+
+    @property
+    def target_rule(self) -> TargetRule:
+        """``rule`` and ``window`` as a :class:`~simfl.results.targetrule.TargetRule`."""
+        return TargetRule(type=self.rule, window=self.window)
 
 
 class AccuracyAt(_Part):

@@ -23,6 +23,7 @@ from simfl.plots.targets import plot_time_to_target
 from simfl.plots.timeline import plot_client_timeline
 from simfl.results.paired import default_reference
 from simfl.results.summary import target_column, target_times
+from simfl.results.targetrule import SUSTAINED, TargetRule
 from simfl.results.tables import drift_times
 from simfl.results.time_to_target import with_censoring_times
 
@@ -69,6 +70,7 @@ def run_figures(
     busy: pd.DataFrame | None = None,
     swept: Mapping[str, Any] | None = None,
     targets: Sequence[float] = (),
+    rule: TargetRule = SUSTAINED,
 ) -> dict[str, Figure]:
     """The figures of one run, each titled with the algorithm, the swept values and the seed.
 
@@ -79,6 +81,7 @@ def run_figures(
         busy: the run's slowdown (busy) intervals (``client_id, start_s, end_s``) for the timeline.
         swept: the values of the sweep's swept keys for this run (for the titles), if any.
         targets: accuracy targets marked on the convergence figure (see :func:`mark_targets`).
+        rule: when the run counts as having reached a target (default: sustained).
 
     Returns:
         ``convergence`` (test accuracy against simulated time, or client updates received
@@ -99,7 +102,8 @@ def run_figures(
     t_max = manifest.get("sim_end_s", float(evals["sim_time_s"].max()) if len(evals) else None)
     figs = {"convergence": plot_convergence({algorithm: evals}, y=y, title=f"{name}: {what}", events=events)}
     if targets and y == "test_accuracy":
-        mark_targets(figs["convergence"].axes[0], evals, targets, diverged=manifest.get("status") == "diverged")
+        mark_targets(figs["convergence"].axes[0], evals, targets, diverged=manifest.get("status") == "diverged",
+                     rule=rule)
     figs["staleness"] = plot_staleness_histogram(updates, by=None)
     figs["staleness"].axes[0].set_title(f"{name}: staleness of arrived updates")
     figs["participation"] = plot_participation(updates, clients)
@@ -109,14 +113,15 @@ def run_figures(
     return figs
 
 
-def mark_targets(ax: Axes, evals: pd.DataFrame, targets: Sequence[float], diverged: bool = False) -> pd.DataFrame:
-    """A dotted line at each target accuracy and a dot where the run first reached it.
+def mark_targets(ax: Axes, evals: pd.DataFrame, targets: Sequence[float], diverged: bool = False,
+                 rule: TargetRule = SUSTAINED) -> pd.DataFrame:
+    """A dotted line at each target accuracy and a dot where the run reached it under ``rule``.
 
     The times are :func:`~simfl.results.summary.target_times` (what a sweep summary says; a
-    diverged run reaches no target). The legend tells each time, or that it was not reached.
+    diverged run reaches no target; default rule: sustained). The legend tells each time, or that it was not reached.
     ``ax.figure.data["targets"]`` (columns ``target``, ``time_to_target_s``) holds them.
     """
-    times = target_times(evals, targets, diverged)
+    times = target_times(evals, targets, diverged, rule)
     rows = []
     for t in targets:
         when = times[target_column(t)]
@@ -211,6 +216,7 @@ def sweep_figures(
     horizon: float | None = None,
     budget_s: float | None = None,
     level: float = 0.95,
+    rule: TargetRule | None = None,
 ) -> dict[str, Figure]:
     """The figures of a sweep.
 
@@ -228,6 +234,8 @@ def sweep_figures(
         horizon: ``τ`` of the censoring-aware time to target (default: per world).
         budget_s: the time budget of the headline's accuracy panel (default: half the shortest run).
         level: confidence level of every interval.
+        rule: the summary's target rule (:mod:`simfl.results.targetrule`), named in the captions of
+            the time-to-target figures (None: not named).
 
     Returns:
         ``headline_{t:g}`` per target when the sweep varies the algorithm (``by``) and a numeric
@@ -259,16 +267,16 @@ def sweep_figures(
             suffix = "_" + _slug(rest, combo) if rest else ""
             for t in targets:
                 fig = plot_headline(part, evals[evals["run_id"].isin(part["run_id"])], x, t, by=by,
-                                    reference=reference, budget_s=budget_s, level=level)
+                                    reference=reference, budget_s=budget_s, level=level, rule=rule)
                 if rest:
                     set_suptitle(fig, fig.get_suptitle().replace("\n", " ") + f" ({_panel_title(rest, combo)})")
                 figs[f"headline_{t:g}{suffix}"] = fig
     if x is not None:
         for t in targets:
-            figs[f"time_to_{t:g}"] = plot_time_to_target(summary, x, t, by=by, level=level, horizon=horizon)
+            figs[f"time_to_{t:g}"] = plot_time_to_target(summary, x, t, by=by, level=level, horizon=horizon, rule=rule)
     if by is not None and by in summary.columns:
         for t in targets:
-            figs[f"km_{t:g}"] = plot_km_curves(summary, t, by=by, level=level,
+            figs[f"km_{t:g}"] = plot_km_curves(summary, t, by=by, level=level, rule=rule,
                                                group_on=others if len(_combos(summary, others)) <= MAX_PANELS else [])
     figs.update(_convergence(evals, others, by, events, reference, level))
     panel_by = others if len(_combos(client_updates, others)) <= MAX_PANELS else []

@@ -41,6 +41,7 @@ from simfl.plots.style import NEUTRAL, method_order
 from simfl.results.paired import default_reference, world_keys
 from simfl.results.intervals import interval_name, t_interval
 from simfl.results.summary import value_at
+from simfl.results.targetrule import TargetRule, target_rule_sentence
 from simfl.results.time_to_target import (
     COUNTED_STATUSES,
     NEVER_STATUSES,
@@ -132,10 +133,11 @@ def plot_headline(
     reference: str | None = None,
     budget_s: float | None = None,
     level: float = 0.95,
+    rule: TargetRule | None = None,
 ) -> Figure:
     """The headline figure (see the module docstring); ``fig.data`` holds :func:`headline_tables`.
 
-    Arguments as in :func:`headline_tables`.
+    Arguments as in :func:`headline_tables`; ``rule``: the summary's target rule, named in the caption.
     """
     data = headline_tables(summary, evals, x, target, by, reference, budget_s, level)
     ratios, rsum = data["ratios"], data["ratio_summary"]
@@ -224,6 +226,7 @@ def plot_headline(
     if tuned:  # a tuned sweep: say so, and what was tuned (simfl report states the whole protocol)
         note += (f" Each method tuned in every world on separate tuning seeds ({', '.join(tuned)}; "
                  "simfl report states the protocol).")
+    note += f" {target_rule_sentence(rule).replace('time', 'Time', 1)}." if rule is not None else ""
     shared_legend(fig, [ax, bx], title=note, ncol=3, extra=glyphs)
     set_suptitle(fig, f"Speed-up over {ref_name} to {target:g} test accuracy, and accuracy after {budget:g} s, "
                       f"as the {axis_label(x)} grows")

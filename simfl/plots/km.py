@@ -18,6 +18,7 @@ from simfl.plots._common import (
 )
 from simfl.plots.labels import axis_label, value_label
 from simfl.results.paired import world_keys
+from simfl.results.targetrule import TargetRule, target_rule_sentence
 from simfl.results.time_to_target import km_curves, target_events
 
 __all__ = ["plot_km_curves"]
@@ -30,6 +31,7 @@ def plot_km_curves(
     level: float = 0.95,
     group_on: list[str] | None = None,
     ncols: int = 3,
+    rule: TargetRule | None = None,
 ) -> Figure:
     """The Kaplan–Meier estimate of the fraction of runs that reached ``target`` by each time.
 
@@ -47,6 +49,7 @@ def plot_km_curves(
         level: confidence level of the bands.
         group_on: the columns telling worlds (panels) apart; default: the other swept keys.
         ncols: panels per row at most.
+        rule: the summary's target rule, named in the caption (None: not named).
     """
     keys = list(world_keys(summary, by) if group_on is None else group_on)
     curves = km_curves(summary, target, by=by, level=level, group_on=keys)
@@ -84,5 +87,6 @@ def plot_km_curves(
     set_suptitle(fig, f"Fraction of runs that reached {target:g} test accuracy by each simulated time")
     note = (f"Kaplan–Meier estimate (1 − Ŝ), dotted: {level:.0%} pointwise log-log interval; "
             "|: a run that had not reached it when it ended (censored)")
+    note += f"; {target_rule_sentence(rule)}" if rule is not None else ""
     shared_legend(fig, axes, title=note)
     return attach_data(fig, km=curves)

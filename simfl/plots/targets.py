@@ -22,6 +22,7 @@ from simfl.plots.labels import axis_label, value_label
 from simfl.plots.style import NEUTRAL, method_order
 from simfl.results.paired import world_keys
 from simfl.results.summary import target_column
+from simfl.results.targetrule import TargetRule, target_rule_sentence
 from simfl.results.time_to_target import survival_table
 
 __all__ = ["plot_time_to_target", "target_column", "UNFINISHED_STATUSES", "STATISTICS"]
@@ -43,6 +44,7 @@ def plot_time_to_target(
     ax: Axes | None = None,
     horizon: float | None = None,
     statistic: Literal["rmst", "median"] = "rmst",
+    rule: TargetRule | None = None,
 ) -> Figure:
     """Time to ``target`` accuracy against the swept parameter ``x``, one line per value of ``by``.
 
@@ -70,6 +72,7 @@ def plot_time_to_target(
         ax: an existing Axes to draw into.
         horizon: ``τ`` in simulated seconds (default: per world, see :mod:`simfl.results.time_to_target`).
         statistic: ``rmst`` or ``median``.
+        rule: the summary's target rule, named in the caption (None: not named).
 
     Returns:
         The matplotlib Figure.
@@ -144,6 +147,7 @@ def plot_time_to_target(
     else:
         method = f"Kaplan–Meier median, {level:.0%} Brookmeyer–Crowley interval; ↑ not reached"
     note = f"{method}; runs that never reached it count; k/n: runs that reached it"
+    note += f"; {target_rule_sentence(rule)}" if rule is not None else ""
     if fig_is_ours:
         shared_legend(fig, [ax], title=note, ncol=min(len(lines) + 1, 4))
     else:

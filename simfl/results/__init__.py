@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from simfl.results.fairness import gini, jain_index
     from simfl.results.paired import paired_comparison, world_keys
-    from simfl.results.retarget import check_targets, summary_with_targets
+    from simfl.results.retarget import check_targets, summary_with_targets, sweep_target_rule
     from simfl.results.rundir import MANIFEST, TABLES, RunDir, read_manifest, run_status, versions
     from simfl.results.summary import (
         summarize_tables,
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
         wasted_compute_s,
     )
     from simfl.results.survival import KaplanMeier, kaplan_meier
+    from simfl.results.relative import RelativeTarget
+    from simfl.results.targetrule import FIRST, SUSTAINED, TargetRule, target_rule_sentence
     from simfl.results.tables import busy_intervals, drift_times, load_sweep_tables, offline_intervals
     from simfl.results.time_to_target import (
         km_curves,
@@ -39,7 +41,9 @@ _WHERE = {
     **dict.fromkeys(["KaplanMeier", "kaplan_meier"], "survival"),
     **dict.fromkeys(["km_curves", "paired_time_ratios", "summarize_time_ratios", "survival_table", "target_events",
                      "with_censoring_times"], "time_to_target"),
-    **dict.fromkeys(["check_targets", "summary_with_targets"], "retarget"),
+    **dict.fromkeys(["check_targets", "summary_with_targets", "sweep_target_rule"], "retarget"),
+    **dict.fromkeys(["TargetRule", "SUSTAINED", "FIRST", "target_rule_sentence"], "targetrule"),
+    **dict.fromkeys(["RelativeTarget"], "relative"),
     **dict.fromkeys(["MANIFEST", "TABLES", "RunDir", "read_manifest", "run_status", "versions"], "rundir"),
     **dict.fromkeys(["busy_intervals", "drift_times", "load_sweep_tables", "offline_intervals"], "tables"),
     **dict.fromkeys(["summarize_tables", "swept_columns", "target_column", "target_times", "target_values",
@@ -67,6 +71,12 @@ __all__ = [
     "target_times",
     "summary_with_targets",
     "check_targets",
+    "sweep_target_rule",
+    "TargetRule",
+    "SUSTAINED",
+    "FIRST",
+    "target_rule_sentence",
+    "RelativeTarget",
     "value_at",
     "jain_index",
     "gini",

@@ -12,9 +12,10 @@ from simfl.errors import SimflError
 from simfl.fingerprint import mixed_versions
 from simfl.results.paired import paired_comparison
 from simfl.results.population import population_block
-from simfl.results.retarget import check_targets, summary_with_targets
+from simfl.results.retarget import check_targets, retargeted
 from simfl.results.rundir import finished_run_manifest, read_manifest, read_parquet_file
 from simfl.results.summary import summarize_tables, swept_columns, target_column, target_values
+from simfl.results.targetrule import SUSTAINED, TargetRule, target_rule_sentence
 from simfl.results.time_to_target import (
     COUNTED_STATUSES,
     KM_METHOD,
@@ -55,14 +56,15 @@ def _fmt(x: float) -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3g}"
 
 
-def _run_report(path: Path, targets: Sequence[float] = ()) -> str:
+def _run_report(path: Path, targets: Sequence[float] = (), rule: TargetRule = SUSTAINED) -> str:
     from simfl.results.runresult import load_run
 
     finished_run_manifest(path)  # a running, failed or damaged run is one line, not a traceback
     result = load_run(path)
-    row = summarize_tables(result.client_updates, result.evals, result.manifest, targets)
+    row = summarize_tables(result.client_updates, result.evals, result.manifest, targets, rule)
     lines = [f"run {path} ({result.status}, {result.config.algorithm.type}, seed {result.config.seed})"]
     lines += [f"  {k:20s} {_fmt(v) if isinstance(v, float) else v}" for k, v in row.items()]
+    lines += [f"  {target_rule_sentence(rule)}"] if targets else []
     return "\n".join(lines)
 
 
@@ -203,6 +205,8 @@ def report_text(
     level: float = 0.95,
     horizon: float | None = None,
     targets: Sequence[float] | None = None,
+    rule: TargetRule | None = None,
+    relative_targets: Sequence[float] | None = None,
 ) -> str:
     """Statistics of a sweep directory: time to each target, final accuracy, waste.
 
@@ -227,11 +231,18 @@ def report_text(
         targets: accuracy targets in place of the summary's, their times recomputed from the runs'
             evaluations (:func:`~simfl.results.retarget.summary_with_targets`; nothing is written).
             A run directory reports its time to each.
+        rule: the target rule in place of the sweep's (:mod:`simfl.results.targetrule`; times
+            recomputed likewise); default: the sweep's own, named in one line (a run directory:
+            sustained).
+        relative_targets: fractions of the best accuracy a complete run reached in each world
+            (:mod:`simfl.results.relative`; columns ``time_to_rel{f}_s``), added to the targets.
     """
     p = Path(path)
     targets = None if targets is None else check_targets(targets, "--targets")
     if (p / "manifest.json").is_file() and read_manifest(p) is not None and not (p / "summary.parquet").exists():
-        return _run_report(p, targets or ())
+        if relative_targets:
+            raise SimflError("--relative-targets: for a sweep directory (relative to the best run of each world)")
+        return _run_report(p, targets or (), rule or SUSTAINED)
     if not (p / "summary.parquet").is_file():
         raise SimflError(f"{p}: neither a sweep directory (summary.parquet) nor a run directory (manifest.json)")
     summary = read_parquet_file(p / "summary.parquet", required=("run_id", "status", "seed"))
@@ -246,9 +257,8 @@ def report_text(
         reference = match_value(summary[by], reference, by)
     if horizon is not None and not horizon > 0:
         raise SimflError(f"--horizon {horizon}: must be a positive number of simulated seconds")
-    if targets is not None:
-        summary = summary_with_targets(p, targets, summary)
-        lines.append(f"targets {', '.join(f'{t:g}' for t in targets)}: times recomputed from the runs' evaluations")
+    summary, rule, note = retargeted(p, summary, targets, rule, relative_targets, by)
+    lines += note
     lines += _tuning_block(p, summary, by)
     summary = with_censoring_times(summary)
     lines += population_block(summary, by)

@@ -2,8 +2,10 @@
 
 Definitions (the columns of a sweep's ``summary.parquet``):
 
-* ``time_to_{t}_s``: the first evaluation time at which test accuracy ≥ t (NaN if never;
-  resolution = ``eval.every_s``).
+* ``time_to_{t}_s``: the evaluation time at which test accuracy reached t under the sweep's
+  target rule (:mod:`simfl.results.targetrule`; default sustained: the first evaluation after
+  which accuracy stays ≥ t for the rest of the run; ``first``: the first evaluation ≥ t); NaN if
+  never; resolution = ``eval.every_s``.
 * ``final_accuracy`` / ``best_accuracy``: at the last evaluation / the best one (a ``diverged`` run has
   no final accuracy and reaches no target: ``time_to_*`` is NaN).
 * ``applied_updates``, ``lost_updates`` (``lost_offline``), ``dropped_updates``
@@ -31,6 +33,7 @@ import pandas as pd
 
 from simfl.scenario.realised import population_columns
 from simfl.fingerprint import combined_fingerprint
+from simfl.results.targetrule import SUSTAINED, TargetRule, reached_index
 
 __all__ = [
     "time_to_accuracy",
@@ -51,9 +54,12 @@ def target_column(target: float) -> str:
 
 
 def target_values(summary: pd.DataFrame) -> list[float]:
-    """The accuracy targets of a sweep summary, from its ``time_to_{t}_s`` columns (column order)."""
+    """The accuracy targets of a sweep summary, from its ``time_to_{t}_s`` columns (column order;
+    ``time_to_rel0.9_s`` gives a :class:`~simfl.results.relative.RelativeTarget`)."""
+    from simfl.results.relative import parse_target
+
     columns = [c for c in summary.columns if c.startswith("time_to_") and c.endswith("_s")]
-    return [float(c[len("time_to_"):-len("_s")]) for c in columns]
+    return [parse_target(c[len("time_to_"):-len("_s")]) for c in columns]
 
 
 def swept_columns(summary: pd.DataFrame) -> list[str]:
@@ -68,16 +74,20 @@ def accuracy_column(evals: pd.DataFrame) -> str:
     return "validation_accuracy" if "validation_accuracy" in evals and "test_accuracy" not in evals else "test_accuracy"
 
 
-def time_to_accuracy(evals: pd.DataFrame, target: float) -> float:
-    """First ``sim_time_s`` whose accuracy (:func:`accuracy_column`) is ``>= target`` (NaN if never)."""
-    hit = evals.loc[evals[accuracy_column(evals)] >= target, "sim_time_s"]
-    return float(hit.iloc[0]) if len(hit) else math.nan
+def time_to_accuracy(evals: pd.DataFrame, target: float, rule: TargetRule = SUSTAINED) -> float:
+    """The ``sim_time_s`` at which accuracy (:func:`accuracy_column`) reached ``target`` under ``rule``
+    (:func:`~simfl.results.targetrule.reached_index`: by default the first evaluation after which it
+    stays ``>= target``; ``FIRST``: the first evaluation ``>= target``); NaN if never."""
+    at = reached_index(pd.to_numeric(evals[accuracy_column(evals)], errors="coerce"), target, rule)
+    return math.nan if at is None else float(evals["sim_time_s"].iloc[at])
 
 
-def target_times(evals: pd.DataFrame, targets: Sequence[float], diverged: bool = False) -> dict[str, float]:
-    """``{time_to_{t}_s: time}`` per target: :func:`time_to_accuracy`, NaN for every target when ``diverged``."""
+def target_times(evals: pd.DataFrame, targets: Sequence[float], diverged: bool = False,
+                 rule: TargetRule = SUSTAINED) -> dict[str, float]:
+    """``{time_to_{t}_s: time}`` per target: :func:`time_to_accuracy` under ``rule``, NaN for every
+    target when ``diverged``."""
     # a diverged run never reaches a target, whatever its evaluations before the divergence say
-    return {target_column(t): math.nan if diverged else time_to_accuracy(evals, t) for t in targets}
+    return {target_column(t): math.nan if diverged else time_to_accuracy(evals, t, rule) for t in targets}
 
 
 def wasted_compute_s(client_updates: pd.DataFrame) -> float:
@@ -90,16 +100,17 @@ def wasted_compute_s(client_updates: pd.DataFrame) -> float:
 
 
 def summarize_tables(
-    client_updates: pd.DataFrame, evals: pd.DataFrame, manifest: dict[str, Any], targets: Sequence[float] = ()
+    client_updates: pd.DataFrame, evals: pd.DataFrame, manifest: dict[str, Any], targets: Sequence[float] = (),
+    rule: TargetRule = SUSTAINED,
 ) -> dict[str, Any]:
-    """The summary metrics of one run from its tables and manifest."""
+    """The summary metrics of one run from its tables and manifest (time to ``targets`` under ``rule``)."""
     status = client_updates.status.astype(str)
     counts = status.value_counts()
     arrived = client_updates.staleness.dropna()
     acc = evals[accuracy_column(evals)] if len(evals) else pd.Series(dtype=float)
     diverged = manifest.get("status") == "diverged"
     # a diverged run never reaches a target, and has no final model to score
-    row: dict[str, Any] = target_times(evals, targets, diverged)
+    row: dict[str, Any] = target_times(evals, targets, diverged, rule)
     row.update(
         final_accuracy=float(acc.iloc[-1]) if len(acc) and not diverged else math.nan,
         best_accuracy=float(acc.max()) if len(acc) else math.nan,

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from simfl.results.rundir import read_parquet_file
+from simfl.results.targetrule import TargetRule
 
 __all__ = ["TUNED_PREFIX", "read_tuning", "tuning_record", "protocol_sentence", "chosen_settings", "edge_warnings"]
 
@@ -47,8 +48,10 @@ def _criterion(record: dict[str, Any]) -> str:
     if criterion.get("type") == "accuracy_at":
         return f"the validation accuracy after {criterion.get('budget_s'):g} simulated s (mean over tuning seeds)"
     within = f" within τ = {horizon:g} s" if horizon else ""
+    # a record written before target rules has no rule: its trials were scored at their first crossing
+    rule = TargetRule(type=criterion.get("rule", "first"), window=criterion.get("window"))
     return (f"the restricted mean time to {criterion.get('target'):g} validation accuracy{within} (mean over tuning "
-            "seeds of the time to target capped at τ)")
+            f"seeds of the time to target capped at τ; {rule.label})")
 
 
 def protocol_sentence(record: dict[str, Any], table: pd.DataFrame | None, evaluation_seeds: list[int],

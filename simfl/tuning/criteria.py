@@ -5,8 +5,12 @@ at ``r`` and one that ran on give the same score: a resumed run equals an uninte
 
 * its validation accuracy at ``r``: the last evaluation at or before ``r`` (0 if the trial diverged
   by ``r`` — NaN or inf in its model —, or has no evaluation);
-* its time to the target: the first evaluation at or above it, capped at ``r`` (``r`` when it
-  never got there; a trial that diverged by ``r`` never gets there, as in run summaries).
+* its time to the target under the criterion's rule (:mod:`simfl.results.targetrule`; default
+  sustained: the first evaluation after which accuracy stays at or above it up to ``r``, or for
+  ``window`` evaluations up to ``r``; ``first``: the first evaluation at or above it), capped at
+  ``r`` (``r`` when it never got there; a trial that diverged by ``r`` never gets there, as in run
+  summaries). Only evaluations up to ``r`` are read (a paused trial and one that ran on score
+  the same), so a sustained time may move later at a later rung, when accuracy fell back after ``r``.
 
 A setting's score is the mean over its tuning seeds: for ``time_to_target``, the mean of the
 capped times is the restricted mean time to target within ``r`` (every trial is observed up to
@@ -24,6 +28,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from simfl.config.tunespec import AccuracyAt, TimeToTarget
+from simfl.results.targetrule import reached_index
 
 __all__ = ["TrialScore", "SettingScore", "score_trial", "score_setting", "ranking_key"]
 
@@ -64,8 +69,8 @@ def score_trial(evals: pd.DataFrame | None, manifest: dict[str, Any] | None,
     accuracy = float(finite.iloc[-1]) if len(finite) else 0.0
     if isinstance(criterion, AccuracyAt):
         return TrialScore(math.nan, accuracy)
-    hit = seen.loc[seen[_ACCURACY] >= criterion.target, "sim_time_s"]
-    return TrialScore(float(hit.iloc[0]) if len(hit) else float(rung_s), accuracy)
+    at = reached_index(seen[_ACCURACY], criterion.target, criterion.target_rule)
+    return TrialScore(float(rung_s) if at is None else float(seen["sim_time_s"].iloc[at]), accuracy)
 
 
 def score_setting(trials: Sequence[TrialScore], criterion: TimeToTarget | AccuracyAt) -> SettingScore:

@@ -24,6 +24,7 @@ from simfl.errors import SimflError
 from simfl.results import (check_targets, load_sweep_tables, summary_with_targets, survival_table,
                            target_column, time_to_accuracy, with_censoring_times)
 from simfl.results.report import report_text
+from simfl.results.targetrule import FIRST
 
 ORIGINAL = 0.3  # the only target of the sweep file
 
@@ -154,8 +155,8 @@ def test_a_diverged_run_stays_censored(sweeps):
     assert len(diverged) == 4
     col = target_column(targets[0])
     # the evaluations of some diverged run reach the target before it diverges ...
-    reached = [time_to_accuracy(pd.read_parquet(after / "runs" / r / "evals.parquet"), targets[0])
-               for r in diverged.run_id]
+    reached = [time_to_accuracy(pd.read_parquet(after / "runs" / r / "evals.parquet"), targets[0], FIRST)
+               for r in diverged.run_id]  # (first crossings: a diverged run's last evaluations have no accuracy)
     assert any(math.isfinite(t) for t in reached)
     # ... yet it never counts as reaching it
     assert diverged[col].isna().all()

@@ -16,6 +16,7 @@ from simfl.cli import main
 from simfl.config.sweepfile import SweepSpec
 from simfl.config.tunespec import AccuracyAt, TimeToTarget, TuneSpec
 from simfl.tuning import ranking_key, score_setting, score_trial, settings_for
+from simfl.results.targetrule import SUSTAINED
 from simfl.tuning.criteria import TrialScore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +83,7 @@ def _evals(times, accs):
 
 def test_trial_scores_by_hand():
     evals = _evals([0, 10, 20, 30, 40], [0.1, 0.4, 0.65, 0.55, 0.8])
-    ttt = TimeToTarget(target=0.6)
+    ttt = TimeToTarget(target=0.6, rule="first")  # the first crossing, on purpose (sustained: below)
     assert score_trial(evals, {"status": "complete"}, ttt, 40) == TrialScore(20.0, 0.8)
     assert score_trial(evals, {"status": "paused"}, ttt, 15) == TrialScore(15.0, 0.4)  # not yet: capped at the rung
     at_budget = score_trial(evals, {"status": "complete"}, AccuracyAt(budget_s=25), 40)
@@ -93,6 +94,34 @@ def test_trial_scores_by_hand():
     assert score_trial(evals, diverged, ttt, 40) == TrialScore(40.0, 0.0)
     assert score_trial(evals, diverged, ttt, 25) == TrialScore(20.0, 0.65)
     assert score_trial(None, {"status": "failed"}, ttt, 40).failed
+
+
+def test_sustained_trial_scores_by_hand():
+    evals = _evals([0, 10, 20, 30, 40, 50], [0.1, 0.4, 0.65, 0.55, 0.8, 0.7])
+    ttt = TimeToTarget(target=0.6)  # sustained by default: 0.65 at 20 falls back at 30; from 40 on it stays
+    assert ttt.target_rule == SUSTAINED
+    assert score_trial(evals, {"status": "complete"}, ttt, 50) == TrialScore(40.0, 0.7)
+    # at a rung only the evaluations up to it count: at 25 the crossing at 20 has not fallen back yet
+    assert score_trial(evals, {"status": "paused"}, ttt, 25) == TrialScore(20.0, 0.65)
+    assert score_trial(evals, {"status": "paused"}, ttt, 35) == TrialScore(35.0, 0.55)  # not there: capped
+    two = TimeToTarget(target=0.6, window=2)
+    assert score_trial(evals, {"status": "complete"}, two, 50) == TrialScore(40.0, 0.7)
+    assert score_trial(evals, {"status": "paused"}, two, 45) == TrialScore(45.0, 0.8)  # 40 alone: not two yet
+    three = TimeToTarget(target=0.6, window=3)
+    assert score_trial(evals, {"status": "complete"}, three, 50) == TrialScore(50.0, 0.7)  # never three in a row
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.floats(0, 1), st.just(math.nan)), min_size=1, max_size=12),
+       st.sampled_from([None, 1, 2, 3]), st.sampled_from(["sustained", "first"]), st.integers(0, 12))
+def test_a_paused_trial_scores_as_one_that_ran_on(accs, window, rule, cut):
+    """At rung r, a trial stopped at r and one that ran past r have the same score (only evaluations up to r count)."""
+    window = None if rule == "first" else window
+    ttt = TimeToTarget(target=0.5, rule=rule, window=window)
+    whole = _evals([5.0 * i for i in range(len(accs))], accs)
+    rung = 5.0 * min(cut, len(accs) - 1)
+    paused = whole[whole.sim_time_s <= rung]
+    assert score_trial(paused, {"status": "paused"}, ttt, rung) == score_trial(whole, {"status": "complete"}, ttt, rung)
 
 
 def test_setting_scores_are_means_over_seeds_and_rank_best_first():
@@ -120,6 +149,12 @@ BAD = {
     "by not swept": ("by: train.lr\n  space: {fedavg: {train.lr: [0.1, 1]}}", "tune.by: train.lr is not a swept key"),
     "bad log range": ("search: random\n  trials: 3\n  space: {fedavg: {train.lr: {low: 0, high: 1, log: true}}}",
                       "log range needs low > 0"),
+    "window with first": ("criterion: {type: time_to_target, target: 0.6, rule: first, window: 2}\n  "
+                          "space: {fedavg: {train.lr: [0.1, 1]}}", "window is for rule sustained"),
+    "unknown rule": ("criterion: {type: time_to_target, target: 0.6, rule: often}\n  space: {fedavg: {train.lr: [0.1]}}",
+                     "tune.criterion.rule: 'often' is not allowed; allowed: sustained, first"),
+    "window 0": ("criterion: {type: time_to_target, target: 0.6, window: 0}\n  space: {fedavg: {train.lr: [0.1]}}",
+                 "window"),
     "budget past horizon": ("horizon_s: 10\n  criterion: {type: accuracy_at, budget_s: 20}\n  space: {fedavg: {train.lr: [0.1, 1]}}",
                             "beyond horizon_s"),
 }
