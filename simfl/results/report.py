@@ -129,6 +129,9 @@ def _paired_ratio_block(summary, target, by, reference, level) -> list[str]:
              "  informative: seeds where at least one of the two reached the target (of all paired seeds); "
              "both / only_other / only_reference: which runs reached it"]
     lines += [show.to_string(index=False)] + _few_pairs(table, by, "n_informative", "informative")
+    if table.n_at_start.any():
+        lines.append(f"  {int(table.n_at_start.sum())} pair(s) left out: a run reached the target at time 0 "
+                     "(its first evaluation, before training), where no ratio of times exists")
     return lines + _trend_lines(per_seed, summary, by, level)
 
 

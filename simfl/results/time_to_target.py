@@ -321,7 +321,7 @@ def paired_time_ratios(
 def _censored_logs(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The informative pairs of ``group`` as (log ratio or its bound, kind, mask of informative rows)."""
     kind = group["bound"].map({"exact": EXACT, "lower": RIGHT, "upper": LEFT}).to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # a time of 0 (reached at the start): no ratio
         logs = np.log(group["ratio"].to_numpy(float))
     informative = pd.notna(kind) & np.isfinite(logs)
     return logs[informative], kind[informative].astype(int), informative
@@ -329,8 +329,10 @@ def _censored_logs(group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 def _counts(group: pd.DataFrame, informative: np.ndarray) -> dict:
     counts = group["bound"].value_counts()
+    at_start = (group["reference_time_s"] == 0) | (group["other_time_s"] == 0)
     return {"n_pairs": len(group), "n_informative": int(informative.sum()),
-            **{f"n_{b}": int(counts.get(b, 0)) for b in ("exact", "lower", "upper", "none")}}
+            **{f"n_{b}": int(counts.get(b, 0)) for b in ("exact", "lower", "upper", "none")},
+            "n_at_start": int((at_start & (group["bound"] != "none")).sum())}
 
 
 def summarize_time_ratios(per_seed: pd.DataFrame, by: str = "algorithm.type", level: float = 0.95) -> pd.DataFrame:
@@ -347,8 +349,10 @@ def summarize_time_ratios(per_seed: pd.DataFrame, by: str = "algorithm.type", le
     Returns:
         One row per (world, other value of ``by``): the world keys, ``by``, ``reference``,
         ``statistic`` (``ref/other``), ``estimate``, ``ci_low``, ``ci_high``, ``n_pairs`` (seeds),
-        ``n_informative`` (pairs where some run reached the target) and per kind ``n_exact``,
-        ``n_lower`` (only the other reached it), ``n_upper`` (only the reference did), ``n_none``.
+        ``n_informative`` (pairs that enter the fit: some run reached the target, at a time > 0) and
+        per kind ``n_exact``, ``n_lower`` (only the other reached it), ``n_upper`` (only the
+        reference did), ``n_none``; ``n_at_start``: pairs left out because a run reached the target
+        at time 0 (its first evaluation, before any training: no ratio of times exists).
     """
     keys = [c for c in per_seed.columns if c not in (by, *_PER_SEED)]
     rows = []
