@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from simfl.plots.labels import method_label, value_label, wrap
-from simfl.plots.style import METHOD_MARKERS, NEUTRAL, MethodStyle, method_order, method_style
+from simfl.plots.style import METHOD_MARKERS, NEUTRAL, MethodStyle, method_order, method_style, register_methods
 
 __all__ = [
     "axes_or_new",
@@ -80,6 +80,7 @@ def group_frames(df: pd.DataFrame, by: str | None) -> list[tuple[Any, pd.DataFra
     if by is None:
         return [(None, df)]
     groups = [(key, sub) for key, sub in df.groupby(by, sort=True, dropna=False, observed=True)]
+    register_methods([format_value(k) for k, _ in groups])
     if by in METHOD_COLUMNS or all(isinstance(k, str) for k, _ in groups):
         order = method_order([k for k, _ in groups])
         groups.sort(key=lambda g: order.index(g[0]))
@@ -95,10 +96,11 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def group_label(by: str | None, value: Any) -> str:
-    """Legend text of a group: a method's display name, else ``symbol = value``."""
+def group_label(by: str | None, value: Any, method: Any = None) -> str:
+    """Legend text of a group: a method's display name, else ``symbol = value``; without groups
+    (``by`` None), ``this run`` when ``method`` names the one run's method, else ``all runs``."""
     if by is None:
-        return "all runs"
+        return "all runs" if method is None else "this run"
     if by in METHOD_COLUMNS or isinstance(value, str):
         return method_label(value)
     return value_label(by, value)
@@ -120,10 +122,11 @@ def group_color(i: int) -> Any:
     return cycle[i % len(cycle)]
 
 
-def group_style(by: str | None, value: Any) -> MethodStyle:
-    """The colour and marker of a group: the method's own (stable by name) for every value."""
+def group_style(by: str | None, value: Any, method: Any = None) -> MethodStyle:
+    """The colour and marker of a group: the method's own (stable by name) for every value; without
+    groups (``by`` None), those of ``method`` (one run's method), else neutral grey."""
     if by is None:
-        return MethodStyle(NEUTRAL, "o")
+        return MethodStyle(NEUTRAL, "o") if method is None else method_style(format_value(method))
     return method_style(format_value(value))
 
 

@@ -100,9 +100,9 @@ def run_figures(
     figs = {"convergence": plot_convergence({algorithm: evals}, y=y, title=f"{name}: {what}", events=events)}
     if targets and y == "test_accuracy":
         mark_targets(figs["convergence"].axes[0], evals, targets, diverged=manifest.get("status") == "diverged")
-    figs["staleness"] = plot_staleness_histogram(updates, by=None)
+    figs["staleness"] = plot_staleness_histogram(updates, by=None, method=algorithm)
     figs["staleness"].axes[0].set_title(f"{name}: staleness of arrived updates")
-    figs["participation"] = plot_participation(updates, clients)
+    figs["participation"] = plot_participation(updates, clients, method=algorithm)
     figs["participation"].axes[0].set_title(f"{name}: applied updates per client")
     figs["timeline"] = plot_client_timeline(updates, offline, clients, t_max=t_max, busy=busy, events=events,
                                             title=f"{name}: client activity per task")

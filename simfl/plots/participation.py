@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from simfl.plots._common import (
     attach_data,
@@ -169,6 +170,7 @@ def plot_participation(
     clients: pd.DataFrame,
     by: str | None = None,
     ax: Axes | None = None,
+    method: str | None = None,
 ) -> Figure:
     """Scatter of each client's applied updates against its ``seconds_per_sample`` (log x).
 
@@ -182,19 +184,22 @@ def plot_participation(
         clients: ``clients`` table(s) with ``client_id`` and ``seconds_per_sample``.
         by: the grouping column (e.g. ``algorithm``), or None.
         ax: an existing Axes to draw into.
+        method: with ``by`` None, the method of the one run drawn: its colour, and ``this run``
+            in the legend (else grey, ``all runs``).
 
     Returns:
-        The matplotlib Figure.
+        The matplotlib Figure; the y-axis (counts) has integer ticks.
     """
     require_columns(clients, ["seconds_per_sample"], "clients")
     table = applied_per_client(client_updates, clients, by)
     fig, ax = axes_or_new(ax, (6.4, 4.0))
     for value, sub in group_frames(table, by):
         total = int(sub["applied_updates"].sum())
-        style = group_style(by, value)
+        style = group_style(by, value, method)
         ax.scatter(sub["seconds_per_sample"], sub["applied_updates"], color=style.color, marker=style.marker,
-                   alpha=0.7, s=28, edgecolors="none", label=f"{group_label(by, value)} ({total} applied)")
+                   alpha=0.7, s=28, edgecolors="none", label=f"{group_label(by, value, method)} ({total} applied)")
     log_axis(ax.xaxis)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(axis_label("seconds_per_sample") + ", slower →")
     ax.set_ylabel(axis_label("applied_updates"))
     ax.grid(alpha=0.3)

@@ -114,6 +114,7 @@ def plot_staleness_histogram(
     client_updates: pd.DataFrame,
     by: str | None = "algorithm",
     ax: Axes | None = None,
+    method: str | None = None,
 ) -> Figure:
     """Staleness of the updates that reached the server, one step histogram per group.
 
@@ -127,6 +128,8 @@ def plot_staleness_histogram(
         client_updates: ``client_updates`` table(s), concatenated with a ``by`` column.
         by: the grouping column; None: all updates in one histogram.
         ax: an existing Axes to draw into.
+        method: with ``by`` None, the method of the one run drawn: its colour, and ``this run``
+            in the legend (else grey, ``all runs``).
 
     Returns:
         The matplotlib Figure.
@@ -142,8 +145,8 @@ def plot_staleness_histogram(
         n = int(pd.to_numeric(sub["staleness"], errors="coerce").notna().sum())
         edges = np.arange(pmf.size + 1) - 0.5
         top = max(top, pmf.size - 1)
-        ax.stairs(pmf.to_numpy(), edges, color=group_style(by, value).color, linewidth=1.6, baseline=0,
-                  label=f"{group_label(by, value)}: mean {mean:.2f} (n={n})")
+        ax.stairs(pmf.to_numpy(), edges, color=group_style(by, value, method).color, linewidth=1.6, baseline=0,
+                  label=f"{group_label(by, value, method)}: mean {mean:.2f} (n={n})")
     ax.set_xlabel(axis_label("staleness"))
     ax.set_ylabel("probability")
     ax.set_ylim(bottom=0)
