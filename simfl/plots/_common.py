@@ -33,7 +33,13 @@ __all__ = [
     "Events",
     "draw_events",
     "check_events_axis",
+    "MIN_FONT_PT",
+    "font_pt",
+    "tick_font_size",
 ]
+
+#: The smallest text a figure draws (tick labels, legends), in points: readable in print.
+MIN_FONT_PT = 7.0
 
 #: Events to mark on a time axis: ``(time_s, label)`` pairs (e.g. concept drift times).
 Events = Sequence[tuple[float, str]]
@@ -62,6 +68,21 @@ def panel_grid(n: int, ncols: int = 3, panel: tuple[float, float] = (3.3, 2.6), 
     for ax in flat[n:]:
         ax.set_visible(False)
     return fig, flat[:n]
+
+
+def font_pt(size: Any) -> float:
+    """``size`` (points, or a name like ``small`` relative to ``font.size``) in points, at least
+    :data:`MIN_FONT_PT`."""
+    from matplotlib.font_manager import FontProperties
+
+    return max(MIN_FONT_PT, float(FontProperties(size=size).get_size_in_points()))
+
+
+def tick_font_size(dense: bool = False) -> float:
+    """Tick label size in points: the style's (``ytick.labelsize``), one step smaller when ``dense``,
+    never below :data:`MIN_FONT_PT`."""
+    size = font_pt(plt.rcParams["ytick.labelsize"])
+    return font_pt(size / 1.2) if dense else size
 
 
 def require_columns(df: pd.DataFrame, columns: Iterable[str | None], table: str) -> None:
