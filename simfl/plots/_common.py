@@ -29,6 +29,7 @@ __all__ = [
     "set_suptitle",
     "dodge",
     "log_axis",
+    "ratio_axis",
     "matching",
     "Events",
     "draw_events",
@@ -209,6 +210,27 @@ def log_axis(axis) -> None:
     axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades < 2 else (1.0,)))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
+
+
+def ratio_axis(axis) -> None:
+    """Log scale for a ratio: ticks at the powers of 2 (``0.25``, ``0.5``, ``1``, ``2``, ``4``) up to
+    :data:`_RATIO_OCTAVES` octaves of view, else as :func:`log_axis`; plain labels, no minor labels.
+
+    Call it once the data are drawn and the limits set: halves and quarters are labelled as
+    plainly as doubles, so a ratio below 1 reads as well as one above.
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    log_axis(axis)
+    lo, hi = sorted(axis.get_view_interval())
+    if lo > 0 and np.log2(hi / lo) <= _RATIO_OCTAVES:
+        axis.set_major_locator(LogLocator(base=2, subs=(1.0,), numticks=_RATIO_OCTAVES + 2))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(NullFormatter())
+
+
+#: Widest view (in octaves) whose ratio ticks are the powers of 2.
+_RATIO_OCTAVES = 10
 
 
 def dodge(i: int, n: int, span: float) -> float:
