@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from simfl.plots.labels import method_label, value_label, wrap
+from simfl.plots.labels import METHOD_NAMES, method_label, value_label, wrap
 from simfl.plots.style import METHOD_MARKERS, NEUTRAL, MethodStyle, method_order, method_style, register_methods
 
 __all__ = [
@@ -166,7 +166,9 @@ def shared_legend(fig: Figure, axes: Sequence[Axes], title: str | None = None, n
                   extra: Sequence = ()) -> None:
     """One legend for the whole figure, below the panels: the unique entries of ``axes`` plus ``extra`` handles.
 
-    Axes legends are removed. Entries keep the order in which they first appear. ``title`` (wrapped
+    Axes legends are removed. Entries of built-in methods come first, in
+    :func:`~simfl.plots.style.method_order` (whichever panel drew them first); the others keep
+    the order in which they first appear. ``title`` (wrapped
     to the figure's width) is where a figure names its statistical method.
     """
     seen: dict[str, Any] = {}
@@ -180,11 +182,22 @@ def shared_legend(fig: Figure, axes: Sequence[Axes], title: str | None = None, n
         seen.setdefault(handle.get_label(), handle)
     if not seen:
         return
+    seen = dict(sorted(seen.items(), key=lambda item: _legend_rank(item[0])))
     n = len(seen)
     legend = fig.legend(list(seen.values()), list(seen.keys()), loc="outside lower center", ncol=ncol or min(n, 4),
                         title=wrap(title, fig.get_figwidth(), 8.5) if title else None, fontsize="small",
                         title_fontsize="small", frameon=False)
     legend.get_title().set_multialignment("center")
+
+
+def _legend_rank(label: str) -> int:
+    """Position of a legend entry: a built-in method's (``FedAvg``, ``FedAvg (n=5)``, ``FedAvg, α = 1``),
+    else after all of them."""
+    names = [method_label(m) for m in method_order(METHOD_NAMES)]
+    for i, name in enumerate(names):
+        if label == name or label.startswith((name + " ", name + ",", name + ":")):
+            return i
+    return len(names)
 
 
 def set_suptitle(fig: Figure, text: str) -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from simfl.plots._common import Events, attach_data, matching, panel_grid, set_suptitle, shared_legend
+from simfl.plots._common import Events, attach_data, format_value, matching, panel_grid, set_suptitle, shared_legend
 from simfl.plots.band import interval_name, plot_convergence_band
 from simfl.plots.convergence import plot_convergence
 from simfl.plots.difference import plot_paired_difference
@@ -18,6 +18,7 @@ from simfl.plots.headline import plot_headline
 from simfl.plots.km import plot_km_curves
 from simfl.plots.labels import axis_label, method_label, value_label
 from simfl.plots.participation import plot_participation, plot_participation_panels
+from simfl.plots.style import register_methods
 from simfl.plots.staleness import plot_staleness_ccdf, plot_staleness_histogram
 from simfl.plots.targets import plot_time_to_target
 from simfl.plots.timeline import plot_client_timeline
@@ -247,10 +248,14 @@ def sweep_figures(
     if by is not None and by in summary.columns:
         dependent = {k for k in swept if k in summary.columns and k != by
                      and summary.groupby(by)[k].nunique(dropna=False).max() <= 1 and summary[k].nunique(dropna=False) > 1}
-    others = [k for k in swept if k not in (by, "seed") and k not in dependent and k in evals.columns]
+    # a key the sweep names but holds at one value tells no worlds apart: kept out of every panel title
+    single = {k for k in swept if k in evals.columns and evals[k].nunique(dropna=False) <= 1}
+    others = [k for k in swept if k not in (by, "seed", *dependent, *single) and k in evals.columns]
     x = heterogeneity_key(summary, others)
     rest = [k for k in others if k != x and summary[k].nunique(dropna=False) > 1]
     figs: dict[str, Figure] = {}
+    if by is not None and by in summary.columns:
+        register_methods(format_value(v) for v in summary[by].unique())  # the styles depend on the set only
     compare = by is not None and by in summary.columns and summary[by].nunique() > 1
     if x is not None and compare:
         combos = _combos(summary, rest)
