@@ -11,11 +11,22 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from simfl.plots.labels import METHOD_NAMES, method_label, value_label, wrap
-from simfl.plots.style import METHOD_MARKERS, NEUTRAL, MethodStyle, method_order, method_style, register_methods
+from simfl.plots.style import (
+    METHOD_MARKERS,
+    NEUTRAL,
+    MethodStyle,
+    current_size,
+    method_order,
+    method_style,
+    register_methods,
+)
 
 __all__ = [
     "axes_or_new",
     "panel_grid",
+    "fit_title",
+    "fit_xlabel",
+    "legend_columns",
     "require_columns",
     "group_frames",
     "group_label",
@@ -52,15 +63,26 @@ _EVENT_COLOR = "0.2"
 
 
 def axes_or_new(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
-    """``ax`` and its figure, or a new constrained-layout figure of ``figsize`` inches."""
+    """``ax`` and its figure, or a new constrained-layout figure of ``figsize`` inches (of the
+    :func:`~simfl.plots.style.size_context` width, when one is in force; the height kept)."""
     if ax is None:
-        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+        width = current_size()
+        fig, ax = plt.subplots(figsize=(width or figsize[0], figsize[1]), layout="constrained")
         return fig, ax
     return ax.figure, ax
 
 
-def panel_grid(n: int, ncols: int = 3, panel: tuple[float, float] = (3.3, 2.6), **kw) -> tuple[Figure, list[Axes]]:
-    """A constrained-layout figure with ``n`` panels (``ncols`` per row at most); unused ones hidden."""
+def panel_grid(n: int, ncols: int = 3, panel: tuple[float, float] = (3.3, 2.6), min_width: float = 1.5,
+               **kw) -> tuple[Figure, list[Axes]]:
+    """A constrained-layout figure with ``n`` panels (``ncols`` per row at most); unused ones hidden.
+
+    Under a :func:`~simfl.plots.style.size_context`, the figure is that wide, with as many columns
+    as fit panels at least ``min_width`` inches wide, each panel keeping ``panel``'s aspect.
+    """
+    width = current_size()
+    if width is not None:
+        ncols = max(1, min(ncols, n, int(width // min_width)))
+        panel = (width / ncols, max(1.6, panel[1] * width / ncols / panel[0]))
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(panel[0] * ncols, panel[1] * nrows + 0.4), squeeze=False,
@@ -69,6 +91,33 @@ def panel_grid(n: int, ncols: int = 3, panel: tuple[float, float] = (3.3, 2.6), 
     for ax in flat[n:]:
         ax.set_visible(False)
     return fig, flat[:n]
+
+
+def _panel_width(ax: Axes) -> float:
+    """Width (inches) of the grid cell of ``ax``: its figure's width over the grid's columns."""
+    spec = ax.get_subplotspec()
+    ncols = spec.get_gridspec().ncols if spec is not None else 1
+    return ax.figure.get_figwidth() * (spec.colspan.stop - spec.colspan.start if spec is not None else 1) / ncols
+
+
+def fit_title(ax: Axes, text: str, width_in: float | None = None, **kw) -> None:
+    """``ax``'s title, wrapped to ``width_in`` inches (default: ~80 % of its panel's width, room for
+    the tick labels beside it)."""
+    size = font_pt(plt.rcParams["axes.titlesize"])
+    ax.set_title(wrap(text, width_in or 0.8 * _panel_width(ax), size), **kw)
+
+
+def fit_xlabel(ax: Axes, text: str) -> None:
+    """``ax``'s x-axis label, wrapped to ~90 % of its panel's width."""
+    size = font_pt(plt.rcParams["axes.labelsize"])
+    ax.set_xlabel(wrap(text, 0.9 * _panel_width(ax), size))
+
+
+def legend_columns(labels: Sequence[str], width_in: float, fontsize: float, most: int = 4) -> int:
+    """How many legend columns of ``labels`` fit ``width_in`` inches at ``fontsize`` pt (at most ``most``)."""
+    longest = max((len(t) for t in labels), default=1)
+    entry = longest * 0.55 * fontsize / 72 + 0.55  # text, plus handle and spacing
+    return max(1, min(len(labels), most, int(width_in // entry)))
 
 
 def font_pt(size: Any) -> float:
@@ -183,10 +232,11 @@ def shared_legend(fig: Figure, axes: Sequence[Axes], title: str | None = None, n
     if not seen:
         return
     seen = dict(sorted(seen.items(), key=lambda item: _legend_rank(item[0])))
-    n = len(seen)
-    legend = fig.legend(list(seen.values()), list(seen.keys()), loc="outside lower center", ncol=ncol or min(n, 4),
-                        title=wrap(title, fig.get_figwidth(), 8.5) if title else None, fontsize="small",
-                        title_fontsize="small", frameon=False)
+    size = font_pt("small")
+    fit = legend_columns(list(seen), fig.get_figwidth(), size, most=ncol or 4)
+    legend = fig.legend(list(seen.values()), list(seen.keys()), loc="outside lower center", ncol=fit, fontsize=size,
+                        title=wrap(title, fig.get_figwidth(), size + 0.5) if title else None,
+                        title_fontsize=size, frameon=False)
     legend.get_title().set_multialignment("center")
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from simfl.plots._common import Events, check_events_axis, draw_events
+from simfl.plots._common import Events, axes_or_new, check_events_axis, draw_events, fit_title, fit_xlabel
 from simfl.plots.labels import KEY_LABELS, axis_label, method_label
 from simfl.plots.style import method_order, method_style, register_methods
 
@@ -55,10 +54,7 @@ def plot_convergence(
         ValueError: ``events`` given with an ``x`` other than ``sim_time_s``.
     """
     check_events_axis(events, x)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
-    else:
-        fig = ax.figure
+    fig, ax = axes_or_new(ax, (6.4, 4.0))
     register_methods(evals)
     for label in method_order(evals):
         df = evals[label]
@@ -69,11 +65,11 @@ def plot_convergence(
     for axis, column in ((ax.xaxis, x), (ax.yaxis, y)):
         if column in COUNT_COLUMNS:
             axis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel(axis_label(x))
+    fit_xlabel(ax, axis_label(x))
     ax.set_ylabel(axis_label(y))
     ax.grid(alpha=0.3)
     ax.legend()
     draw_events(ax, events)
     if title:
-        ax.set_title(title)
+        fit_title(ax, title)
     return fig

@@ -10,7 +10,16 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from simfl.plots._common import Events, attach_data, format_value, matching, panel_grid, set_suptitle, shared_legend
+from simfl.plots._common import (
+    Events,
+    attach_data,
+    fit_title,
+    format_value,
+    matching,
+    panel_grid,
+    set_suptitle,
+    shared_legend,
+)
 from simfl.plots.band import interval_name, plot_convergence_band
 from simfl.plots.convergence import plot_convergence
 from simfl.plots.difference import plot_paired_difference
@@ -18,7 +27,7 @@ from simfl.plots.headline import plot_headline
 from simfl.plots.km import plot_km_curves
 from simfl.plots.labels import axis_label, method_label, value_label
 from simfl.plots.participation import plot_participation, plot_participation_panels
-from simfl.plots.style import register_methods
+from simfl.plots.style import register_methods, size_context
 from simfl.plots.staleness import plot_staleness_ccdf, plot_staleness_histogram
 from simfl.plots.targets import plot_time_to_target
 from simfl.plots.timeline import plot_client_timeline
@@ -70,6 +79,7 @@ def run_figures(
     busy: pd.DataFrame | None = None,
     swept: Mapping[str, Any] | None = None,
     targets: Sequence[float] = (),
+    size: str | None = None,
 ) -> dict[str, Figure]:
     """The figures of one run, each titled with the algorithm, the swept values and the seed.
 
@@ -81,6 +91,8 @@ def run_figures(
         swept: the values of the sweep's swept keys for this run (for the titles), if any.
         targets: accuracy targets marked on the convergence figure (see :func:`mark_targets`).
 
+        size: ``column`` or ``text``: figures of that width (see :func:`~simfl.plots.style.size_context`).
+
     Returns:
         ``convergence`` (test accuracy against simulated time, or client updates received
         in a dry run, where every accuracy is NaN), ``staleness``, ``participation`` and
@@ -89,6 +101,9 @@ def run_figures(
         The concept drift times of ``result.config`` (``data.drift``) are marked on the
         convergence and timeline figures.
     """
+    if size is not None:  # draw everything inside the preset
+        with size_context(size):
+            return run_figures(result, offline, busy, swept, targets)
     config = getattr(result, "config", None)
     name = run_title(config, swept)
     algorithm = getattr(getattr(config, "algorithm", None), "type", None) or "run"
@@ -102,9 +117,9 @@ def run_figures(
     if targets and y == "test_accuracy":
         mark_targets(figs["convergence"].axes[0], evals, targets, diverged=manifest.get("status") == "diverged")
     figs["staleness"] = plot_staleness_histogram(updates, by=None, method=algorithm)
-    figs["staleness"].axes[0].set_title(f"{name}: staleness of arrived updates")
+    fit_title(figs["staleness"].axes[0], f"{name}: staleness of arrived updates")
     figs["participation"] = plot_participation(updates, clients, method=algorithm)
-    figs["participation"].axes[0].set_title(f"{name}: applied updates per client")
+    fit_title(figs["participation"].axes[0], f"{name}: applied updates per client")
     figs["timeline"] = plot_client_timeline(updates, offline, clients, t_max=t_max, busy=busy, events=events,
                                             title=f"{name}: client activity per task")
     return figs
@@ -212,6 +227,7 @@ def sweep_figures(
     horizon: float | None = None,
     budget_s: float | None = None,
     level: float = 0.95,
+    size: str | None = None,
 ) -> dict[str, Figure]:
     """The figures of a sweep.
 
@@ -230,6 +246,8 @@ def sweep_figures(
         budget_s: the time budget of the headline's accuracy panel (default: half the shortest run).
         level: confidence level of every interval.
 
+        size: ``column`` or ``text``: figures of that width (see :func:`~simfl.plots.style.size_context`).
+
     Returns:
         ``headline_{t:g}`` per target when the sweep varies the algorithm (``by``) and a numeric
         key, preferably a heterogeneity one (:func:`heterogeneity_key`; one figure per
@@ -240,6 +258,10 @@ def sweep_figures(
         ``staleness`` (log CCDF per world) and ``participation`` (fairness against the key, and
         updates per client against speed per world). Worlds beyond :data:`MAX_PANELS` are pooled.
     """
+    if size is not None:  # draw everything inside the preset
+        with size_context(size):
+            return sweep_figures(summary, evals, client_updates, clients, swept, targets, by, events, reference,
+                                 horizon, budget_s, level)
     if by is not None and by not in evals.columns:
         by = None
     summary = with_censoring_times(summary, evals)

@@ -148,7 +148,7 @@ def plot_headline(
     ratios, rsum = data["ratios"], data["ratio_summary"]
     reference = ratios["reference"].iloc[0] if len(ratios) else (reference or default_reference(summary[by]))
     ref_name = method_label(reference)
-    fig, (ax, bx) = panel_grid(2, ncols=2, panel=(3.7, 3.3))
+    fig, (ax, bx) = panel_grid(2, ncols=2, panel=(3.7, 3.3), min_width=3.0)
     xs = np.sort(pd.to_numeric(summary[x], errors="coerce").dropna().unique())
     span = 0.06 * (xs[-1] - xs[0]) if xs.size > 1 else 0.1
     others = [m for m in method_order(summary[by]) if m != reference]

@@ -11,6 +11,7 @@ from matplotlib.colors import to_rgba
 
 from simfl.plots._common import (
     attach_data,
+    fit_xlabel,
     group_frames,
     group_label,
     group_style,
@@ -72,7 +73,7 @@ def plot_km_curves(
                         f"{group_label(by, value)} (n={int(c['at_risk'].iloc[0])})", i, n_methods)
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlim(0, right * 1.02)
-        ax.set_xlabel(axis_label("sim_time_s"))
+        fit_xlabel(ax, axis_label("sim_time_s"))
         if ax.get_subplotspec().is_first_col():  # on the panels, never beside the caption below them
             ax.set_ylabel(f"fraction of runs\nthat reached {target:g}")
         ax.set_title(", ".join(value_label(k, v) for k, v in zip(keys, combo)) or "all runs")

@@ -14,6 +14,9 @@ from simfl.plots._common import (
     attach_data,
     axes_or_new,
     dodge,
+    fit_title,
+    font_pt,
+    fit_xlabel,
     group_frames,
     group_label,
     group_style,
@@ -141,7 +144,7 @@ def plot_participation_panels(
                         color=style.color, marker=style.marker, capsize=3, label=group_label(by, m))
         ax.set_ylim(top=1.01)
         ax.set_xticks(xs)
-        ax.set_xlabel(axis_label(x))
+        fit_xlabel(ax, axis_label(x))
         ax.set_ylabel("Jain's index of updates per client")
         ax.set_title("fairness (1 = every client equally)", loc="left", fontsize="medium")
     for ax, combo in zip(axes[x is not None:], combos):
@@ -155,7 +158,7 @@ def plot_participation_panels(
         if speeds.size and np.ptp(speeds) == 0 and speeds[0] > 0:  # identical devices: a window around them
             ax.set_xlim(speeds[0] / 2, speeds[0] * 2)
         log_axis(ax.xaxis)
-        ax.set_xlabel(axis_label("seconds_per_sample") + ", slower →")
+        fit_xlabel(ax, axis_label("seconds_per_sample") + ", slower →")
         ax.set_ylabel("updates applied ÷ equal share")
         ax.set_title(", ".join(value_label(k, v) for k, v in zip(keys, combo)) or "all runs", loc="left",
                      fontsize="medium")
@@ -200,9 +203,9 @@ def plot_participation(
                    alpha=0.7, s=28, edgecolors="none", label=f"{group_label(by, value, method)} ({total} applied)")
     log_axis(ax.xaxis)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel(axis_label("seconds_per_sample") + ", slower →")
+    fit_xlabel(ax, axis_label("seconds_per_sample") + ", slower →")
     ax.set_ylabel(axis_label("applied_updates"))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    ax.set_title("Who gets heard: applied updates per client against client speed")
+    ax.legend(fontsize=font_pt("small"))
+    fit_title(ax, "Who gets heard: applied updates per client against client speed")
     return attach_data(fig, per_client=table)

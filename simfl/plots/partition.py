@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from simfl.plots._common import axes_or_new, require_columns, tick_font_size
+from simfl.plots._common import axes_or_new, fit_title, require_columns, tick_font_size
 
 __all__ = ["HeatmapData", "heatmap_data", "partition_heatmap", "row_ticks", "MAX_ROWS"]
 
@@ -137,5 +137,5 @@ def partition_heatmap(
         ax.set_ylabel("client (id)")
         title = f"Label mix of {num_clients} clients, sorted by dominant label"
     ax.set_yticks(positions, texts, fontsize=tick_font_size(len(positions) > 40))
-    ax.set_title(title, fontsize="medium")
+    fit_title(ax, title)
     return fig

@@ -36,6 +36,9 @@ __all__ = [
     "FORMATS",
     "style_context",
     "resolve_style",
+    "SIZES",
+    "size_context",
+    "current_size",
 ]
 
 #: Okabe–Ito colours a method can get (black and yellow left out: black is for annotations,
@@ -178,3 +181,46 @@ def style_context(style: str = "paper") -> Iterator[None]:
     """Draw (and save) inside ``with style_context(style):`` (see :func:`resolve_style`)."""
     with plt.style.context(resolve_style(style)):
         yield
+
+
+#: ``--size`` presets: the figure width in inches (a journal column, a full text width).
+SIZES: dict[str, float] = {"column": 3.3, "text": 6.75}
+#: rc settings of each preset: text that stays readable at that width (ticks at 7 pt or more), and
+#: files exactly as wide as the preset (nothing drawn outside the figure, see the tests).
+SIZE_RC: dict[str, dict[str, Any]] = {
+    "column": {"font.size": 7.5, "axes.titlesize": 8.0, "axes.labelsize": 7.5, "legend.fontsize": 7.0,
+               "xtick.labelsize": 7.0, "ytick.labelsize": 7.0, "figure.titlesize": 8.5, "legend.title_fontsize": 7.0,
+               "lines.markersize": 4.0, "savefig.bbox": "standard"},
+    "text": {"font.size": 8.5, "axes.titlesize": 9.0, "axes.labelsize": 8.5, "legend.fontsize": 7.5,
+             "xtick.labelsize": 7.5, "ytick.labelsize": 7.5, "figure.titlesize": 9.5, "legend.title_fontsize": 7.5,
+             "savefig.bbox": "standard"},
+}
+_SIZE: list[str] = []  # the preset in force (innermost last)
+
+
+def current_size() -> float | None:
+    """The figure width (inches) of the :func:`size_context` in force, else None."""
+    return SIZES[_SIZE[-1]] if _SIZE else None
+
+
+@contextmanager
+def size_context(size: str | None) -> Iterator[None]:
+    """Draw inside ``with size_context("column"):`` to get figures of that width (:data:`SIZES`).
+
+    Figures drawn inside are exactly that wide, lay their panels out for it, and keep tick labels
+    at 7 pt or more. ``None``: no preset (each figure's own size).
+
+    Raises:
+        ValueError: an unknown preset.
+    """
+    if size is None:
+        yield
+        return
+    if size not in SIZES:
+        raise ValueError(f"unknown size {size!r}: use one of {', '.join(SIZES)}")
+    _SIZE.append(size)
+    try:
+        with plt.rc_context(SIZE_RC[size]):
+            yield
+    finally:
+        _SIZE.pop()

@@ -12,7 +12,18 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from simfl.plots._common import Events, attach_data, axes_or_new, draw_events, require_columns
+from simfl.plots._common import (
+    Events,
+    attach_data,
+    axes_or_new,
+    draw_events,
+    fit_title,
+    fit_xlabel,
+    font_pt,
+    legend_columns,
+    require_columns,
+    tick_font_size,
+)
 from simfl.plots.labels import axis_label, wrap
 from simfl.plots.style import NEUTRAL, PHASE_COLORS
 
@@ -277,22 +288,26 @@ def plot_client_timeline(
 
     ax.set_xlim(t_min, t_max)
     ax.set_ylim(n_rows - 0.5, -0.5)  # first row (fastest) at the top
-    ax.set_yticks(range(n_rows), rows["label"], fontsize="small" if n_rows > 15 else None)
+    ax.set_yticks(range(n_rows), rows["label"], fontsize=tick_font_size(n_rows > 15))
     for tick, kept in zip(ax.get_yticklabels(), rows["kept"]):
         if kept:
             tick.set_fontweight("bold")
-    ax.set_xlabel(axis_label("sim_time_s"))
+    fit_xlabel(ax, axis_label("sim_time_s"))
     ax.set_ylabel("client: compute time per sample" if clients is not None else "client")
     ax.grid(axis="x", alpha=0.3)
     draw_events(ax, events)
     handles = _legend_handles(present)
     note = _sampling_note(rows, client_updates, clients, len(rounds) > 0)
     if fig_is_ours:  # below the axes, out of the bars' way
-        fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5), fontsize="small",
-                   frameon=False, title=wrap(note, fig.get_figwidth(), 8.5), title_fontsize="small")
+        size = font_pt("small")
+        ncol = legend_columns([h.get_label() for h in handles], fig.get_figwidth(), size, most=5)
+        fig.legend(handles=handles, loc="outside lower center", ncol=ncol, fontsize=size,
+                   frameon=False, title=wrap(note, fig.get_figwidth(), size + 0.5), title_fontsize=size)
     else:
         ax.legend(handles=handles, loc="upper right", fontsize="small", title=note, title_fontsize="small")
-    ax.set_title(title if title is not None else "Client activity per task")
+    # the client labels take ~1.4 in left of the bars: the title centred over them fits the rest
+    fit_title(ax, title if title is not None else "Client activity per task",
+              width_in=max(fig.get_figwidth() - 1.4, 2.0) if fig_is_ours else None)
     return attach_data(fig, rows=rows, rounds=rounds)
 
 
