@@ -137,5 +137,5 @@ def partition_heatmap(
         ax.set_ylabel("client (id)")
         title = f"Label mix of {num_clients} clients, sorted by dominant label"
     ax.set_yticks(positions, texts, fontsize=tick_font_size(len(positions) > 40))
-    fit_title(ax, title)
+    fit_title(ax, title, width_in=fig.get_figwidth())
     return fig

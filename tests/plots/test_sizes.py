@@ -62,3 +62,14 @@ def test_an_unknown_size_is_named():
     with pytest.raises(ValueError, match="unknown size 'poster': use one of column, text"):
         with size_context("poster"):
             pass
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_partition_heatmap_at_each_size(size):
+    from simfl.plots import partition_heatmap
+    from tests.plots.test_partition_heatmap import _random_counts
+
+    with style_context("paper"), size_context(size):
+        fig = partition_heatmap(_random_counts(50))
+        _check("partition", fig, SIZES[size])
+    plt.close(fig)
