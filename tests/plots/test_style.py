@@ -104,3 +104,16 @@ def test_styles():
     with pytest.raises(ValueError, match="unknown style 'nope'"):
         style.resolve_style("nope")
     assert style.resolve_style("default") == "default"
+
+
+def test_round_measured_rounds_times_and_leaves_swept_values_exact():
+    import pandas as pd
+
+    from simfl.plots.labels import round_measured
+
+    table = pd.DataFrame({"heterogeneity.compute.seconds_per_sample.sigma": [0.25, 0.35, 1.0],
+                          "n_reached": [3, 2, 1], "rmst_s": [12.345, 7.25, 100.0]})
+    shown = round_measured(table)
+    assert shown["heterogeneity.compute.seconds_per_sample.sigma"].tolist() == [0.25, 0.35, 1.0]
+    assert shown["rmst_s"].tolist() == [12.3, 7.2, 100.0]  # half to even, as pandas rounds
+    assert "0.25" in shown.to_string() and "0.2 " not in shown.to_string()
