@@ -271,7 +271,7 @@ def sweep_figures(
         dependent = {k for k in swept if k in summary.columns and k != by
                      and summary.groupby(by)[k].nunique(dropna=False).max() <= 1 and summary[k].nunique(dropna=False) > 1}
     # a key the sweep names but holds at one value tells no worlds apart: kept out of every panel title
-    single = {k for k in swept if k in evals.columns and evals[k].nunique(dropna=False) <= 1}
+    single = {k for k in swept if k in summary.columns and summary[k].nunique(dropna=False) <= 1}
     others = [k for k in swept if k not in (by, "seed", *dependent, *single) and k in evals.columns]
     x = heterogeneity_key(summary, others)
     rest = [k for k in others if k != x and summary[k].nunique(dropna=False) > 1]
