@@ -130,6 +130,9 @@ def _parser() -> argparse.ArgumentParser:
                                             "else the first)")
     p_plot.add_argument("--format", dest="fmt", choices=PLOT_FORMATS, default="png", help="file format (default: png)")
     p_plot.add_argument("--dpi", type=_positive_int, default=200, help="resolution of PNG files (default: 200)")
+    p_plot.add_argument("--size", choices=("column", "text"),
+                        help="figures as wide as a journal column (3.3 in) or the full text (6.75 in), "
+                             "ticks at 7 pt or more (default: each figure's own size)")
     p_plot.add_argument("--style", default="paper",
                         help="paper (default), default (matplotlib's), a matplotlib style name or a .mplstyle file")
     p_plot.add_argument("--label", dest="labels", action="append", default=[], metavar="KEY=TEXT",
@@ -345,7 +348,7 @@ def _cmd_plot(args) -> int:
 
     from simfl.plots import run_figures, sweep_figures
     from simfl.plots.labels import label_context, sweep_axis_labels
-    from simfl.plots.style import resolve_style, style_context
+    from simfl.plots.style import resolve_style, size_context, style_context
     from simfl.results import busy_intervals, load_sweep_tables, offline_intervals, swept_columns, target_values
     from simfl.results.retarget import retargeted
     from simfl.results.report import match_value
@@ -362,7 +365,8 @@ def _cmd_plot(args) -> int:
     except ValueError as exc:
         raise SimflError(f"--style {args.style}: {exc}") from None
     # a swept distribution parameter's axis says what the sweep held fixed (read from its manifest)
-    with style_context(args.style), label_context(labels, defaults=sweep_axis_labels(args.dir)):
+    with style_context(args.style), size_context(args.size), \
+            label_context(labels, defaults=sweep_axis_labels(args.dir)):
         d = Path(args.dir)
         if d.is_file():
             from simfl.data import read_label_counts

@@ -70,3 +70,13 @@ def test_sweep_analysis_executes(tmp_path):
     assert len(images) >= 6
     assert "plot_headline" in images[0][0]
     _assert_quiet(nb)
+    _assert_each_figure_shown_once(nb)
+
+
+def _assert_each_figure_shown_once(nb) -> None:
+    """Every cell of the sweep notebook draws one figure at most, and shows it once (a Figure left as
+    a cell's value would show a second time, beside the inline display)."""
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            images = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+            assert len(images) <= 1, (cell.source[:80], len(images))

@@ -10,7 +10,16 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from simfl.plots._common import Events, attach_data, matching, panel_grid, set_suptitle, shared_legend
+from simfl.plots._common import (
+    Events,
+    attach_data,
+    fit_title,
+    format_value,
+    matching,
+    panel_grid,
+    set_suptitle,
+    shared_legend,
+)
 from simfl.plots.band import interval_name, plot_convergence_band
 from simfl.plots.convergence import plot_convergence
 from simfl.plots.difference import plot_paired_difference
@@ -18,6 +27,7 @@ from simfl.plots.headline import plot_headline
 from simfl.plots.km import plot_km_curves
 from simfl.plots.labels import axis_label, method_label, value_label
 from simfl.plots.participation import plot_participation, plot_participation_panels
+from simfl.plots.style import register_methods, size_context
 from simfl.plots.staleness import plot_staleness_ccdf, plot_staleness_histogram
 from simfl.plots.targets import plot_time_to_target
 from simfl.plots.timeline import plot_client_timeline
@@ -71,6 +81,7 @@ def run_figures(
     swept: Mapping[str, Any] | None = None,
     targets: Sequence[float] = (),
     rule: TargetRule = SUSTAINED,
+    size: str | None = None,
 ) -> dict[str, Figure]:
     """The figures of one run, each titled with the algorithm, the swept values and the seed.
 
@@ -83,6 +94,8 @@ def run_figures(
         targets: accuracy targets marked on the convergence figure (see :func:`mark_targets`).
         rule: when the run counts as having reached a target (default: sustained).
 
+        size: ``column`` or ``text``: figures of that width (see :func:`~simfl.plots.style.size_context`).
+
     Returns:
         ``convergence`` (test accuracy against simulated time, or client updates received
         in a dry run, where every accuracy is NaN), ``staleness``, ``participation`` and
@@ -91,6 +104,9 @@ def run_figures(
         The concept drift times of ``result.config`` (``data.drift``) are marked on the
         convergence and timeline figures.
     """
+    if size is not None:  # draw everything inside the preset
+        with size_context(size):
+            return run_figures(result, offline, busy, swept, targets, rule=rule)
     config = getattr(result, "config", None)
     name = run_title(config, swept)
     algorithm = getattr(getattr(config, "algorithm", None), "type", None) or "run"
@@ -104,10 +120,10 @@ def run_figures(
     if targets and y == "test_accuracy":
         mark_targets(figs["convergence"].axes[0], evals, targets, diverged=manifest.get("status") == "diverged",
                      rule=rule)
-    figs["staleness"] = plot_staleness_histogram(updates, by=None)
-    figs["staleness"].axes[0].set_title(f"{name}: staleness of arrived updates")
-    figs["participation"] = plot_participation(updates, clients)
-    figs["participation"].axes[0].set_title(f"{name}: applied updates per client")
+    figs["staleness"] = plot_staleness_histogram(updates, by=None, method=algorithm)
+    fit_title(figs["staleness"].axes[0], f"{name}: staleness of arrived updates")
+    figs["participation"] = plot_participation(updates, clients, method=algorithm)
+    fit_title(figs["participation"].axes[0], f"{name}: applied updates per client")
     figs["timeline"] = plot_client_timeline(updates, offline, clients, t_max=t_max, busy=busy, events=events,
                                             title=f"{name}: client activity per task")
     return figs
@@ -217,6 +233,7 @@ def sweep_figures(
     budget_s: float | None = None,
     level: float = 0.95,
     rule: TargetRule | None = None,
+    size: str | None = None,
 ) -> dict[str, Figure]:
     """The figures of a sweep.
 
@@ -237,6 +254,8 @@ def sweep_figures(
         rule: the summary's target rule (:mod:`simfl.results.targetrule`), named in the captions of
             the time-to-target figures (None: not named).
 
+        size: ``column`` or ``text``: figures of that width (see :func:`~simfl.plots.style.size_context`).
+
     Returns:
         ``headline_{t:g}`` per target when the sweep varies the algorithm (``by``) and a numeric
         key, preferably a heterogeneity one (:func:`heterogeneity_key`; one figure per
@@ -247,6 +266,10 @@ def sweep_figures(
         ``staleness`` (log CCDF per world) and ``participation`` (fairness against the key, and
         updates per client against speed per world). Worlds beyond :data:`MAX_PANELS` are pooled.
     """
+    if size is not None:  # draw everything inside the preset
+        with size_context(size):
+            return sweep_figures(summary, evals, client_updates, clients, swept, targets, by, events, reference,
+                                 horizon, budget_s, level, rule=rule)
     if by is not None and by not in evals.columns:
         by = None
     summary = with_censoring_times(summary, evals)
@@ -255,10 +278,14 @@ def sweep_figures(
     if by is not None and by in summary.columns:
         dependent = {k for k in swept if k in summary.columns and k != by
                      and summary.groupby(by)[k].nunique(dropna=False).max() <= 1 and summary[k].nunique(dropna=False) > 1}
-    others = [k for k in swept if k not in (by, "seed") and k not in dependent and k in evals.columns]
+    # a key the sweep names but holds at one value tells no worlds apart: kept out of every panel title
+    single = {k for k in swept if k in summary.columns and summary[k].nunique(dropna=False) <= 1}
+    others = [k for k in swept if k not in (by, "seed", *dependent, *single) and k in evals.columns]
     x = heterogeneity_key(summary, others)
     rest = [k for k in others if k != x and summary[k].nunique(dropna=False) > 1]
     figs: dict[str, Figure] = {}
+    if by is not None and by in summary.columns:
+        register_methods(format_value(v) for v in summary[by].unique())  # the styles depend on the set only
     compare = by is not None and by in summary.columns and summary[by].nunique() > 1
     if x is not None and compare:
         combos = _combos(summary, rest)

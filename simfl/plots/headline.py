@@ -29,9 +29,10 @@ from matplotlib.lines import Line2D
 from simfl.plots._common import (
     attach_data,
     dodge,
+    font_pt,
     group_label,
     group_style,
-    log_axis,
+    ratio_axis,
     panel_grid,
     set_suptitle,
     shared_legend,
@@ -124,6 +125,16 @@ def headline_tables(
             "accuracy_summary": pd.DataFrame(rows)}
 
 
+def _direction_hints(ax, ref_name: str) -> None:
+    """``↑ method faster`` at the top and ``↓ <reference> faster`` at the bottom of the right margin
+    (outside the data area: never over an arrow or a whisker); gids ``hint/up``, ``hint/down``."""
+    for gid, y, va, text in (("hint/up", 1.0, "top", "↑ method\n   faster"),
+                             ("hint/down", 0.0, "bottom", f"↓ {ref_name}\n   faster")):
+        hint = ax.text(1.03, y, text, transform=ax.transAxes, ha="left", va=va, fontsize=font_pt("x-small"),
+                       color=NEUTRAL)
+        hint.set_gid(gid)
+
+
 def plot_headline(
     summary: pd.DataFrame,
     evals: pd.DataFrame,
@@ -143,7 +154,7 @@ def plot_headline(
     ratios, rsum = data["ratios"], data["ratio_summary"]
     reference = ratios["reference"].iloc[0] if len(ratios) else (reference or default_reference(summary[by]))
     ref_name = method_label(reference)
-    fig, (ax, bx) = panel_grid(2, ncols=2, panel=(3.7, 3.3))
+    fig, (ax, bx) = panel_grid(2, ncols=2, panel=(3.7, 3.3), min_width=3.0)
     xs = np.sort(pd.to_numeric(summary[x], errors="coerce").dropna().unique())
     span = 0.06 * (xs[-1] - xs[0]) if xs.size > 1 else 0.1
     others = [m for m in method_order(summary[by]) if m != reference]
@@ -165,16 +176,15 @@ def plot_headline(
                 _draw_bound(ax, px, r, bound, style.color, f"{m}/{row[x]}/{row['seed']}")
         few |= _draw_estimates(ax, rsum[rsum[by] == m].sort_values(x), x, off + 0.18 * span, style,
                                group_label(by, m), m)
-    log_axis(ax.yaxis)
     drawn = rsum[rsum["n_informative"] >= MIN_PAIRS] if len(rsum) else rsum
     shown = np.concatenate([ratios["ratio"].to_numpy(float) * _ARROW, ratios["ratio"].to_numpy(float) / _ARROW,
                             drawn["ci_low"].to_numpy(float) if len(drawn) else [],
                             drawn["ci_high"].to_numpy(float) if len(drawn) else [], [1.0]])
     shown = shown[np.isfinite(shown) & (shown > 0)]
+    ax.set_yscale("log")
     ax.set_ylim(shown.min() / 1.15, shown.max() * 1.15)  # every interval whole: with few seeds they are wide
-    ax.text(0.02, 0.98, "method faster ↑", transform=ax.transAxes, va="top", fontsize="x-small", color=NEUTRAL)
-    ax.text(0.02, 0.02, f"↓ {ref_name} faster", transform=ax.transAxes, va="bottom", fontsize="x-small",
-            color=NEUTRAL)
+    ratio_axis(ax.yaxis)
+    _direction_hints(ax, ref_name)
     ax.set_xlabel(axis_label(x))
     ax.set_ylabel(f"time to {target:g} accuracy, {ref_name} ÷ method")
     ax.set_title(f"a  speed-up over {ref_name}", loc="left")

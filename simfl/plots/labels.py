@@ -33,6 +33,7 @@ __all__ = [
     "set_labels",
     "label_context",
     "wrap",
+    "round_measured",
     "held_fixed_labels",
     "sweep_axis_labels",
 ]
@@ -183,6 +184,14 @@ def wrap(text: str, width_in: float, fontsize_pt: float = 10.0) -> str:
     """``text`` broken into lines that fit ``width_in`` inches at ``fontsize_pt`` (a title never clipped)."""
     chars = max(20, int(width_in * 72 / (0.55 * fontsize_pt)))
     return "\n".join(textwrap.wrap(text, chars)) if len(text) > chars else text
+
+
+def round_measured(table, decimals: int = 1):
+    """``table`` with its measured columns (names ending in ``_s``: times in seconds) rounded to
+    ``decimals``, for display; config keys and counts are left exact (``DataFrame.round`` on a whole
+    table would print a swept σ = 0.25 as 0.2: halves round to even)."""
+    measured = [c for c in table.columns if str(c).endswith("_s")]
+    return table.round({c: decimals for c in measured})
 
 
 # ------------------------------------------------------------------ what a sweep held fixed

@@ -8,11 +8,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from simfl.plots._common import (
     attach_data,
     axes_or_new,
     dodge,
+    fit_title,
+    font_pt,
+    fit_xlabel,
     group_frames,
     group_label,
     group_style,
@@ -145,7 +149,7 @@ def plot_participation_panels(
                         color=style.color, marker=style.marker, capsize=3, linestyle="none", label=group_label(by, m))
         ax.axhline(1.0, color="0.4", linewidth=0.8, linestyle="--")
         ax.set_xticks(xs)
-        ax.set_xlabel(axis_label(x))
+        fit_xlabel(ax, axis_label(x))
         ax.set_ylabel("Jain's index ÷ its mean under\nuniform random participation")
         ax.set_title("fairness (1 = as even as chance)", loc="left", fontsize="medium")
     for ax, combo in zip(axes[x is not None:], combos):
@@ -159,7 +163,7 @@ def plot_participation_panels(
         if speeds.size and np.ptp(speeds) == 0 and speeds[0] > 0:  # identical devices: a window around them
             ax.set_xlim(speeds[0] / 2, speeds[0] * 2)
         log_axis(ax.xaxis)
-        ax.set_xlabel(axis_label("seconds_per_sample") + ", slower →")
+        fit_xlabel(ax, axis_label("seconds_per_sample") + ", slower →")
         ax.set_ylabel("updates applied ÷ equal share")
         ax.set_title(", ".join(value_label(k, v) for k, v in zip(keys, combo)) or "all runs", loc="left",
                      fontsize="medium")
@@ -176,6 +180,7 @@ def plot_participation(
     clients: pd.DataFrame,
     by: str | None = None,
     ax: Axes | None = None,
+    method: str | None = None,
 ) -> Figure:
     """Scatter of each client's applied updates against its ``seconds_per_sample`` (log x).
 
@@ -189,22 +194,25 @@ def plot_participation(
         clients: ``clients`` table(s) with ``client_id`` and ``seconds_per_sample``.
         by: the grouping column (e.g. ``algorithm``), or None.
         ax: an existing Axes to draw into.
+        method: with ``by`` None, the method of the one run drawn: its colour, and ``this run``
+            in the legend (else grey, ``all runs``).
 
     Returns:
-        The matplotlib Figure.
+        The matplotlib Figure; the y-axis (counts) has integer ticks.
     """
     require_columns(clients, ["seconds_per_sample"], "clients")
     table = applied_per_client(client_updates, clients, by)
     fig, ax = axes_or_new(ax, (6.4, 4.0))
     for value, sub in group_frames(table, by):
         total = int(sub["applied_updates"].sum())
-        style = group_style(by, value)
+        style = group_style(by, value, method)
         ax.scatter(sub["seconds_per_sample"], sub["applied_updates"], color=style.color, marker=style.marker,
-                   alpha=0.7, s=28, edgecolors="none", label=f"{group_label(by, value)} ({total} applied)")
+                   alpha=0.7, s=28, edgecolors="none", label=f"{group_label(by, value, method)} ({total} applied)")
     log_axis(ax.xaxis)
-    ax.set_xlabel(axis_label("seconds_per_sample") + ", slower →")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    fit_xlabel(ax, axis_label("seconds_per_sample") + ", slower →")
     ax.set_ylabel(axis_label("applied_updates"))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    ax.set_title("Who gets heard: applied updates per client against client speed")
+    ax.legend(fontsize=font_pt("small"))
+    fit_title(ax, "Who gets heard: applied updates per client against client speed")
     return attach_data(fig, per_client=table)

@@ -17,15 +17,15 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from simfl.plots._common import axes_or_new, require_columns
+from simfl.plots._common import axes_or_new, fit_title, require_columns, tick_font_size
 
-__all__ = ["HeatmapData", "heatmap_data", "partition_heatmap", "MAX_ROWS"]
+__all__ = ["HeatmapData", "heatmap_data", "partition_heatmap", "row_ticks", "MAX_ROWS"]
 
 #: Most rows drawn; more clients are pooled into this many rows.
 MAX_ROWS = 100
 
-#: Most rows whose client ids are written as tick labels.
-_MAX_ROW_TICKS = 40
+#: Vertical room of a row's tick label, in multiples of its font size.
+_TICK_PITCH = 1.25
 
 Value = Literal["share", "count"]
 
@@ -80,6 +80,16 @@ def heatmap_data(counts: pd.DataFrame, value: Value = "share", max_rows: int = M
     return HeatmapData(values, table.columns.to_numpy(), [ids[g] for g in groups], value)
 
 
+def row_ticks(n_rows: int, height_in: float) -> np.ndarray:
+    """The rows that get a tick label: every row when they fit, else every ``k``-th from the first,
+    ``k`` the smallest step whose labels fit in the axes (the figure's height less ~1.6 in of margins)."""
+    if n_rows == 0:
+        return np.zeros(0, dtype=np.int64)
+    room_pt = max(height_in - 1.6, 0.5) * 72
+    fits = max(1, int(room_pt / (_TICK_PITCH * tick_font_size())))
+    return np.arange(0, n_rows, -(-n_rows // fits))
+
+
 def partition_heatmap(
     counts: pd.DataFrame,
     value: Value = "share",
@@ -96,7 +106,9 @@ def partition_heatmap(
         ax: an existing Axes to draw into.
 
     Returns:
-        The matplotlib Figure; its image holds :func:`heatmap_data`'s values.
+        The matplotlib Figure; its image holds :func:`heatmap_data`'s values. Rows are labelled
+        with their client id (pooled rows: their clients' positions in the sorted order), every
+        row when the labels fit, else every ``k``-th (:func:`row_ticks`); there is no grid.
     """
     data = heatmap_data(counts, value, max_rows)
     num_clients = sum(len(r) for r in data.rows)
@@ -109,21 +121,21 @@ def partition_heatmap(
     else:
         bar.set_label("training samples" + (" (mean per client in a row)" if data.pooled else ""))
     ax.set_xticks(np.arange(len(data.labels)), [str(label) for label in data.labels],
-                  fontsize="small" if len(data.labels) <= 30 else "xx-small")
-    ax.set_xlabel("label")
+                  fontsize=tick_font_size(len(data.labels) > 30))
+    ax.set_xlabel("class label")
+    ax.grid(False)  # a grid over the cells reads as borders that are not there
+    positions = row_ticks(len(data.rows), fig.get_figheight())
     if data.pooled:
         sizes = sorted({len(r) for r in data.rows})  # array_split: equal up to one
         per_row = str(sizes[0]) if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]}"
-        ax.set_ylabel(f"client rows ({per_row} clients pooled per row)")
+        starts = np.cumsum([0] + [len(r) for r in data.rows])
+        texts = [f"{starts[t] + 1}–{starts[t + 1]}" for t in positions]
+        ax.set_ylabel(f"clients in sorted order ({per_row} clients pooled per row)")
         title = f"Label mix of {num_clients} clients in {len(data.rows)} rows, sorted by dominant label"
     else:
-        ax.set_ylabel("client_id")
+        texts = [str(data.rows[t][0]) for t in positions]
+        ax.set_ylabel("client (id)")
         title = f"Label mix of {num_clients} clients, sorted by dominant label"
-        if len(data.rows) <= _MAX_ROW_TICKS:
-            ax.set_yticks(np.arange(len(data.rows)), [str(r[0]) for r in data.rows], fontsize="x-small")
-        else:
-            ticks = ax.get_yticks()
-            ticks = ticks[(ticks >= 0) & (ticks < len(data.rows))].astype(int)
-            ax.set_yticks(ticks, [str(data.rows[t][0]) for t in ticks], fontsize="x-small")
-    ax.set_title(title, fontsize="medium")
+    ax.set_yticks(positions, texts, fontsize=tick_font_size(len(positions) > 40))
+    fit_title(ax, title, width_in=fig.get_figwidth())
     return fig

@@ -13,6 +13,9 @@ from matplotlib.ticker import MaxNLocator
 from simfl.plots._common import (
     attach_data,
     axes_or_new,
+    fit_title,
+    font_pt,
+    fit_xlabel,
     group_frames,
     group_label,
     group_style,
@@ -102,7 +105,7 @@ def plot_staleness_ccdf(
         ax.set_xlim(-0.5, max(top, 1) + 0.5)
         ax.set_yscale("log")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel(axis_label("staleness"))
+        fit_xlabel(ax, axis_label("staleness"))
         ax.set_title(", ".join(value_label(k, v) for k, v in zip(keys, combo)) or "all runs")
     fig.supylabel("fraction of arrived updates with staleness ≥ k", fontsize="medium")
     set_suptitle(fig, "Staleness of arrived updates" + (" per world" if keys else ""))
@@ -114,6 +117,7 @@ def plot_staleness_histogram(
     client_updates: pd.DataFrame,
     by: str | None = "algorithm",
     ax: Axes | None = None,
+    method: str | None = None,
 ) -> Figure:
     """Staleness of the updates that reached the server, one step histogram per group.
 
@@ -127,6 +131,8 @@ def plot_staleness_histogram(
         client_updates: ``client_updates`` table(s), concatenated with a ``by`` column.
         by: the grouping column; None: all updates in one histogram.
         ax: an existing Axes to draw into.
+        method: with ``by`` None, the method of the one run drawn: its colour, and ``this run``
+            in the legend (else grey, ``all runs``).
 
     Returns:
         The matplotlib Figure.
@@ -142,15 +148,15 @@ def plot_staleness_histogram(
         n = int(pd.to_numeric(sub["staleness"], errors="coerce").notna().sum())
         edges = np.arange(pmf.size + 1) - 0.5
         top = max(top, pmf.size - 1)
-        ax.stairs(pmf.to_numpy(), edges, color=group_style(by, value).color, linewidth=1.6, baseline=0,
-                  label=f"{group_label(by, value)}: mean {mean:.2f} (n={n})")
-    ax.set_xlabel(axis_label("staleness"))
+        ax.stairs(pmf.to_numpy(), edges, color=group_style(by, value, method).color, linewidth=1.6, baseline=0,
+                  label=f"{group_label(by, value, method)}: mean {mean:.2f} (n={n})")
+    fit_xlabel(ax, axis_label("staleness"))
     ax.set_ylabel("probability")
     ax.set_ylim(bottom=0)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(-0.5, max(top, 5) + 0.5)  # just past the data; a lone bar at 0 (FedAvg) stays readable
     ax.grid(alpha=0.3)
     if ax.patches:
-        ax.legend(fontsize="small")
-    ax.set_title("Staleness of arrived updates")
+        ax.legend(fontsize=font_pt("small"))
+    fit_title(ax, "Staleness of arrived updates")
     return fig

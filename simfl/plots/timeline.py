@@ -12,7 +12,18 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from simfl.plots._common import Events, attach_data, axes_or_new, draw_events, require_columns
+from simfl.plots._common import (
+    Events,
+    attach_data,
+    axes_or_new,
+    draw_events,
+    fit_title,
+    fit_xlabel,
+    font_pt,
+    legend_columns,
+    require_columns,
+    tick_font_size,
+)
 from simfl.plots.labels import axis_label, wrap
 from simfl.plots.style import NEUTRAL, PHASE_COLORS
 
@@ -187,9 +198,8 @@ def plot_client_timeline(
     much, not exactly when: contention and slowdown may have struck earlier in the phase (the
     busy shading shows when the client was slowed).
 
-    The legend (below the axes, or in them when ``ax`` is given) names every phase and marker
-    whether or not it occurs (the overlays when the table has their columns, busy when
-    ``busy`` is given). Bars are drawn with one ``broken_barh`` call per (client, kind), so
+    The legend (below the axes, or in them when ``ax`` is given) names only the phases,
+    overlays, shadings and markers drawn in the window. Bars are drawn with one ``broken_barh`` call per (client, kind), so
     thousands of tasks draw quickly. Each bar collection's ``gid`` is ``"<kind>/<client_id>"``,
     kind one of ``download``, ``compute``, ``upload``, ``wait_download``, ``wait_upload``,
     ``slowed_compute``, ``offline``, ``busy``; the end markers are the lines with gid ``lost``
@@ -241,6 +251,7 @@ def plot_client_timeline(
     layers = [(kind, a, b, b > a, style) for kind, a, b, style in _task_layers(tasks, t_min, cut)]
     cid = tasks["client_id"].to_numpy()
 
+    present: set[str] = set()  # the kinds of bar and marker drawn: the legend names these only
     for row, client in enumerate(rows["client_id"]):
         mine = cid == client
         for kind, a, b, drawn, style in layers:
@@ -249,6 +260,7 @@ def plot_client_timeline(
                 coll = ax.broken_barh(np.column_stack([a[keep], b[keep] - a[keep]]), (row - 0.35, 0.7),
                                       **{"edgecolor": "none", "linewidth": 0, **style})
                 coll.set_gid(f"{kind}/{client}")
+                present.add(kind)
         for kind, table, color in shades:  # offline drawn last: it covers busy where they overlap
             mine_t = table[table["client_id"] == client]
             a = np.maximum(mine_t["start_s"].to_numpy(dtype=float), t_min)
@@ -258,48 +270,65 @@ def plot_client_timeline(
                 coll = ax.broken_barh(np.column_stack([a[keep], b[keep] - a[keep]]), (row - 0.5, 1.0),
                                       facecolors=color, edgecolor="none", zorder=0)
                 coll.set_gid(f"{kind}/{client}")
+                present.add(kind)
 
     row_of = dict(zip(rows["client_id"], range(n_rows)))
     in_window = (end >= t_min) & (end <= t_max)
     for r, t_end in zip(rounds["round"], rounds["end_s"]):
         if t_min < t_end < t_max:
             ax.axvline(t_end, color=NEUTRAL, linestyle=":", linewidth=0.8, zorder=2.4, gid=f"round/{r}")
+            present.add("round")
     for gid, label, style in (("lost", "lost_offline", _LOST), ("discarded", "discarded_deadline", _DISCARDED)):
         pick = (status == label) & in_window
         ys = [row_of[c] for c in cid[pick]]
         (line,) = ax.plot(end[pick], ys, zorder=3, **style)
         line.set_gid(gid)
+        if pick.any():
+            present.add(gid)
 
     ax.set_xlim(t_min, t_max)
     ax.set_ylim(n_rows - 0.5, -0.5)  # first row (fastest) at the top
-    ax.set_yticks(range(n_rows), rows["label"], fontsize="small" if n_rows > 15 else None)
+    ax.set_yticks(range(n_rows), rows["label"], fontsize=tick_font_size(n_rows > 15))
     for tick, kept in zip(ax.get_yticklabels(), rows["kept"]):
         if kept:
             tick.set_fontweight("bold")
-    ax.set_xlabel(axis_label("sim_time_s"))
+    fit_xlabel(ax, axis_label("sim_time_s"))
     ax.set_ylabel("client: compute time per sample" if clients is not None else "client")
     ax.grid(axis="x", alpha=0.3)
     draw_events(ax, events)
-    handles = [Patch(color=color, label=name) for name, _, color in PHASES]
-    if {"download_wait_s", "upload_wait_s"} & set(client_updates.columns):
-        handles.append(Patch(facecolor="white", edgecolor="0.3", hatch=_HATCH, label="waiting for the server link"))
-    if "compute_work_s" in client_updates.columns:
-        handles.append(Patch(color=_SLOWED_COLOR, label="compute slowed"))
-    if busy is not None:
-        handles.append(Patch(color=_BUSY_COLOR, label="busy (slowed down)"))
-    handles += [Patch(color=_OFFLINE_COLOR, label="offline"),
-                Line2D([], [], label="lost (went offline)", **_LOST),
-                Line2D([], [], label="discarded (by the server)", **_DISCARDED)]
-    if len(rounds):
-        handles.append(Line2D([], [], color=NEUTRAL, linestyle=":", label="end of a round"))
+    handles = _legend_handles(present)
     note = _sampling_note(rows, client_updates, clients, len(rounds) > 0)
     if fig_is_ours:  # below the axes, out of the bars' way
-        fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5), fontsize="small",
-                   frameon=False, title=wrap(note, fig.get_figwidth(), 8.5), title_fontsize="small")
+        size = font_pt("small")
+        ncol = legend_columns([h.get_label() for h in handles], fig.get_figwidth(), size, most=5)
+        fig.legend(handles=handles, loc="outside lower center", ncol=ncol, fontsize=size,
+                   frameon=False, title=wrap(note, fig.get_figwidth(), size + 0.5), title_fontsize=size)
     else:
         ax.legend(handles=handles, loc="upper right", fontsize="small", title=note, title_fontsize="small")
-    ax.set_title(title if title is not None else "Client activity per task")
+    # the client labels take ~1.4 in left of the bars: the title centred over them fits the rest
+    fit_title(ax, title if title is not None else "Client activity per task",
+              width_in=max(fig.get_figwidth() - 1.4, 2.0) if fig_is_ours else None)
     return attach_data(fig, rows=rows, rounds=rounds)
+
+
+def _legend_handles(present: set[str]) -> list:
+    """Legend entries of the kinds of bar and marker drawn (``present``), in a fixed order."""
+    handles: list = [Patch(color=color, label=name) for name, _, color in PHASES if name in present]
+    if present & {"wait_download", "wait_upload"}:
+        handles.append(Patch(facecolor="white", edgecolor="0.3", hatch=_HATCH, label="waiting for the server link"))
+    if "slowed_compute" in present:
+        handles.append(Patch(color=_SLOWED_COLOR, label="compute slowed"))
+    if "busy" in present:
+        handles.append(Patch(color=_BUSY_COLOR, label="busy (slowed down)"))
+    if "offline" in present:
+        handles.append(Patch(color=_OFFLINE_COLOR, label="offline"))
+    if "lost" in present:
+        handles.append(Line2D([], [], label="lost (went offline)", **_LOST))
+    if "discarded" in present:
+        handles.append(Line2D([], [], label="discarded (by the server)", **_DISCARDED))
+    if "round" in present:
+        handles.append(Line2D([], [], color=NEUTRAL, linestyle=":", label="end of a round"))
+    return handles
 
 
 def _sampling_note(rows: pd.DataFrame, client_updates: pd.DataFrame, clients: pd.DataFrame | None,

@@ -10,6 +10,7 @@ import pytest
 from simfl.data import label_count_table
 from simfl.plots import partition_heatmap
 from simfl.plots.partition import heatmap_data
+from simfl.plots.style import PAPER_RC
 from tests.plots.helpers import assert_png
 
 # Client: {label: count}. Dominant labels: 7 -> 1 (share 0.6), 3 -> 0 (0.5, tie 0/2 goes to 0),
@@ -85,3 +86,47 @@ def test_bad_tables_and_arguments_are_value_errors() -> None:
         heatmap_data(hand_table(), value="fraction")
     with pytest.raises(ValueError, match="max_rows"):
         heatmap_data(hand_table(), max_rows=0)
+
+
+def _random_counts(num_clients: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = [(c, label, int(n)) for c in range(num_clients) for label, n in enumerate(rng.integers(0, 30, 10)) if n]
+    return pd.DataFrame(rows, columns=["client_id", "label", "count"]).astype("int64")
+
+
+def _overlap(a, b) -> bool:
+    return a.y0 < b.y1 and b.y0 < a.y1
+
+
+@pytest.mark.parametrize("num_clients", [12, 50, 90])
+def test_row_ticks_name_the_clients_of_their_rows_without_overlapping(num_clients: int) -> None:
+    with plt.style.context(PAPER_RC):  # the paper style has a grid on every axes
+        counts = _random_counts(num_clients)
+        data = heatmap_data(counts)
+        fig = partition_heatmap(counts)
+        ax = fig.axes[0]
+        fig.canvas.draw()
+    ticks = ax.get_yticks().astype(int)
+    labels = ax.get_yticklabels()
+    assert [t.get_text() for t in labels] == [str(data.rows[t][0]) for t in ticks]  # each row's client id
+    steps = set(np.diff(ticks))
+    assert len(steps) <= 1 and ticks[0] == 0  # evenly thinned from the first row
+    step = steps.pop() if steps else 1
+    assert len(ticks) >= num_clients / step - 1 and (step == 1 or len(ticks) >= 12)  # thinned, not gutted
+    boxes = [t.get_window_extent() for t in labels]
+    assert not any(_overlap(a, b) for a, b in zip(boxes, boxes[1:]))
+    assert all(t.get_fontsize() >= 7 for t in [*labels, *ax.get_xticklabels()])
+    assert not any(line.get_visible() for line in [*ax.get_xgridlines(), *ax.get_ygridlines()])
+    assert ax.get_ylabel() == "client (id)" and ax.get_xlabel() == "class label"
+    plt.close(fig)
+
+
+def test_pooled_rows_are_labelled_by_their_clients_positions_in_the_order() -> None:
+    counts = _random_counts(250)
+    data = heatmap_data(counts, max_rows=100)
+    fig = partition_heatmap(counts, max_rows=100)
+    ax = fig.axes[0]
+    ends = np.cumsum([len(r) for r in data.rows])
+    for tick, label in zip(ax.get_yticks().astype(int), ax.get_yticklabels()):
+        assert label.get_text() == f"{ends[tick] - len(data.rows[tick]) + 1}–{ends[tick]}"
+    plt.close(fig)

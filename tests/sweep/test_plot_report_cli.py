@@ -138,3 +138,16 @@ def test_not_a_results_directory(tmp_path, capsys, command):
 def test_unknown_by_key(sweep_dir, capsys):
     assert main(["report", str(sweep_dir), "--by", "algorithm.typ"]) == 2
     assert "not a swept key" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("size,width_in", [("column", 3.3), ("text", 6.75)])
+def test_plot_size_presets_write_files_of_the_papers_widths(sweep_dir, tmp_path, size, width_in):
+    from PIL import Image
+
+    run = next((sweep_dir / "runs").iterdir())
+    for source, out in ((sweep_dir, tmp_path / "sweep"), (run, tmp_path / "run")):
+        assert main(["plot", str(source), "--out", str(out), "--size", size, "--dpi", "100"]) == 0
+        files = sorted(out.glob("*.png"))
+        assert len(files) >= 4
+        for f in files:
+            assert Image.open(f).size[0] == pytest.approx(100 * width_in, rel=0.01), f.name
