@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from typing import Any, Iterable, Sequence
 
 import matplotlib.pyplot as plt
@@ -277,7 +279,8 @@ def log_axis(axis) -> None:
 
 def ratio_axis(axis) -> None:
     """Log scale for a ratio: ticks at the powers of 2 (``0.25``, ``0.5``, ``1``, ``2``, ``4``) up to
-    :data:`_RATIO_OCTAVES` octaves of view, else as :func:`log_axis`; plain labels, no minor labels.
+    :data:`_RATIO_OCTAVES` octaves of view, at the powers of 4 up to twice that, else as
+    :func:`log_axis`; plain labels, no minor labels.
 
     Call it once the data are drawn and the limits set: halves and quarters are labelled as
     plainly as doubles, so a ratio below 1 reads as well as one above.
@@ -286,8 +289,10 @@ def ratio_axis(axis) -> None:
 
     log_axis(axis)
     lo, hi = sorted(axis.get_view_interval())
-    if lo > 0 and np.log2(hi / lo) <= _RATIO_OCTAVES:
-        axis.set_major_locator(LogLocator(base=2, subs=(1.0,), numticks=_RATIO_OCTAVES + 2))
+    octaves = np.log2(hi / lo) if lo > 0 else math.inf
+    if octaves <= 2 * _RATIO_OCTAVES:  # powers of 2, or of 4 in a wider view (0.0625, 0.25, 1, 4, ...)
+        base = 2 if octaves <= _RATIO_OCTAVES else 4
+        axis.set_major_locator(LogLocator(base=base, subs=(1.0,), numticks=_RATIO_OCTAVES + 2))
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         axis.set_minor_formatter(NullFormatter())
 

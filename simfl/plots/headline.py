@@ -256,19 +256,22 @@ def _draw_estimates(ax, s: pd.DataFrame, x: str, offset: float, style, label: st
     """One method's estimates with their intervals, unjoined, each with its ``k/n``; True if some lack an interval."""
     if s.empty:
         return False
-    gx = s[x].to_numpy(float) + offset
+    for xi, k, n in zip(s[x].to_numpy(float) + offset, s["n_informative"], s["n_pairs"]):
+        ax.annotate(f"{k}/{n}", (xi, 0), xycoords=("data", "axes fraction"), xytext=(0, 2),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=7, color=style.color,
+                    gid=f"informative/{m}", annotation_clip=True, in_layout=False)
+    s = s[s["estimate"].notna()]  # no estimate: nothing to draw (the seeds' bounds say what is known)
+    if s.empty:
+        return False
     est = s["estimate"].to_numpy(float)
     reliable = s["n_informative"].to_numpy() >= MIN_PAIRS
     err = np.vstack([est - s["ci_low"].to_numpy(float), s["ci_high"].to_numpy(float) - est])
     err = np.nan_to_num(np.where(reliable, err, 0.0))
-    bars = ax.errorbar(gx, est, yerr=err, color=style.color, marker=style.marker, markersize=7, capsize=3,
-                       markeredgecolor="white", linewidth=1.5, linestyle="none", label=label, zorder=3)
+    bars = ax.errorbar(s[x].to_numpy(float) + offset, est, yerr=err, color=style.color, marker=style.marker,
+                       markersize=7, capsize=3, markeredgecolor="white", linewidth=1.5, linestyle="none",
+                       label=label, zorder=3)
     bars.lines[0].set_gid(f"mean/{m}")
-    for xi, k, n in zip(gx, s["n_informative"], s["n_pairs"]):
-        ax.annotate(f"{k}/{n}", (xi, 0), xycoords=("data", "axes fraction"), xytext=(0, 2),
-                    textcoords="offset points", ha="center", va="bottom", fontsize=6, color=style.color,
-                    gid=f"informative/{m}")
-    return bool((~reliable & np.isfinite(est)).any())
+    return bool((~reliable).any())
 
 
 def _trend_note(trend: pd.DataFrame, x: str, by: str) -> str:

@@ -23,6 +23,7 @@ from simfl.plots.style import NEUTRAL, method_order
 from simfl.results.paired import world_keys
 from simfl.results.summary import target_column
 from simfl.results.targetrule import TargetRule, target_rule_sentence
+from simfl.results.survival import small_sample_note
 from simfl.results.time_to_target import survival_table
 
 __all__ = ["plot_time_to_target", "target_column", "UNFINISHED_STATUSES", "STATISTICS"]
@@ -143,10 +144,13 @@ def plot_time_to_target(
     what = "restricted mean time" if statistic == "rmst" else "median time"
     ax.set_ylabel(f"{what} to {target:g} accuracy (s)")
     if statistic == "rmst":
-        method = f"restricted mean within τ (area under the Kaplan–Meier curve), {level:.0%} logit interval"
+        method = (f"restricted mean within τ (area under the Kaplan–Meier curve), {level:.0%} Student-t "
+                  "interval on the logit of RMST/τ")
     else:
         method = f"Kaplan–Meier median, {level:.0%} Brookmeyer–Crowley interval; ↑ not reached"
     note = f"{method}; runs that never reached it count; k/n: runs that reached it"
+    short = small_sample_note(statistic, int(table["n_runs"].min())) if len(table) and level == 0.95 else ""
+    note += f"; {short}" if short else ""
     note += f"; {target_rule_sentence(rule)}" if rule is not None else ""
     if fig_is_ours:
         shared_legend(fig, [ax], title=note, ncol=min(len(lines) + 1, 4))

@@ -14,6 +14,7 @@ from simfl.results.paired import paired_comparison
 from simfl.results.population import population_block
 from simfl.results.retarget import check_targets, retargeted
 from simfl.results.rundir import finished_run_manifest, read_manifest, read_parquet_file
+from simfl.results.survival import COVERAGE_AT_3, small_sample_note
 from simfl.results.summary import summarize_tables, swept_columns, target_column, target_values
 from simfl.results.targetrule import SUSTAINED, TargetRule, target_rule_sentence
 from simfl.results.time_to_target import (
@@ -98,6 +99,9 @@ def _survival_block(summary: pd.DataFrame, target: float, by: str, horizon: floa
         show["excluded"] = table.n_excluded
     lines = ["", f"{target_column(target)}: time to {target:g} test accuracy per {by}. Method: {KM_METHOD}.",
              "  >E: not reached by E, the last time observed; ∞: never (runs that never reach it keep it above)"]
+    if level == 0.95 and table.n_runs.min() <= 3:
+        lines.append(f"  note: {small_sample_note('median', int(table.n_runs.min()))} for the median, "
+                     f"{COVERAGE_AT_3['rmst']:.0%} for the restricted mean")
     return lines + [show.to_string(index=False)]
 
 

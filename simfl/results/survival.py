@@ -28,21 +28,43 @@ Definitions (``u_1 < u_2 < ...`` the distinct finite observed times):
 
 The estimate is defined up to :attr:`KaplanMeier.extent_s`: the largest finite observed time,
 or ``inf`` when ``Ŝ`` reaches 0 or some run is known never to reach the target.
+
+The curve and its pointwise band are lifelines' ``KaplanMeierFitter`` (which matched the formulas
+above to 1e-15 on 300 random censored samples). The median, its interval and the variance of the
+restricted mean are computed here: lifelines takes ``Ŝ`` < 1/2 where rounding leaves a product of
+fractions a hair above 1/2, and its ``restricted_mean_survival_time(..., return_variance=True)``
+returns the variance of ``min(T, τ)`` itself, not of its estimate.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from lifelines import KaplanMeierFitter
 from scipy import stats
 
-__all__ = ["KaplanMeier", "kaplan_meier"]
+__all__ = ["KaplanMeier", "kaplan_meier", "COVERAGE_AT_3", "small_sample_note"]
 
 #: 1/2, with room for the rounding of a product of fractions (a product equal to 1/2 is ≤ 1/2).
 _HALF = 0.5 * (1 + 1e-12)
+
+#: Measured coverage of the nominal 95 % intervals with 3 runs per arm (log-normal times censored at
+#: a horizon; docs/statistics.md, tests/results/test_coverage.py). From 5 runs on both are within
+#: 2.5 points of 95 %; with 3, the report and the figures say how far short they fall.
+COVERAGE_AT_3 = {"median": 0.76, "rmst": 0.92}
+
+
+def small_sample_note(statistic: str, n_min: int) -> str:
+    """``with 3 runs this interval covers about 76 %, not 95 %`` when ``n_min`` ≤ 3, else ``""``."""
+    if n_min > 3:
+        return ""
+    return (f"with {n_min} runs this 95% interval covers about {COVERAGE_AT_3[statistic]:.0%} "
+            "(measured; docs/statistics.md)")
+
 
 #: Columns of :attr:`KaplanMeier.table`.
 KM_COLUMNS = ("time_s", "at_risk", "reached", "censored", "survival", "ci_low", "ci_high")
@@ -134,6 +156,27 @@ class KaplanMeier:
         return mean, se, tau * lo, tau * hi
 
 
+def _lifelines_table(t: np.ndarray, e: np.ndarray, finite: np.ndarray, u: np.ndarray, level: float) -> pd.DataFrame:
+    """The estimate's table, fitted by lifelines' ``KaplanMeierFitter`` (its band is the log-log one).
+
+    A run that never reaches the target (``inf``) is censored beyond every finite time, so it stays
+    at risk throughout; the pointwise interval is set to ``[1, 1]`` before the first event and to
+    NaN where ``Ŝ = 0`` (lifelines fills both with its own conventions).
+    """
+    beyond = 2.0 * float(u[-1]) + 1.0
+    with warnings.catch_warnings():  # lifelines warns where its band is undefined (Ŝ = 0): NaN here
+        warnings.simplefilter("ignore")
+        fitter = KaplanMeierFitter(alpha=1 - level).fit(np.where(finite, t, beyond), e)
+    events = fitter.event_table.reindex(u)
+    survival = fitter.survival_function_.iloc[:, 0].reindex(u).to_numpy(float)
+    band = fitter.confidence_interval_.reindex(u).to_numpy(float)
+    lo, hi = np.where(survival == 1.0, 1.0, band[:, 0]), np.where(survival == 1.0, 1.0, band[:, 1])
+    lo, hi = np.where(survival == 0.0, np.nan, lo), np.where(survival == 0.0, np.nan, hi)
+    return pd.DataFrame({"time_s": u, "at_risk": events["at_risk"].to_numpy(int),
+                         "reached": events["observed"].to_numpy(int), "censored": events["censored"].to_numpy(int),
+                         "survival": survival, "ci_low": lo, "ci_high": hi}, columns=list(KM_COLUMNS))
+
+
 def kaplan_meier(time, reached, level: float = 0.95) -> KaplanMeier:
     """The Kaplan–Meier estimate of the time to an event from right-censored observations.
 
@@ -161,23 +204,8 @@ def kaplan_meier(time, reached, level: float = 0.95) -> KaplanMeier:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
     finite = np.isfinite(t)
     u = np.unique(t[finite])
-    at_risk = (t[None, :] >= u[:, None]).sum(axis=1)
-    same = t[None, :] == u[:, None]
-    d = (same & e[None, :]).sum(axis=1)
-    c = (same & ~e[None, :]).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        survival = np.cumprod(1.0 - d / at_risk)
-        g = np.cumsum(np.where(d > 0, d / (at_risk * (at_risk - d)), 0.0))
-        z = stats.norm.ppf(0.5 + level / 2)
-        s = np.sqrt(g) / np.abs(np.log(survival))
-        lo = survival ** np.exp(z * s)
-        hi = survival ** np.exp(-z * s)
-    before = survival == 1.0  # no event yet: nothing to be uncertain about
-    lo, hi = np.where(before, 1.0, lo), np.where(before, 1.0, hi)
-    zero = survival == 0.0
-    lo, hi = np.where(zero, np.nan, lo), np.where(zero, np.nan, hi)
-    table = pd.DataFrame({"time_s": u, "at_risk": at_risk, "reached": d, "censored": c, "survival": survival,
-                          "ci_low": lo, "ci_high": hi}, columns=list(KM_COLUMNS))
+    table = _lifelines_table(t, e, finite, u, level) if u.size else pd.DataFrame(columns=list(KM_COLUMNS))
+    survival = table["survival"].to_numpy(float)
     ends_at_zero = bool(len(survival)) and survival[-1] == 0.0
     extent = math.inf if ends_at_zero or (~finite).any() else (float(u[-1]) if u.size else 0.0)
     return KaplanMeier(table=table, n=int(t.size), n_reached=int(e.sum()), extent_s=extent, level=level)

@@ -89,7 +89,7 @@ def test_geometric_means_and_intervals_are_the_summary():
     for method in ("fedasync", "fedbuff"):
         (mean,) = [line for line in ax.lines if line.get_gid() == f"mean/{method}"]
         mine = table[table["algorithm.type"] == method].sort_values(SIGMA)
-        np.testing.assert_allclose(mean.get_ydata(), mine["estimate"])
+        np.testing.assert_allclose(mean.get_ydata(), mine["estimate"].dropna())  # no estimate: nothing drawn
         assert mean.get_linestyle() == "None"  # estimates are never joined: a missing one is not a bound
         at0 = fig.data["ratios"].query("`algorithm.type` == @method and `" + SIGMA + "` == 0.0")
         logs = np.log(at0.loc[at0.bound == "exact", "ratio"])
