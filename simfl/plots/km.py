@@ -82,7 +82,8 @@ def plot_km_curves(
         ax.set_title(", ".join(value_label(k, v) for k, v in zip(keys, combo)) or "all runs")
     set_suptitle(fig, f"Fraction of runs that reached {target:g} test accuracy by each simulated time")
     note = (f"Kaplan–Meier estimate (1 − Ŝ), a marker at each run reaching it; band: {level:.0%} pointwise "
-            "log-log interval; |: a run that had not reached it when it ended (censored)")
+            "log-log interval (exact binomial before the first run reaches it); |: a run that had not reached "
+            "it when it ended (censored)")
     note += f"; {target_rule_sentence(rule)}" if rule is not None else ""
     shared_legend(fig, axes, title=note)
     return attach_data(fig, km=curves)

@@ -33,7 +33,7 @@ import pandas as pd
 from simfl.results.censored import EXACT, LEFT, RIGHT, fit_censored_normal
 from simfl.results.paired import default_reference, world_keys
 from simfl.results.summary import target_column
-from simfl.results.survival import kaplan_meier
+from simfl.results.survival import before_first_event_low, kaplan_meier
 
 __all__ = [
     "COUNTED_STATUSES",
@@ -250,7 +250,8 @@ def km_curves(
             table = km.table
             if not len(table) or table["time_s"].iloc[0] > 0:
                 start = pd.DataFrame({"time_s": [0.0], "at_risk": [km.n], "reached": [0], "censored": [0],
-                                      "survival": [1.0], "ci_low": [1.0], "ci_high": [1.0]})
+                                      "survival": [1.0], "ci_low": [before_first_event_low(km.n, level)],
+                                      "ci_high": [1.0]})
                 table = pd.concat([start, table], ignore_index=True) if len(table) else start
             table = table.assign(**dict(zip(keys, key)), **{by: m}, extent_s=km.extent_s)
             parts.append(table)

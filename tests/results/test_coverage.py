@@ -19,7 +19,7 @@ from scipy import integrate, special, stats
 
 from simfl.results.intervals import t_intervals
 from simfl.results.survival import COVERAGE_AT_3
-from simfl.results.time_to_target import paired_time_ratios, summarize_time_ratios, survival_table
+from simfl.results.time_to_target import km_curves, paired_time_ratios, summarize_time_ratios, survival_table
 
 REPS = 2000
 LEVEL = 0.95
@@ -27,6 +27,7 @@ TOLERANCE = 0.025
 #: At n = 3 the coverage must stay above this, unless it is one documented to fall short
 #: (:data:`~simfl.results.survival.COVERAGE_AT_3`, said in the report and the captions).
 FLOOR_N3 = 0.925
+CONSERVATIVE = {"Kaplan–Meier pointwise band, S(t) = 0.75"}
 SHORT_AT_3 = {"RMST within τ (Kaplan–Meier)": "rmst", "median time (Kaplan–Meier, Brookmeyer–Crowley)": "median"}
 
 # Times to target: log T = world + method effect + noise, world ~ N(log 50, 0.5²), noise sd 0.3;
@@ -85,6 +86,17 @@ def median_coverage(n: int, tau: float, seed: int = 0) -> float:
     return float(((table["median_ci_low_s"] <= truth) & (truth <= table["median_ci_high_s"])).mean())
 
 
+def band_coverage(n: int, tau: float, seed: int = 0) -> float:
+    """Coverage of the Kaplan–Meier pointwise band at the time where a quarter of the runs got there."""
+    sd, scale = math.hypot(WORLD_SD, NOISE_SD), math.exp(math.log(50) + BETA)
+    t0 = stats.lognorm.ppf(0.25, sd, scale=scale)  # S(t0) = 0.75, well inside the horizon
+    ref, _ = _times(n, np.random.default_rng([seed, n, 5]))
+    summary = _summary(ref, ref, tau)
+    curves = km_curves(summary[summary["algorithm.type"] == "fedavg"], 0.7, group_on=["rep"], level=LEVEL)
+    at = curves[curves["time_s"] <= t0].groupby("rep").tail(1)  # the step in force at t0
+    return float(((at["ci_low"] <= 0.75) & (0.75 <= at["ci_high"])).mean())
+
+
 def accuracy_coverage(n: int, a: float, b: float, seed: int = 0) -> float:
     """Coverage of the mean accuracy on the logit scale, accuracies ~ Beta(a, b) (near a bound)."""
     values = np.random.default_rng([seed, n, 2]).beta(a, b, (REPS, n))
@@ -116,6 +128,7 @@ CASES = {
     "time ratio, censored at τ": lambda n: ratio_coverage(n, TAU)[0],
     "RMST within τ (Kaplan–Meier)": lambda n: rmst_coverage(n, TAU),
     "median time (Kaplan–Meier, Brookmeyer–Crowley)": lambda n: median_coverage(n, TAU),
+    "Kaplan–Meier pointwise band, S(t) = 0.75": lambda n: band_coverage(n, TAU),
     "accuracy near 1 (logit)": lambda n: accuracy_coverage(n, 40.0, 2.0),
     "accuracy near 0 (logit)": lambda n: accuracy_coverage(n, 2.0, 30.0),
     "paired accuracy difference": lambda n: difference_coverage(n),
@@ -127,7 +140,9 @@ CASES = {
 @pytest.mark.parametrize("n", [3, 5, 10])
 def test_intervals_have_their_nominal_coverage(case, n):
     coverage = CASES[case](n)
-    if n >= 5:
+    if case in CONSERVATIVE:  # a step function of few runs cannot cover 95 % exactly: never below
+        assert coverage >= LEVEL - TOLERANCE, f"{case}, n={n}: {coverage:.3f}"
+    elif n >= 5:
         assert abs(coverage - LEVEL) <= TOLERANCE, f"{case}, n={n}: {coverage:.3f}"
     elif case in SHORT_AT_3:  # what the report and the captions say it is
         assert coverage == pytest.approx(COVERAGE_AT_3[SHORT_AT_3[case]], abs=0.015), f"{case}, n=3: {coverage:.3f}"

@@ -83,7 +83,8 @@ def test_not_reached_median_extent_and_never_reaching_runs():
 def test_all_censored_gives_the_horizon_with_no_spread():
     km = kaplan_meier([300, 300, 300], [False] * 3)
     assert km.restricted_mean_interval(300.0) == (300.0, 0.0, 300.0, 300.0)
-    assert km.table.ci_low.tolist() == [1.0] and km.table.ci_high.tolist() == [1.0]
+    # no event among 3 at risk: S(300) >= 0.025^(1/3), the exact binomial bound (the log-log band is [1, 1] there)
+    assert km.table.ci_low.tolist() == [pytest.approx(0.025 ** (1 / 3))] and km.table.ci_high.tolist() == [1.0]
 
 
 @pytest.mark.parametrize("time,reached,match", [
