@@ -46,3 +46,38 @@ def assert_png(fig: Figure, path: Path, min_bytes: int = 5_000) -> None:
 def has_point(vertices: np.ndarray, x: float, y: float) -> bool:
     """Whether ``(x, y)`` is (to rounding) one of the polygon ``vertices``."""
     return bool(np.any(np.isclose(vertices[:, 0], x) & np.isclose(vertices[:, 1], y)))
+
+
+#: A small world with spread-out speeds and on/off clients, for the run-level figures.
+RUN_WORLD = {
+    "heterogeneity": {
+        "compute": {"seconds_per_sample": {"dist": "lognormal", "median": 0.005, "sigma": 1.0}},
+        "availability": {"type": "onoff", "on_s": {"dist": "exponential", "mean": 8},
+                         "off_s": {"dist": "exponential", "mean": 2}},
+    },
+    "stop": {"sim_time_s": 12},
+    "eval": {"every_s": 1.0},
+}
+
+
+def close_all(figs: dict) -> None:
+    """Close every figure of a ``{name: Figure}`` dict."""
+    import matplotlib.pyplot as plt
+
+    for fig in figs.values():
+        plt.close(fig)
+
+
+def headline_inputs(times: dict, sigma: str, end_s: float = 100.0):
+    """A summary and evals for the headline: ``times[(algorithm, sigma)]`` = time to 0.7 per seed."""
+    import pandas as pd
+
+    summary, evals = [], []
+    for (alg, value), per_seed in times.items():
+        for seed, t in enumerate(per_seed):
+            run_id = f"{alg}-{value}-{seed}"
+            summary.append({"run_id": run_id, "algorithm.type": alg, sigma: value, "seed": seed,
+                            "status": "complete", "time_to_0.7_s": t, "sim_end_s": end_s})
+            evals.append(pd.DataFrame({"run_id": run_id, "sim_time_s": np.arange(0, end_s + 1, 10.0),
+                                       "test_accuracy": np.linspace(0.1, 0.9, 11)}))
+    return pd.DataFrame(summary), pd.concat(evals, ignore_index=True)

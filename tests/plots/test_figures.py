@@ -12,24 +12,11 @@ from simfl.plots import run_figures, sweep_figures
 from simfl.results import survival_table, with_censoring_times
 from simfl.results.tables import busy_intervals
 from tests.conftest import dry_run
-from tests.plots.helpers import assert_png, by_gid, legend_texts
+from tests.plots.helpers import RUN_WORLD, assert_png, by_gid, legend_texts
+from tests.plots.helpers import close_all as _close
 
 SIGMA = "heterogeneity.compute.seconds_per_sample.sigma"
-WORLD = {
-    "data": {"num_clients": 12},
-    "heterogeneity": {
-        "compute": {"seconds_per_sample": {"dist": "lognormal", "median": 0.005, "sigma": 1.0}},
-        "availability": {"type": "onoff", "on_s": {"dist": "exponential", "mean": 8},
-                         "off_s": {"dist": "exponential", "mean": 2}},
-    },
-    "stop": {"sim_time_s": 12},
-    "eval": {"every_s": 1.0},
-}
-
-
-def _close(figs):
-    for fig in figs.values():
-        plt.close(fig)
+WORLD = {"data": {"num_clients": 12}, **RUN_WORLD}
 
 
 def test_run_figures_of_a_dry_run(tmp_path):

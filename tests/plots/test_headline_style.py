@@ -2,11 +2,11 @@
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 import pytest
 
 from simfl.plots import plot_headline
 from simfl.plots.style import PAPER_RC
+from tests.plots.helpers import headline_inputs
 
 NAN = np.nan
 SIGMA = "heterogeneity.compute.seconds_per_sample.sigma"
@@ -22,15 +22,7 @@ TIMES = {
 
 
 def _tables():
-    summary, evals = [], []
-    for (alg, sigma), times in TIMES.items():
-        for seed, t in enumerate(times):
-            run_id = f"{alg}-{sigma}-{seed}"
-            summary.append({"run_id": run_id, "algorithm.type": alg, SIGMA: sigma, "seed": seed,
-                            "status": "complete", "time_to_0.7_s": t, "sim_end_s": 100.0})
-            evals.append(pd.DataFrame({"run_id": run_id, "sim_time_s": np.arange(0, 101, 10.0),
-                                       "test_accuracy": np.linspace(0.1, 0.9, 11)}))
-    return pd.DataFrame(summary), pd.concat(evals, ignore_index=True)
+    return headline_inputs(TIMES, SIGMA)
 
 
 @pytest.fixture

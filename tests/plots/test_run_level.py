@@ -8,22 +8,9 @@ from matplotlib.colors import to_hex
 from simfl.plots import plot_client_timeline, run_figures
 from simfl.plots.style import method_style
 from tests.conftest import dry_run
+from tests.plots.helpers import RUN_WORLD as WORLD
+from tests.plots.helpers import close_all as _close
 from tests.plots.helpers import legend_texts
-
-WORLD = {
-    "heterogeneity": {
-        "compute": {"seconds_per_sample": {"dist": "lognormal", "median": 0.005, "sigma": 1.0}},
-        "availability": {"type": "onoff", "on_s": {"dist": "exponential", "mean": 8},
-                         "off_s": {"dist": "exponential", "mean": 2}},
-    },
-    "stop": {"sim_time_s": 12},
-    "eval": {"every_s": 1.0},
-}
-
-
-def _close(figs):
-    for fig in figs.values():
-        plt.close(fig)
 
 
 def test_one_run_is_drawn_in_its_methods_colour_and_called_this_run():
