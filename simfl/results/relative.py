@@ -20,34 +20,14 @@ from typing import Sequence
 
 import pandas as pd
 
+from simfl.results.paired import world_keys
+from simfl.results.summary import RelativeTarget, parse_target, swept_columns, target_column
+
 __all__ = ["RelativeTarget", "parse_target", "world_best", "absolute_targets"]
-
-_PREFIX = "rel"
-
-
-class RelativeTarget(float):
-    """A fraction of the best accuracy of the run's world (see the module docstring); ``f"{t:g}"``
-    is ``rel0.9``."""
-
-    def __format__(self, spec: str) -> str:
-        return _PREFIX + float.__format__(float(self), spec)
-
-    def __repr__(self) -> str:
-        return f"RelativeTarget({float(self)!r})"
-
-    def __str__(self) -> str:
-        return format(self, "g")
-
-
-def parse_target(text: str) -> float:
-    """``0.6`` -> 0.6, ``rel0.9`` -> ``RelativeTarget(0.9)`` (the part of a ``time_to_{t}_s`` column)."""
-    return RelativeTarget(float(text[len(_PREFIX):])) if text.startswith(_PREFIX) else float(text)
 
 
 def world_best(summary: pd.DataFrame, by: str) -> pd.Series:
     """Per run (the summary's index), the best accuracy a complete run of its world reached (NaN: none)."""
-    from simfl.results.paired import world_keys
-    from simfl.results.summary import swept_columns
 
     keys = world_keys(summary, by) if by in summary else [c for c in swept_columns(summary) if c != by]
     keys = [*keys, "seed"]
@@ -64,7 +44,6 @@ def absolute_targets(summary: pd.DataFrame, targets: Sequence[float], by: str) -
     Returns:
         One row per summary row (same index), one column per target (its ``time_to_{t}_s`` name).
     """
-    from simfl.results.summary import target_column
 
     out = {}
     best = world_best(summary, by) if any(isinstance(t, RelativeTarget) for t in targets) else None

@@ -36,6 +36,8 @@ from simfl.fingerprint import combined_fingerprint
 from simfl.results.targetrule import SUSTAINED, TargetRule, reached_index
 
 __all__ = [
+    "RelativeTarget",
+    "parse_target",
     "time_to_accuracy",
     "target_times",
     "wasted_compute_s",
@@ -48,6 +50,29 @@ __all__ = [
 ]
 
 
+_PREFIX = "rel"
+
+
+class RelativeTarget(float):
+    """A fraction of the best accuracy of the run's world (:mod:`simfl.results.relative`); ``f"{t:g}"``
+    is ``rel0.9``."""
+
+    def __format__(self, spec: str) -> str:
+        return _PREFIX + float.__format__(float(self), spec)
+
+    def __repr__(self) -> str:
+        return f"RelativeTarget({float(self)!r})"
+
+    def __str__(self) -> str:
+        return format(self, "g")
+
+
+def parse_target(text: str) -> float:
+    """``0.6`` -> 0.6, ``rel0.9`` -> ``RelativeTarget(0.9)`` (the part of a ``time_to_{t}_s`` column)."""
+    return RelativeTarget(float(text[len(_PREFIX):])) if text.startswith(_PREFIX) else float(text)
+
+
+
 def target_column(target: float) -> str:
     """``time_to_0.8_s`` for target 0.8."""
     return f"time_to_{target:g}_s"
@@ -55,9 +80,7 @@ def target_column(target: float) -> str:
 
 def target_values(summary: pd.DataFrame) -> list[float]:
     """The accuracy targets of a sweep summary, from its ``time_to_{t}_s`` columns (column order;
-    ``time_to_rel0.9_s`` gives a :class:`~simfl.results.relative.RelativeTarget`)."""
-    from simfl.results.relative import parse_target
-
+    ``time_to_rel0.9_s`` gives a :class:`RelativeTarget`)."""
     columns = [c for c in summary.columns if c.startswith("time_to_") and c.endswith("_s")]
     return [parse_target(c[len("time_to_"):-len("_s")]) for c in columns]
 
