@@ -292,13 +292,13 @@ def ratio_axis(axis) -> None:
     octaves = np.log2(hi / lo) if lo > 0 else math.inf
     if octaves <= 2 * _RATIO_OCTAVES:  # powers of 2, or of 4 in a wider view (0.0625, 0.25, 1, 4, ...)
         base = 2 if octaves <= _RATIO_OCTAVES else 4
-        axis.set_major_locator(LogLocator(base=base, subs=(1.0,), numticks=_RATIO_OCTAVES + 2))
+        axis.set_major_locator(LogLocator(base=base, subs=(1.0,), numticks=_RATIO_OCTAVES + 3))
         axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         axis.set_minor_formatter(NullFormatter())
 
 
-#: Widest view (in octaves) whose ratio ticks are the powers of 2.
-_RATIO_OCTAVES = 10
+#: Widest view (in octaves) whose ratio ticks are the powers of 2 (at most 7 ticks).
+_RATIO_OCTAVES = 6
 
 
 def dodge(i: int, n: int, span: float) -> float:

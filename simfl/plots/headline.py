@@ -6,7 +6,7 @@ a. Per seed (one seed = one world, faced by every method), the reference method'
    the target over each other method's, on a log axis with a line at 1. A seed where only one
    of the two reached the target is an arrow from the bound its runs give (↑ the true ratio is
    higher: only the other method reached it; ↓ lower: only the reference did); a seed where
-   neither did carries no information and is not drawn: the count ``k/n`` under each estimate
+   neither did carries no information and is not drawn: the count ``k/n`` under an estimate
    says how many seeds informed it. The large marker is the time ratio estimated with the bounds
    kept (a log-normal AFT fit of the paired ratios) with its Student-t interval
    (:func:`~simfl.results.time_to_target.summarize_time_ratios`, the numbers ``simfl report`` prints),
@@ -154,7 +154,7 @@ def plot_headline(
     ratios, rsum = data["ratios"], data["ratio_summary"]
     reference = ratios["reference"].iloc[0] if len(ratios) else (reference or default_reference(summary[by]))
     ref_name = method_label(reference)
-    fig, (ax, bx) = panel_grid(2, ncols=2, panel=(3.7, 3.3), min_width=3.0)
+    fig, (ax, bx) = panel_grid(2, ncols=2, panel=(3.7, 4.3), min_width=3.0)  # room for the caption below
     xs = np.sort(pd.to_numeric(summary[x], errors="coerce").dropna().unique())
     span = 0.06 * (xs[-1] - xs[0]) if xs.size > 1 else 0.1
     others = [m for m in method_order(summary[by]) if m != reference]
@@ -175,7 +175,7 @@ def plot_headline(
             elif bound in ("lower", "upper"):
                 _draw_bound(ax, px, r, bound, style.color, f"{m}/{row[x]}/{row['seed']}")
         few |= _draw_estimates(ax, rsum[rsum[by] == m].sort_values(x), x, off + 0.18 * span, style,
-                               group_label(by, m), m)
+                               group_label(by, m), m, row=i)
     drawn = rsum[rsum["n_informative"] >= MIN_PAIRS] if len(rsum) else rsum
     shown = np.concatenate([ratios["ratio"].to_numpy(float) * _ARROW, ratios["ratio"].to_numpy(float) / _ARROW,
                             drawn["ci_low"].to_numpy(float) if len(drawn) else [],
@@ -226,8 +226,8 @@ def plot_headline(
         Line2D([], [], marker=r"$\downarrow$", color=NEUTRAL, markersize=8, linestyle="none",
                label=f"only {ref_name} reached it: ratio below this"),
     ]
-    note = (f"a: per seed, {ref_name}'s time to {target:g} accuracy ÷ the method's; k/n: seeds where some run "
-            f"reached it, of n (neither: no information); large markers: time ratio from a log-normal AFT fit "
+    note = (f"a: per seed, {ref_name}'s time to {target:g} accuracy ÷ the method's; k/n (where not all): seeds "
+            f"where some run reached it, of n (neither: no information); large markers: time ratio from a log-normal AFT fit "
             f"of the paired ratios with the bounds kept, {level:.0%} Student-t interval. "
             f"b: {interval_name('logit', level)}.{_trend_note(data['trend'], x, by)}")
     if few:
@@ -252,12 +252,15 @@ def _draw_bound(ax, px: float, r: float, bound: str, color, gid: str) -> None:
     ann.set_gid(f"arrow_{'up' if bound == 'lower' else 'down'}/{gid}")
 
 
-def _draw_estimates(ax, s: pd.DataFrame, x: str, offset: float, style, label: str, m) -> bool:
-    """One method's estimates with their intervals, unjoined, each with its ``k/n``; True if some lack an interval."""
+def _draw_estimates(ax, s: pd.DataFrame, x: str, offset: float, style, label: str, m, row: int = 0) -> bool:
+    """One method's estimates with their intervals, unjoined; ``k/n`` under those where some seeds told
+    nothing (the ``row``-th line from the bottom). True if some estimate lacks an interval."""
     if s.empty:
         return False
     for xi, k, n in zip(s[x].to_numpy(float) + offset, s["n_informative"], s["n_pairs"]):
-        ax.annotate(f"{k}/{n}", (xi, 0), xycoords=("data", "axes fraction"), xytext=(0, 2),
+        if k == n:
+            continue
+        ax.annotate(f"{k}/{n}", (xi, 0), xycoords=("data", "axes fraction"), xytext=(0, 2 + 9 * row),
                     textcoords="offset points", ha="center", va="bottom", fontsize=7, color=style.color,
                     gid=f"informative/{m}", annotation_clip=True, in_layout=False)
     s = s[s["estimate"].notna()]  # no estimate: nothing to draw (the seeds' bounds say what is known)

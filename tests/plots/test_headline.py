@@ -76,7 +76,7 @@ def test_per_seed_ratios_and_censoring_flags_equal_the_paired_table():
     for method in ("fedasync", "fedbuff"):
         texts = [t.get_text() for t in ax.texts if t.get_gid() == f"informative/{method}"]
         mine = table[table["algorithm.type"] == method].sort_values(SIGMA)
-        assert texts == [f"{k}/{n}" for k, n in zip(mine.n_informative, mine.n_pairs)]
+        assert texts == [f"{k}/{n}" for k, n in zip(mine.n_informative, mine.n_pairs) if k < n]  # where not all
     assert table.set_index([SIGMA, "algorithm.type"]).loc[(2.0, "fedbuff"), "n_informative"] == 3
     plt.close(fig)
 
@@ -122,7 +122,7 @@ def test_few_seeds_are_flagged():
     two = summary[summary["seed"] < 2]
     fig = plot_headline(two, evals, SIGMA, 0.7)
     assert "No interval below 3 informative seeds" in fig.legends[0].get_title().get_text().replace("\n", " ")
-    assert "2/2" in [t.get_text() for t in fig.axes[0].texts]
+    assert not [t for t in fig.axes[0].texts if "/" in t.get_text()]  # every seed informative: no k/n drawn
     for bars in fig.axes[0].containers:  # a t-interval on 2 log ratios is not drawn
         for seg in bars.lines[2][0].get_segments():
             assert len(seg) == 0 or seg[0][1] == pytest.approx(seg[1][1])
