@@ -290,7 +290,7 @@ def run(
         raise RunDirError(f"{checkpoint_file}: the checkpoint was written under another version of "
                           f"{describe_files(changed, fingerprints)}; rerun without --resume")
     observers = [*writers_from_config(config.tracking), *callbacks]  # a missing package fails here
-    tracking = CallbackObserver(observers) if observers else None
+    tracking = CallbackObserver(observers, config.tracking.timeout_s) if observers else None
     manifest: dict[str, Any] = {
         "status": "running",
         "seed": config.seed,
@@ -406,8 +406,10 @@ def run(
     if outcome.stop_reason == "no_progress":
         manifest["error"] = (f"simulated time stopped advancing at {outcome.sim_end_s:g} s (more than "
                              f"limits.events_per_instant = {config.limits.events_per_instant} events at one time)")
-    if tracking is not None and tracking.errors:
-        manifest["tracking_errors"] = list(tracking.errors)
+    if tracking is not None:
+        tracking.flush()  # at most tracking.timeout_s: a hung tracker is named, never waited for
+        if tracking.errors:
+            manifest["tracking_errors"] = list(tracking.errors)
     manifest["host_seconds"] = time.perf_counter() - started
     manifest["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     result.manifest = manifest

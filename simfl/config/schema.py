@@ -624,6 +624,12 @@ class TrackingConfig(Section):
         "sub-directory named by its run directory, else its run id (needs pip install 'simfl[tracking]')",
     )
     mlflow: MlflowTracking | None = Field(None, description="log each run to MLflow: {tracking_uri, experiment}; {} = defaults, null = off")
+    timeout_s: float = Field(
+        30.0, gt=0, le=3600,
+        description="trackers are told on their own threads, off the simulation's path; at the end of a run "
+        "it waits at most this long (seconds of wall-clock time) for them to catch up, then names a tracker "
+        "that did not in the manifest's tracking_errors and goes on without it",
+    )
 
 
 # ------------------------------------------------------------------------- root

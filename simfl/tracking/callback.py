@@ -16,7 +16,8 @@ Callbacks only observe: the run's tables are the same with or without them. A ca
 raises is reported by a :class:`~simfl.tracking.adapter.TrackingWarning`, told nothing more
 but ``on_run_end`` (so that it can close its files), and named in the manifest's
 ``tracking_errors`` (an error in ``on_run_end`` itself, after the manifest is final, only
-warns); the run and its tables carry on.
+warns); the run and its tables carry on. Each callback is told on its own thread, so a slow or
+hung one never holds up the simulation (:mod:`simfl.tracking.adapter`, ``tracking.timeout_s``).
 """
 
 from __future__ import annotations
