@@ -65,6 +65,7 @@ def engine_settings(config: Config, num_samples: np.ndarray) -> EngineSettings:
         stop_target_accuracy=config.stop.target_accuracy,
         eval_every_s=config.eval.every_s,
         eval_split=config.eval.split,
+        eval_divergence_factor=config.eval.divergence_factor,
         client_cooldown_s=config.algorithm.client_cooldown_s,
         egress_mbps=server.egress_mbps,
         ingress_mbps=server.ingress_mbps,

@@ -567,6 +567,12 @@ class EvalConfig(Section):
         "test_accuracy) | validation (the clients' validation rows, needs data.validation_fraction > 0; columns "
         "validation_loss, validation_accuracy; no row of the test set reaches the trainer: tuning trials run so)",
     )
+    divergence_factor: float | None = Field(
+        1000.0, gt=1, allow_inf_nan=False,
+        description="a run whose evaluated loss exceeds this multiple of the initial model's (the first "
+        "evaluation's) ends as diverged, as one with NaN or inf does, the reason in the manifest "
+        "(diverged_because); null = only NaN or inf",
+    )
 
 
 class RunConfig(Section):

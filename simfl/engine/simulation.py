@@ -57,6 +57,8 @@ class EngineSettings:
         eval_every_s: simulated seconds between evaluations (None: only at the end).
         eval_split: what the trainer evaluates on, ``test`` or ``validation``: the evals columns
             are ``{eval_split}_loss`` and ``{eval_split}_accuracy`` (what the trainer returns).
+        eval_divergence_factor: a loss above this multiple of the first evaluation's (the initial
+            model's) ends the run as diverged, as NaN does (None: only NaN or inf).
         client_cooldown_s: a client is not eligible until this long after its task ended.
         egress_mbps, ingress_mbps: the server's shared links (inf: unlimited).
         aggregation_s_per_update: server time to aggregate one update (0: none).
@@ -73,6 +75,7 @@ class EngineSettings:
     stop_target_accuracy: float | None = None
     eval_every_s: float | None = None
     eval_split: str = "test"
+    eval_divergence_factor: float | None = None
     client_cooldown_s: float = 0.0
     egress_mbps: float = math.inf
     ingress_mbps: float = math.inf
@@ -649,14 +652,24 @@ class Simulation:
             **metrics,
         }
         self._evals.append(row)
-        if self.trainer is not None and not math.isfinite(loss):
-            self._diverged(f"the {split} loss is {loss}")
+        if self.trainer is not None:
+            self._check_loss(loss, split)
         if self._on_evaluated is not None:
             for hook in self._on_evaluated:
                 hook(self, row)
         target = self.settings.stop_target_accuracy
         if target is not None and accuracy >= target and self.stop_reason is None:
             self.stop_reason = "target_accuracy"
+
+    def _check_loss(self, loss: float, split: str) -> None:
+        """NaN or inf, or a loss beyond ``eval_divergence_factor`` × the first evaluation's: diverged."""
+        if not math.isfinite(loss):
+            self._diverged(f"the {split} loss is {loss}")
+            return
+        factor, first = self.settings.eval_divergence_factor, self._evals[0][f"{split}_loss"]
+        if factor is not None and math.isfinite(first) and first > 0 and loss > factor * first:
+            self._diverged(f"the {split} loss {loss:.4g} exceeds {factor:g} × the initial model's {first:.4g} "
+                           "(eval.divergence_factor)")
 
     def _diverged(self, what: str) -> None:
         """NaN or inf in the model: the run ends after the current event (stop reason ``diverged``);

@@ -72,7 +72,9 @@ DIVERGING = {"model": {"type": "mlp"}, "train": {"enabled": True, "lr": 1e6}, "s
 
 
 def test_divergence_ends_the_run_as_diverged_and_keeps_the_tables(tmp_path):
-    config = simfl.config_from_dict({**DIVERGING, "data": {"num_clients": 10}})
+    # the NaN/inf path (the loss factor, tests/engine/test_loss_explosion.py, would stop it sooner)
+    config = simfl.config_from_dict({**DIVERGING, "data": {"num_clients": 10},
+                                     "eval": {**DIVERGING.get("eval", {}), "divergence_factor": None}})
     res = simfl.run(config, out=tmp_path / "run", progress=False)
     assert res.status == "diverged" and res.stop_reason == "diverged"
     m = json.loads((tmp_path / "run" / "manifest.json").read_text())
