@@ -233,8 +233,24 @@ def _load(args):
 
     overrides = list(args.overrides)
     if getattr(args, "dry_run", False):
+        _check_enabled(args.config, overrides)  # the override below would hide a bad value
         overrides.append("train.enabled=false")
     return load_config(args.config, overrides)
+
+
+def _check_enabled(path, overrides: list[str]) -> None:
+    """``train.enabled`` as the file and ``--set`` give it must be true or false, before ``--dry-run`` replaces it."""
+    from simfl.config.load import parse_override, read_yaml
+
+    raw = read_yaml(path) if path else {}
+    value = raw.get("train", {}).get("enabled", False) if isinstance(raw, dict) and isinstance(raw.get("train"), dict) \
+        else False
+    for text in overrides:
+        key, new = parse_override(text)
+        value = new if key == "train.enabled" else value
+    if not isinstance(value, bool):
+        raise SimflError(f"train.enabled: {value!r} is not true or false (--dry-run sets it to false only in a "
+                         "valid config)")
 
 
 def _cmd_validate(args) -> int:

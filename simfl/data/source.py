@@ -115,6 +115,8 @@ def _finite(origin: str, name: str, x: np.ndarray) -> None:
 
 
 def _labels(origin: str, name: str, y, n: int, x_name: str) -> np.ndarray:
+    if isinstance(y, (list, tuple)) and any(isinstance(v, (bool, np.bool_)) for v in y):
+        raise DataError(f"{origin}: {name} holds true/false, not integer class labels (0, 1, ...)")
     y = np.asarray(y)
     if y.ndim != 1:
         raise DataError(f"{origin}: {name} must be one label per row (1-D), got shape {y.shape}")
@@ -207,11 +209,11 @@ def make_source(
                 order = np.argsort(pos, kind="stable")
                 x_test, y_test = x_test[order], y_test[order]
                 test_offsets = _offsets(np.bincount(pos, minlength=len(clients)))
-            elif known.any():
+            else:  # a shared test set has no client_id_test at all: ids that match no client are a mistake
                 stranger = tids[int(np.argmin(known))].item()
                 raise DataError(
-                    f"{origin}: test client {stranger!r} has no training rows; a test set's client ids must all be "
-                    "training clients (split by client) or none of them (a shared test set)"
+                    f"{origin}: test client {stranger!r} has no training rows; every id in client_id_test must be "
+                    "a training client (leave client_id_test out for a test set shared by all clients)"
                 )
 
     top = int(max(y.max(), y_test.max() if y_test is not None and len(y_test) else 0))

@@ -170,10 +170,41 @@ def resolve_style(style: str) -> Any:
     """
     if style == "paper":
         return PAPER_RC
-    if style == "default" or style in plt.style.available or Path(style).is_file():
+    if Path(style).is_file():
+        _check_style_file(style)
+        return style
+    if style == "default" or style in plt.style.available:
         return style
     raise ValueError(f"unknown style {style!r}: use paper, default, a .mplstyle file or one of "
                      f"{', '.join(sorted(plt.style.available))}")
+
+
+def _check_style_file(path: str) -> None:
+    """Raise ValueError naming the first line matplotlib would skip in a style file (it only logs them)."""
+    import logging
+
+    import matplotlib
+
+    class _Keep(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.WARNING)
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    keep, logger = _Keep(), logging.getLogger("matplotlib")
+    logger.addHandler(keep)
+    propagate, logger.propagate = logger.propagate, False  # the user sees the one-line error, not the log
+    try:
+        matplotlib.rc_params_from_file(path, use_default_template=False)
+    except (UnicodeDecodeError, OSError) as exc:
+        raise ValueError(f"{path}: not a readable matplotlib style file ({exc})") from None
+    finally:
+        logger.removeHandler(keep)
+        logger.propagate = propagate
+    if keep.messages:
+        raise ValueError(f"{path}: not a matplotlib style file: {keep.messages[0].splitlines()[0]}")
 
 
 @contextmanager

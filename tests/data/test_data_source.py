@@ -20,7 +20,7 @@ def test_clients_are_sorted_ids_rows_keep_their_order(ids, test_ids):
     known = np.isin(test_ids, ids)
     tids = np.array(test_ids, dtype=int)
     xt = 100 + np.arange(len(tids), dtype=float)[:, None]
-    if len(tids) and known.any() and not known.all():
+    if len(tids) and not known.all():  # some or all ids name no training client: refused, never ignored
         with pytest.raises(DataError, match="has no training rows"):
             make_source("t", x, y, ids, xt, np.zeros(len(tids), int), tids)
         return
@@ -35,7 +35,7 @@ def test_clients_are_sorted_ids_rows_keep_their_order(ids, test_ids):
             trows = src.x_test[src.test_offsets[k] : src.test_offsets[k + 1], 0] - 100
             np.testing.assert_array_equal(trows, np.flatnonzero(tids == cid))
     if len(tids):
-        assert (src.test_offsets is None) == (not known.any())  # ids of no training client: a shared test set
+        assert src.test_offsets is not None  # every test id is a training client's
 
 
 def test_dtypes_and_info():
@@ -57,3 +57,12 @@ def test_dtypes_and_info():
         make_source("t", np.array([[0.0], [np.inf]]), [0, 1])
     with pytest.raises(DataError, match="x row 1 holds 1e\\+300, beyond float32.s range"):
         make_source("t", np.array([[0.0], [1e300]]), [0, 1])  # finite in float64, not in float32
+
+
+def test_boolean_labels_and_strange_test_clients_are_refused():
+    """LEAF's JSON true/false among the labels, and a client_id_test that names no training client."""
+    x = np.zeros((3, 1))
+    with pytest.raises(DataError, match="y holds true/false, not integer class labels"):
+        make_source("t", x, [0, 1, True], None)
+    with pytest.raises(DataError, match="test client 9 has no training rows"):
+        make_source("t", x, [0, 1, 0], np.array([1, 1, 2]), np.zeros((2, 1)), np.zeros(2, int), np.array([9, 9]))
