@@ -283,3 +283,37 @@ def test_a_killed_sweep_leaves_no_lock_behind(tmp_path):
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert (pd.read_parquet(out / "summary.parquet").status == "complete").all()
+
+
+# ------------------------------------------------------------------ issue 21: sweeps, partition and plot
+def test_replace_sweep_never_makes_a_run_directory_a_sweeps(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(CONFIG)
+    run_dir = tmp_path / "run"
+    assert main(["run", str(cfg), "--out", str(run_dir)]) == 0
+    capsys.readouterr()
+    before = snapshot(run_dir)
+    path = _sweep(tmp_path / "exp")
+    for flags in ([], ["--replace-sweep"]):
+        assert main(["sweep", str(path), "--out", str(run_dir), "--workers", "1", *flags]) == 2
+        line = one_line(capsys)
+        assert f"--out {run_dir}: is a simfl run directory, not a sweep's" in line, line
+    assert snapshot(run_dir) == before and not (run_dir / LOCK_FILE).exists()
+
+
+@pytest.mark.parametrize("what", ["summary", "another sweep"])
+def test_a_refused_sweep_leaves_no_lock_file(tmp_path, capsys, what):
+    out = tmp_path / "mine"
+    if what == "summary":
+        out.mkdir()
+        pd.DataFrame({"x": [1]}).to_parquet(out / "summary.parquet")
+    else:
+        assert main(["sweep", str(_sweep(tmp_path / "a")), "--out", str(out), "--workers", "1"]) == 0
+        (out / LOCK_FILE).unlink()  # as if a user copied the results folder without it
+        capsys.readouterr()
+    before = snapshot(out)
+    other = _sweep(tmp_path / "b", SWEEP.replace("seeds: 2", "seeds: 3"))
+    assert main(["sweep", str(other), "--out", str(out), "--workers", "1"]) == 2
+    line = one_line(capsys)
+    assert ("simfl did not write" if what == "summary" else "holds another sweep") in line, line
+    assert snapshot(out) == before and not (out / LOCK_FILE).exists()
