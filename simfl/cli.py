@@ -31,6 +31,8 @@ EXIT_DIVERGED = 3
 #: from there so that the command line starts without matplotlib).
 PLOT_FORMATS = ("png", "pdf", "svg")
 EXIT_INTERRUPTED = 130
+#: ``simfl plot --dpi`` bounds (a figure at 10^5 dpi would need terabytes of memory).
+DPI_RANGE = (10, 2400)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -124,12 +126,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     p_plot.add_argument("dir", help="a run directory, a sweep directory, or a label-count table (.parquet) of simfl partition")
     p_plot.add_argument("--out", help="folder for the figure files (default: DIR/plots)")
+    p_plot.add_argument("--replace", action="store_true",
+                        help="allow replacing files in --out that simfl did not write (without it, only figures "
+                             "simfl wrote there, as recorded in its .simfl-figures.json, are replaced)")
     p_plot.add_argument("--by", default="algorithm.type",
                         help="sweep: swept key that gives one colour per value (default: algorithm.type)")
     p_plot.add_argument("--reference", help="sweep: value of --by the others are compared with (default: fedavg, "
                                             "else the first)")
     p_plot.add_argument("--format", dest="fmt", choices=PLOT_FORMATS, default="png", help="file format (default: png)")
-    p_plot.add_argument("--dpi", type=_positive_int, default=200, help="resolution of PNG files (default: 200)")
+    p_plot.add_argument("--dpi", type=_dpi, default=200,
+                        help=f"resolution of PNG files, {DPI_RANGE[0]} to {DPI_RANGE[1]} (default: 200)")
     p_plot.add_argument("--size", choices=("column", "text"),
                         help="figures as wide as a journal column (3.3 in) or the full text (6.75 in), "
                              "ticks at 7 pt or more (default: each figure's own size)")
@@ -158,6 +164,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_config_args(p_part)
     p_part.add_argument("--out", metavar="FILE.parquet", help="write the label counts to this parquet file")
+    p_part.add_argument("--replace", action="store_true",
+                        help="allow --out to replace a file simfl did not write (without it, only a label-count "
+                             "table simfl wrote is replaced)")
     p_part.set_defaults(func=_cmd_partition)
     return parser
 
@@ -209,6 +218,17 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _dpi(text: str) -> int:
+    lo, hi = DPI_RANGE
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer from {lo} to {hi}, got {text!r}") from None
+    if not lo <= value <= hi:
+        raise argparse.ArgumentTypeError(f"expected an integer from {lo} to {hi}, got {value}")
     return value
 
 
@@ -360,8 +380,6 @@ def _cmd_plot(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a window
-    import matplotlib.pyplot as plt
-
     from simfl.plots import run_figures, sweep_figures
     from simfl.plots.labels import label_context, sweep_axis_labels
     from simfl.plots.style import resolve_style, size_context, style_context
@@ -380,6 +398,8 @@ def _cmd_plot(args) -> int:
         resolve_style(args.style)
     except ValueError as exc:
         raise SimflError(f"--style {args.style}: {exc}") from None
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise SimflError(f"--out {args.out}: exists and is not a folder; give a folder for the figure files")
     # a swept distribution parameter's axis says what the sweep held fixed (read from its manifest)
     with style_context(args.style), size_context(args.size), \
             label_context(labels, defaults=sweep_axis_labels(args.dir)):
@@ -419,13 +439,30 @@ def _cmd_plot(args) -> int:
         else:
             raise SimflError(f"{d}: neither a sweep directory (summary.parquet) nor a run directory (manifest.json)")
         out = Path(args.out) if args.out else (d.parent if d.is_file() else d / "plots")
+        _write_figures(figures, out, args, own_folder=not args.out and not d.is_file())
+    return 0
+
+
+def _write_figures(figures: dict, out: Path, args, own_folder: bool) -> None:
+    """Save ``figures`` in ``out``, replacing only figures simfl wrote there unless ``--replace``."""
+    import matplotlib.pyplot as plt
+
+    from simfl.userfiles import check_figures_replaceable, record_figures
+
+    paths = {name: out / f"{name}.{args.fmt}" for name in figures}
+    if not args.replace:
+        check_figures_replaceable(out, [p.name for p in paths.values()], own_folder)
+    try:
         out.mkdir(parents=True, exist_ok=True)
         for name, fig in figures.items():
-            path = out / f"{name}.{args.fmt}"
-            fig.savefig(path, dpi=args.dpi)
+            fig.savefig(paths[name], dpi=args.dpi)
             plt.close(fig)
-            print(path)
-    return 0
+            print(paths[name])
+    except OSError as exc:
+        raise SimflError(f"--out {out}: cannot write the figures ({exc.strerror or exc})") from None
+    finally:
+        plt.close("all")
+    record_figures(out, [p for p in paths.values() if p.is_file()])
 
 
 def _partition_figure(config) -> dict:
@@ -457,8 +494,9 @@ def _cmd_partition(args) -> int:
     counts = label_counts(config)
     print(f"{args.config}: {config.data.dataset}, partition {config.data.partition}: {summarize_label_counts(counts)}")
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        counts.to_parquet(out, index=False)
+        from simfl.userfiles import write_simfl_parquet
+
+        write_simfl_parquet(counts, out, "simfl label counts", replace=args.replace)
         print(f"label counts: {out}")
     return 0
 

@@ -42,7 +42,7 @@ from simfl.results.cells import cell_value, one_kind
 from simfl.results.rundir import read_manifest, read_parquet_file
 from simfl.results.summary import summarize_tables, target_column
 from simfl.results.targetrule import FIRST, SUSTAINED, TargetRule
-from simfl.sweepdir import claim_sweep_dir, sweep_fingerprint, sweep_lock
+from simfl.sweepdir import check_sweep_dir, claim_sweep_dir, sweep_fingerprint, sweep_lock
 from simfl.workers import Job, SweepIncomplete, Workers, execute_run
 
 __all__ = ["SweepOutcome", "SweepIncomplete", "SweepPlan", "run_sweep", "plan_sweep", "execute_run", "read_summary",
@@ -248,13 +248,15 @@ def run_sweep(
     except OSError as exc:
         raise RunDirError(f"--out {out}: cannot create directory ({exc.strerror or exc})") from None
     record = _record(spec, plan.base, dry_run, plan.horizon)
+    points = [(p.run_id, p.point) for p in runs]
+    if spec.tune is not None:  # the runs' ids depend on the tuning: the protocol is part of the sweep
+        points.append(("tune", record["tune"]))
+    if spec.target_rule != FIRST:  # part of what the summary means; first hashes as before rules existed
+        points.append(("target_rule", record["target_rule"]))
+    fingerprint, run_ids = sweep_fingerprint(points, spec.targets), [p.run_id for p in runs]
+    check_sweep_dir(out, fingerprint, run_ids, replace_sweep)  # refused before the lock: no lock file left behind
     with sweep_lock(out):
-        points = [(p.run_id, p.point) for p in runs]
-        if spec.tune is not None:  # the runs' ids depend on the tuning: the protocol is part of the sweep
-            points.append(("tune", record["tune"]))
-        if spec.target_rule != FIRST:  # part of what the summary means; first hashes as before rules existed
-            points.append(("target_rule", record["target_rule"]))
-        claim_sweep_dir(out, record, sweep_fingerprint(points, spec.targets), [p.run_id for p in runs], replace_sweep)
+        claim_sweep_dir(out, record, fingerprint, run_ids, replace_sweep)
         (out / RUNS).mkdir(exist_ok=True)
         with Workers(workers, scheduler) as pool:
             if spec.tune is None:

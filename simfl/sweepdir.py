@@ -18,9 +18,11 @@ A sweep directory ``DIR`` holds only names simfl writes:
 * ``DIR/.simfl-sweep.lock`` — held (an OS file lock, ``flock``) by the one process running the
   sweep; a second ``simfl sweep`` on the same folder is refused at once. The operating system
   releases the lock when its process dies, however it dies, so a killed sweep never blocks the
-  next one.
+  next one. It is taken only after a read-only check (:func:`check_sweep_dir`) accepted the
+  folder, so a refused sweep leaves no lock file behind.
 
-Other files in ``DIR`` (e.g. the sweep file itself when ``DIR`` is its folder) are never
+A simfl run directory (``manifest.json`` of ``kind: simfl run``) is never made a sweep directory,
+``--replace-sweep`` or not. Other files in ``DIR`` (e.g. the sweep file itself when ``DIR`` is its folder) are never
 written, replaced or removed. A folder that holds a ``summary.parquet``, a ``runs`` or a ``tuning``
 folder without a sweep manifest is refused, unless it is a sweep directory written by an older simfl
 (a ``sweep.yaml`` record and a summary with ``run_id`` and ``status`` columns), which is adopted
@@ -41,8 +43,8 @@ import yaml
 
 from simfl.errors import RunDirError
 
-__all__ = ["SWEEP_MANIFEST", "SWEEP_KIND", "LOCK_FILE", "sweep_fingerprint", "sweep_lock", "claim_sweep_dir",
-           "read_sweep_manifest"]
+__all__ = ["SWEEP_MANIFEST", "SWEEP_KIND", "LOCK_FILE", "sweep_fingerprint", "sweep_lock", "check_sweep_dir",
+           "claim_sweep_dir", "read_sweep_manifest"]
 
 SWEEP_MANIFEST = "sweep_manifest.json"
 #: ``kind`` of a sweep manifest.
@@ -130,6 +132,68 @@ def _legacy_run_ids(path: Path) -> set[str] | None:
     return set(map(str, summary["run_id"]))
 
 
+def check_sweep_dir(path: Path, fingerprint: str, run_ids: Sequence[str], replace: bool = False) -> bool:
+    """Whether ``path`` may become this sweep's directory; nothing is written (not even the lock).
+
+    :func:`simfl.sweep.run_sweep` calls it before taking :func:`sweep_lock`, so that a refused
+    sweep leaves no ``.simfl-sweep.lock`` in a folder that is not a sweep's; :func:`claim_sweep_dir`
+    calls it again under the lock.
+
+    Returns:
+        True when ``path`` already holds this very sweep (same fingerprint).
+
+    Raises:
+        RunDirError: ``path`` is a simfl run directory (never made a sweep's, even with
+            ``replace``), holds another sweep (and not ``replace``), or files simfl did not write.
+    """
+    from simfl.results.rundir import is_run_dir
+
+    if is_run_dir(path):
+        raise RunDirError(f"--out {path}: is a simfl run directory, not a sweep's (--replace-sweep replaces only "
+                          "another sweep); choose another --out")
+    manifest = read_sweep_manifest(path)
+    if manifest is None and (path / SWEEP_MANIFEST).exists():
+        raise RunDirError(f"--out {path}: {SWEEP_MANIFEST} is not a simfl sweep manifest; choose another --out")
+    if manifest is not None:
+        if manifest.get("fingerprint") == fingerprint:
+            return True
+        if not replace:
+            theirs = set(manifest.get("runs") or ())
+            what = (f"another sweep ({manifest.get('name')!r}: {len(theirs)} runs, "
+                    f"{len(theirs & set(run_ids))} of them in this sweep)")
+            if theirs == set(run_ids):  # e.g. a folder written before target rules: its summary used first crossings
+                what = ("this sweep's runs under other targets, target rule or tuning (a folder written before simfl "
+                        "had target rules is resumed with target_rule: first)")
+            raise RunDirError(
+                f"--out {path}: holds {what}; pass --replace-sweep to make it this sweep's "
+                "folder (its summary is rewritten; run directories are kept and reused), or choose another --out"
+            )
+        return False
+    _check_unclaimed(path, run_ids, replace)
+    return False
+
+
+def _check_unclaimed(path: Path, run_ids: Sequence[str], replace: bool) -> None:
+    """Refuse a folder without a sweep manifest that holds sweep names simfl did not write."""
+    summary, runs, tuning = path / _SUMMARY, path / _RUNS, path / _TUNING
+    if tuning.exists():
+        raise RunDirError(f"--out {path}: holds {_TUNING}/ that simfl did not write (no {SWEEP_MANIFEST}); "
+                          "choose another --out")
+    if summary.exists() or (runs.exists() and any(runs.iterdir())):
+        legacy = _legacy_run_ids(path)
+        if legacy is None:
+            found = " and ".join(n for n, p in ((_SUMMARY, summary), (f"{_RUNS}/", runs)) if p.exists())
+            raise RunDirError(
+                f"--out {path}: holds {found} that simfl did not write (no {SWEEP_MANIFEST}); "
+                "choose another --out"
+            )
+        if legacy != set(run_ids) and not replace:
+            raise RunDirError(
+                f"--out {path}: holds another sweep ({len(legacy)} runs, {len(legacy & set(run_ids))} of them in "
+                "this sweep); pass --replace-sweep to make it this sweep's folder, or choose another --out"
+            )
+
+
 def claim_sweep_dir(path: Path, record: dict[str, Any], fingerprint: str, run_ids: Sequence[str],
                     replace: bool = False) -> None:
     """Make ``path`` this sweep's directory (call while holding :func:`sweep_lock`).
@@ -142,43 +206,10 @@ def claim_sweep_dir(path: Path, record: dict[str, Any], fingerprint: str, run_id
         replace: allow ``path`` to hold another sweep until now.
 
     Raises:
-        RunDirError: ``path`` holds another sweep (and not ``replace``), or files simfl did not write.
+        RunDirError: see :func:`check_sweep_dir`.
     """
-    manifest = read_sweep_manifest(path)
-    if manifest is None and (path / SWEEP_MANIFEST).exists():
-        raise RunDirError(f"--out {path}: {SWEEP_MANIFEST} is not a simfl sweep manifest; choose another --out")
-    if manifest is not None:
-        if manifest.get("fingerprint") == fingerprint:
-            return
-        if not replace:
-            theirs = set(manifest.get("runs") or ())
-            what = (f"another sweep ({manifest.get('name')!r}: {len(theirs)} runs, "
-                    f"{len(theirs & set(run_ids))} of them in this sweep)")
-            if theirs == set(run_ids):  # e.g. a folder written before target rules: its summary used first crossings
-                what = ("this sweep's runs under other targets, target rule or tuning (a folder written before simfl "
-                        "had target rules is resumed with target_rule: first)")
-            raise RunDirError(
-                f"--out {path}: holds {what}; pass --replace-sweep to make it this sweep's "
-                "folder (its summary is rewritten; run directories are kept and reused), or choose another --out"
-            )
-    else:
-        summary, runs, tuning = path / _SUMMARY, path / _RUNS, path / _TUNING
-        if tuning.exists():
-            raise RunDirError(f"--out {path}: holds {_TUNING}/ that simfl did not write (no {SWEEP_MANIFEST}); "
-                              "choose another --out")
-        if summary.exists() or (runs.exists() and any(runs.iterdir())):
-            legacy = _legacy_run_ids(path)
-            if legacy is None:
-                found = " and ".join(n for n, p in ((_SUMMARY, summary), (f"{_RUNS}/", runs)) if p.exists())
-                raise RunDirError(
-                    f"--out {path}: holds {found} that simfl did not write (no {SWEEP_MANIFEST}); "
-                    "choose another --out"
-                )
-            if legacy != set(run_ids) and not replace:
-                raise RunDirError(
-                    f"--out {path}: holds another sweep ({len(legacy)} runs, {len(legacy & set(run_ids))} of them in "
-                    "this sweep); pass --replace-sweep to make it this sweep's folder, or choose another --out"
-                )
+    if check_sweep_dir(path, fingerprint, run_ids, replace):
+        return
     from simfl.results.rundir import versions
 
     new = {

@@ -283,3 +283,129 @@ def test_a_killed_sweep_leaves_no_lock_behind(tmp_path):
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert (pd.read_parquet(out / "summary.parquet").status == "complete").all()
+
+
+# ------------------------------------------------------------------ issue 21: sweeps, partition and plot
+def test_replace_sweep_never_makes_a_run_directory_a_sweeps(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(CONFIG)
+    run_dir = tmp_path / "run"
+    assert main(["run", str(cfg), "--out", str(run_dir)]) == 0
+    capsys.readouterr()
+    before = snapshot(run_dir)
+    path = _sweep(tmp_path / "exp")
+    for flags in ([], ["--replace-sweep"]):
+        assert main(["sweep", str(path), "--out", str(run_dir), "--workers", "1", *flags]) == 2
+        line = one_line(capsys)
+        assert f"--out {run_dir}: is a simfl run directory, not a sweep's" in line, line
+    assert snapshot(run_dir) == before and not (run_dir / LOCK_FILE).exists()
+
+
+@pytest.mark.parametrize("what", ["summary", "another sweep"])
+def test_a_refused_sweep_leaves_no_lock_file(tmp_path, capsys, what):
+    out = tmp_path / "mine"
+    if what == "summary":
+        out.mkdir()
+        pd.DataFrame({"x": [1]}).to_parquet(out / "summary.parquet")
+    else:
+        assert main(["sweep", str(_sweep(tmp_path / "a")), "--out", str(out), "--workers", "1"]) == 0
+        (out / LOCK_FILE).unlink()  # as if a user copied the results folder without it
+        capsys.readouterr()
+    before = snapshot(out)
+    other = _sweep(tmp_path / "b", SWEEP.replace("seeds: 2", "seeds: 3"))
+    assert main(["sweep", str(other), "--out", str(out), "--workers", "1"]) == 2
+    line = one_line(capsys)
+    assert ("simfl did not write" if what == "summary" else "holds another sweep") in line, line
+    assert snapshot(out) == before and not (out / LOCK_FILE).exists()
+
+
+PARTITION = ("seed: 7\ndata: {dataset: digits, partition: dirichlet, dirichlet_alpha: 0.5, num_clients: 6}\n"
+             "model: {type: logreg}\nalgorithm: {concurrency: 2}\n")
+
+
+@pytest.mark.parametrize("theirs", [b"my own table", "parquet"])
+def test_partition_never_replaces_a_users_file(tmp_path, capsys, theirs):
+    cfg = tmp_path / "part.yaml"
+    cfg.write_text(PARTITION)
+    out = tmp_path / "u.parquet"
+    if theirs == "parquet":  # a real parquet file, even with simfl's column names, is the user's
+        pd.DataFrame({"client_id": [0], "label": [1], "count": [5]}).to_parquet(out, index=False)
+    else:
+        out.write_bytes(theirs)
+    before = out.read_bytes()
+    assert main(["partition", str(cfg), "--out", str(out)]) == 2
+    line = one_line(capsys)
+    assert line == (f"simfl partition: error: --out {out}: exists and simfl did not write it (no simfl label counts "
+                     "mark); pass --replace to replace it, or choose another --out"), line
+    assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["part.yaml", "u.parquet"]
+    assert main(["partition", str(cfg), "--out", str(out), "--replace"]) == 0  # asked
+    assert len(pd.read_parquet(out)) > 0
+
+
+def test_partition_replaces_a_table_it_wrote(tmp_path, capsys):
+    cfg = tmp_path / "part.yaml"
+    cfg.write_text(PARTITION)
+    out = tmp_path / "u.parquet"
+    assert main(["partition", str(cfg), "--out", str(out)]) == 0
+    assert main(["partition", str(cfg), "--out", str(out), "--set", "data.num_clients=4"]) == 0
+    assert set(pd.read_parquet(out).client_id) == {0, 1, 2, 3}
+    capsys.readouterr()
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(CONFIG)
+    out = tmp_path / "run"
+    assert main(["run", str(cfg), "--out", str(out)]) == 0
+    return out
+
+
+def test_plot_never_replaces_a_users_file(run_dir, tmp_path, capsys):
+    figs = tmp_path / "figs"
+    figs.mkdir()
+    (figs / "convergence.png").write_bytes(b"my own figure")  # a name simfl's run figures use
+    (figs / "keep.txt").write_text("notes\n")
+    capsys.readouterr()
+    before = snapshot(figs)
+    assert main(["plot", str(run_dir), "--out", str(figs)]) == 2
+    line = one_line(capsys)
+    assert line.startswith(f"simfl plot: error: --out {figs}: convergence.png") and "simfl did not write it" in line, line
+    assert "pass --replace" in line and snapshot(figs) == before
+
+
+def test_plot_replaces_only_the_figures_it_wrote(run_dir, tmp_path, capsys):
+    figs = tmp_path / "figs"
+    assert main(["plot", str(run_dir), "--out", str(figs)]) == 0
+    written = sorted(p.name for p in figs.glob("*.png"))
+    assert "convergence.png" in written
+    assert main(["plot", str(run_dir), "--out", str(figs)]) == 0  # its own figures: replaced
+    (figs / "convergence.png").write_bytes(b"edited by hand")  # now the user's
+    capsys.readouterr()
+    assert main(["plot", str(run_dir), "--out", str(figs)]) == 2
+    assert "convergence.png exists and simfl did not write it" in one_line(capsys)
+    assert (figs / "convergence.png").read_bytes() == b"edited by hand"
+    assert main(["plot", str(run_dir), "--out", str(figs), "--replace"]) == 0
+    assert (figs / "convergence.png").read_bytes() != b"edited by hand"
+    # the default folder DIR/plots is simfl's: rerunning replaces its figures
+    assert main(["plot", str(run_dir)]) == 0 and main(["plot", str(run_dir)]) == 0
+
+
+def test_plot_out_an_existing_file_is_one_line(run_dir, tmp_path, capsys):
+    mine = tmp_path / "mine.txt"
+    mine.write_text("not a folder\n")
+    capsys.readouterr()
+    assert main(["plot", str(run_dir), "--out", str(mine)]) == 2
+    assert one_line(capsys) == (f"simfl plot: error: --out {mine}: exists and is not a folder; "
+                                "give a folder for the figure files")
+    assert mine.read_text() == "not a folder\n"
+
+
+@pytest.mark.parametrize("dpi", ["100000", "0", "9"])
+def test_plot_dpi_is_bounded(run_dir, capsys, dpi):
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["plot", str(run_dir), "--dpi", dpi])
+    assert exc.value.code == 2
+    assert f"argument --dpi: expected an integer from 10 to 2400, got {dpi}" in one_line(capsys)
+    assert not (run_dir / "plots").exists()
