@@ -53,6 +53,29 @@ def load_arrays(
     return make_source(str(p), **arrays, input_dtype=input_dtype, num_classes=num_classes, input_shape=input_shape)
 
 
+def _check_headers(p: Path) -> None:
+    """Refuse an array whose header claims more bytes than its member holds, before anything is allocated.
+
+    An ``.npy`` member stores its values right after its header, uncompressed in their own bytes:
+    ``shape × itemsize`` can never exceed the member's uncompressed size, however it was compressed.
+    """
+    with zipfile.ZipFile(p) as zf:
+        for info in zf.infolist():
+            with zf.open(info) as member:
+                try:
+                    version = np.lib.format.read_magic(member)
+                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                        np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read(member)
+                except (ValueError, EOFError, OSError) as exc:
+                    raise DataError(f"{p}: array {info.filename} has no readable .npy header ({one_line(exc, 200)})") \
+                        from None
+            claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if claimed > info.file_size:
+                raise DataError(f"{p}: array {info.filename.removesuffix('.npy')} claims {claimed:,} bytes of values "
+                                f"(shape {shape}) but holds {info.file_size:,}: a damaged or forged file")
+
+
 def _read_npz(p: Path) -> dict[str, np.ndarray]:
     try:
         archive = np.load(p, allow_pickle=False)
@@ -67,6 +90,7 @@ def _read_npz(p: Path) -> dict[str, np.ndarray]:
         missing = [k for k in ("x", "y") if k not in archive.files]
         if missing:
             raise DataError(f"{p}: no array {' or '.join(missing)} (an .npz needs x and y)")
+        _check_headers(p)
         out = {}
         for key in archive.files:
             try:

@@ -75,6 +75,8 @@ def read_leaf_file(path: Path) -> tuple[list[str], list[int], dict]:
         raise DataError(f"{path}: not UTF-8 JSON text") from None
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise DataError(f"{path}: JSON nested too deeply to be LEAF data (lists of lists of numbers)") from None
     if not isinstance(obj, dict):
         raise DataError(f"{path}: the top level must be an object with keys users, num_samples, user_data")
     missing = [k for k in _KEYS if k not in obj]

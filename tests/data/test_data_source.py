@@ -66,3 +66,34 @@ def test_boolean_labels_and_strange_test_clients_are_refused():
         make_source("t", x, [0, 1, True], None)
     with pytest.raises(DataError, match="test client 9 has no training rows"):
         make_source("t", x, [0, 1, 0], np.array([1, 1, 2]), np.zeros((2, 1)), np.zeros(2, int), np.array([9, 9]))
+
+
+def test_an_npz_header_claiming_more_than_it_holds_is_refused_before_allocating(tmp_path):
+    """A forged header of 10^12 float64 values over 16 bytes: one line, not a MemoryError."""
+    import io
+    import zipfile
+
+    from simfl.data.arrays import _read_npz
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+    y = io.BytesIO()
+    np.save(y, np.zeros(4, int))
+    forged = tmp_path / "forged.npz"
+    with zipfile.ZipFile(forged, "w") as z:
+        z.writestr("x.npy", header.getvalue() + b"\0" * 16)
+        z.writestr("y.npy", y.getvalue())
+    with pytest.raises(DataError, match=r"array x claims 8,000,000,000,000 bytes .* a damaged or forged file"):
+        _read_npz(forged)
+    fine = tmp_path / "fine.npz"
+    np.savez_compressed(fine, x=np.zeros((4, 2)), y=np.zeros(4, int))
+    assert sorted(_read_npz(fine)) == ["x", "y"]
+
+
+def test_leaf_json_nested_too_deeply_is_one_line(tmp_path):
+    from simfl.data.leaf import read_leaf_file
+
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(DataError, match="nested too deeply"):
+        read_leaf_file(deep)
