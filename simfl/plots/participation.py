@@ -107,7 +107,7 @@ def plot_participation_panels(
     under uniform random participation with as many updates (:func:`~simfl.results.fairness.normalised_jain`:
     1 = as even as chance; raw Jain's index mostly tracks the number of updates), per run (small
     markers) and its geometric mean over seeds with a Student-t interval on logs, against ``x``
-    (the first of ``panel_by`` when None).
+    (the first numeric key of ``panel_by`` when None; none: no such panel).
     Then one panel per world (combination of ``panel_by``): each client's share of the
     run's applied updates relative to an equal share (``applied / mean applied per client``:
     1 = its fair share, 0 = never heard) against its compute time per sample (log axis).
@@ -115,7 +115,6 @@ def plot_participation_panels(
     per run), ``fairness_summary`` and ``per_client``.
     """
     keys = list(panel_by)
-    x = x or (keys[0] if keys else None)
     per_client = applied_per_client(client_updates, clients, by)
     unit = "run_id" if "run_id" in per_client.columns else "seed"
     missing = [k for k in keys if k not in per_client.columns]
@@ -126,6 +125,8 @@ def plot_participation_panels(
         "mean")
     carry = [c for c in dict.fromkeys([by, *keys, "seed"]) if c in per_client.columns and c != unit]
     fair = fairness_table(per_client, unit, carry)
+    # the fairness panel needs a numeric axis: the first numeric key (a key of names gets none)
+    x = x or next((k for k in keys if k in fair.columns and pd.api.types.is_numeric_dtype(fair[k])), None)
     combos = [tuple(c) for c in per_client[keys].drop_duplicates().sort_values(keys).itertuples(index=False)] \
         if keys else [()]
     fig, axes = panel_grid(len(combos) + (x is not None), ncols=ncols)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simfl.plots import plot_participation, plot_participation_panels
-from simfl.results.fairness import gini, jain_index
+from simfl.results.fairness import gini, jain_index, uniform_jain_mean
 from tests.plots.helpers import legend_texts
 
 CLIENTS = pd.DataFrame({"client_id": [0, 1, 2, 3], "seconds_per_sample": [0.01, 0.002, 0.05, 0.001]})
@@ -107,4 +107,22 @@ def test_participation_panels_per_world_with_fairness_per_run():
     assert fig.axes[0].get_xlabel() == "spread σ of client speed (lognormal)"
     summary = fig.data["fairness_summary"]
     assert ((summary["low"].isna()) | ((summary["low"] >= 0) & (summary["high"] <= 1))).all()
+    plt.close(fig)
+
+
+def test_participation_panels_by_a_numeric_key_across_worlds_of_names():
+    """``simfl plot SWEEP --by train.lr`` on an algorithm.type × train.lr grid: the worlds are named, not
+    numbers, so there is no fairness-against-x panel (it raised a TypeError subtracting names)."""
+    runs = []
+    for run_id, alg, lr, statuses in (("r0", "fedavg", 0.1, ONE_RUN), ("r1", "fedasync", 0.1, {3: ["applied"] * 4}),
+                                      ("r2", "fedavg", 0.3, {0: ["applied"], 1: ["applied"]})):
+        runs.append((_updates(statuses).assign(run_id=run_id, **{"algorithm.type": alg, "train.lr": lr, "seed": 0}),
+                     CLIENTS.assign(run_id=run_id, seed=0)))
+    updates = pd.concat([u for u, _ in runs])
+    clients = pd.concat([c for _, c in runs])
+    fig = plot_participation_panels(updates, clients, by="train.lr", panel_by=["algorithm.type"])
+    assert len(fig.axes) == 2 and fig.data["fairness_summary"].empty  # one panel per world, no fairness axis
+    # the normalised index: Jain's ÷ its mean under uniform assignment of as many updates
+    fair = fig.data["fairness"].set_index("run_id")
+    assert fair.loc["r0", "jain_normalised"] == pytest.approx(jain_index([2, 3, 0, 0]) / uniform_jain_mean(5, 4))
     plt.close(fig)
