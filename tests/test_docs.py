@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from simfl.config.docs import render
 from simfl.config.schema import Config
 
@@ -51,3 +53,16 @@ def test_presets_readme_is_one_table_listing_every_preset():
         assert fnmatch.filter(presets, name), f"configs/README.md names {name}, which matches no preset"
     unlisted = [p for p in presets if not any(fnmatch.fnmatch(p, name) for name in named)]
     assert not unlisted, f"configs/README.md does not list {unlisted}"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["algorithm", "mymethod:MyAsync"], "no module named 'mymethod'"),
+    (["algorithm", "fedasnc"], "did you mean 'fedasync'"),
+    (["algorithmz", "fedasync"], "unknown component kind 'algorithmz'"),
+])
+def test_component_docs_on_a_bad_name_is_one_line(argv, message, capsys):
+    from simfl.config.docs import main as docs_main
+
+    assert docs_main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err

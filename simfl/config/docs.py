@@ -277,9 +277,23 @@ def _sweep_file(out: list[str]) -> None:
     out.append("")
 
 
+def main(argv: list[str]) -> int:
+    """``python -m simfl.config.docs [KIND NAME]``: every key, or one component's parameters; a bad
+    kind or name is one line on stderr (exit 2), never a traceback."""
+    from simfl.errors import SimflError
+
+    if len(argv) not in (0, 2):
+        print("usage: python -m simfl.config.docs [KIND NAME]", file=sys.stderr)
+        return 2
+    try:
+        text = component_doc(argv[0], argv[1], search_path=(".",), level=2) if argv else render()
+    except (SimflError, KeyError, ValueError) as exc:
+        print(f"simfl.config.docs: error: {exc}", file=sys.stderr)
+        return 2
+    print(text, end="")
+    return 0
+
+
 if __name__ == "__main__":
-    if len(sys.argv) == 3:
-        print(component_doc(sys.argv[1], sys.argv[2], search_path=(".",), level=2), end="")
-    else:
-        print(render(), end="")
+    sys.exit(main(sys.argv[1:]))
 
