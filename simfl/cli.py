@@ -27,6 +27,8 @@ __all__ = ["main"]
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
+#: A write the machine refused (a full disk, a read-only folder).
+EXIT_FAILED = 1
 #: ``simfl plot --format`` values (the same as :data:`simfl.plots.style.FORMATS`; not imported
 #: from there so that the command line starts without matplotlib).
 PLOT_FORMATS = ("png", "pdf", "svg")
@@ -569,6 +571,10 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as exc:  # the last resort for a full disk or a folder gone read-only: one line
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"{command}: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

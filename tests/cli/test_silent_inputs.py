@@ -32,3 +32,23 @@ def test_a_file_that_is_not_a_style_is_refused(tmp_path):
     good = tmp_path / "good.mplstyle"
     good.write_text("axes.grid: True\nlines.linewidth: 2\n")
     assert resolve_style(str(good)) == str(good)
+
+
+def test_a_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
+    """simfl sweep on a full disk: the OSError of writing the lock file is one line, not a traceback."""
+    import errno
+    import os
+
+    import simfl.sweepdir
+
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text("base:\n  data: {num_clients: 12}\n  stop: {sim_time_s: 2}\ngrid:\n  algorithm.type: [fedasync]\n"
+                     "seeds: 1\n")
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(simfl.sweepdir.os, "write", full)
+    assert main(["sweep", str(sweep), "--out", str(tmp_path / "out"), "--dry-run"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "No space left on device" in err and err.startswith("simfl sweep: error:")
