@@ -46,6 +46,23 @@ _APPLIED = int(Status.APPLIED)
 _NAN = math.nan
 
 
+#: After a first Ctrl-C or SIGTERM, the run stops at the next event boundary; if it has not reached one
+#: this many (wall-clock) seconds later — a plugin hook or a trainer that never returns — it is
+#: interrupted where it stands, as a second signal would (a scheduler's SIGTERM-then-SIGKILL
+#: then finds the run recorded ``interrupted``, not left ``running``).
+INTERRUPT_GRACE_S = 5.0
+
+
+def _interrupt_later(seconds: float) -> threading.Timer:
+    """Send SIGINT to the main thread after ``seconds`` (it wakes a blocked call), unless cancelled."""
+    main = threading.main_thread().ident
+
+    timer = threading.Timer(seconds, lambda: signal.pthread_kill(main, signal.SIGINT))
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     """What the engine needs to know of a run's config.
@@ -189,7 +206,7 @@ class Simulation:
 
     #: What a checkpoint leaves out: it is rebuilt from the config (the population, its
     #: processes and per-client constants, the trainer and its data, the settings, the display).
-    _REBUILT = ("settings", "population", "trainer", "progress", "_timeline", "_cooldown", "idle_means_eligible",
+    _REBUILT = ("settings", "population", "trainer", "progress", "_watchdog", "_timeline", "_cooldown", "idle_means_eligible",
                 "_client_f", "_jitter_ppf", "_jitter_value", "_jitter", "_jitter_u", "_jitter_block", "_speed",
                 "_always_online", "_aggregation_s", "_limit_updates", "_limit_versions", "_on_evaluated", "_on_installed",
                 "_on_tasks_ended", "_on_finished")
@@ -790,6 +807,9 @@ class Simulation:
         except KeyboardInterrupt:
             self.stop_reason = "interrupted"
         finally:
+            watchdog = getattr(self, "_watchdog", None)
+            if watchdog is not None:
+                watchdog.cancel()  # the run reached an event boundary in time
             for signum, handler in (previous_handler or {}).items():
                 if handler is not None:  # None: a handler installed outside Python, left alone
                     signal.signal(signum, handler)
@@ -843,6 +863,7 @@ class Simulation:
             if self.stop_reason is not None:
                 signal.default_int_handler(signum, frame)
             self.stop_reason = "interrupted"
+            self._watchdog = _interrupt_later(INTERRUPT_GRACE_S)
 
         return {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
 
