@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Callable, ClassVar
 
-from pydantic import Field, PlainSerializer, PlainValidator, ValidationError, ValidationInfo
+from pydantic import Field, PlainSerializer, PlainValidator, ValidationError, ValidationInfo, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 import simfl.registry as registry
@@ -57,6 +57,23 @@ class Params(StrictModel):
     kept apart (:mod:`simfl.strict`), a ``type`` tag."""
 
     type: str = Field(description="the component: a built-in name or an import path package.module:Name")
+
+    @model_validator(mode="after")
+    def _component_defaults(self, info: ValidationInfo) -> "Params":
+        """A component parameter left at a default written as a mapping (``Field({"type": "polynomial",
+        "a": 0.5})``) is validated like a configured one (pydantic does not validate defaults; the
+        mapping then failed to serialize when the run wrote its config)."""
+        for name, field in type(self).model_fields.items():
+            ref = next((m for m in field.metadata if isinstance(m, ComponentRef)), None)
+            value = getattr(self, name)
+            if ref is not None and isinstance(value, dict):
+                try:
+                    object.__setattr__(self, name, _validate_component(ref.kind, value, info))
+                except ValidationError as exc:  # name the parameter whose default is wrong
+                    first = exc.errors()[0]
+                    where = ".".join(str(p) for p in (name, *first["loc"]))
+                    raise ValueError(f"the default of {where}: {first['msg']} (got {first['input']!r})") from None
+        return self
 
 
 class World:

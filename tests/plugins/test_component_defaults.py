@@ -1,0 +1,49 @@
+"""A plugin parameter holding another component, left at a default written as a mapping, is validated
+like a configured value (issue 21, item 5): it used to pass validate, then crash the run with a
+26-line PydanticSerializationError."""
+
+from __future__ import annotations
+
+import textwrap
+
+import yaml
+
+from simfl.cli import main
+
+PLUGIN = '''
+from pydantic import Field
+from simfl.api import StalenessField
+from simfl.methods.fedasync import FedAsync, FedAsyncParams
+
+class MyParams(FedAsyncParams):
+    late: StalenessField = Field({DEFAULT}, description="the staleness of late arrivals")
+
+class MyAsync(FedAsync):
+    Params = MyParams
+'''
+CONFIG = """
+data: {num_clients: 8}
+algorithm: {type: "myasync:MyAsync", concurrency: 3}
+stop: {sim_time_s: 3}
+"""
+
+
+def _write(tmp_path, default: str, module: str):
+    (tmp_path / f"{module}.py").write_text(PLUGIN.replace("{DEFAULT}", default))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(textwrap.dedent(CONFIG).replace("myasync:", f"{module}:"))
+    return cfg
+
+
+def test_a_mapping_default_runs_and_is_written_as_its_component(tmp_path, capsys):
+    cfg = _write(tmp_path, '{"type": "polynomial", "a": 0.5}', "late_ok")
+    assert main(["run", str(cfg), "--dry-run", "--out", str(tmp_path / "run")]) == 0
+    written = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert written["algorithm"]["late"] == {"type": "polynomial", "a": 0.5}
+
+
+def test_a_bad_mapping_default_is_a_one_line_error(tmp_path, capsys):
+    cfg = _write(tmp_path, '{"type": "polynomial", "a": -1}', "late_bad")
+    assert main(["validate", str(cfg), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "simfl validate: error: algorithm: the default of late.a: must be >= 0 (got -1)"
