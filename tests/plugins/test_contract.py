@@ -13,7 +13,8 @@ from simfl.cli import main
 #: One small plugin per violation (each test writes it under its own module name).
 PLUGINS = '''
 import numpy as np
-from simfl.api import AlgorithmParams, Field, InFlight, Policy, Selector, SelectionParams, StalenessFunction
+from simfl.api import (AlgorithmParams, Field, InFlight, Policy, Selector, SelectionParams, ServerOptimizer,
+                       ServerOptimizerSpec, StalenessFunction)
 
 
 def offline_idle(server):
@@ -120,6 +121,24 @@ class Factor(StalenessFunction):
 
     def __call__(self, tau):
         return eval(self.value)
+
+
+class Step(ServerOptimizerSpec):
+    """A server step of the wrong shape: ``shape`` = scalar | column | short | list."""
+    shape: str = Field("scalar", description="what update() returns")
+
+    def build(self):
+        shape = self.shape
+
+        def init(params):
+            return None
+
+        def update(g, state):
+            u = {"scalar": lambda: np.float32(0.1), "column": lambda: g[:, None], "short": lambda: g[1:],
+                 "list": lambda: list(g)}[shape]()
+            return u, state
+
+        return ServerOptimizer(init, update)
 '''
 
 WORLD = """
@@ -228,3 +247,15 @@ def test_a_staleness_factor_outside_0_1_is_refused(plugin_dir, tmp_path, capsys,
                  f'{{type: "{module}:Factor", value: "{value}"}}}}\n')
     assert err.startswith(f"algorithm.staleness.type: {module}:Factor: __call__(0) returned ")
     assert err.endswith("a staleness factor must be a number in (0, 1]")
+
+
+# ------------------------------------------------------------- server optimizer
+@pytest.mark.parametrize("method", ["fedbuff", "fedasync"])
+@pytest.mark.parametrize("shape, got", [("scalar", "shape () (float32)"), ("column", "shape (610, 1) (ndarray)"),
+                                        ("short", "shape (609,) (ndarray)"), ("list", "shape (610,) (list)")])
+def test_a_server_optimizer_step_of_the_wrong_shape_is_refused(plugin_dir, tmp_path, capsys, method, shape, got):
+    module = f"c_step_{method}_{shape}"
+    err = _fails(plugin_dir, tmp_path, capsys, module,
+                 TRAINED + f'algorithm: {{type: {method}, server_optimizer: {{type: "{module}:Step", shape: {shape}}}}}\n')
+    assert err == (f"algorithm.server_optimizer.type: {module}:Step: update() returned a step of {got}: "
+                   "it must be an array of the model's shape (610,)")
