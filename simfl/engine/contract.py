@@ -79,12 +79,15 @@ class CheckedCalls:
     """The server calls that change state, checked, for a plugin policy."""
 
     def __init__(self, sim: "Simulation") -> None:
-        self.sim = sim
+        self.sim, self.n = sim, sim.population.size
         self.reserved: set[int] = set()  # clients reserved (busy) while a round is picked
 
     def dispatch(self, client: int, round_: int = -1) -> "Task":
         """:meth:`Simulation.dispatch`, refusing a client that does not exist or cannot run."""
         sim, reserved = self.sim, self.reserved
+        if type(client) is int and 0 <= client < self.n and not sim.busy[client] and (
+                sim.idle_means_eligible or sim.is_eligible(client)):  # the common case, quickly
+            return sim.dispatch(client, round_)
         problem = client_problem(sim, client, allow_reserved=_is_int(client) and client in reserved)
         if problem is not None:
             raise ContractError(f"server.dispatch({client!r}): {problem}")
@@ -143,7 +146,7 @@ class CheckedSelection:
     """``select_one`` / ``select_round`` of a plugin selector, each answer checked."""
 
     def __init__(self, sim: "Simulation", server: "Server") -> None:
-        self.sim, self.server = sim, server
+        self.sim, self.server, self.n = sim, server, sim.population.size
 
     def _refuse(self, hook: str, value: Any, problem: str) -> None:
         raise ContractError(f"{hook}() returned {value!r}: {problem}; it must return an eligible client "
@@ -152,7 +155,11 @@ class CheckedSelection:
 
     def select_one(self) -> int | None:
         """One client from the selector's :meth:`~Selector.select`, or None."""
-        client = self.sim.selector.select(self.server)
+        sim = self.sim
+        client = sim.selector.select(self.server)
+        if type(client) is int and 0 <= client < self.n and not sim.busy[client] and (
+                sim.idle_means_eligible or sim.is_eligible(client)):  # the common case, quickly
+            return client
         if client is not None:
             problem = client_problem(self.sim, client)
             if problem is not None:
