@@ -238,7 +238,7 @@ def test_a_selector_choosing_nobody_valid_is_refused(plugin_dir, tmp_path, capsy
 
 
 # ------------------------------------------------------------------- staleness
-@pytest.mark.parametrize("method", ["fedasync", "fedbuff"])
+@pytest.mark.parametrize("method", ["fedasync", "fedbuff", "semisync"])
 @pytest.mark.parametrize("value", ["1e6", "-1", "0", "float('nan')", "'half'"])
 def test_a_staleness_factor_outside_0_1_is_refused(plugin_dir, tmp_path, capsys, method, value):
     module = f"c_stale_{method}_{abs(hash(value))}"
