@@ -4,7 +4,7 @@ A plugin's mistake — dispatching a client that does not exist or cannot run, s
 update twice, installing a model of another size, a selector choosing nobody valid, a
 staleness factor outside (0, 1], a server optimizer step of the wrong shape — raises
 :class:`ContractError` at once, so the run ends ``failed`` with a one-line error naming the
-component and the hook (see :func:`simfl.runner` 's blame), never a silent wrong result, a
+component and the hook (the runner's blame), never a silent wrong result, a
 hang or a traceback from deep inside the engine.
 
 Built-in methods and selection policies use the engine's unchecked calls: they hold these
@@ -16,7 +16,6 @@ when no plugin runs. A plugin policy gets :class:`CheckedCalls`; a plugin select
 
 from __future__ import annotations
 
-import math
 import numbers
 from typing import TYPE_CHECKING, Any
 
