@@ -134,6 +134,23 @@ class Server:
         self.rng = sim.plugin_rng
         self.reserve = sim.reserve
         self.release = sim.release
+        self._check_plugins(sim)
+
+    def _check_plugins(self, sim: "Simulation") -> None:
+        """Give a plugin policy or selector the checked calls (:mod:`simfl.engine.contract`);
+        built-ins keep the engine's own, unchecked, on the hot path."""
+        from simfl.engine.contract import CheckedCalls, CheckedSelection, is_builtin
+
+        policy_checked, selector_checked = not is_builtin(sim.policy), not is_builtin(sim.selector)
+        if policy_checked or selector_checked:
+            calls = CheckedCalls(sim)
+            self.reserve, self.release = calls.reserve, calls.release
+            if policy_checked:
+                self.dispatch, self.applied, self.drop, self.install = (
+                    calls.dispatch, calls.applied, calls.drop, calls.install)
+        if selector_checked:
+            selection = CheckedSelection(sim, self)
+            self.select_one, self.select_round = selection.select_one, selection.select_round
 
     # ----------------------------------------------------------------- state
     @property
@@ -336,6 +353,10 @@ class OptimizerStep:
         if self.state is None:
             self.state = self.optimizer.init(x)
         update, self.state = self.optimizer.update(g, self.state)
+        if getattr(update, "shape", None) != x.shape:
+            from simfl.engine.contract import check_step
+
+            check_step(self.optimizer, x, update)
         return apply_update(x, update)
 
     def __getstate__(self) -> dict:

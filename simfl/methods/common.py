@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from simfl.algorithms.optim import ServerOptimizer, sgd
 from simfl.config.params import AlgorithmParams, ParamError, World, builtin_params, component_field, param_error
+from simfl.engine.contract import checked_staleness
 from simfl.engine.server import InFlight, Policy, Server
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class AsyncMethod(Policy):
 
     def __init__(self, params: AsyncParams) -> None:
         self.params = params
-        self.staleness = params.staleness
+        self.staleness = checked_staleness(params.staleness)
         self.max_staleness = params.max_staleness
         self.flight = InFlight(params.concurrency, params.max_dispatch_per_s)
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from simfl.config.params import ParamError, World, component_field
+from simfl.engine.contract import checked_staleness
 from simfl.engine.server import OptimizerStep, Policy, Server, weighted_delta
 from simfl.methods.common import ServerStepParams, staleness_field
 
@@ -52,7 +53,7 @@ class SemiSync(Policy):
     def __init__(self, params: SemiSyncParams) -> None:
         self.period_s = params.period_s
         self.concurrency = params.concurrency
-        self.staleness = params.staleness
+        self.staleness = checked_staleness(params.staleness)
         self.step = OptimizerStep(params.optimizer)
         self._arrived: list["Task"] = []
         self._period = 0

@@ -1,0 +1,215 @@
+"""The server contract, enforced where a plugin's code meets the engine.
+
+A plugin's mistake — dispatching a client that does not exist or cannot run, settling an
+update twice, installing a model of another size, a selector choosing nobody valid, a
+staleness factor outside (0, 1], a server optimizer step of the wrong shape — raises
+:class:`ContractError` at once, so the run ends ``failed`` with a one-line error naming the
+component and the hook (the runner's blame), never a silent wrong result, a
+hang or a traceback from deep inside the engine.
+
+Built-in methods and selection policies use the engine's unchecked calls: they hold these
+properties by construction (and are tested for them), so the checks cost the hot path nothing
+when no plugin runs. A plugin policy gets :class:`CheckedCalls`; a plugin selector gets
+:class:`CheckedSelection`; a plugin staleness function used by a built-in method is wrapped in
+:class:`CheckedStaleness`; every :class:`~simfl.engine.server.OptimizerStep` checks its step.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from simfl.engine.tasks import Status
+
+if TYPE_CHECKING:
+    from simfl.engine.server import Server
+    from simfl.engine.simulation import Simulation
+    from simfl.engine.tasks import Task
+
+__all__ = ["ContractError", "CheckedCalls", "CheckedSelection", "CheckedStaleness", "checked_staleness", "is_builtin", "check_step"]
+
+#: statuses after which an update's fate is settled (a second applied/drop is a mistake)
+_SETTLED = frozenset({int(Status.APPLIED), int(Status.DROPPED_STALE), int(Status.DISCARDED_DEADLINE),
+                      int(Status.LOST_OFFLINE)})
+
+
+class ContractError(RuntimeError):
+    """A plugin broke the server contract.
+
+    Args:
+        message: what was wrong and what is allowed (one line).
+        component: the plugin object whose hook *returned* the bad value (None when the plugin
+            *called* the server wrongly: its hook is then found on the traceback).
+        hook: the name of that hook (``select``, ``__call__``, ``update``).
+    """
+
+    def __init__(self, message: str, component: Any = None, hook: str | None = None) -> None:
+        super().__init__(message)
+        self.component = component
+        self.hook = hook
+
+
+def is_builtin(obj: Any) -> bool:
+    """True for simfl's own components (the checks skip what they prove by construction)."""
+    return type(obj).__module__.startswith("simfl.")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def client_problem(sim: "Simulation", client: Any, allow_reserved: bool = False) -> str | None:
+    """Why ``client`` cannot be dispatched now (None: it can)."""
+    n = sim.population.size
+    if not _is_int(client):
+        return f"a client must be an integer in [0, {n}), got {client!r} ({type(client).__name__})"
+    if not 0 <= client < n:
+        return f"a client must be an integer in [0, {n}), got {client}"
+    if sim.busy[client] and not allow_reserved:
+        return f"client {client} is busy (a task in flight)"
+    if not sim.is_eligible(client):
+        return f"client {client} is not eligible now (offline or cooling down)"
+    return None
+
+
+class CheckedCalls:
+    """The server calls that change state, checked, for a plugin policy."""
+
+    def __init__(self, sim: "Simulation") -> None:
+        self.sim, self.n = sim, sim.population.size
+        self.reserved: set[int] = set()  # clients reserved (busy) while a round is picked
+
+    def dispatch(self, client: int, round_: int = -1) -> "Task":
+        """:meth:`Simulation.dispatch`, refusing a client that does not exist or cannot run."""
+        sim, reserved = self.sim, self.reserved
+        if type(client) is int and 0 <= client < self.n and not sim.busy[client] and (
+                sim.idle_means_eligible or sim.is_eligible(client)):  # the common case, quickly
+            return sim.dispatch(client, round_)
+        problem = client_problem(sim, client, allow_reserved=_is_int(client) and client in reserved)
+        if problem is not None:
+            raise ContractError(f"server.dispatch({client!r}): {problem}")
+        reserved.discard(client)
+        return sim.dispatch(int(client), round_)
+
+    def _settled(self, call: str, task: "Task") -> None:
+        status = self.sim.log._status[task.id]
+        if status in _SETTLED:
+            raise ContractError(f"server.{call}(task {task.id}): its update is already {Status(status).label} "
+                                f"(applied/drop once per update)")
+        if task.id in self.sim.in_flight or task.id in self.sim._queued:
+            raise ContractError(f"server.{call}(task {task.id}): it has not been handed to the policy yet")
+
+    def applied(self, task: "Task", weight: float, staleness: int | None = None) -> None:
+        """:meth:`Simulation.applied`, refusing an update already settled."""
+        self._settled("applied", task)
+        self.sim.applied(task, weight, staleness)
+
+    def drop(self, task: "Task") -> None:
+        """:meth:`Simulation.drop`, refusing an update already settled."""
+        self._settled("drop", task)
+        self.sim.drop(task)
+
+    def install(self, params: np.ndarray | None, **extra: Any) -> None:
+        """:meth:`Simulation.install`, refusing a model of another size or dtype."""
+        current = self.sim.params
+        if current is not None and params is not None:
+            if not isinstance(params, np.ndarray):
+                raise ContractError(f"server.install(): the model must be a numpy array, got {type(params).__name__}")
+            if params.shape != current.shape or params.dtype != current.dtype:
+                raise ContractError(f"server.install(): the model must be a flat {current.dtype} vector of "
+                                    f"{current.size} values (like server.params), got shape {params.shape} "
+                                    f"of {params.dtype}")
+        self.sim.install(params, **extra)
+
+    def reserve(self, client: int) -> None:
+        """:meth:`Simulation.reserve`, refusing a client that cannot be dispatched."""
+        problem = client_problem(self.sim, client)
+        if problem is not None:
+            raise ContractError(f"server.reserve({client!r}): {problem}")
+        self.reserved.add(int(client))
+        self.sim.reserve(int(client))
+
+    def release(self, clients) -> None:
+        """:meth:`Simulation.release` of reserved clients only."""
+        clients = list(clients)
+        for client in clients:
+            if not _is_int(client) or client not in self.reserved:
+                raise ContractError(f"server.release({clients!r}): client {client!r} is not reserved")
+        self.reserved.difference_update(clients)
+        self.sim.release(clients)
+
+
+class CheckedSelection:
+    """``select_one`` / ``select_round`` of a plugin selector, each answer checked."""
+
+    def __init__(self, sim: "Simulation", server: "Server") -> None:
+        self.sim, self.server, self.n = sim, server, sim.population.size
+
+    def _refuse(self, hook: str, value: Any, problem: str) -> None:
+        raise ContractError(f"{hook}() returned {value!r}: {problem}; it must return an eligible client "
+                            f"(or None{' / a list of distinct ones' if hook == 'select_round' else ''})",
+                            component=self.sim.selector, hook=hook)
+
+    def select_one(self) -> int | None:
+        """One client from the selector's :meth:`~Selector.select`, or None."""
+        sim = self.sim
+        client = sim.selector.select(self.server)
+        if type(client) is int and 0 <= client < self.n and not sim.busy[client] and (
+                sim.idle_means_eligible or sim.is_eligible(client)):  # the common case, quickly
+            return client
+        if client is not None:
+            problem = client_problem(self.sim, client)
+            if problem is not None:
+                self._refuse("select", client, problem)
+            client = int(client)
+        return client
+
+    def select_round(self, m: int) -> list[int]:
+        """The selector's round: distinct eligible clients."""
+        chosen = self.sim.selector.select_round(self.server, m)
+        if not isinstance(chosen, (list, tuple, np.ndarray)):
+            self._refuse("select_round", chosen, "not a list")
+        clients = []
+        for client in chosen:
+            problem = client_problem(self.sim, client)
+            if problem is not None:
+                self._refuse("select_round", chosen, problem)
+            clients.append(int(client))
+        if len(set(clients)) < len(clients):
+            self._refuse("select_round", chosen, "a client is chosen twice")
+        return clients
+
+
+class CheckedStaleness:
+    """A plugin staleness function whose every factor is checked to lie in (0, 1]."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+
+    def __call__(self, tau):
+        s = self.fn(tau)
+        if isinstance(s, numbers.Real) and not isinstance(s, (bool, np.bool_)):
+            ok = 0.0 < s <= 1.0
+        elif isinstance(s, np.ndarray) and s.dtype.kind in "fiu" and s.shape == np.shape(tau):
+            ok = bool(np.all((s > 0) & (s <= 1)))
+        else:
+            ok = False
+        if not ok:
+            raise ContractError(f"__call__({tau!r}) returned {s!r}: a staleness factor must be a number in (0, 1]",
+                                component=self.fn, hook="__call__")
+        return s
+
+
+def checked_staleness(fn: Any) -> Any:
+    """``fn`` itself if it is a built-in staleness function, else ``fn`` checked (:class:`CheckedStaleness`)."""
+    return fn if is_builtin(fn) else CheckedStaleness(fn)
+
+
+def check_step(optimizer: Any, x: np.ndarray, update: Any) -> None:
+    """Refuse a server optimizer step that is not an array of the model's shape."""
+    if np.shape(update) != x.shape or not isinstance(update, np.ndarray):
+        raise ContractError(f"update() returned a step of shape {np.shape(update)} ({type(update).__name__}): "
+                            f"it must be an array of the model's shape {x.shape}",
+                            component=optimizer.update, hook="update")
