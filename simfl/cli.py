@@ -276,10 +276,11 @@ def _check_enabled(path, overrides: list[str]) -> None:
 
 
 def _cmd_validate(args) -> int:
-    from simfl.runner import check_config
+    from simfl.runner import check_components, check_config
 
     config = _load(args)
     summary = check_config(config)
+    check_components(config)  # a plugin whose constructor raises fails here, not at run time
     alg = config.algorithm
     print(
         f"ok: {args.config}: {alg.type} on {config.data.dataset} with {config.data.num_clients} clients, "

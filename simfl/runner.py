@@ -161,6 +161,19 @@ def _trainer_sizes(trainer: Trainer | None, config: Config) -> np.ndarray | None
     return sizes.astype(np.int64)
 
 
+def check_components(config: Config) -> None:
+    """Build the run's policy and selector once, as a run would (``simfl validate``): a plugin whose
+    constructor raises is a one-line :class:`PluginError` naming it, here rather than at run time."""
+    try:
+        build_policy(config)
+        build_selector(config, trained=config.train.enabled)
+    except Exception as exc:
+        blamed = _blame_plugin(exc, config)
+        if blamed is not None:
+            raise blamed from None
+        raise
+
+
 def _blame_plugin(exc: BaseException, config: Config) -> PluginError | None:
     """A one-line :class:`PluginError` naming the plugin whose code raised ``exc`` (None: not a plugin's)."""
     if not isinstance(exc, Exception) or isinstance(exc, SimflError):

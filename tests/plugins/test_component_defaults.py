@@ -47,3 +47,16 @@ def test_a_bad_mapping_default_is_a_one_line_error(tmp_path, capsys):
     assert main(["validate", str(cfg), "--dry-run"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "simfl validate: error: algorithm: the default of late.a: must be >= 0 (got -1)"
+
+
+def test_validate_builds_the_plugin_so_a_raising_constructor_is_one_line(tmp_path, capsys):
+    (tmp_path / "boom_method.py").write_text(
+        "from simfl.methods.fedasync import FedAsync\n\n"
+        "class Boom(FedAsync):\n"
+        "    def __init__(self, params):\n"
+        "        raise RuntimeError('no GPU here')\n")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(textwrap.dedent(CONFIG).replace("myasync:MyAsync", "boom_method:Boom"))
+    assert main(["validate", str(cfg), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "simfl validate: error: algorithm.type: boom_method:Boom: building it failed: RuntimeError: no GPU here"
