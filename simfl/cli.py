@@ -268,7 +268,7 @@ def _resume_config(args):
         raise SimflError(f"--resume {d}: not a simfl run directory (no readable manifest.json)")
     if manifest.get("status") in ("complete", "diverged"):
         raise SimflError(f"--resume {d}: the run is already over (status {manifest['status']})")
-    return read_run_config(d, manifest), d
+    return read_run_config(d, plugins=True), d  # imports from the run directory and the Python path only
 
 
 def _cmd_run(args) -> int:
