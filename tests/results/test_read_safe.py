@@ -100,6 +100,20 @@ def test_load_run_imports_no_plugin(evil_sweep, monkeypatch):
     assert len(result.aggregations) > 0
 
 
+def test_resume_never_imports_from_a_manifest_search_path(evil_sweep, tmp_path):
+    """``run --resume`` imports plugins from the run directory and the Python path, not from the
+    folders its manifest names."""
+    root, sweep, marker = evil_sweep
+    marker.unlink(missing_ok=True)
+    run = tmp_path / "run"
+    shutil.copytree(_one_run(sweep), run, ignore=shutil.ignore_patterns("evilmod.py"))
+    manifest = json.loads((run / "manifest.json").read_text())
+    (run / "manifest.json").write_text(json.dumps({**manifest, "status": "interrupted"}))
+    done = _simfl("run", "--resume", str(run), cwd=tmp_path)
+    assert not marker.exists(), "run --resume imported a plugin from the manifest's search_path"
+    assert done.returncode == 2 and "no module named 'evilmod'" in done.stderr and done.stderr.count("\n") == 1
+
+
 def test_reading_refuses_to_import_in_one_line(tmp_path):
     """Inside :func:`registry.no_imports`, an import path is refused, not imported."""
     marker = tmp_path / "MARKER"
