@@ -332,6 +332,22 @@ def _cmd_sweep(args) -> int:
     return 0 if outcome.counts.get("complete", 0) == outcome.planned else 1
 
 
+def _results_are_data(command):
+    """``command`` reads a run or sweep directory: nothing it names is imported while it runs
+    (:func:`simfl.registry.no_imports`): a results folder received from someone runs no code."""
+    import functools
+
+    @functools.wraps(command)
+    def reading(args) -> int:
+        from simfl.registry import no_imports
+
+        with no_imports():
+            return command(args)
+
+    return reading
+
+
+@_results_are_data
 def _cmd_report(args) -> int:
     from simfl.results.report import report_text
 
@@ -340,6 +356,7 @@ def _cmd_report(args) -> int:
     return 0
 
 
+@_results_are_data
 def _cmd_plot(args) -> int:
     import matplotlib
 

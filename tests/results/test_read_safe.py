@@ -90,6 +90,7 @@ def test_reading_a_results_folder_imports_none_of_its_plugins(evil_sweep, comman
 def test_load_run_imports_no_plugin(evil_sweep, monkeypatch):
     root, sweep, marker = evil_sweep
     marker.unlink(missing_ok=True)
+    monkeypatch.delitem(sys.modules, "evilmod", raising=False)  # an import would run it afresh
     monkeypatch.chdir(root)
     monkeypatch.syspath_prepend(str(root))  # even importable: load_run still does not import it
     result = simfl.load_run(_one_run(sweep))
@@ -114,8 +115,46 @@ def test_resume_never_imports_from_a_manifest_search_path(evil_sweep, tmp_path):
     assert done.returncode == 2 and "no module named 'evilmod'" in done.stderr and done.stderr.count("\n") == 1
 
 
-def test_reading_refuses_to_import_in_one_line(tmp_path):
+def _with_data_source(run: Path, tmp_path: Path, **data) -> Path:
+    """A copy of ``run`` whose config reads its data from ``evilmod:load`` (dataset python)."""
+    copy = tmp_path / "source-run"
+    shutil.copytree(run, copy)
+    config = yaml.safe_load((copy / "config.yaml").read_text())
+    config["algorithm"]["type"] = "fedasync"
+    config["data"].update({"dataset": "python", "source": "evilmod:load", **data})
+    (copy / "config.yaml").write_text(yaml.safe_dump(config))
+    return copy
+
+
+def test_plotting_a_run_imports_not_its_data_source(evil_sweep, tmp_path):
+    """The partition heatmap would rebuild the data by calling ``data.source``: skipped in one line instead."""
+    root, sweep, marker = evil_sweep
+    marker.unlink(missing_ok=True)
+    run = _with_data_source(_one_run(sweep), tmp_path, partition="iid")
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["train"]["enabled"] = True
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    done = _simfl("plot", str(run), "--out", str(tmp_path / "plots"), cwd=root)
+    assert not marker.exists(), "simfl plot called the run's data source"
+    assert done.returncode == 0, done.stderr
+    assert "no partition heatmap" in done.stderr and "evilmod:load" in done.stderr
+
+
+def test_load_run_resolves_no_client_count_by_calling_code(evil_sweep, tmp_path, monkeypatch):
+    """``num_clients: null`` with a python source would be counted by calling it: one line instead."""
+    root, sweep, marker = evil_sweep
+    marker.unlink(missing_ok=True)
+    monkeypatch.delitem(sys.modules, "evilmod", raising=False)
+    monkeypatch.chdir(root)
+    run = _with_data_source(_one_run(sweep), tmp_path, num_clients=None, partition="iid")
+    with pytest.raises(simfl.SimflError) as info:
+        simfl.load_run(run)
+    assert not marker.exists() and "\n" not in str(info.value) and "data.source" in str(info.value)
+
+
+def test_reading_refuses_to_import_in_one_line(tmp_path, monkeypatch):
     """Inside :func:`registry.no_imports`, an import path is refused, not imported."""
+    monkeypatch.delitem(sys.modules, "evilmod", raising=False)
     marker = tmp_path / "MARKER"
     _evil(tmp_path, marker)
     with registry.no_imports(), pytest.raises(PluginError) as info:
