@@ -307,7 +307,7 @@ def _resume_config(args):
         raise SimflError(f"--resume {d}: not a simfl run directory (no readable manifest.json)")
     if manifest.get("status") in ("complete", "diverged"):
         raise SimflError(f"--resume {d}: the run is already over (status {manifest['status']})")
-    return read_run_config(d, manifest), d
+    return read_run_config(d, plugins=True), d  # imports from the run directory and the Python path only
 
 
 def _cmd_run(args) -> int:
@@ -371,6 +371,22 @@ def _cmd_sweep(args) -> int:
     return 0 if outcome.counts.get("complete", 0) == outcome.planned else 1
 
 
+def _results_are_data(command):
+    """``command`` reads a run or sweep directory: nothing it names is imported while it runs
+    (:func:`simfl.registry.no_imports`): a results folder received from someone runs no code."""
+    import functools
+
+    @functools.wraps(command)
+    def reading(args) -> int:
+        from simfl.registry import no_imports
+
+        with no_imports():
+            return command(args)
+
+    return reading
+
+
+@_results_are_data
 def _cmd_report(args) -> int:
     from simfl.results.report import report_text
 
@@ -379,6 +395,7 @@ def _cmd_report(args) -> int:
     return 0
 
 
+@_results_are_data
 def _cmd_plot(args) -> int:
     import matplotlib
 

@@ -24,6 +24,8 @@ that name the component.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
 import importlib.metadata
 import re
@@ -47,6 +49,8 @@ __all__ = [
     "is_import_path",
     "import_object",
     "plugin_components",
+    "no_imports",
+    "importing_allowed",
 ]
 
 #: The kinds of component, each with the config key that names it.
@@ -111,6 +115,30 @@ _registered: dict[str, dict[str, str | Any]] = {kind: {} for kind in KINDS}
 _entry_points: dict[str, dict[str, str]] | None = None
 _owners: dict[type, "Component"] = {}  # parameter model → the component it belongs to
 _import_lock = threading.Lock()
+_no_imports: contextvars.ContextVar[bool] = contextvars.ContextVar("simfl_no_imports", default=False)
+_stored: dict[tuple[str, str], "Component"] = {}  # (kind, name) → its data-only stand-in
+
+
+@contextlib.contextmanager
+def no_imports():
+    """Within this block nothing a config names is imported: results are data.
+
+    A component that is not one of simfl's own (:data:`BUILTINS`) resolves to a *stored*
+    stand-in: a parameter model of the kind's base that keeps the component's keys as data and
+    cannot be built or called; :func:`import_object` refuses. Used when a run or sweep
+    directory is read (``load_run``, ``simfl report``, ``simfl plot``), so that a results folder
+    received from someone else never runs code.
+    """
+    token = _no_imports.set(True)
+    try:
+        yield
+    finally:
+        _no_imports.reset(token)
+
+
+def importing_allowed() -> bool:
+    """False inside :func:`no_imports`."""
+    return not _no_imports.get()
 
 
 def is_import_path(name: str) -> bool:
@@ -131,6 +159,8 @@ def import_object(path: str, search_path: Iterable[str | Path] = (), key: str = 
     """
     if not is_import_path(path):
         raise PluginError(f"{key}: expected an import path package.module:Name, got {path!r}")
+    if not importing_allowed():
+        raise PluginError(f"{key}: {path}: not imported: results are read as data, never by running code they name")
     return _import(path, key, path, search_path)
 
 
@@ -221,6 +251,8 @@ def resolve(kind: str, name: str, search_path: Iterable[str | Path] = (), key: s
         raise PluginError(f"{key}: expected a name or an import path package.module:Name, got {name!r}")
     builtin = name in BUILTINS[kind]
     target: Any
+    if not builtin and not importing_allowed():
+        return _stored_component(kind, name, key)
     if builtin:
         target = BUILTINS[kind][name]
     elif name in _registered[kind]:
@@ -293,6 +325,33 @@ def _import(path: str, key: str, name: str, search_path: Iterable[str | Path]) -
             raise PluginError(f"{key}: {name}: module {module_name} has no attribute {attr!r}")
         obj = getattr(obj, part)
     return obj
+
+
+def _stored_component(kind: str, name: str, key: str) -> Component:
+    """The data-only stand-in of a component that is not simfl's own (see :func:`no_imports`)."""
+    if (kind, name) in _stored:
+        return _stored[(kind, name)]
+    base = _import(CONTRACTS[kind][0], key, CONTRACTS[kind][0], ())
+    why = (f"{key}: {name}: read from results as data (not imported); load its config with "
+           "simfl.load_config to run it")
+
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise PluginError(why)
+
+    namespace: dict[str, Any] = {
+        "__doc__": f"{name}, as stored in a results folder (its keys kept as data).",
+        "__module__": __name__,
+        "model_config": {**base.model_config, "extra": "allow"},
+    }
+    for hook in ("__call__", "build", "select", "start", "on_arrivals", "on_task_ends"):
+        if hasattr(base, hook):
+            namespace[hook] = unavailable
+    params = type(f"Stored{''.join(p.title() for p in kind.split('_'))}", (base,), namespace)
+    target = params if CONTRACTS[kind][1] else type("StoredTarget", (), {"__init__": unavailable, "__module__": __name__})
+    component = Component(kind, name, target, params, builtin=False)
+    _owners.setdefault(params, component)
+    _stored[(kind, name)] = component
+    return component
 
 
 def _params_model(kind: str, obj: Any, key: str, name: str) -> Any:

@@ -280,13 +280,14 @@ def _validate_algorithm(value: Any, info: ValidationInfo) -> Any:
             "algorithm", [InitErrorDetails(type=_plugin_error(exc), loc=("type",), input=name)]
         ) from None
     fields = component.params.model_fields
+    stored = not component.builtin and not registry.importing_allowed()  # keys kept as data
     flat: dict[str, Any] = {}
     sections: dict[str, Any] = {}
     errors: list[InitErrorDetails] = []
     for key, v in value.items():
         if key == "type":
             continue
-        if key in fields:
+        if key in fields or stored:
             flat[key] = v
         elif isinstance(key, str) and _is_method_name(key):
             sections[key] = v

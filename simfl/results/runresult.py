@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simfl import registry
 from simfl.config.load import config_from_dict, read_yaml
 from simfl.config.schema import Config
 from simfl.errors import RunDirError
@@ -45,19 +46,31 @@ class RunResult:
         return getattr(self, name)
 
 
-def read_run_config(path: str | Path, manifest: dict[str, Any] | None = None) -> Config:
-    """The validated config of a run directory (plugins looked up where the run found them)."""
+def read_run_config(path: str | Path, manifest: dict[str, Any] | None = None, plugins: bool = False) -> Config:
+    """The config of a run directory, read as data: nothing it names is imported.
+
+    simfl's own components are validated as usual; a plugin (``package.module:Name``) is kept as
+    a stand-in holding its keys (see :func:`simfl.registry.no_imports`). A path written in the
+    manifest (``search_path``) is never used to import anything.
+
+    Args:
+        path: the run directory.
+        manifest: unused (kept for callers that pass it).
+        plugins: True only to run the config again (``simfl run --resume``): plugins are then
+            imported from the run directory (the config's folder) and the Python path.
+    """
     p = Path(path)
-    manifest = read_manifest(p) if manifest is None else manifest
-    search = (manifest or {}).get("search_path") or ()
-    return config_from_dict(read_yaml(p / CONFIG), source=str(p / CONFIG), search_path=search)
+    if plugins:
+        return config_from_dict(read_yaml(p / CONFIG), source=str(p / CONFIG), search_path=(p,))
+    with registry.no_imports():
+        return config_from_dict(read_yaml(p / CONFIG), source=str(p / CONFIG))
 
 
 def load_run(path: str | Path) -> RunResult:
     """Read a run directory back into a :class:`RunResult`.
 
-    A run of a plugin (``algorithm.type: package.module:Name``) needs that plugin importable: it
-    is looked up where the run found it (``search_path`` in the manifest), then on the Python path.
+    Reading runs no code: the config is read as data (:func:`read_run_config`), so a run of a
+    plugin (``algorithm.type: package.module:Name``) loads without that plugin.
     """
     p = Path(path)
     manifest = read_manifest(p)

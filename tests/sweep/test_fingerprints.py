@@ -265,6 +265,7 @@ def test_simfl_run_resume_refuses_a_checkpoint_of_another_plugin_version(tmp_pat
     _, out = _interrupted_plugin_run(tmp_path, "fp_ck_cli_rule", monkeypatch)
     (tmp_path / "fp_ck_cli_rule.py").write_text(RULE + "\n# edited\n")
     forget("fp_ck_cli_rule", monkeypatch)
+    monkeypatch.syspath_prepend(str(tmp_path))  # a resume imports from the run directory and the Python path only
     assert main(["run", "--resume", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.endswith("the checkpoint was written under another version of algorithm.type (fp_ck_cli_rule.py); "
