@@ -81,17 +81,17 @@ class CheckedCalls:
         self.sim, self.n = sim, sim.population.size
         self.reserved: set[int] = set()  # clients reserved (busy) while a round is picked
 
-    def dispatch(self, client: int, round_: int = -1) -> "Task":
+    def dispatch(self, client: int, round: int = -1) -> "Task":  # noqa: A002 (the documented name)
         """:meth:`Simulation.dispatch`, refusing a client that does not exist or cannot run."""
         sim, reserved = self.sim, self.reserved
         if type(client) is int and 0 <= client < self.n and not sim.busy[client] and (
                 sim.idle_means_eligible or sim.is_eligible(client)):  # the common case, quickly
-            return sim.dispatch(client, round_)
+            return sim.dispatch(client, round)
         problem = client_problem(sim, client, allow_reserved=_is_int(client) and client in reserved)
         if problem is not None:
             raise ContractError(f"server.dispatch({client!r}): {problem}")
         reserved.discard(client)
-        return sim.dispatch(int(client), round_)
+        return sim.dispatch(int(client), round)
 
     def _settled(self, call: str, task: "Task") -> None:
         status = self.sim.log._status[task.id]

@@ -193,8 +193,8 @@ class Server:
         def select_round(self, m: int) -> list[int]:
             """``m`` distinct eligible clients by the selection policy (fewer if fewer are eligible)."""
 
-        def dispatch(self, client: int, round_: int = -1) -> "Task":
-            """Start the client's next task from the current model; ``round_`` is recorded."""
+        def dispatch(self, client: int, round: int = -1) -> "Task":  # noqa: A002 (the documented name)
+            """Start the client's next task from the current model; ``round`` is recorded."""
 
         def discard(self, task: "Task") -> None:
             """``discarded_deadline``: stop a running task, or discard an arrived one (weight 0)."""

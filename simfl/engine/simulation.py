@@ -392,7 +392,7 @@ class Simulation:
             return work
         return self._speed.finish_time(client, start, work) - start
 
-    def dispatch(self, client: int, round_: int = -1) -> Task:
+    def dispatch(self, client: int, round: int = -1) -> Task:  # noqa: A002 (the documented name)
         """Start ``client``'s next task from the current model; returns the in-flight task."""
         env = self.env
         now = env._now
@@ -409,7 +409,7 @@ class Simulation:
                 self._jitter.fill(client, k)
             work = floats[i] * ppf(self._jitter_u[client * block + j])
         if self.links is not None:
-            return self._dispatch_process(client, k, round_, now, work)
+            return self._dispatch_process(client, k, round, now, work)
         down, up = floats[i + 1], floats[i + 2]
         compute = work if self._speed is None else self._speed.finish_time(client, now + down, work) - (now + down)
         end = now + down + compute + up
@@ -419,9 +419,9 @@ class Simulation:
             if offline_at < end:  # offline before the upload ends: the task is lost then
                 end, lost = offline_at, True
         version = self.version
-        tid = self.log.add(client, k, round_, version, now, down, compute, up, ints[c + 1], work)
+        tid = self.log.add(client, k, round, version, now, down, compute, up, ints[c + 1], work)
         job = None if self.trainer is None else self._submit(tid, client, k)
-        task = Task(env, tid, client, k, version, now, end, lost, job, round_, self.params, True, self._collect_end)
+        task = Task(env, tid, client, k, version, now, end, lost, job, round, self.params, True, self._collect_end)
         self.busy[client] = True
         self.in_flight[tid] = task
         return task

@@ -60,3 +60,28 @@ def test_validate_builds_the_plugin_so_a_raising_constructor_is_one_line(tmp_pat
     assert main(["validate", str(cfg), "--dry-run"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "simfl validate: error: algorithm.type: boom_method:Boom: building it failed: RuntimeError: no GPU here"
+
+
+def test_dispatch_takes_round_by_the_documented_keyword(tmp_path):
+    """docs/plugins.md writes ``server.dispatch(client, round=-1)``; the keyword was ``round_``."""
+    (tmp_path / "rounds_kw.py").write_text(
+        "from simfl.api import AlgorithmParams, InFlight, Policy\n\n"
+        "class Rounds(Policy):\n"
+        "    Params = AlgorithmParams\n\n"
+        "    def __init__(self, params):\n"
+        "        self.k = 0\n\n"
+        "    def start(self, server):\n"
+        "        server.dispatch(0, round=0)\n\n"
+        "    def on_arrivals(self, server, updates):\n"
+        "        for t in updates:\n"
+        "            server.applied(t, 1.0)\n"
+        "        server.install(server.params)\n"
+        "        self.k += 1\n"
+        "        server.dispatch(0, round=self.k)\n")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(textwrap.dedent(CONFIG).replace('"myasync:MyAsync", concurrency: 3', '"rounds_kw:Rounds"'))
+    assert main(["run", str(cfg), "--dry-run", "--out", str(tmp_path / "run")]) == 0
+    import pandas as pd
+
+    rounds = pd.read_parquet(tmp_path / "run" / "client_updates.parquet")["round"].tolist()
+    assert len(rounds) >= 2 and rounds == list(range(len(rounds)))  # each task records the round it was given
