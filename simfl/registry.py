@@ -114,6 +114,9 @@ _IMPORT_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[
 _registered: dict[str, dict[str, str | Any]] = {kind: {} for kind in KINDS}
 _entry_points: dict[str, dict[str, str]] | None = None
 _owners: dict[type, "Component"] = {}  # parameter model → the component it belongs to
+# (parameter model, name) → component: a plugin that subclasses a built-in and keeps its parameter
+# model (``class Boom(FedAsync)``) shares that model, and must not take the built-in's place
+_by_name: dict[tuple[type, str], "Component"] = {}
 _import_lock = threading.Lock()
 _no_imports: contextvars.ContextVar[bool] = contextvars.ContextVar("simfl_no_imports", default=False)
 _stored: dict[tuple[str, str], "Component"] = {}  # (kind, name) → its data-only stand-in
@@ -225,7 +228,11 @@ def names(kind: str) -> list[str]:
 
 
 def component_of(params: Any) -> Component:
-    """The component whose parameter model ``params`` is an instance of."""
+    """The component whose parameter model ``params`` is an instance of (and whose name is ``params.type``)."""
+    name = getattr(params, "type", None)
+    for cls in type(params).__mro__:
+        if (cls, name) in _by_name:
+            return _by_name[(cls, name)]
     for cls in type(params).__mro__:
         if cls in _owners:
             return _owners[cls]
@@ -268,6 +275,7 @@ def resolve(kind: str, name: str, search_path: Iterable[str | Path] = (), key: s
     params = _params_model(kind, obj, key, name)
     component = Component(kind, name, obj, params, builtin)
     _owners.setdefault(params, component)
+    _by_name[(params, name)] = component
     return component
 
 
@@ -350,6 +358,7 @@ def _stored_component(kind: str, name: str, key: str) -> Component:
     target = params if CONTRACTS[kind][1] else type("StoredTarget", (), {"__init__": unavailable, "__module__": __name__})
     component = Component(kind, name, target, params, builtin=False)
     _owners.setdefault(params, component)
+    _by_name[(params, name)] = component
     _stored[(kind, name)] = component
     return component
 

@@ -8,6 +8,7 @@ import textwrap
 
 import yaml
 
+import simfl
 from simfl.cli import main
 
 PLUGIN = '''
@@ -55,11 +56,17 @@ def test_validate_builds_the_plugin_so_a_raising_constructor_is_one_line(tmp_pat
         "class Boom(FedAsync):\n"
         "    def __init__(self, params):\n"
         "        raise RuntimeError('no GPU here')\n")
+    builtin = tmp_path / "builtin.yaml"
+    builtin.write_text(textwrap.dedent(CONFIG).replace('"myasync:MyAsync"', "fedasync"))
+    assert main(["validate", str(builtin), "--dry-run"]) == 0  # FedAsync resolved first, then the plugin
     cfg = tmp_path / "c.yaml"
     cfg.write_text(textwrap.dedent(CONFIG).replace("myasync:MyAsync", "boom_method:Boom"))
     assert main(["validate", str(cfg), "--dry-run"]) == 2
+    # Boom keeps FedAsync's parameter model: it must neither be taken for FedAsync nor replace it
+    assert main(["validate", str(builtin), "--dry-run"]) == 0
     err = capsys.readouterr().err.strip()
     assert err == "simfl validate: error: algorithm.type: boom_method:Boom: building it failed: RuntimeError: no GPU here"
+    assert simfl.run(simfl.load_config(builtin, ["train.enabled=false"]), progress=False).status == "complete"
 
 
 def test_dispatch_takes_round_by_the_documented_keyword(tmp_path):
