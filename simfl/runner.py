@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import time
+from contextlib import contextmanager
 from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -300,7 +302,52 @@ def run(
     Returns:
         The run's tables. ``result.status`` is ``interrupted`` after Ctrl-C, ``diverged`` when the
         model held NaN or inf (the run stopped then).
+
+    Raises:
+        RunDirError: with ``resume``, another process is continuing the same run directory.
     """
+    arguments = dict(trainer=trainer, out=out, overwrite=overwrite, progress=progress, resume=resume,
+                     callbacks=callbacks, tags=tags, model=model, pause_at_s=pause_at_s)
+    if resume and out is not None:
+        with resume_lock(out):  # two `simfl run --resume DIR` at once would both compute it
+            return _run(config, **arguments)
+    return _run(config, **arguments)
+
+
+@contextmanager
+def resume_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive OS lock on the run directory ``path`` while a run continues in it.
+
+    The lock is on the directory itself (no file is added to it) and the OS releases it when its
+    process dies, however it dies. Where there is no such lock (Windows), nothing is locked.
+
+    Raises:
+        RunDirError: another process holds it (one line).
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock
+        yield
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # not a directory yet: RunDir.create says what is wrong with it
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunDirError(f"--resume {path}: another simfl process is continuing this run; wait for it to "
+                              "end (rerunning then resumes from its last checkpoint)") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _run(config: Config, *, trainer, out, overwrite, progress, resume, callbacks, tags, model,
+         pause_at_s) -> RunResult:
+    """:func:`run`, once any lock on its directory is held."""
     started = time.perf_counter()
     if pause_at_s is not None and out is None:
         raise ConfigError("pause_at_s: a paused run keeps its checkpoint in its run directory: give out")
