@@ -18,6 +18,7 @@ import io
 import os
 import pickle
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,8 @@ from simpy.events import PENDING
 
 from simfl.errors import RunDirError
 
-__all__ = ["FORMAT", "CHECKPOINT", "write_checkpoint", "read_checkpoint", "checkpoint_key"]
+__all__ = ["FORMAT", "CHECKPOINT", "CheckpointRejected", "write_checkpoint", "read_checkpoint", "set_aside",
+           "checkpoint_key"]
 
 #: The layout of a checkpoint's state; raised whenever the engine's state changes shape.
 FORMAT = 4  # 4: distributions hold their {mean, cv} forms (a cv field)
@@ -33,6 +35,10 @@ FORMAT = 4  # 4: distributions hold their {mean, cv} forms (a cv field)
 #: The checkpoint's file name in a run directory.
 CHECKPOINT = "checkpoint.pkl"
 _MAGIC = b"SIMFL-CHECKPOINT-1\n"
+
+
+class CheckpointRejected(RunDirError):
+    """A checkpoint that is not loaded: not simfl's, altered, another key's or another format's."""
 
 
 def checkpoint_key() -> bytes:
@@ -110,19 +116,33 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise RunDirError(f"{path}: cannot read the checkpoint ({exc.strerror})") from None
     if not raw.startswith(_MAGIC) or len(raw) < len(_MAGIC) + 65:
-        raise RunDirError(f"{path}: not a simfl checkpoint")
+        raise CheckpointRejected(f"{path}: not a simfl checkpoint")
     mac, data = raw[len(_MAGIC):len(_MAGIC) + 64], raw[len(_MAGIC) + 65:]
     expected = hmac.new(checkpoint_key(), data, hashlib.sha256).hexdigest().encode()
     if not hmac.compare_digest(mac, expected):
-        raise RunDirError(f"{path}: the checkpoint's signature does not match this user's key "
-                          "(not written by simfl here, or altered); it is not loaded")
+        raise CheckpointRejected(f"{path}: the checkpoint's signature does not match this user's key "
+                                 "(not written by simfl here, or altered); it is not loaded: to start the run over, "
+                                 "move it away and rerun with --overwrite")
     try:
         payload = _Unpickler(io.BytesIO(data)).load()  # noqa: S301 - signed by this user's key above
     except Exception as exc:
-        raise RunDirError(f"{path}: the checkpoint cannot be loaded ({type(exc).__name__}: {exc})") from None
+        raise CheckpointRejected(f"{path}: the checkpoint cannot be loaded ({type(exc).__name__}: {exc})") from None
     if not isinstance(payload, dict):
-        raise RunDirError(f"{path}: a checkpoint of an unknown format")
+        raise CheckpointRejected(f"{path}: a checkpoint of an unknown format")
     if payload.get("format") != FORMAT:
-        raise RunDirError(f"{path}: a checkpoint of format {payload.get('format')!r}, written by another simfl "
-                          f"version (this one reads format {FORMAT}); rerun without --resume")
+        raise CheckpointRejected(f"{path}: a checkpoint of format {payload.get('format')!r}, written by another "
+                                 f"simfl version (this one reads format {FORMAT}); rerun without --resume")
     return payload
+
+
+def set_aside(path: str | Path) -> Path:
+    """Rename a rejected checkpoint ``<name>.rejected-<UTC time>`` beside it (never deleted: it may be
+    evidence, or someone's file) and return the new path."""
+    path = Path(path)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    aside, n = path.with_name(f"{path.name}.rejected-{stamp}"), 1
+    while aside.exists():  # two rejections within a second
+        n += 1
+        aside = path.with_name(f"{path.name}.rejected-{stamp}-{n}")
+    path.rename(aside)
+    return aside

@@ -32,7 +32,8 @@ from simfl.scenario.coupling import label_share
 from simfl.scenario.population import build_population, samples_per_task
 from simfl.scenario.realised import population_stats
 from simfl.scenario.traces import load_profile_trace
-from simfl.checkpoint import CHECKPOINT, FORMAT as CHECKPOINT_FORMAT, read_checkpoint, write_checkpoint
+from simfl.checkpoint import (CHECKPOINT, FORMAT as CHECKPOINT_FORMAT, CheckpointRejected, read_checkpoint,
+                              write_checkpoint)
 from simfl.errors import ConfigError, PluginError, RunDirError, SimflError
 from simfl.fingerprint import changed_files, describe_files, file_fingerprints
 from simfl.data.validate import check_files
@@ -360,7 +361,7 @@ def _run(config: Config, *, trainer, out, overwrite, progress, resume, callbacks
     checkpoint_file = run_dir.path / CHECKPOINT if run_dir is not None else None
     saved = read_checkpoint(checkpoint_file) if resume and checkpoint_file.exists() else None
     if saved is not None and saved["config_sha256"] != result_digest(config):
-        raise RunDirError(f"{checkpoint_file}: the checkpoint belongs to another config; rerun without --resume")
+        raise CheckpointRejected(f"{checkpoint_file}: the checkpoint belongs to another config; rerun without --resume")
     fingerprints = file_fingerprints(config)  # the user files that define the run (plugins, data, traces)
     changed = changed_files(saved.get("fingerprints"), fingerprints) if saved is not None else []
     if changed:

@@ -29,11 +29,11 @@ from typing import Any, Callable, Sequence
 
 import yaml
 
-from simfl.checkpoint import CHECKPOINT
+from simfl.checkpoint import CHECKPOINT, CheckpointRejected, set_aside
 from simfl.config.load import config_from_dict
 from simfl.errors import SimflError
 from simfl.fingerprint import file_fingerprints, stale_reason
-from simfl.results.rundir import clear_partial_run, read_manifest, run_status
+from simfl.results.rundir import RunDir, clear_partial_run, read_manifest, run_status
 from simfl.results.summary import summarize_tables
 from simfl.results.targetrule import SUSTAINED, TargetRule
 
@@ -148,8 +148,15 @@ def execute_run(config_yaml: str, run_dir: str, targets: list[float], search_pat
         # unless its user files changed since (then it starts over)
         resume = ((Path(run_dir) / CHECKPOINT).is_file() and run_status(run_dir) not in (None, "complete")
                   and stale_reason(read_manifest(run_dir), file_fingerprints(config)) is None)
-        result = run(config, out=run_dir, overwrite=True, progress=False, resume=resume, tags=tags,
-                     pause_at_s=pause_at_s)
+        try:
+            result = run(config, out=run_dir, overwrite=True, progress=False, resume=resume, tags=tags,
+                         pause_at_s=pause_at_s)
+        except CheckpointRejected as exc:  # a sweep never fails a run on a bad checkpoint: it starts over
+            aside = set_aside(Path(run_dir) / CHECKPOINT)
+            restarted = f"{exc}".replace(str(Path(run_dir) / CHECKPOINT), CHECKPOINT).split(": to start")[0]
+            restarted += f"; set aside as {aside.name} and the run started over"
+            result = run(config, out=run_dir, overwrite=True, progress=False, tags=tags, pause_at_s=pause_at_s)
+            _note_in_manifest(run_dir, restarted_because=restarted)
     except KeyboardInterrupt:
         return {"status": "interrupted", "error": "interrupted"}
     except Exception as exc:  # recorded in the summary and the run's manifest
@@ -161,6 +168,14 @@ def execute_run(config_yaml: str, run_dir: str, targets: list[float], search_pat
     row = summarize_tables(result.client_updates, result.evals, result.manifest, targets, target_rule)
     row.update(status=result.status, error=None)
     return row
+
+
+def _note_in_manifest(run_dir: str, **notes: Any) -> None:
+    """Add ``notes`` to a finished (or paused, or interrupted) run's manifest."""
+    manifest = read_manifest(run_dir)
+    if manifest is not None:
+        manifest.pop("kind", None)
+        RunDir(Path(run_dir)).write_manifest({**manifest, **notes})
 
 
 def _signal_quietly(pid: int, signum: int) -> None:

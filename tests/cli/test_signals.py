@@ -320,3 +320,63 @@ def test_the_command_line_handles_interrupts_before_any_heavy_import():
             "print(sorted(m for m in heavy if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
+# ------------------------------------------------------------------ a hook that never returns, in a sweep
+HANGING_PLUGIN = '''
+import os, time
+from simfl.methods.fedasync import FedAsync
+
+class Hangs(FedAsync):
+    """Applies 2000 updates, then never returns (a hook stuck on a dead server)."""
+    calls = 0
+
+    def apply(self, server, task, tau):
+        Hangs.calls += 1
+        if Hangs.calls == 2000:
+            open(os.environ["SIMFL_TEST_HUNG_DIR"] + f"/{os.getpid()}", "w").close()
+            time.sleep(10**6)
+        super().apply(server, task, tau)
+'''
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds worker processes through /proc")
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_first_sigterm_ends_a_sweep_whose_plugin_hook_hangs(tmp_path, workers):
+    """Issue 21, item 9: the main process gets one SIGTERM (as a scheduler sends it before its SIGKILL)
+    while every worker's run is stuck in a plugin hook; the sweep still ends, in a bounded time, with
+    those runs recorded ``interrupted`` (not left ``running``), and exit 130."""
+    (tmp_path / "hangs.py").write_text(HANGING_PLUGIN)
+    path = tmp_path / "sweep.yaml"
+    path.write_text(textwrap.dedent("""\
+        base:
+          data: {num_clients: 50}
+          train: {enabled: false}
+          algorithm: {type: "hangs:Hangs", concurrency: 10}
+          stop: {sim_time_s: null, client_updates: 100000}
+          eval: {every_s: null}
+        seeds: 2
+    """))
+    hung = tmp_path / "hung"
+    hung.mkdir()
+    out = tmp_path / "out"
+    env = {**os.environ, "SIMFL_TEST_HUNG_DIR": str(hung)}
+    proc = subprocess.Popen([sys.executable, "-m", "simfl.cli", "sweep", str(path), "--out", str(out),
+                             "--workers", str(workers)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=tmp_path)
+    _wait_for(lambda: len(list(hung.iterdir())) == workers, proc)
+    everyone = _children(proc.pid, workers_only=False)
+    proc.send_signal(signal.SIGTERM)  # once, to the main process only
+    started = time.monotonic()
+    try:
+        _, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # its workers follow it (they watch it)
+        raise
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert time.monotonic() - started < 60  # the engine's grace (5 s), not the hook's 10^6 s
+    _assert_gone(everyone)
+    statuses = sorted(run_status(d) for d in (out / "runs").glob("*"))
+    assert statuses == ["interrupted"] * workers
+    summary = pd.read_parquet(out / "summary.parquet")
+    assert sorted(summary.status) == sorted(["interrupted"] * workers + ["pending"] * (2 - workers))
