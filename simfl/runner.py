@@ -6,11 +6,10 @@ import hashlib
 import os
 import pickle
 import time
-from contextlib import contextmanager
 from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -305,50 +304,69 @@ def run(
         model held NaN or inf (the run stopped then).
 
     Raises:
-        RunDirError: with ``resume``, another process is continuing the same run directory.
+        RunDirError: another process is writing a run into ``out`` (see :class:`RunDirLock`).
     """
     arguments = dict(trainer=trainer, out=out, overwrite=overwrite, progress=progress, resume=resume,
                      callbacks=callbacks, tags=tags, model=model, pause_at_s=pause_at_s)
-    if resume and out is not None:
-        with resume_lock(out):  # two `simfl run --resume DIR` at once would both compute it
-            return _run(config, **arguments)
-    return _run(config, **arguments)
+    lock = RunDirLock(out, resume) if out is not None else None
+    try:
+        if lock is not None:
+            lock.take()  # an existing folder: before anything in it is replaced
+        return _run(config, lock=lock, **arguments)
+    finally:
+        if lock is not None:
+            lock.release()
 
 
-@contextmanager
-def resume_lock(path: str | Path) -> Iterator[None]:
-    """Hold an exclusive OS lock on the run directory ``path`` while a run continues in it.
+class RunDirLock:
+    """An exclusive OS lock on a run directory while one process writes a run into it, so a second
+    ``simfl run`` (``--out``, ``--overwrite`` or ``--resume``) on the same folder is refused in one line
+    instead of computing beside it or replacing its files.
 
-    The lock is on the directory itself (no file is added to it) and the OS releases it when its
+    The lock is on the directory itself (no file is added to it), and the OS releases it when its
     process dies, however it dies. Where there is no such lock (Windows), nothing is locked.
-
-    Raises:
-        RunDirError: another process holds it (one line).
     """
-    try:
-        import fcntl
-    except ImportError:  # Windows: no flock
-        yield
-        return
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # not a directory yet: RunDir.create says what is wrong with it
-        yield
-        return
-    try:
+
+    def __init__(self, path: str | Path, resume: bool = False) -> None:
+        self.path = Path(path)
+        self.flag = "--resume" if resume else "--out"
+        self._fd: int | None = None
+
+    def take(self) -> None:
+        """Lock the directory if it exists and is not locked by this object yet (a folder that does
+        not exist yet is locked by the call after it is made).
+
+        Raises:
+            RunDirError: another process holds it.
+        """
+        try:
+            import fcntl
+        except ImportError:  # Windows: no flock
+            return
+        if self._fd is not None:
+            return
+        try:
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:  # not a directory (yet): RunDir.create says what is wrong with it
+            return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RunDirError(f"--resume {path}: another simfl process is continuing this run; wait for it to "
-                              "end (rerunning then resumes from its last checkpoint)") from None
-        yield
-    finally:
-        os.close(fd)
+            os.close(fd)
+            doing = "continuing this run" if self.flag == "--resume" else "writing a run into this folder"
+            raise RunDirError(f"{self.flag} {self.path}: another simfl process is {doing}; wait for it to end "
+                              "(rerunning then resumes from its last checkpoint)") from None
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def _run(config: Config, *, trainer, out, overwrite, progress, resume, callbacks, tags, model,
-         pause_at_s) -> RunResult:
-    """:func:`run`, once any lock on its directory is held."""
+         pause_at_s, lock: RunDirLock | None) -> RunResult:
+    """:func:`run`, holding ``lock`` on its directory (taken here when the directory is new)."""
     started = time.perf_counter()
     if pause_at_s is not None and out is None:
         raise ConfigError("pause_at_s: a paused run keeps its checkpoint in its run directory: give out")
@@ -358,6 +376,8 @@ def _run(config: Config, *, trainer, out, overwrite, progress, resume, callbacks
     if trainer is None or not config.train.enabled:
         checked = check_config(config, model)  # bad data sources and absurd sizes fail before any directory exists
     run_dir = RunDir.create(out, overwrite, resume=resume) if out is not None else None
+    if lock is not None:
+        lock.take()  # a folder made just now: a second process that made it too is refused here
     checkpoint_file = run_dir.path / CHECKPOINT if run_dir is not None else None
     saved = read_checkpoint(checkpoint_file) if resume and checkpoint_file.exists() else None
     if saved is not None and saved["config_sha256"] != result_digest(config):
