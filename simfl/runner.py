@@ -19,6 +19,7 @@ from simfl.config.load import dump_config
 from simfl.config.schema import Config, TorchModel
 from simfl.config.sweepfile import result_digest, run_id_of
 from simfl.data.drift import build_drift
+from simfl.engine.contract import checked_params
 from simfl.engine.protocols import Trainer
 from simfl.engine.server import Policy, Selector
 from simfl.engine.simulation import EngineSettings, Simulation
@@ -45,7 +46,8 @@ __all__ = ["RunResult", "run", "build_policy", "build_selector", "engine_setting
 
 def build_policy(config: Config) -> Policy:
     """The server policy of ``config.algorithm`` (built-in or plugin), built for one run."""
-    return registry.component_of(config.algorithm).build(config.algorithm)
+    component = registry.component_of(config.algorithm)
+    return component.build(config.algorithm if component.builtin else checked_params(config.algorithm))
 
 
 def build_selector(config: Config, trained: bool = True) -> Selector:

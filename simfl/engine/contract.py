@@ -11,13 +11,15 @@ Built-in methods and selection policies use the engine's unchecked calls: they h
 properties by construction (and are tested for them), so the checks cost the hot path nothing
 when no plugin runs. A plugin policy gets :class:`CheckedCalls`; a plugin selector gets
 :class:`CheckedSelection`; a plugin staleness function used by a built-in method is wrapped in
-:class:`CheckedStaleness`; every :class:`~simfl.engine.server.OptimizerStep` checks its step.
+:class:`CheckedStaleness`, and so is one a plugin policy receives (:func:`checked_params`); every
+:class:`~simfl.engine.server.OptimizerStep` checks its step.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -28,7 +30,8 @@ if TYPE_CHECKING:
     from simfl.engine.simulation import Simulation
     from simfl.engine.tasks import Task
 
-__all__ = ["ContractError", "CheckedCalls", "CheckedSelection", "CheckedStaleness", "checked_staleness", "is_builtin", "check_step"]
+__all__ = ["ContractError", "CheckedCalls", "CheckedSelection", "CheckedStaleness", "checked_staleness", "checked_params",
+           "is_builtin", "check_step"]
 
 #: statuses after which an update's fate is settled (a second applied/drop is a mistake)
 _SETTLED = frozenset({int(Status.APPLIED), int(Status.DROPPED_STALE), int(Status.DISCARDED_DEADLINE),
@@ -56,6 +59,10 @@ def is_builtin(obj: Any) -> bool:
     return type(obj).__module__.startswith("simfl.")
 
 
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
@@ -80,6 +87,9 @@ class CheckedCalls:
     def __init__(self, sim: "Simulation") -> None:
         self.sim, self.n = sim, sim.population.size
         self.reserved: set[int] = set()  # clients reserved (busy) while a round is picked
+        #: every result fetched since the last install was finite (a NaN model made from finite ones
+        #: is the policy's arithmetic; one made from NaN results is the training's divergence)
+        self.inputs_finite = True
 
     def dispatch(self, client: int, round: int = -1) -> "Task":  # noqa: A002 (the documented name)
         """:meth:`Simulation.dispatch`, refusing a client that does not exist or cannot run."""
@@ -102,9 +112,32 @@ class CheckedCalls:
             raise ContractError(f"server.{call}(task {task.id}): it has not been handed to the policy yet")
 
     def applied(self, task: "Task", weight: float, staleness: int | None = None) -> None:
-        """:meth:`Simulation.applied`, refusing an update already settled."""
+        """:meth:`Simulation.applied`, refusing an update already settled or a weight that is not a
+        finite number >= 0."""
         self._settled("applied", task)
+        if not (_is_real(weight) and 0 <= weight < math.inf):
+            raise ContractError(f"server.applied(task {task.id}, weight {weight!r}): a weight must be a finite "
+                                "number >= 0")
         self.sim.applied(task, weight, staleness)
+
+    def hold(self, task: "Task", weight: float = math.nan) -> None:
+        """:meth:`Simulation.hold`, refusing an update already settled or held, or a weight that is
+        not NaN (none yet) or a finite number >= 0."""
+        if task.id in self.sim._held:
+            raise ContractError(f"server.hold(task {task.id}): it is already buffered (hold once, then applied "
+                                "or drop)")
+        self._settled("hold", task)
+        if not (_is_real(weight) and (math.isnan(weight) or 0 <= weight < math.inf)):
+            raise ContractError(f"server.hold(task {task.id}, weight {weight!r}): a weight must be a finite "
+                                "number >= 0 (or NaN: not known yet)")
+        self.sim.hold(task, weight)
+
+    def results(self, tasks: Sequence["Task"]) -> list[np.ndarray]:
+        """:meth:`Simulation.fetch_results`, noting whether every model fetched is finite."""
+        models = self.sim.fetch_results(tasks)
+        if self.inputs_finite:
+            self.inputs_finite = all(math.isfinite(float(np.sum(x, dtype=np.float64))) for x in models)
+        return models
 
     def drop(self, task: "Task") -> None:
         """:meth:`Simulation.drop`, refusing an update already settled."""
@@ -112,7 +145,8 @@ class CheckedCalls:
         self.sim.drop(task)
 
     def install(self, params: np.ndarray | None, **extra: Any) -> None:
-        """:meth:`Simulation.install`, refusing a model of another size or dtype."""
+        """:meth:`Simulation.install`, refusing a model of another size or dtype, or one the policy made
+        NaN or inf from finite models (from diverged client models it is the run's divergence)."""
         current = self.sim.params
         if current is not None and params is not None:
             if not isinstance(params, np.ndarray):
@@ -121,6 +155,11 @@ class CheckedCalls:
                 raise ContractError(f"server.install(): the model must be a flat {current.dtype} vector of "
                                     f"{current.size} values (like server.params), got shape {params.shape} "
                                     f"of {params.dtype}")
+            if not math.isfinite(float(np.sum(params, dtype=np.float64))) and self.inputs_finite and \
+                    math.isfinite(float(np.sum(current, dtype=np.float64))):
+                raise ContractError("server.install(): the model holds NaN or inf, though server.params and every "
+                                    "result fetched since the last install were finite")
+        self.inputs_finite = True
         self.sim.install(params, **extra)
 
     def reserve(self, client: int) -> None:
@@ -188,6 +227,9 @@ class CheckedStaleness:
     def __init__(self, fn: Any) -> None:
         self.fn = fn
 
+    def __getattr__(self, name: str) -> Any:  # the function's own parameters (``s.a``) read through
+        return getattr(self.fn, name)
+
     def __call__(self, tau):
         s = self.fn(tau)
         if isinstance(s, numbers.Real) and not isinstance(s, (bool, np.bool_)):
@@ -213,3 +255,13 @@ def check_step(optimizer: Any, x: np.ndarray, update: Any) -> None:
         raise ContractError(f"update() returned a step of shape {np.shape(update)} ({type(update).__name__}): "
                             f"it must be an array of the model's shape {x.shape}",
                             component=optimizer.update, hook="update")
+
+
+def checked_params(params: Any) -> Any:
+    """A plugin policy's parameters with each plugin staleness function among them checked
+    (:class:`CheckedStaleness`): a copy for its constructor, the config itself unchanged."""
+    from simfl.algorithms.staleness import StalenessFunction
+
+    wrapped = {name: CheckedStaleness(value) for name, value in params
+               if isinstance(value, StalenessFunction) and not is_builtin(value)}
+    return params.model_copy(update=wrapped) if wrapped else params

@@ -146,8 +146,8 @@ class Server:
             calls = CheckedCalls(sim)
             self.reserve, self.release = calls.reserve, calls.release
             if policy_checked:
-                self.dispatch, self.applied, self.drop, self.install = (
-                    calls.dispatch, calls.applied, calls.drop, calls.install)
+                self.dispatch, self.applied, self.drop, self.hold, self.install, self.results = (
+                    calls.dispatch, calls.applied, calls.drop, calls.hold, calls.install, calls.results)
         if selector_checked:
             selection = CheckedSelection(sim, self)
             self.select_one, self.select_round = selection.select_one, selection.select_round

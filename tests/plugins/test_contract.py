@@ -14,7 +14,7 @@ from simfl.cli import main
 PLUGINS = '''
 import numpy as np
 from simfl.api import (AlgorithmParams, Field, InFlight, Policy, Selector, SelectionParams, ServerOptimizer,
-                       ServerOptimizerSpec, StalenessFunction)
+                       ServerOptimizerSpec, StalenessField, StalenessFunction, default_staleness)
 
 
 def offline_idle(server):
@@ -94,6 +94,69 @@ class Installs(Policy):
         x = server.params
         x = {"shorter": x[:-1], "longer": np.append(x, x[:1]), "float64": x.astype(np.float64)}[self.change]
         server.install(x)
+        self.flight.refill(server)
+
+
+class Weighs(Policy):
+    """Applies each update with ``weight`` (a Python literal), or holds it twice (``weight: hold-twice``)."""
+    class Params(AlgorithmParams):
+        weight: str = Field("-1", description="the weight given to applied()")
+
+    def __init__(self, params):
+        self.weight = params.weight
+        self.flight = InFlight(2)
+
+    def start(self, server):
+        self.flight.refill(server)
+
+    def on_arrivals(self, server, updates):
+        for t in updates:
+            if self.weight == "hold-twice":
+                server.hold(t)
+                server.hold(t)
+            else:
+                server.applied(t, eval(self.weight))
+        server.install(server.params)
+        self.flight.refill(server)
+
+
+class OwnStaleness(Policy):
+    """A policy of its own (no built-in base) that weighs each update by its staleness function."""
+    class Params(AlgorithmParams):
+        staleness: StalenessField = Field(default_factory=default_staleness, description="s(tau)")
+
+    def __init__(self, params):
+        self.s = params.staleness
+        self.flight = InFlight(2)
+
+    def start(self, server):
+        self.flight.refill(server)
+
+    def on_arrivals(self, server, updates):
+        for t in updates:
+            server.applied(t, 0.5 * self.s(server.staleness(t)))
+        server.install(server.params)
+        self.flight.refill(server)
+
+
+class Mixes(Policy):
+    """x <- (x + x_client) / 2 per update, or (``nan: true``) a model it spoils itself."""
+    class Params(AlgorithmParams):
+        nan: bool = Field(False, description="install x * nan")
+
+    def __init__(self, params):
+        self.nan = params.nan
+        self.flight = InFlight(2)
+
+    def start(self, server):
+        self.flight.refill(server)
+
+    def on_arrivals(self, server, updates):
+        x = server.params
+        for t, r in zip(updates, server.results(updates)):
+            server.applied(t, 0.5)
+            x = 0.5 * (x + r)
+        server.install(x * np.float32("nan") if self.nan else x)
         self.flight.refill(server)
 
 
@@ -259,3 +322,51 @@ def test_a_server_optimizer_step_of_the_wrong_shape_is_refused(plugin_dir, tmp_p
                  TRAINED + f'algorithm: {{type: {method}, server_optimizer: {{type: "{module}:Step", shape: {shape}}}}}\n')
     assert err == (f"algorithm.server_optimizer.type: {module}:Step: update() returned a step of {got}: "
                    "it must be an array of the model's shape (610,)")
+
+
+# ------------------------------------------------------------- hold / applied weights
+@pytest.mark.parametrize("weight, got", [("-1", "-1"), ("float('nan')", "nan"), ("float('inf')", "inf"),
+                                         ("'half'", "'half'"), ("None", "None")])
+def test_applying_an_update_with_a_weight_that_is_not_a_finite_non_negative_number_is_refused(
+        plugin_dir, tmp_path, capsys, weight, got):
+    module = f"c_weight_{abs(hash(weight))}"
+    err = _fails(plugin_dir, tmp_path, capsys, module,
+                 f'train: {{enabled: false}}\nalgorithm: {{type: "{module}:Weighs", weight: "{weight}"}}\n')
+    assert err.startswith(f"algorithm.type: {module}:Weighs: on_arrivals() raised ContractError: server.applied(task ")
+    assert err.endswith(f"weight {got}): a weight must be a finite number >= 0")
+
+
+def test_holding_an_update_twice_is_refused(plugin_dir, tmp_path, capsys):
+    err = _fails(plugin_dir, tmp_path, capsys, "c_hold_twice",
+                 'train: {enabled: false}\nalgorithm: {type: "c_hold_twice:Weighs", weight: hold-twice}\n')
+    assert err.startswith("algorithm.type: c_hold_twice:Weighs: on_arrivals() raised ContractError: server.hold(task ")
+    assert err.endswith("it is already buffered (hold once, then applied or drop)")
+
+
+@pytest.mark.parametrize("value", ["1e6", "-1", "'half'"])
+def test_a_plugin_staleness_function_called_by_a_plugin_policy_is_checked(plugin_dir, tmp_path, capsys, value):
+    module = f"c_own_stale_{abs(hash(value))}"
+    err = _fails(plugin_dir, tmp_path, capsys, module,
+                 f'train: {{enabled: false}}\nalgorithm: {{type: "{module}:OwnStaleness", staleness: '
+                 f'{{type: "{module}:Factor", value: "{value}"}}}}\n')
+    assert err.startswith(f"algorithm.staleness.type: {module}:Factor: __call__(0) returned ")
+    assert err.endswith("a staleness factor must be a number in (0, 1]")
+
+
+def test_a_plugin_that_makes_nan_from_finite_models_is_refused(plugin_dir, tmp_path, capsys):
+    err = _fails(plugin_dir, tmp_path, capsys, "c_nan_own", TRAINED + 'algorithm: {type: "c_nan_own:Mixes", nan: true}\n')
+    assert err.startswith("algorithm.type: c_nan_own:Mixes: on_arrivals() raised ContractError: server.install(): ")
+    assert err.endswith("the model holds NaN or inf, though server.params and every result fetched since the last "
+                        "install were finite")
+
+
+def test_a_plugin_mixing_diverged_client_models_ends_diverged_not_failed(plugin_dir, tmp_path, capsys):
+    """Training that blows up is the run's outcome, not the plugin's mistake: ``diverged``."""
+    (plugin_dir / "c_nan_in.py").write_text(PLUGINS)
+    cfg = plugin_dir / "c.yaml"
+    cfg.write_text(WORLD + TRAINED.replace("batch_size: 8", "batch_size: 8, lr: 3.0e+38")
+                   + 'algorithm: {type: "c_nan_in:Mixes"}\n'
+                   + "heterogeneity: {compute: {seconds_per_sample: 0.005, jitter: 1.0}}\n")
+    result = simfl.run(simfl.load_config(cfg), out=tmp_path / "out", progress=False)
+    assert result.status == "diverged", result.manifest.get("error")
+    assert result.manifest["diverged_because"] == "the global model holds NaN or inf"
