@@ -115,7 +115,7 @@ class CheckedCalls:
         """:meth:`Simulation.applied`, refusing an update already settled or a weight that is not a
         finite number >= 0."""
         self._settled("applied", task)
-        if not (_is_real(weight) and 0 <= weight < math.inf):
+        if not ((type(weight) is float or _is_real(weight)) and 0 <= weight < math.inf):  # a float: the common case
             raise ContractError(f"server.applied(task {task.id}, weight {weight!r}): a weight must be a finite "
                                 "number >= 0")
         self.sim.applied(task, weight, staleness)
