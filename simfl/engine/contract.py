@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from simfl.engine.tasks import Task
 
 __all__ = ["ContractError", "CheckedCalls", "CheckedSelection", "CheckedStaleness", "checked_staleness", "checked_params",
-           "is_builtin", "check_step"]
+           "is_builtin", "check_step", "check_counter", "MANIFEST_KEYS"]
 
 #: statuses after which an update's fate is settled (a second applied/drop is a mistake)
 _SETTLED = frozenset({int(Status.APPLIED), int(Status.DROPPED_STALE), int(Status.DISCARDED_DEADLINE),
@@ -52,6 +52,29 @@ class ContractError(RuntimeError):
         super().__init__(message)
         self.component = component
         self.hook = hook
+
+
+#: Keys simfl writes in a run's ``manifest.json``: a counter (``server.count``) may not take their name.
+MANIFEST_KEYS = frozenset({
+    "algorithm", "client_updates", "config_sha256", "dry_run", "fingerprints", "finished_at", "host_seconds", "kind",
+    "model", "model_bytes", "name", "population", "search_path", "seed", "server_updates", "sim_end_s", "started_at",
+    "status", "steps", "stop_reason", "versions", "error", "executor", "paused_at_s", "resumed_from_s",
+    "diverged_at_s", "diverged_version", "diverged_because",
+})
+
+
+def check_counter(name: Any, n: Any) -> None:
+    """Refuse a ``server.count(name, n)`` whose counter could not be written to the manifest.
+
+    Raises:
+        ContractError: ``name`` is not a non-empty string or is one of :data:`MANIFEST_KEYS`, or
+            ``n`` is not an integer.
+    """
+    if not isinstance(name, str) or not name or name in MANIFEST_KEYS:
+        raise ContractError(f"server.count({name!r}, {n!r}): a counter's name must be a non-empty string other "
+                            f"than the manifest's own keys ({', '.join(sorted(MANIFEST_KEYS))})")
+    if not _is_int(n):
+        raise ContractError(f"server.count({name!r}, {n!r}): the amount must be an integer, got {type(n).__name__}")
 
 
 def is_builtin(obj: Any) -> bool:

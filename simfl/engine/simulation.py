@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from simfl.engine.client import ServerLinks, TaskRun
+from simfl.engine.contract import MANIFEST_KEYS, check_counter
 from simfl.engine.events import EVAL, FLUSH, WAKE, Environment, PriorityTimeout
 from simfl.engine.observers import Observer, hooks
 from simfl.engine.protocols import Job, Trainer
@@ -373,7 +374,9 @@ class Simulation:
             self.stop_reason = str(reason)
 
     def count(self, name: str, n: int = 1) -> None:
-        """Add ``n`` to the manifest counter ``name``."""
+        """Add ``n`` to the manifest counter ``name`` (refused: see :func:`~simfl.engine.contract.check_counter`)."""
+        if type(name) is not str or not name or type(n) is not int or name in MANIFEST_KEYS:
+            check_counter(name, n)
         self.counters[name] = self.counters.get(name, 0) + int(n)
 
     def plugin_rng(self, name: str) -> np.random.Generator:

@@ -1,0 +1,73 @@
+"""Plugin mistakes the command-line fuzzing (tests/cli/test_fuzz_extended.py) found: each ends the
+run ``failed`` with one line naming the component and the hook, never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+import simfl
+from simfl.cli import main
+
+COUNTS = '''
+from simfl.api import AlgorithmParams, Field, InFlight, Policy
+
+
+class Counts(Policy):
+    """Calls ``server.count(name, n)`` with ``call`` (Python literals ``name, n``) at each arrival."""
+    class Params(AlgorithmParams):
+        call: str = Field("0, 0", description="the arguments of server.count")
+
+    def __init__(self, params):
+        self.call = params.call
+        self.flight = InFlight(2)
+
+    def start(self, server):
+        self.flight.refill(server)
+
+    def on_arrivals(self, server, updates):
+        for t in updates:
+            server.applied(t, 1.0)
+        server.install(server.params)
+        server.count(*eval(self.call))
+        self.flight.refill(server)
+'''
+WORLD = """seed: 0
+data: {num_clients: 12}
+train: {enabled: false}
+heterogeneity: {compute: {seconds_per_sample: 0.005, jitter: 1.0}}
+stop: {sim_time_s: 5}
+"""
+
+
+def _run(tmp_path, capsys, module: str, call: str) -> tuple[int, str]:
+    (tmp_path / f"{module}.py").write_text(COUNTS)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(WORLD + f'algorithm: {{type: "{module}:Counts", call: "{call}"}}\n')
+    code = main(["run", str(cfg), "--out", str(tmp_path / "out")])
+    return code, capsys.readouterr().err.strip()
+
+
+@pytest.mark.parametrize("call, problem", [
+    ("0, 0", "server.count(0, 0): a counter's name must be a non-empty string"),
+    ("'', 1", "server.count('', 1): a counter's name must be a non-empty string"),
+    ("'status', 0", "server.count('status', 0): a counter's name must be a non-empty string other than the "
+                    "manifest's own keys"),
+    ("'sim_end_s', 1", "server.count('sim_end_s', 1): a counter's name must be"),
+    ("'mine', True", "server.count('mine', True): the amount must be an integer, got bool"),
+    ("'mine', 1.5", "server.count('mine', 1.5): the amount must be an integer, got float"),
+])
+def test_a_counter_the_manifest_cannot_hold_is_refused(tmp_path, capsys, call, problem):
+    module = f"c_count_{abs(hash(call))}"
+    code, err = _run(tmp_path, capsys, module, call)
+    assert code == 2, err
+    assert "\n" not in err and "Traceback" not in err, err
+    assert err.startswith(f"simfl run: error: algorithm.type: {module}:Counts: on_arrivals() raised ContractError: "
+                          f"{problem}"), err
+    assert simfl.results.read_manifest(tmp_path / "out")["status"] == "failed"
+
+
+def test_a_counter_of_its_own_reaches_the_manifest(tmp_path, capsys):
+    code, err = _run(tmp_path, capsys, "c_count_fine", "'mine', 2")
+    assert code == 0, err
+    manifest = simfl.results.read_manifest(tmp_path / "out")
+    assert manifest["status"] == "complete" and manifest["mine"] == 2 * manifest["server_updates"]
