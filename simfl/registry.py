@@ -196,7 +196,7 @@ class Component:
             return params
         try:
             return self.target(params)
-        except Exception as exc:  # a plugin's constructor failed
+        except (Exception, SystemExit) as exc:  # a plugin's constructor failed (sys.exit() included)
             raise PluginError(f"{KINDS[self.kind]}: {self.name}: building it failed: {type(exc).__name__}: {exc}") from exc
 
     def describe(self) -> str:
@@ -321,7 +321,7 @@ def _import(path: str, key: str, name: str, search_path: Iterable[str | Path]) -
                 where = f" (looked in {', '.join(folders)} and on the Python path)" if folders else " (not on the Python path)"
                 raise PluginError(f"{key}: {name}: no module named {exc.name!r}{where}") from None
             raise PluginError(f"{key}: {name}: importing {module_name} failed: {type(exc).__name__}: {exc}") from None
-        except Exception as exc:  # the plugin module itself raised
+        except (Exception, SystemExit) as exc:  # the plugin module itself raised (sys.exit() included)
             raise PluginError(f"{key}: {name}: importing {module_name} failed: {type(exc).__name__}: {exc}") from None
         finally:
             for f in added:

@@ -180,7 +180,7 @@ def check_components(config: Config) -> None:
 
 def _blame_plugin(exc: BaseException, config: Config) -> PluginError | None:
     """A one-line :class:`PluginError` naming the plugin whose code raised ``exc`` (None: not a plugin's)."""
-    if not isinstance(exc, Exception) or isinstance(exc, SimflError):
+    if not isinstance(exc, (Exception, SystemExit)) or isinstance(exc, SimflError):  # sys.exit() in a hook too
         return None
     plugins = registry.plugin_components(config.algorithm)
     if not plugins:

@@ -71,3 +71,55 @@ def test_a_counter_of_its_own_reaches_the_manifest(tmp_path, capsys):
     assert code == 0, err
     manifest = simfl.results.read_manifest(tmp_path / "out")
     assert manifest["status"] == "complete" and manifest["mine"] == 2 * manifest["server_updates"]
+
+
+EXITS = '''
+import sys
+from simfl.api import AlgorithmParams, Field, InFlight, Policy
+
+if "{where}" == "import":
+    sys.exit(3)
+
+
+class Exits(Policy):
+    """Calls sys.exit('boom') in the hook ``where``."""
+    class Params(AlgorithmParams):
+        pass
+
+    def __init__(self, params):
+        if "{where}" == "init":
+            sys.exit("boom")
+        self.flight = InFlight(2)
+
+    def start(self, server):
+        if "{where}" == "start":
+            sys.exit("boom")
+        self.flight.refill(server)
+
+    def on_arrivals(self, server, updates):
+        if "{where}" == "on_arrivals":
+            sys.exit(0)
+        for t in updates:
+            server.applied(t, 1.0)
+        server.install(server.params)
+        self.flight.refill(server)
+'''
+
+
+@pytest.mark.parametrize("where, problem", [
+    ("import", "importing {m} failed: SystemExit: 3"),
+    ("init", "building it failed: SystemExit: boom"),
+    ("start", "start() raised SystemExit: boom"),
+    ("on_arrivals", "on_arrivals() raised SystemExit: 0"),
+])
+def test_a_plugin_calling_sys_exit_fails_its_run_on_one_line(tmp_path, capsys, where, problem):
+    module = f"c_exit_{where}"
+    (tmp_path / f"{module}.py").write_text(EXITS.replace("{where}", where))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(WORLD + f'algorithm: {{type: "{module}:Exits"}}\n')
+    code = main(["run", str(cfg), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert err == f"simfl run: error: algorithm.type: {module}:Exits: {problem.format(m=module)}"
+    manifest = simfl.results.read_manifest(tmp_path / "out")
+    assert manifest is None or manifest["status"] == "failed"
