@@ -230,6 +230,10 @@ class CheckedSelection:
 
     def select_round(self, m: int) -> list[int]:
         """The selector's round: distinct eligible clients."""
+        from simfl.engine.server import Selector
+
+        if type(self.sim.selector).select_round is Selector.select_round:
+            return self._select_each(m)
         chosen = self.sim.selector.select_round(self.server, m)
         if not isinstance(chosen, (list, tuple, np.ndarray)):
             self._refuse("select_round", chosen, "not a list")
@@ -242,6 +246,22 @@ class CheckedSelection:
         if len(set(clients)) < len(clients):
             self._refuse("select_round", chosen, "a client is chosen twice")
         return clients
+
+
+    def _select_each(self, m: int) -> list[int]:
+        """The default round (:meth:`Selector.select_round`), each :meth:`~Selector.select` checked, so
+        that a pick that cannot run (e.g. one already chosen: reserved, hence busy) names ``select``."""
+        sim, chosen = self.sim, []
+        try:
+            for _ in range(m):
+                c = self.select_one()
+                if c is None:
+                    break
+                chosen.append(c)
+                sim.reserve(c)
+        finally:
+            sim.release(chosen)
+        return chosen
 
 
 class CheckedStaleness:

@@ -123,3 +123,33 @@ def test_a_plugin_calling_sys_exit_fails_its_run_on_one_line(tmp_path, capsys, w
     assert err == f"simfl run: error: algorithm.type: {module}:Exits: {problem.format(m=module)}"
     manifest = simfl.results.read_manifest(tmp_path / "out")
     assert manifest is None or manifest["status"] == "failed"
+
+
+SAME = '''
+from simfl.api import Selector, SelectionParams
+
+
+class Same(Selector):
+    """Always picks client 0 (no select_round of its own)."""
+    class Params(SelectionParams):
+        pass
+
+    def __init__(self, params):
+        pass
+
+    def select(self, server):
+        return 0
+'''
+
+
+def test_a_selector_picking_the_same_client_twice_for_a_round_is_refused_naming_select(tmp_path, capsys):
+    """FedAvg's round through the default ``select_round``: the second pick, client 0, is already chosen."""
+    (tmp_path / "c_same.py").write_text(SAME)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(WORLD + 'algorithm: {type: fedavg, clients_per_round: 3, selection: {type: "c_same:Same"}}\n')
+    code = main(["run", str(cfg), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert err == ("simfl run: error: algorithm.selection.type: c_same:Same: select() returned 0: client 0 is busy "
+                   "(a task in flight); it must return an eligible client (or None)")
+    assert simfl.results.read_manifest(tmp_path / "out")["status"] == "failed"
