@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
-from scipy import stats
+from scipy import special, stats
 
 __all__ = ["KaplanMeier", "kaplan_meier", "before_first_event_low", "COVERAGE_AT_3", "small_sample_note"]
 
@@ -153,7 +153,7 @@ class KaplanMeier:
         z = stats.t.ppf(0.5 + self.level / 2, self.n - 1)
         half = z * (se / tau) / (p * (1 - p))
         logit = math.log(p / (1 - p))
-        lo, hi = (1 / (1 + math.exp(-(logit + s * half))) for s in (-1, 1))
+        lo, hi = (float(special.expit(logit + s * half)) for s in (-1, 1))  # no overflow at a huge half-width
         return mean, se, tau * lo, tau * hi
 
 

@@ -158,3 +158,14 @@ def test_agrees_with_scipy_ecdf_log_log_interval(seed):
     np.testing.assert_allclose(ci.low.evaluate(events.time_s)[defined], events.ci_low[defined])
     np.testing.assert_allclose(ci.high.evaluate(events.time_s)[defined], events.ci_high[defined])
 
+
+
+@pytest.mark.parametrize("times, tau", [([0.5, 1.0], 1.0), ([0.0, 0.5], 0.5)])
+def test_an_interval_wider_than_floats_reach_saturates_at_0_and_tau(times, tau):
+    """Two runs at level 0.999: Student-t's quantile (1 degree of freedom) is about 636, the logit half-width
+    about 850, whose exp overflows a float; the interval is then [0, τ], not an OverflowError (found by fuzzing
+    simfl report --level 0.999 --horizon 0.5)."""
+    km = kaplan_meier(times, [True, True], level=0.999)
+    mean, se, lo, hi = km.restricted_mean_interval(tau)
+    assert stats.t.ppf(0.9995, 1) * (se / tau) / ((mean / tau) * (1 - mean / tau)) > 800  # exp(800) > float max
+    assert (lo, hi) == (0.0, tau)
