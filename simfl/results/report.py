@@ -256,7 +256,7 @@ def report_text(
     counts = summary.status.value_counts().to_dict()
     lines = [f"sweep {p}: {len(summary)} runs ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"]
     lines += _mixed_files(p, summary)
-    if by not in summary:
+    if by not in swept_columns(summary):  # seed, run_id, a metric: columns, but not swept keys
         raise SimflError(f"--by {by}: not a swept key of this sweep; swept keys: {', '.join(swept_columns(summary)) or 'none'}")
     if not 0 < level < 1:
         raise SimflError(f"--level {level}: must be a number in (0, 1)")

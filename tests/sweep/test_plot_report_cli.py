@@ -140,6 +140,18 @@ def test_unknown_by_key(sweep_dir, capsys):
     assert "not a swept key" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["report", "plot"])
+@pytest.mark.parametrize("by", ["seed", "run_id", "status", "final_accuracy"])
+def test_by_a_column_that_is_not_a_swept_key_is_refused_on_one_line(sweep_dir, tmp_path, capsys, command, by):
+    """``seed`` pairs the runs and the others are outcomes: none gives groups to compare (report --by seed
+    raised pandas' "Grouper for 'seed' not 1-dimensional"; found by fuzzing report flags)."""
+    out = ["--out", str(tmp_path)] if command == "plot" else []
+    assert main([command, str(sweep_dir), "--by", by, *out]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"simfl {command}: error: --by {by}: not a swept key of this sweep; swept keys: algorithm.type, "
+                   "heterogeneity.compute.seconds_per_sample.sigma")
+
+
 @pytest.mark.parametrize("size,width_in", [("column", 3.3), ("text", 6.75)])
 def test_plot_size_presets_write_files_of_the_papers_widths(sweep_dir, tmp_path, size, width_in):
     from PIL import Image
