@@ -546,7 +546,7 @@ def _partition_case(config: dict, where: str, replace: bool, again: bool) -> Non
                 *(["--replace"] if replace else [])]
         runs = 2 if again else 1  # the second time, --out holds the table simfl wrote
         for _ in range(runs):
-            code = _check(argv, sandbox, sandbox / "new" if where == "new" else sandbox / "none")
+            code = _check(argv, sandbox, sandbox / "new" if where == "new" else out or sandbox / "none")
         event(f"partition {where}: exit {code}")
         for path in mine:
             if not (replace and path == out):
