@@ -570,7 +570,7 @@ partition_cases = dict(
     again=st.booleans())
 
 
-@_settings(8)
+@_settings(6)
 @given(**plot_cases)
 def test_plot_flags_never_trace_back_nor_touch_user_files(finished, what, args, where, replace):
     _plot_case(what, args, where, replace, finished)
