@@ -16,7 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 from simfl.config.messages import render_validation_error, schema_at
 from simfl.config.params import component_ref
-from simfl.config.schema import Config
+from simfl.config.schema import UNRESOLVED_CLIENTS, Config, DataConfig
+from simfl.data.kinds import NATURAL_ID_HINTS, SOURCE_DATASETS
 from simfl.errors import ConfigError, PluginError
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "read_yaml",
     "resolve_paths",
     "split_key",
+    "resolve_num_clients",
     "PATH_KEYS",
 ]
 
@@ -201,13 +203,57 @@ def config_from_dict(
         (parse_override(o)[0] if isinstance(o, str) else o[0])
         for o in (overrides.items() if isinstance(overrides, Mapping) else overrides)
     }
+    merged, unresolved = resolve_num_clients(merged, search)
+    context: dict[str, Any] = {"search_path": search}
+    if unresolved is not None:
+        context[UNRESOLVED_CLIENTS] = unresolved
     try:
-        config = Config.model_validate(merged, context={"search_path": search})
+        config = Config.model_validate(merged, context=context)
     except ValidationError as exc:
         raise ConfigError(render_validation_error(exc, Config, override_keys, merged, search)) from None
     except PluginError as exc:  # raised outside a field validator (e.g. building a default)
         raise ConfigError(str(exc)) from None
     return config.with_search_path(search)
+
+
+def resolve_num_clients(raw: dict, search_path: tuple[str, ...] = ()) -> tuple[dict, tuple[str, str] | None]:
+    """Fill in ``data.num_clients: null`` (every client of the data) with the data's client count.
+
+    Runs before the config is validated, so a validated config never changes afterwards and the
+    schema reads no file: the data section is validated alone first, and only a valid section of
+    a dataset with its own clients whose ``num_clients`` is null has its data read (once; kept in
+    memory by :func:`simfl.data.loaders.load_source`). A resolved config (a run's
+    ``config.yaml``) holds the number, so it validates without its data.
+
+    Returns:
+        ``(raw, None)`` with the count filled in (a copy) or untouched, or ``(raw, (key, message))``
+        when the count cannot be had: the schema reports it with the config's other problems.
+
+    Raises:
+        DataError: the data cannot be read (malformed or missing files).
+    """
+    section = raw.get("data", {})
+    if not isinstance(section, dict) or section.get("dataset") not in SOURCE_DATASETS:
+        return raw, None
+    try:
+        data = DataConfig.model_validate(section, context={"search_path": search_path})
+    except (ValidationError, ConfigError):
+        return raw, None  # the full validation names the problem
+    if data.num_clients is not None:
+        return raw, None
+    from simfl.data.loaders import load_source
+
+    try:
+        src = load_source(data)
+    except PluginError as exc:
+        return raw, ("data.source", str(exc).removeprefix("data.source: "))
+    if src.num_clients is None:
+        if data.partition == "natural":
+            return raw, ("data.partition", f"natural needs client ids in the data ({NATURAL_ID_HINTS[data.dataset]}); "
+                                           f"{src.origin} has none: use iid, dirichlet or shards")
+        return raw, ("data.num_clients", f"null means one client per client id, but {src.origin} has no client ids; "
+                                         "give a number")
+    return {**raw, "data": {**section, "num_clients": src.num_clients}}, None
 
 
 #: Config keys holding file paths; in a config file they are relative to the file's folder.

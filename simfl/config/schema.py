@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from simfl.config.params import ParamError, World, algorithm_field, key_error
+from simfl.data.kinds import DATASETS, PATH_HELP, SOURCE_DATASETS
 from simfl.registry import is_import_path
 from simfl.scenario.availability import AlwaysAvailable, AvailabilitySpec
 from simfl.scenario.distributions import (
@@ -91,14 +92,9 @@ class DriftEvent(Section):
         return self
 
 
-#: Datasets that bring their own clients (``partition: natural`` = their split; ``num_clients: null`` = all).
-SOURCE_DATASETS = ("leaf", "arrays", "huggingface", "python")
-_PATH_HELP = {
-    "idx": "a folder of MNIST-format IDX files",
-    "leaf": "a LEAF folder (train/ and test/ of .json files) or a .json file",
-    "arrays": "a .npz or .parquet file",
-    "huggingface": "a save_to_disk folder or a .parquet/.csv/.json/.arrow file",
-}
+#: Validation-context key under which :func:`simfl.config.load.resolve_num_clients` passes why
+#: ``num_clients: null`` could not be resolved, as ``(key, message)``: reported with the other errors.
+UNRESOLVED_CLIENTS = "unresolved_num_clients"
 
 
 class DataConfig(Section):
@@ -118,7 +114,7 @@ class DataConfig(Section):
 
     _search_path: tuple[str, ...] = PrivateAttr(default=())
 
-    dataset: Literal["synthetic", "digits", "idx", "leaf", "arrays", "huggingface", "python"] = Field(
+    dataset: Literal[DATASETS] = Field(  # type: ignore[valid-type]
         "synthetic",
         description="synthetic: FedProx Synthetic(alpha, beta); digits: scikit-learn's bundled 8x8 digits; "
         "idx: MNIST-format IDX files in `path`; leaf: LEAF JSON (users, num_samples, user_data) in `path`, one "
@@ -233,8 +229,8 @@ class DataConfig(Section):
                 f"'natural' exists for synthetic and datasets with their own clients ({', '.join(SOURCE_DATASETS)}); "
                 f"for {self.dataset} use iid, dirichlet or shards",
             )
-        if self.dataset in _PATH_HELP and not self.path:
-            raise key_error("data.path", f"dataset {self.dataset} needs data.path: {_PATH_HELP[self.dataset]}")
+        if self.dataset in PATH_HELP and not self.path:
+            raise key_error("data.path", f"dataset {self.dataset} needs data.path: {PATH_HELP[self.dataset]}")
         if self.dataset == "python":
             if not self.source or not is_import_path(self.source):
                 raise key_error("data.source", f"dataset python needs data.source: package.module:function, got {self.source!r}")
@@ -261,29 +257,10 @@ class DataConfig(Section):
                 f"not {self.dataset}",
             )
         self._search_path = tuple((info.context or {}).get("search_path", ())) if info is not None else ()
-        if own and self.num_clients is None:
-            # Only null is resolved here, so a resolved config (a run's config.yaml) validates without its data;
-            # a number larger than the data's clients fails the data check (simfl validate / run).
-            self._resolve_clients()
+        unresolved = (info.context or {}).get(UNRESOLVED_CLIENTS) if info is not None else None
+        if own and self.num_clients is None and unresolved is not None:
+            raise key_error(*unresolved)  # counting the data's clients failed (simfl.config.load.resolve_num_clients)
         return self
-
-    def _resolve_clients(self) -> None:
-        """Count the data's clients (reading the data once, see simfl.data.loaders) and fill in num_clients."""
-        from simfl.data.loaders import NATURAL_ID_HINTS, load_source
-        from simfl.errors import PluginError
-
-        try:
-            src = load_source(self)
-        except PluginError as exc:
-            raise key_error("data.source", str(exc).removeprefix("data.source: ")) from None
-        count = src.num_clients
-        if count is None:
-            if self.partition == "natural":
-                raise key_error("data.partition", f"natural needs client ids in the data ({NATURAL_ID_HINTS[self.dataset]}); "
-                                                  f"{src.origin} has none: use iid, dirichlet or shards")
-            raise key_error("data.num_clients", f"null means one client per client id, but {src.origin} has no client "
-                                                "ids; give a number")
-        object.__setattr__(self, "num_clients", count)  # resolved once, while validating: the config is frozen
 
 
 # -------------------------------------------------------------------------- model

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simfl.config.schema import SOURCE_DATASETS  # the datasets read by load_source (one list, with the schema)
+from simfl.data.kinds import NATURAL_ID_HINTS, SOURCE_DATASETS
 from simfl.data.source import Source
 from simfl.errors import DataError
 
@@ -23,14 +23,6 @@ if TYPE_CHECKING:
     from simfl.config.schema import DataConfig
 
 __all__ = ["SOURCE_DATASETS", "NATURAL_ID_HINTS", "load_source", "natural_client_count", "clear_source_cache"]
-
-#: Where each dataset's client ids come from (for messages).
-NATURAL_ID_HINTS = {
-    "leaf": "its users",
-    "arrays": "a client_id array (.npz) or column (.parquet, data.client_column)",
-    "huggingface": "a client column (data.client_column, default client_id)",
-    "python": "client_id in what data.source returns",
-}
 
 _lock = threading.Lock()
 _cache: dict[tuple, Source] = {}

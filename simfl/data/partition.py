@@ -185,14 +185,24 @@ def partition_dirichlet(
     log_q = _log_dirichlet(alpha * supply / n, num_clients, rng)
     counts = np.empty((num_clients, len(supply)), dtype=np.int64)
     counts[fill] = _class_counts(log_q[fill], sizes[fill], supply, rng)
+    return Partition(_deal(codes, counts, rng), _offsets(sizes))
+
+
+def _deal(codes: np.ndarray, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Pool indices grouped by client, client ``c`` holding ``counts[c, k]`` samples of class ``k``.
+
+    One permutation of the pool from ``rng`` decides which samples of each class a client gets
+    and their order within the client.
+    """
+    num_clients, num_classes = counts.shape
+    perm = rng.permutation(len(codes))
     # by_class lists each class's samples in random order, class after class; client c takes
     # counts[c, k] consecutive samples of class k, after clients 0..c-1 took theirs.
-    perm = rng.permutation(n)
     by_class = perm[np.argsort(codes[perm], kind="stable")]
-    owner = np.empty(n, dtype=np.int64)
-    owner[by_class] = np.repeat(np.tile(np.arange(num_clients), len(supply)), counts.T.reshape(-1))
+    owner = np.empty(len(codes), dtype=np.int64)
+    owner[by_class] = np.repeat(np.tile(np.arange(num_clients), num_classes), counts.T.reshape(-1))
     order = perm[np.argsort(owner[perm], kind="stable")]  # within a client, in perm's order
-    return Partition(order.astype(np.int64), _offsets(sizes))
+    return order.astype(np.int64)
 
 
 #: Clients whose class counts share one vectorized multinomial call in :func:`_class_counts`.

@@ -184,13 +184,7 @@ def make_source(
     if client_id_test is not None and (client_id is None or x_test is None):
         raise DataError(f"{origin}: client_id_test needs client_id and x_test")
     if x_test is not None:
-        x_test = _inputs(origin, "x_test", x_test, "float32" if x.dtype == np.float32 else "int64")
-        if input_shape is not None:
-            x_test = _reshape(origin, "x_test", x_test, input_shape)
-        if x_test.shape[1:] != x.shape[1:]:
-            raise DataError(f"{origin}: x_test rows have shape {x_test.shape[1:]} but x rows have {x.shape[1:]}")
-        y_test = _labels(origin, "y_test", y_test, len(x_test), "x_test")
-
+        x_test, y_test = _test_set(origin, x, x_test, y_test, input_shape)
     offsets = test_offsets = clients = None
     if client_id is not None:
         ids = _ids(origin, "client_id", client_id, n)
@@ -200,22 +194,42 @@ def make_source(
         x, y = x[order], y[order]
         offsets = _offsets(np.bincount(inverse, minlength=len(clients)))
         if client_id_test is not None:
-            tids = _ids(origin, "client_id_test", client_id_test, len(x_test))
-            if (tids.dtype.kind in "US") != (clients.dtype.kind in "US"):
-                raise DataError(f"{origin}: client_id_test holds {tids.dtype} ids but client_id holds {clients.dtype}")
-            pos = np.minimum(np.searchsorted(clients, tids), len(clients) - 1)
-            known = clients[pos] == tids
-            if known.all():
-                order = np.argsort(pos, kind="stable")
-                x_test, y_test = x_test[order], y_test[order]
-                test_offsets = _offsets(np.bincount(pos, minlength=len(clients)))
-            else:  # a shared test set has no client_id_test at all: ids that match no client are a mistake
-                stranger = tids[int(np.argmin(known))].item()
-                raise DataError(
-                    f"{origin}: test client {stranger!r} has no training rows; every id in client_id_test must be "
-                    "a training client (leave client_id_test out for a test set shared by all clients)"
-                )
+            x_test, y_test, test_offsets = _test_by_client(origin, clients, client_id_test, x_test, y_test)
+    info = _info(origin, x, y, x_test, y_test, num_classes)
+    return Source(origin, x, y, offsets, x_test, y_test, test_offsets, clients, info)
 
+
+def _test_set(origin: str, x: np.ndarray, x_test, y_test, input_shape) -> tuple[np.ndarray, np.ndarray]:
+    """The test inputs (the dtype and shape of ``x``) and labels, checked."""
+    x_test = _inputs(origin, "x_test", x_test, "float32" if x.dtype == np.float32 else "int64")
+    if input_shape is not None:
+        x_test = _reshape(origin, "x_test", x_test, input_shape)
+    if x_test.shape[1:] != x.shape[1:]:
+        raise DataError(f"{origin}: x_test rows have shape {x_test.shape[1:]} but x rows have {x.shape[1:]}")
+    return x_test, _labels(origin, "y_test", y_test, len(x_test), "x_test")
+
+
+def _test_by_client(
+    origin: str, clients: np.ndarray, client_id_test, x_test: np.ndarray, y_test: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The test rows grouped by the training clients (``clients``), with their offsets."""
+    tids = _ids(origin, "client_id_test", client_id_test, len(x_test))
+    if (tids.dtype.kind in "US") != (clients.dtype.kind in "US"):
+        raise DataError(f"{origin}: client_id_test holds {tids.dtype} ids but client_id holds {clients.dtype}")
+    pos = np.minimum(np.searchsorted(clients, tids), len(clients) - 1)
+    known = clients[pos] == tids
+    if not known.all():  # a shared test set has no client_id_test at all: ids that match no client are a mistake
+        stranger = tids[int(np.argmin(known))].item()
+        raise DataError(
+            f"{origin}: test client {stranger!r} has no training rows; every id in client_id_test must be "
+            "a training client (leave client_id_test out for a test set shared by all clients)"
+        )
+    order = np.argsort(pos, kind="stable")
+    return x_test[order], y_test[order], _offsets(np.bincount(pos, minlength=len(clients)))
+
+
+def _info(origin: str, x: np.ndarray, y: np.ndarray, x_test, y_test, num_classes: int | None) -> DatasetInfo:
+    """Shape, classes (checked against ``num_classes``), dtype and vocabulary of the data."""
     top = int(max(y.max(), y_test.max() if y_test is not None and len(y_test) else 0))
     if num_classes is None:
         num_classes = top + 1
@@ -225,9 +239,8 @@ def make_source(
     vocab = None
     if x.dtype == np.int64:
         vocab = int(max(x.max(initial=0), x_test.max(initial=0) if x_test is not None else 0)) + 1
-    info = DatasetInfo(tuple(int(d) for d in x.shape[1:]), int(num_classes),
+    return DatasetInfo(tuple(int(d) for d in x.shape[1:]), int(num_classes),
                        "float32" if x.dtype == np.float32 else "int64", vocab)
-    return Source(origin, x, y, offsets, x_test, y_test, test_offsets, clients, info)
 
 
 def feature_matrix(origin: str, features: list[str], parts: list[np.ndarray]) -> np.ndarray:

@@ -34,7 +34,7 @@ import os
 import pickle
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from typing import Any, Literal, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,15 +45,14 @@ from simfl.rng import Purpose, SeedTree
 from simfl.scenario.trace_timeline import TraceTimeline
 from simfl.strict import FilePath, StrictModel
 
-if TYPE_CHECKING:  # runtime imports would cycle: config.schema imports the availability models
-    from simfl.config.schema import ProfilesTrace
-
 __all__ = [
     "PROFILE_COLUMNS",
     "AVAILABILITY_COLUMNS",
     "read_table",
     "load_fedscale_pickle",
     "load_profile_trace",
+    "read_profile_trace",
+    "ProfileTraceSpec",
     "MAX_TRACE_VALUES",
     "trace_value_limit",
     "TraceAvailability",
@@ -134,6 +133,19 @@ def read_table(
         DataError: unknown extension, missing or unreadable file, no data rows, missing
             columns, or an empty or non-numeric cell.
     """
+    df = _read_frame(path, key)
+    expected = ", ".join(required_columns)
+    missing = [c for c in required_columns if c not in df.columns]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (expected columns {expected})")
+    if len(df) == 0:
+        raise DataError(f"{path}: no data rows (expected columns {expected})")
+    return pd.DataFrame({col: _column(path, df[col].reset_index(drop=True), col, col in numeric_columns)
+                         for col in required_columns})
+
+
+def _read_frame(path: str, key: str | None) -> pd.DataFrame:
+    """The whole table at ``path`` (CSV cells as text), its column names stripped."""
     suffix = Path(path).suffix.lower()
     kind = _TABLE_SUFFIXES.get(suffix)
     if kind is None:
@@ -148,33 +160,27 @@ def read_table(
     except Exception as e:  # pandas and pyarrow raise many types for a corrupt file
         raise DataError(f"{path}: cannot read as {kind}: {one_line(e)}") from e
     df.columns = [str(c).strip() for c in df.columns]
-    expected = ", ".join(required_columns)
-    missing = [c for c in required_columns if c not in df.columns]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (expected columns {expected})")
-    if len(df) == 0:
-        raise DataError(f"{path}: no data rows (expected columns {expected})")
-    out = {}
-    for col in required_columns:
-        raw = df[col].reset_index(drop=True)
-        if col in numeric_columns:
-            text = raw
-            if pd.api.types.is_string_dtype(raw):  # also YAML's spelling .inf, as in the config
-                text = raw.str.replace(r"^([+-]?)\.inf$", r"\1inf", regex=True, case=False)
-            values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-            r = _first(np.isnan(values))
-            if r is not None:
-                cell = raw.iloc[r]
-                got = "an empty cell" if pd.isna(cell) or not str(cell).strip() else repr(str(cell))
-                raise DataError(f"{_at(path, r, col)}: must be a number (got {got})")
-            out[col] = values
-        else:
-            empty = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
-            r = _first(empty)
-            if r is not None:
-                raise DataError(f"{_at(path, r, col)}: must not be empty")
-            out[col] = raw.astype(str).str.strip()
-    return pd.DataFrame(out)
+    return df
+
+
+def _column(path: str, raw: pd.Series, col: str, numeric: bool) -> Any:
+    """One column, checked: float64 numbers (``numeric``) or stripped non-empty text."""
+    if numeric:
+        text = raw
+        if pd.api.types.is_string_dtype(raw):  # also YAML's spelling .inf, as in the config
+            text = raw.str.replace(r"^([+-]?)\.inf$", r"\1inf", regex=True, case=False)
+        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        r = _first(np.isnan(values))
+        if r is not None:
+            cell = raw.iloc[r]
+            got = "an empty cell" if pd.isna(cell) or not str(cell).strip() else repr(str(cell))
+            raise DataError(f"{_at(path, r, col)}: must be a number (got {got})")
+        return values
+    empty = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+    r = _first(empty)
+    if r is not None:
+        raise DataError(f"{_at(path, r, col)}: must not be empty")
+    return raw.astype(str).str.strip()
 
 
 # ------------------------------------------------------------------ FedScale
@@ -400,16 +406,42 @@ def _assign(
 
 
 # ------------------------------------------------------------------ profiles
-def load_profile_trace(spec: ProfilesTrace, num_clients: int, tree: SeedTree) -> dict[str, np.ndarray]:
+class ProfileTraceSpec(Protocol):
+    """What :func:`load_profile_trace` reads of the ``heterogeneity.profiles`` section."""
+
+    path: str
+    format: str
+    replace: bool
+    fedscale_compute_factor: float
+
+
+def load_profile_trace(spec: ProfileTraceSpec, num_clients: int, tree: SeedTree) -> dict[str, np.ndarray]:
+    """:func:`read_profile_trace` with the keys of a ``heterogeneity.profiles`` section."""
+    return read_profile_trace(spec.path, num_clients, tree, format=spec.format, replace=spec.replace,
+                              compute_factor=spec.fedscale_compute_factor)
+
+
+def read_profile_trace(
+    path: str,
+    num_clients: int,
+    tree: SeedTree,
+    *,
+    format: str = "table",
+    replace: bool = False,
+    compute_factor: float = 3.0,
+) -> dict[str, np.ndarray]:
     """Per-client speed and links taken from a trace (see the module docstring).
 
-    FedScale entries map to ``seconds_per_sample = computation / 1000 * fedscale_compute_factor``,
+    FedScale entries map to ``seconds_per_sample = computation / 1000 * compute_factor``,
     ``down_mbps = up_mbps = communication / 1000`` and ``latency_s = 0``.
 
     Args:
-        spec: the ``heterogeneity.profiles`` section.
+        path: the trace file (``heterogeneity.profiles.path``).
         num_clients: clients in the run.
         tree: the run's seed tree (purpose ``TRACE_PROFILES`` draws the client -> entry map).
+        format: ``table`` | ``fedscale``.
+        replace: draw trace entries with replacement when there are fewer than clients.
+        compute_factor: ``fedscale_compute_factor``.
 
     Returns:
         Arrays of length ``num_clients``: ``seconds_per_sample``, ``latency_s``, ``down_mbps``,
@@ -418,48 +450,54 @@ def load_profile_trace(spec: ProfilesTrace, num_clients: int, tree: SeedTree) ->
     Raises:
         DataError: a missing or malformed file, or fewer entries than clients without ``replace``.
     """
-    path = spec.path
-    if spec.format == "table":
-        df = read_table(path, PROFILE_COLUMNS, PROFILE_COLUMNS[1:], key="heterogeneity.profiles.path")
-        ids = df["client_id"].tolist()
-        for col in ("seconds_per_sample", "latency_s"):
-            v = df[col].to_numpy()
-            _require(path, v, np.isfinite(v) & (v >= 0), col, "a finite number >= 0")
-        for col in ("down_mbps", "up_mbps"):
-            v = df[col].to_numpy()
-            _require(path, v, v > 0, col, "> 0 (.inf allowed)")
-        again = df["client_id"].duplicated(keep="first").to_numpy()
-        r2 = _first(again)
-        if r2 is not None:
-            r1 = ids.index(ids[r2])
-            raise DataError(
-                f"{path}, rows {r1 + 1} and {r2 + 1}, column client_id: duplicate id {ids[r2]!r} "
-                "(each client_id must appear once)"
-            )
-        values = {col: df[col].to_numpy(dtype=np.float64) for col in PROFILE_COLUMNS[1:]}
-    else:
-        trace = load_fedscale_pickle(path, key="heterogeneity.profiles.path")
-        n = len(trace)
-        ids, comp, comm = [], np.empty(n), np.empty(n)
-        for pos, (entry_id, entry) in enumerate(trace.items()):
-            entry = _entry(path, pos, entry_id, entry, ("computation", "communication"))
-            comp[pos] = _field_number(path, pos, entry_id, entry, "computation", "> 0 and finite (ms per sample)",
-                                      lambda v: 0 < v < math.inf)
-            comm[pos] = _field_number(path, pos, entry_id, entry, "communication", "> 0 (kbps)", lambda v: v > 0)
-            ids.append(str(entry_id))
-        mbps = comm / 1000.0
-        values = {
-            "seconds_per_sample": comp / 1000.0 * spec.fedscale_compute_factor,
-            "latency_s": np.zeros(n),
-            "down_mbps": mbps,
-            "up_mbps": mbps.copy(),
-        }
+    ids, values = _profile_table(path) if format == "table" else _fedscale_profiles(path, compute_factor)
     by_id = _id_order(ids)
     rng = tree.generator(Purpose.TRACE_PROFILES)
-    take = by_id[_assign(path, len(ids), num_clients, rng, spec.replace, "heterogeneity.profiles.replace")]
+    take = by_id[_assign(path, len(ids), num_clients, rng, replace, "heterogeneity.profiles.replace")]
     out = {col: np.ascontiguousarray(v[take], dtype=np.float64) for col, v in values.items()}
     out["trace_client_id"] = np.asarray(ids, dtype=str)[take]
     return out
+
+
+def _profile_table(path: str) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Entry ids and per-entry values of a profiles table, checked."""
+    df = read_table(path, PROFILE_COLUMNS, PROFILE_COLUMNS[1:], key="heterogeneity.profiles.path")
+    ids = df["client_id"].tolist()
+    for col in ("seconds_per_sample", "latency_s"):
+        v = df[col].to_numpy()
+        _require(path, v, np.isfinite(v) & (v >= 0), col, "a finite number >= 0")
+    for col in ("down_mbps", "up_mbps"):
+        v = df[col].to_numpy()
+        _require(path, v, v > 0, col, "> 0 (.inf allowed)")
+    again = df["client_id"].duplicated(keep="first").to_numpy()
+    r2 = _first(again)
+    if r2 is not None:
+        r1 = ids.index(ids[r2])
+        raise DataError(
+            f"{path}, rows {r1 + 1} and {r2 + 1}, column client_id: duplicate id {ids[r2]!r} "
+            "(each client_id must appear once)"
+        )
+    return ids, {col: df[col].to_numpy(dtype=np.float64) for col in PROFILE_COLUMNS[1:]}
+
+
+def _fedscale_profiles(path: str, compute_factor: float) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Entry ids and per-entry values of a FedScale device-capacity file, checked."""
+    trace = load_fedscale_pickle(path, key="heterogeneity.profiles.path")
+    n = len(trace)
+    ids, comp, comm = [], np.empty(n), np.empty(n)
+    for pos, (entry_id, entry) in enumerate(trace.items()):
+        entry = _entry(path, pos, entry_id, entry, ("computation", "communication"))
+        comp[pos] = _field_number(path, pos, entry_id, entry, "computation", "> 0 and finite (ms per sample)",
+                                  lambda v: 0 < v < math.inf)
+        comm[pos] = _field_number(path, pos, entry_id, entry, "communication", "> 0 (kbps)", lambda v: v > 0)
+        ids.append(str(entry_id))
+    mbps = comm / 1000.0
+    return ids, {
+        "seconds_per_sample": comp / 1000.0 * compute_factor,
+        "latency_s": np.zeros(n),
+        "down_mbps": mbps,
+        "up_mbps": mbps.copy(),
+    }
 
 
 # -------------------------------------------------------------- availability

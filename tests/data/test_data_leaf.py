@@ -96,6 +96,21 @@ def test_a_resolved_config_validates_without_its_data(leaf, tmp_path):
     assert again.data.num_clients == 5
 
 
+def test_the_schema_reads_no_data_and_a_validated_config_never_changes(leaf, tmp_path):
+    """num_clients: null is resolved before validation (simfl.config.load.resolve_num_clients):
+    validating the section alone reads no file and leaves null as it is."""
+    from simfl.config.load import resolve_num_clients
+    from simfl.config.schema import DataConfig
+
+    missing = {"dataset": "leaf", "path": str(tmp_path / "nothing")}
+    assert DataConfig.model_validate(missing).num_clients is None  # no file read, so no DataError
+    path, _, _ = leaf
+    raw = {"data": {"dataset": "leaf", "path": str(path)}}
+    resolved, problem = resolve_num_clients(raw)
+    assert problem is None and resolved["data"]["num_clients"] == len(NAMES)
+    assert "num_clients" not in raw["data"]  # the caller's mapping is not changed
+
+
 def test_without_test_folder_each_user_holds_out_test_fraction(tmp_path, leaf_tools):
     rng = np.random.default_rng(1)
     leaf_tools.write(tmp_path, [leaf_tools.obj(leaf_tools.users(rng, NAMES, TRAIN))])
