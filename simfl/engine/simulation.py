@@ -19,7 +19,6 @@ import signal
 from functools import partial
 import threading
 from collections import deque
-from heapq import heappop
 from array import array
 from operator import attrgetter
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from simfl.engine.events import EVAL, FLUSH, WAKE, Environment, PriorityTimeout
 from simfl.engine.observers import Observer, hooks
 from simfl.engine.protocols import Job, Trainer
 from simfl.engine.server import Policy, Selector, Server, Timer
+from simfl.engine.simpy_fence import event_heap, next_time, queued_events, step
 from simfl.engine.tasks import Status, Task, TaskLog
 from simfl.rng import BlockUniforms, ClientUniforms, Purpose
 from simfl.scenario.population import Population, transfer_seconds
@@ -206,7 +206,7 @@ class Simulation:
 
     #: What a checkpoint leaves out: it is rebuilt from the config (the population, its
     #: processes and per-client constants, the trainer and its data, the settings, the display).
-    _REBUILT = ("settings", "population", "trainer", "progress", "_watchdog", "_timeline", "_cooldown", "idle_means_eligible",
+    _REBUILT = ("settings", "population", "trainer", "progress", "_heap", "_watchdog", "_timeline", "_cooldown", "idle_means_eligible",
                 "_client_f", "_jitter_ppf", "_jitter_value", "_jitter", "_jitter_u", "_jitter_block", "_speed",
                 "_always_online", "_aggregation_s", "_limit_updates", "_limit_versions", "_on_evaluated", "_on_installed",
                 "_on_tasks_ended", "_on_finished")
@@ -217,6 +217,7 @@ class Simulation:
         self.population = population
         self.trainer = trainer
         self.progress = progress
+        self._heap = event_heap(self.env)  # SimPy's queue of events, read only
         self._timeline = population.timeline
         self._cooldown = settings.client_cooldown_s
         #: True when every idle client may be dispatched (always online, no cool-down)
@@ -395,7 +396,7 @@ class Simulation:
     def dispatch(self, client: int, round: int = -1) -> Task:  # noqa: A002 (the documented name)
         """Start ``client``'s next task from the current model; returns the in-flight task."""
         env = self.env
-        now = env._now
+        now = env.now
         i, c = 3 * client, 2 * client
         ints, floats, ppf = self._client_i, self._client_f, self._jitter_ppf
         k = ints[c]
@@ -427,7 +428,7 @@ class Simulation:
         return task
 
     def _submit(self, tid: int, client: int, k: int) -> Job:
-        job = Job(tid, client, k, self.params, self.env._now)
+        job = Job(tid, client, k, self.params, self.env.now)
         self.trainer.submit(job)
         return job
 
@@ -450,8 +451,7 @@ class Simulation:
         if self._flush_pending:
             self._ended.append(task)
             return
-        queue = self.env._queue  # SimPy's heap of (time, priority, id, event); read, never changed
-        if not queue or queue[0][0] > self.env._now:
+        if next_time(self._heap) > self.env.now:
             # Nothing else is queued at this time, so a FLUSH event would run next anyway.
             self._end_tasks([task])
         else:
@@ -468,7 +468,7 @@ class Simulation:
     def _end_tasks(self, ended: list[Task]) -> None:
         """Free the clients of ``ended`` (tasks that ended now, in dispatch order), record the
         arrivals and losses, and hand them to the policy."""
-        now = self.env._now
+        now = self.env.now
         log = self.log
         in_flight, busy = self.in_flight, self.busy
         end_col, arrival_col, aggregated_col = log._end, log._arrival, log._aggregated
@@ -636,7 +636,7 @@ class Simulation:
             raise RuntimeError("server.install(): pass the new model (None only in a dry run)")
         self.params = self.server.params = params
         version = self.version = self.server.version = self.version + 1
-        now, count = self.env._now, self._applied_since
+        now, count = self.env.now, self._applied_since
         if extra:
             self._agg_extra[len(self._agg_version)] = extra
         self._agg_version.append(version)
@@ -709,7 +709,7 @@ class Simulation:
         and the end events of tasks already stopped (the world has stalled, though evaluations
         would go on forever)."""
         eval_tick, collect, in_flight = self._eval_tick, self._collect_end, self.in_flight
-        for _time, _priority, _eid, event in self.env._queue:
+        for event in queued_events(self.env):
             for callback in event.callbacks or ():
                 if callback == eval_tick or callback == self._eval_once:
                     continue
@@ -767,9 +767,9 @@ class Simulation:
         previous_handler = self._catch_interrupt()
         steps = self.steps
         try:
-            queue, progress, inf = env._queue, self.progress, math.inf
+            heap, progress, inf = self._heap, self.progress, math.inf
             while self.stop_reason is None:
-                t = queue[0][0] if queue else inf
+                t = heap[0][0] if heap else inf
                 if t > until:
                     self.stop_reason, end_time = "sim_time_s", until
                     break
@@ -793,14 +793,7 @@ class Simulation:
                         break
                 else:
                     last_t, same_instant = t, 0
-                # SimPy's Environment.step, written out (the engine schedules no processes, so
-                # nothing raises StopSimulation): advance the clock, run the event's callbacks
-                env._now, _, _, event = heappop(queue)
-                callbacks, event.callbacks = event.callbacks, None
-                for callback in callbacks:
-                    callback(event)
-                if not event._ok and not hasattr(event, "_defused"):
-                    raise event._value
+                step(env, heap)  # advance the clock, run the event's callbacks
                 steps += 1
                 if progress is not None and not steps % _PROGRESS_EVERY:
                     progress(self)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from array import array
-from heapq import heappush
 from enum import IntEnum
 
 import numpy as np
 import pandas as pd
 import simpy
 from simpy.core import NORMAL
-from simpy.events import PENDING
+
+from simfl.engine.simpy_fence import set_pending, trigger_now
 
 __all__ = ["Status", "Task", "TaskLog"]
 
@@ -59,12 +59,10 @@ class Task(simpy.Event):
         self.round = round
         self.params = params  # the server model the task started from (None in a dry run)
         if scheduled:
-            self._value = None
-            self._ok = True
-            # SimPy's Environment.schedule(self, NORMAL, end_time - dispatch_time), written out: a hot path
-            heappush(env._queue, (env._now + (end_time - dispatch_time), NORMAL, next(env._eid), self))
+            trigger_now(self)
+            env.schedule(self, NORMAL, end_time - dispatch_time)
         else:  # ended by its process with succeed() (server contention)
-            self._value = PENDING
+            set_pending(self)
 
 
 #: Columns known at dispatch, in table order: column -> array.array typecode.
