@@ -742,7 +742,7 @@ class Simulation:
         Args:
             checkpoint: called as ``checkpoint(sim)`` at each multiple of
                 ``settings.checkpoint_every_s``, with the state after every event up to it
-                (a restored simulation continues from there, see :mod:`simfl.engine.checkpoint`).
+                (a restored simulation continues from there, see :mod:`simfl.running.checkpoint`).
             pause_at_s: stop once every event up to this simulated time is done, after a last
                 ``checkpoint(sim)`` there (stop reason ``paused``): the run continues from that
                 checkpoint exactly as if it had not stopped. Nothing is finalized (tasks in flight
