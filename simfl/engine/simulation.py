@@ -42,7 +42,6 @@ __all__ = ["Simulation", "SimulationOutcome", "EngineSettings"]
 _task_id = attrgetter("id")
 _LOST = int(Status.LOST_OFFLINE)
 _BUFFERED = int(Status.BUFFERED)
-_APPLIED = int(Status.APPLIED)
 _NAN = math.nan
 
 
@@ -190,7 +189,7 @@ class Simulation:
         self._agg_extra: dict[int, dict] = {}
         self._evals: list[dict] = []
         self._last_eval: tuple[float, int] | None = None
-        self.server = Server(self)
+        self.server = Server.of(self)
         # selection hooks the selector declares (class attributes, not discovered)
         self._observe = self.selector.observe if self.selector.observes else None
         self._observe_result = self.selector.observe_result if self.selector.observes_results else None
@@ -289,10 +288,6 @@ class Simulation:
         if self._ready_at is not None:
             mask &= self._ready_at <= self.env.now
         return mask
-
-    def select_client(self) -> int | None:
-        """One eligible client chosen by the selection policy (None if there is none)."""
-        return self.selector.select(self.server)
 
     def select_round(self, m: int) -> list[int]:
         """``m`` distinct eligible clients for a round, chosen by the selection policy."""
@@ -471,7 +466,7 @@ class Simulation:
         now = self.env.now
         log = self.log
         in_flight, busy = self.in_flight, self.busy
-        end_col, arrival_col, aggregated_col = log._end, log._arrival, log._aggregated
+        arrive = log.arrive
         queue = self._queue if self._aggregation_s else None
         aggregated = now if queue is None else _NAN  # without aggregation time, an update is aggregated on arrival
         ready_at, observe = self._ready_at, self._observe
@@ -490,8 +485,7 @@ class Simulation:
                 self.cancel_job(t)
             else:
                 arrived += 1
-                end_col[tid] = arrival_col[tid] = now
-                aggregated_col[tid] = aggregated
+                arrive(tid, now, aggregated)
         self.client_updates += arrived
         if queue is not None:  # arrivals wait for the server; losses are known at once
             for t in ended:
@@ -519,13 +513,9 @@ class Simulation:
         Its staleness is the one recorded when it was held, else ``version − base_version``
         now; ``staleness`` sets it explicitly (e.g. at the aggregation that uses it).
         """
-        tid, log = task.id, self.log
-        if self._held.pop(tid, None) is None and staleness is None:
+        if self._held.pop(task.id, None) is None and staleness is None:
             staleness = self.version - task.base_version
-        log._status[tid] = _APPLIED
-        log._weight[tid] = weight
-        if staleness is not None:
-            log._staleness[tid] = staleness
+        self.log.apply(task.id, weight, staleness)
         self._applied_since += 1
 
     def drop(self, task: Task) -> None:
@@ -749,15 +739,8 @@ class Simulation:
                 stay in flight, no final evaluation). Needs ``checkpoint``; ignored unless it lies
                 after the current time.
         """
-        settings = self.settings
-        until = settings.stop_sim_time_s if settings.stop_sim_time_s is not None else math.inf
         self.start()
-        every_ckpt = settings.checkpoint_every_s if checkpoint is not None else None
-        pause = pause_at_s if checkpoint is not None and pause_at_s is not None and pause_at_s > self.env.now else None
-        next_ckpt = _next_checkpoint(self.env.now, every_ckpt, pause)
-        env = self.env
         end_time = None
-        same_instant, last_t, limit = 0, -math.inf, settings.max_events_per_instant
         # Garbage collection: everything allocated before the run (libraries, data, the
         # population) is frozen out of collections, and young-generation collections are made
         # rarer; the loop allocates many short-lived events. Restored when the run ends.
@@ -765,38 +748,8 @@ class Simulation:
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
         previous_handler = self._catch_interrupt()
-        steps = self.steps
         try:
-            heap, progress, inf = self._heap, self.progress, math.inf
-            while self.stop_reason is None:
-                t = heap[0][0] if heap else inf
-                if t > until:
-                    self.stop_reason, end_time = "sim_time_s", until
-                    break
-                if t == inf or (not self.in_flight and not self._queued and self._only_bookkeeping_left()):
-                    self.stop_reason = "stalled"  # nothing left to happen (e.g. nobody ever online)
-                    break
-                while t > next_ckpt:  # every event up to the checkpoint time is done
-                    self.steps = steps
-                    self.checkpoint_time_s = next_ckpt
-                    checkpoint(self)
-                    if next_ckpt == pause:
-                        self.stop_reason, end_time = "paused", pause
-                        break
-                    next_ckpt = _next_checkpoint(next_ckpt, every_ckpt, pause, t)
-                if self.stop_reason == "paused":
-                    break
-                if t == last_t:
-                    same_instant += 1
-                    if same_instant > limit:
-                        self.stop_reason = "no_progress"  # e.g. tasks of zero duration: time cannot advance
-                        break
-                else:
-                    last_t, same_instant = t, 0
-                step(env, heap)  # advance the clock, run the event's callbacks
-                steps += 1
-                if progress is not None and not steps % _PROGRESS_EVERY:
-                    progress(self)
+            end_time = self._loop(checkpoint, pause_at_s)
         except KeyboardInterrupt:
             self.stop_reason = "interrupted"
         finally:
@@ -808,30 +761,71 @@ class Simulation:
                     signal.signal(signum, handler)
             gc.set_threshold(*thresholds)
             gc.unfreeze()
-        self.steps = steps
         if end_time is None:
-            end_time = env.now
+            end_time = self.env.now
         if self.stop_reason != "paused":  # a paused run goes on from its checkpoint: nothing ends here
             self._finish(end_time)
         if self.progress is not None:
             self.progress(self)
-        counters = {**self.counters, "client_updates": self.client_updates, "server_updates": self.version,
-                    "steps": steps}
-        if self.diverged is not None:
-            counters.update(self.diverged)
-        outcome = SimulationOutcome(
-            client_updates=self.log.frame(),
-            aggregations=self._aggregation_frame(),
-            evals=pd.DataFrame(self._evals, columns=None if self._evals else eval_columns(settings.eval_split)),
-            stop_reason=self.stop_reason,
-            sim_end_s=float(end_time),
-            final_params=self.params,
-            counters=counters,
-        )
+        outcome = self._outcome(end_time)
         if self._on_finished is not None:
             for hook in self._on_finished:
                 hook(self, outcome)
         return outcome
+
+    def _loop(self, checkpoint: Callable[["Simulation"], None] | None, pause_at_s: float | None) -> float | None:
+        """Process events until a stop reason is set; returns the run's end time when it is not the
+        clock's (``sim_time_s``: the limit; ``paused``: the pause)."""
+        settings = self.settings
+        until = settings.stop_sim_time_s if settings.stop_sim_time_s is not None else math.inf
+        every_ckpt = settings.checkpoint_every_s if checkpoint is not None else None
+        pause = pause_at_s if checkpoint is not None and pause_at_s is not None and pause_at_s > self.env.now else None
+        next_ckpt = _next_checkpoint(self.env.now, every_ckpt, pause)
+        env, heap, progress, inf = self.env, self._heap, self.progress, math.inf
+        same_instant, last_t, limit = 0, -math.inf, settings.max_events_per_instant
+        steps = self.steps
+        try:
+            while self.stop_reason is None:
+                t = heap[0][0] if heap else inf
+                if t > until:
+                    self.stop_reason = "sim_time_s"
+                    return until
+                if t == inf or (not self.in_flight and not self._queued and self._only_bookkeeping_left()):
+                    self.stop_reason = "stalled"  # nothing left to happen (e.g. nobody ever online)
+                    return None
+                while t > next_ckpt:  # every event up to the checkpoint time is done
+                    self.steps = steps
+                    self.checkpoint_time_s = next_ckpt
+                    checkpoint(self)
+                    if next_ckpt == pause:
+                        self.stop_reason = "paused"
+                        return pause
+                    next_ckpt = _next_checkpoint(next_ckpt, every_ckpt, pause, t)
+                if t == last_t:
+                    same_instant += 1
+                    if same_instant > limit:
+                        self.stop_reason = "no_progress"  # e.g. tasks of zero duration: time cannot advance
+                        return None
+                else:
+                    last_t, same_instant = t, 0
+                step(env, heap)  # advance the clock, run the event's callbacks
+                steps += 1
+                if progress is not None and not steps % _PROGRESS_EVERY:
+                    progress(self)
+            return None
+        finally:
+            self.steps = steps
+
+    def _outcome(self, end_time: float) -> SimulationOutcome:
+        """What the run recorded, as tables and counters."""
+        counters = {**self.counters, "client_updates": self.client_updates, "server_updates": self.version,
+                    "steps": self.steps}
+        if self.diverged is not None:
+            counters.update(self.diverged)
+        evals = pd.DataFrame(self._evals, columns=None if self._evals else eval_columns(self.settings.eval_split))
+        return SimulationOutcome(client_updates=self.log.frame(), aggregations=self._aggregation_frame(), evals=evals,
+                                 stop_reason=self.stop_reason, sim_end_s=float(end_time), final_params=self.params,
+                                 counters=counters)
 
     def _finish(self, end_time: float) -> None:
         """The end of the run: the policy finishes, unfinished jobs are cancelled, and the final
@@ -899,7 +893,8 @@ def _per_client_array(typecode: str, n: int, columns: tuple) -> array:
     return out
 
 
-_AGG_COLUMNS = ["server_version", "sim_time_s", "num_client_updates"]
+
+
 def eval_columns(split: str = "test") -> list[str]:
     """The columns of the evals table when the model is evaluated on ``split``."""
     return ["sim_time_s", "server_version", "client_updates", f"{split}_loss", f"{split}_accuracy"]
