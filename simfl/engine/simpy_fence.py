@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from heapq import heappop
+from heapq import heappop, heappush
 from typing import Iterator
 
 import simpy
 from simpy.events import PENDING
 
-__all__ = ["Environment", "PENDING", "event_heap", "queued_events", "next_time", "step", "trigger_now",
+__all__ = ["Environment", "PENDING", "event_heap", "queued_events", "next_time", "step", "trigger_now", "schedule_triggered",
            "set_pending"]
 
 
@@ -80,6 +80,13 @@ def trigger_now(event: simpy.Event, value: object = None) -> None:
     """Mark ``event`` as succeeded with ``value`` before it is scheduled (as ``simpy.Timeout`` does)."""
     event._ok = True
     event._value = value
+
+
+def schedule_triggered(env: simpy.Environment, event: simpy.Event, delay: float, priority: int) -> None:
+    """:func:`trigger_now` (value None) and ``env.schedule(event, priority, delay)`` in one call (a hot path)."""
+    event._ok = True
+    event._value = None
+    heappush(env._queue, (env._now + delay, priority, next(env._eid), event))
 
 
 def set_pending(event: simpy.Event) -> None:

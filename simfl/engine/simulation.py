@@ -32,7 +32,7 @@ from simfl.engine.events import EVAL, FLUSH, WAKE, Environment, PriorityTimeout
 from simfl.engine.observers import Observer, hooks
 from simfl.engine.protocols import Job, Trainer
 from simfl.engine.server import Policy, Selector, Server, Timer
-from simfl.engine.simpy_fence import event_heap, next_time, queued_events, step
+from simfl.engine.simpy_fence import event_heap, queued_events, step
 from simfl.engine.tasks import Status, Task, TaskLog
 from simfl.rng import BlockUniforms, ClientUniforms, Purpose
 from simfl.scenario.population import Population, transfer_seconds
@@ -446,7 +446,8 @@ class Simulation:
         if self._flush_pending:
             self._ended.append(task)
             return
-        if next_time(self._heap) > self.env.now:
+        heap = self._heap  # (time, priority, id, event) entries: see simfl.engine.simpy_fence
+        if not heap or heap[0][0] > self.env.now:
             # Nothing else is queued at this time, so a FLUSH event would run next anyway.
             self._end_tasks([task])
         else:
@@ -466,7 +467,8 @@ class Simulation:
         now = self.env.now
         log = self.log
         in_flight, busy = self.in_flight, self.busy
-        arrive = log.arrive
+        cols = log.cols  # the log's columns, written in place (one item assignment per value)
+        end_col, arrival_col, aggregated_col = cols["end_time_s"], cols["arrival_time_s"], cols["aggregated_time_s"]
         queue = self._queue if self._aggregation_s else None
         aggregated = now if queue is None else _NAN  # without aggregation time, an update is aggregated on arrival
         ready_at, observe = self._ready_at, self._observe
@@ -485,7 +487,8 @@ class Simulation:
                 self.cancel_job(t)
             else:
                 arrived += 1
-                arrive(tid, now, aggregated)
+                end_col[tid] = arrival_col[tid] = now
+                aggregated_col[tid] = aggregated
         self.client_updates += arrived
         if queue is not None:  # arrivals wait for the server; losses are known at once
             for t in ended:

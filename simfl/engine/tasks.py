@@ -10,7 +10,7 @@ import pandas as pd
 import simpy
 from simpy.core import NORMAL
 
-from simfl.engine.simpy_fence import set_pending, trigger_now
+from simfl.engine.simpy_fence import schedule_triggered, set_pending
 
 __all__ = ["Status", "Task", "TaskLog"]
 
@@ -59,8 +59,7 @@ class Task(simpy.Event):
         self.round = round
         self.params = params  # the server model the task started from (None in a dry run)
         if scheduled:
-            trigger_now(self)
-            env.schedule(self, NORMAL, end_time - dispatch_time)
+            schedule_triggered(env, self, end_time - dispatch_time, NORMAL)
         else:  # ended by its process with succeed() (server contention)
             set_pending(self)
 

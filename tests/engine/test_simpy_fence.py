@@ -92,3 +92,13 @@ def test_next_event_id_is_not_consumed_and_survives_a_pickle():
     assert copy.now == 0  # the 0-delay timeout
     env.run()
     assert env.now == 3
+
+
+def test_schedule_triggered_is_trigger_then_schedule():
+    ours, theirs = fence.Environment(), fence.Environment()
+    a, b = ours.event(), theirs.event()
+    fence.schedule_triggered(ours, a, 2.5, WAKE)
+    fence.trigger_now(b)
+    theirs.schedule(b, WAKE, 2.5)
+    assert fence.event_heap(ours)[0][:3] == fence.event_heap(theirs)[0][:3] == (2.5, WAKE, 0)
+    assert a.triggered and a.ok and a.value is None
