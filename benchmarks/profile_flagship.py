@@ -47,7 +47,7 @@ def main() -> None:
         profile.disable()
         wall = time.perf_counter() - t0
     stats = pstats.Stats(profile)
-    total = cumulative(stats, "simfl/runner.py", "run")
+    total = cumulative(stats, "simfl/running/runner.py", "run")
     parts = {label: cumulative(stats, frag, fn) for label, frag, fn in PARTS}
     loop = parts["simulation loop (incl. training, evaluation)"]
     engine = loop - parts["training: local SGD jobs"] - parts["evaluation: test set"]

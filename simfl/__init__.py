@@ -21,7 +21,7 @@ from simfl.version import __version__
 if TYPE_CHECKING:
     from simfl.config.load import config_from_dict, load_config
     from simfl.config.schema import Config
-    from simfl.runner import RunResult, load_run, run
+    from simfl.running import RunResult, load_run, run
     from simfl.tracking import Callback
 
 #: Names imported on first use, so that ``import simfl`` (and the command line, which must be
@@ -30,9 +30,9 @@ _LAZY = {
     "config_from_dict": "simfl.config.load",
     "load_config": "simfl.config.load",
     "Config": "simfl.config.schema",
-    "RunResult": "simfl.runner",
-    "load_run": "simfl.runner",
-    "run": "simfl.runner",
+    "RunResult": "simfl.running",
+    "load_run": "simfl.running",
+    "run": "simfl.running.runner",
     "Callback": "simfl.tracking",
 }
 
@@ -45,7 +45,7 @@ def __getattr__(name: str) -> Any:
     if module is not None:
         value = getattr(importlib.import_module(module), name)
     elif not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
-        value = importlib.import_module(f"{__name__}.{name}")  # ``simfl.runner`` etc. after ``import simfl``
+        value = importlib.import_module(f"{__name__}.{name}")  # ``simfl.running`` etc. after ``import simfl``
     else:
         raise AttributeError(f"module 'simfl' has no attribute {name!r}")
     globals()[name] = value

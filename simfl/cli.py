@@ -276,7 +276,7 @@ def _check_enabled(path, overrides: list[str]) -> None:
 
 
 def _cmd_validate(args) -> int:
-    from simfl.runner import check_components, check_config
+    from simfl.running.world import check_components, check_config
 
     config = _load(args)
     summary = check_config(config)
@@ -311,7 +311,7 @@ def _resume_config(args):
 
 
 def _cmd_run(args) -> int:
-    from simfl.runner import run
+    from simfl.running.runner import run
 
     if args.resume:
         config, out = _resume_config(args)

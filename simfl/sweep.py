@@ -158,8 +158,8 @@ class SweepPlan:
 
 
 def _check_configs(configs) -> None:
-    """:func:`simfl.runner.check_config` once per distinct config up to the seed and name."""
-    from simfl.runner import check_config
+    """:func:`simfl.running.check_config` once per distinct config up to the seed and name."""
+    from simfl.running.world import check_config
 
     checked = set()
     for config in configs:

@@ -29,7 +29,7 @@ from typing import Any, Callable, Sequence
 
 import yaml
 
-from simfl.checkpoint import CHECKPOINT, CheckpointRejected, set_aside
+from simfl.running.checkpoint import CHECKPOINT, CheckpointRejected, set_aside
 from simfl.config.load import config_from_dict
 from simfl.errors import SimflError
 from simfl.fingerprint import file_fingerprints, stale_reason
@@ -130,7 +130,7 @@ def execute_run(config_yaml: str, run_dir: str, targets: list[float], search_pat
     path, like the output directory). Errors are recorded, not raised: the row has
     ``status: failed`` and the error.
     """
-    from simfl.runner import run
+    from simfl.running.runner import run
 
     try:
         config = config_from_dict(yaml.safe_load(config_yaml), source=run_dir, search_path=search_path)

@@ -9,8 +9,9 @@ hang or a traceback from deep inside the engine.
 
 Built-in methods and selection policies use the engine's unchecked calls: they hold these
 properties by construction (and are tested for them), so the checks cost the hot path nothing
-when no plugin runs. A plugin policy gets :class:`CheckedCalls`; a plugin selector gets
-:class:`CheckedSelection`; a plugin staleness function used by a built-in method is wrapped in
+when no plugin runs. A run with a plugin policy or selector hands it a :class:`CheckedServer`
+(chosen once, by :meth:`Server.of <simfl.engine.server.Server.of>`): a plugin policy's calls go
+through :class:`CheckedCalls`, a plugin selector's answers through :class:`CheckedSelection`; a plugin staleness function used by a built-in method is wrapped in
 :class:`CheckedStaleness`, and so is one a plugin policy receives (:func:`checked_params`); every
 :class:`~simfl.engine.server.OptimizerStep` checks its step.
 """
@@ -23,15 +24,15 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from simfl.engine.server import Server
 from simfl.engine.tasks import Status
 
 if TYPE_CHECKING:
-    from simfl.engine.server import Server
     from simfl.engine.simulation import Simulation
     from simfl.engine.tasks import Task
 
-__all__ = ["ContractError", "CheckedCalls", "CheckedSelection", "CheckedStaleness", "checked_staleness", "checked_params",
-           "is_builtin", "check_step", "check_counter", "MANIFEST_KEYS"]
+__all__ = ["ContractError", "CheckedServer", "CheckedCalls", "CheckedSelection", "CheckedStaleness", "checked_staleness",
+           "checked_params", "is_builtin", "check_step", "check_counter", "MANIFEST_KEYS"]
 
 #: statuses after which an update's fate is settled (a second applied/drop is a mistake)
 _SETTLED = frozenset({int(Status.APPLIED), int(Status.DROPPED_STALE), int(Status.DISCARDED_DEADLINE),
@@ -127,7 +128,7 @@ class CheckedCalls:
         return sim.dispatch(int(client), round)
 
     def _settled(self, call: str, task: "Task") -> None:
-        status = self.sim.log._status[task.id]
+        status = self.sim.log.status(task.id)
         if status in _SETTLED:
             raise ContractError(f"server.{call}(task {task.id}): its update is already {Status(status).label} "
                                 f"(applied/drop once per update)")
@@ -203,6 +204,47 @@ class CheckedCalls:
         self.sim.release(clients)
 
 
+class CheckedServer(Server):
+    """The :class:`~simfl.engine.server.Server` of a run with a plugin policy (``policy``) or a plugin
+    selector (``selector``): their calls and answers are checked, the built-in side's are not."""
+
+    def __init__(self, sim: "Simulation", policy: bool, selector: bool) -> None:
+        super().__init__(sim)
+        self._calls = CheckedCalls(sim)  # reserve/release are checked for either plugin
+        self._policy = self._calls if policy else sim
+        self._selection = CheckedSelection(sim, self) if selector else None
+
+    def select_one(self) -> int | None:
+        return super().select_one() if self._selection is None else self._selection.select_one()
+
+    def select_round(self, m: int) -> list[int]:
+        return super().select_round(m) if self._selection is None else self._selection.select_round(m)
+
+    def reserve(self, client: int) -> None:
+        self._calls.reserve(client)
+
+    def release(self, clients: Sequence[int]) -> None:
+        self._calls.release(clients)
+
+    def dispatch(self, client: int, round: int = -1) -> "Task":  # noqa: A002 (the documented name)
+        return self._policy.dispatch(client, round)
+
+    def drop(self, task: "Task") -> None:
+        self._policy.drop(task)
+
+    def hold(self, task: "Task", weight: float = math.nan) -> None:
+        self._policy.hold(task, weight)
+
+    def applied(self, task: "Task", weight: float, staleness: int | None = None) -> None:
+        self._policy.applied(task, weight, staleness)
+
+    def install(self, params: np.ndarray | None, **extra: Any) -> None:
+        self._policy.install(params, **extra)
+
+    def results(self, tasks: Sequence["Task"]) -> list[np.ndarray]:
+        return self._policy.results(tasks) if self._policy is self._calls else self._sim.fetch_results(tasks)
+
+
 class CheckedSelection:
     """``select_one`` / ``select_round`` of a plugin selector, each answer checked."""
 
@@ -246,7 +288,6 @@ class CheckedSelection:
         if len(set(clients)) < len(clients):
             self._refuse("select_round", chosen, "a client is chosen twice")
         return clients
-
 
     def _select_each(self, m: int) -> list[int]:
         """The default round (:meth:`Selector.select_round`), each :meth:`~Selector.select` checked, so

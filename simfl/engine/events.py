@@ -14,10 +14,10 @@ NORMAL so that, at any one simulated time, work happens in this order (DESIGN §
 
 from __future__ import annotations
 
-import itertools
-
 import simpy
 from simpy.core import NORMAL
+
+from simfl.engine.simpy_fence import Environment, trigger_now
 
 __all__ = ["TASK_END", "FLUSH", "WAKE", "EVAL", "PriorityTimeout", "Environment"]
 
@@ -34,24 +34,5 @@ class PriorityTimeout(simpy.Event):
         if delay < 0:
             raise ValueError(f"negative delay {delay}")
         super().__init__(env)
-        self._ok = True
-        self._value = value
+        trigger_now(self, value)
         env.schedule(self, priority, delay)
-
-
-class Environment(simpy.Environment):
-    """SimPy's environment, picklable: its clock, its queue of events and its event counter.
-
-    (SimPy's own environment holds bound classes that do not pickle, and ``itertools.count``
-    stops pickling in Python 3.14.) The engine schedules only events whose callbacks are bound
-    methods, so a checkpoint can pickle the whole queue.
-    """
-
-    def __getstate__(self) -> dict:
-        next_eid = int(repr(self._eid)[len("count("):-1])  # the counter's next value, not consumed
-        return {"now": self._now, "queue": self._queue, "next_eid": next_eid}
-
-    def __setstate__(self, state: dict) -> None:
-        simpy.Environment.__init__(self, state["now"])
-        self._queue = state["queue"]
-        self._eid = itertools.count(state["next_eid"])

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import abc
 import math
-from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 import numpy as np
@@ -110,47 +109,17 @@ class Server:
         self.busy: np.ndarray = sim.busy
         self.idle_means_eligible: bool = sim.idle_means_eligible
         self.selection_stream = sim.selection_stream
-        # the engine's own methods, bound once: no indirection on the hot path
-        self.eligible_mask = sim.eligible_mask
-        self.is_eligible = sim.is_eligible
-        self.count_eligible = sim.count_available
-        self.next_eligible_time = sim.next_availability
-        self.expected_task_durations = sim.expected_task_durations
-        self.client_losses = sim.client_losses
-        self.select_one = partial(sim.selector.select, self)
-        self.select_round = sim.select_round
-        self.dispatch = sim.dispatch
-        self.discard = sim.discard
-        self.drop = sim.drop
-        self.hold = sim.hold
-        self.applied = sim.applied
-        self.install = sim.install
-        self.results = sim.fetch_results
-        self.call_at = sim.call_at
-        self.call_later = sim.call_later
-        self.wake_when_eligible = sim.wake_when_available
-        self.stop = sim.request_stop
-        self.count = sim.count
-        self.rng = sim.plugin_rng
-        self.reserve = sim.reserve
-        self.release = sim.release
-        self._check_plugins(sim)
+        self._selector = sim.selector
 
-    def _check_plugins(self, sim: "Simulation") -> None:
-        """Give a plugin policy or selector the checked calls (:mod:`simfl.engine.contract`);
-        built-ins keep the engine's own, unchecked, on the hot path."""
-        from simfl.engine.contract import CheckedCalls, CheckedSelection, is_builtin
+    @staticmethod
+    def of(sim: "Simulation") -> "Server":
+        """The server a simulation's policy is handed: a :class:`~simfl.engine.contract.CheckedServer`
+        when the policy or the selector is a plugin, else the engine's calls unchecked."""
+        from simfl.engine.contract import CheckedServer, is_builtin
 
-        policy_checked, selector_checked = not is_builtin(sim.policy), not is_builtin(sim.selector)
-        if policy_checked or selector_checked:
-            calls = CheckedCalls(sim)
-            self.reserve, self.release = calls.reserve, calls.release
-            if policy_checked:
-                self.dispatch, self.applied, self.drop, self.hold, self.install, self.results = (
-                    calls.dispatch, calls.applied, calls.drop, calls.hold, calls.install, calls.results)
-        if selector_checked:
-            selection = CheckedSelection(sim, self)
-            self.select_one, self.select_round = selection.select_one, selection.select_round
+        if is_builtin(sim.policy) and is_builtin(sim.selector):
+            return Server(sim)
+        return CheckedServer(sim, policy=not is_builtin(sim.policy), selector=not is_builtin(sim.selector))
 
     # ----------------------------------------------------------------- state
     @property
@@ -167,77 +136,102 @@ class Server:
         """Server versions since the task's start model: ``version − task.base_version``."""
         return self.version - task.base_version
 
-    # Methods bound in __init__, documented here for readers and type checkers.
-    if TYPE_CHECKING:  # pragma: no cover
-        def eligible_mask(self) -> np.ndarray:
-            """Clients that may be dispatched now: idle, online, past their cool-down."""
+    # ------------------------------------------------------------- selection
+    def eligible_mask(self) -> np.ndarray:
+        """Clients that may be dispatched now: idle, online, past their cool-down."""
+        return self._sim.eligible_mask()
 
-        def is_eligible(self, client: int) -> bool:
-            """Online now and past its cool-down (idle or not)."""
+    def is_eligible(self, client: int) -> bool:
+        """Online now and past its cool-down (idle or not)."""
+        return self._sim.is_eligible(client)
 
-        def count_eligible(self) -> int:
-            """Number of eligible clients now."""
+    def count_eligible(self) -> int:
+        """Number of eligible clients now."""
+        return self._sim.count_available()
 
-        def next_eligible_time(self) -> float:
-            """Earliest time an idle, not eligible client becomes eligible (inf: never)."""
+    def next_eligible_time(self) -> float:
+        """Earliest time an idle, not eligible client becomes eligible (inf: never)."""
+        return self._sim.next_availability()
 
-        def expected_task_durations(self) -> np.ndarray:
-            """Per client: download + compute at base speed × E[jitter] + upload."""
+    def expected_task_durations(self) -> np.ndarray:
+        """Per client: download + compute at base speed × E[jitter] + upload."""
+        return self._sim.expected_task_durations()
 
-        def client_losses(self, clients: np.ndarray) -> np.ndarray:
-            """Loss of the current global model on each client's training data (needs training)."""
+    def client_losses(self, clients: np.ndarray) -> np.ndarray:
+        """Loss of the current global model on each client's training data (needs training)."""
+        return self._sim.client_losses(clients)
 
-        def select_one(self) -> int | None:
-            """One eligible client chosen by the configured selection policy (None: nobody)."""
+    def select_one(self) -> int | None:
+        """One eligible client chosen by the configured selection policy (None: nobody)."""
+        return self._selector.select(self)
 
-        def select_round(self, m: int) -> list[int]:
-            """``m`` distinct eligible clients by the selection policy (fewer if fewer are eligible)."""
+    def select_round(self, m: int) -> list[int]:
+        """``m`` distinct eligible clients by the selection policy (fewer if fewer are eligible)."""
+        return self._selector.select_round(self, m)
 
-        def dispatch(self, client: int, round: int = -1) -> "Task":  # noqa: A002 (the documented name)
-            """Start the client's next task from the current model; ``round`` is recorded."""
+    def reserve(self, client: int) -> None:
+        """Count an idle client as busy while a round is being picked (see :meth:`release`)."""
+        self._sim.reserve(client)
 
-        def discard(self, task: "Task") -> None:
-            """``discarded_deadline``: stop a running task, or discard an arrived one (weight 0)."""
+    def release(self, clients: Sequence[int]) -> None:
+        """Undo :meth:`reserve` for clients that were not dispatched."""
+        self._sim.release(clients)
 
-        def drop(self, task: "Task") -> None:
-            """``dropped_stale``: an arrived update is not used (weight 0)."""
+    # ---------------------------------------------------------------- tasks
+    def dispatch(self, client: int, round: int = -1) -> "Task":  # noqa: A002 (the documented name)
+        """Start the client's next task from the current model; ``round`` is recorded."""
+        return self._sim.dispatch(client, round)
 
-        def hold(self, task: "Task", weight: float = math.nan) -> None:
-            """``buffered``: an arrived update waits (its staleness is recorded now)."""
+    def discard(self, task: "Task") -> None:
+        """``discarded_deadline``: stop a running task, or discard an arrived one (weight 0)."""
+        self._sim.discard(task)
 
-        def applied(self, task: "Task", weight: float, staleness: int | None = None) -> None:
-            """The update enters the model installed next, with this weight (and staleness)."""
+    def drop(self, task: "Task") -> None:
+        """``dropped_stale``: an arrived update is not used (weight 0)."""
+        self._sim.drop(task)
 
-        def install(self, params: np.ndarray | None, **extra: Any) -> None:
-            """A new global model (version + 1), counting the updates applied since the last one;
-            ``extra`` columns go to ``aggregations.parquet``."""
+    def hold(self, task: "Task", weight: float = math.nan) -> None:
+        """``buffered``: an arrived update waits (its staleness is recorded now)."""
+        self._sim.hold(task, weight)
 
-        def results(self, tasks: Sequence["Task"]) -> list[np.ndarray]:
-            """The trained parameters of arrived tasks (computed together when the trainer batches)."""
+    def applied(self, task: "Task", weight: float, staleness: int | None = None) -> None:
+        """The update enters the model installed next, with this weight (and staleness)."""
+        self._sim.applied(task, weight, staleness)
 
-        def call_at(self, time: float, fn: Callable[..., Any], *args: Any) -> Timer:
-            """Call ``fn(*args)`` at simulated ``time`` (after the arrivals at that time)."""
+    def install(self, params: np.ndarray | None, **extra: Any) -> None:
+        """A new global model (version + 1), counting the updates applied since the last one;
+        ``extra`` columns go to ``aggregations.parquet``."""
+        self._sim.install(params, **extra)
 
-        def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> Timer:
-            """Call ``fn(*args)`` after ``delay`` simulated seconds."""
+    def results(self, tasks: Sequence["Task"]) -> list[np.ndarray]:
+        """The trained parameters of arrived tasks (computed together when the trainer batches)."""
+        return self._sim.fetch_results(tasks)
 
-        def wake_when_eligible(self, fn: Callable[[], Any]) -> None:
-            """Call ``fn()`` when an idle client next becomes eligible (one pending call per ``fn``)."""
+    # --------------------------------------------------------------- timers
+    def call_at(self, time: float, fn: Callable[..., Any], *args: Any) -> Timer:
+        """Call ``fn(*args)`` at simulated ``time`` (after the arrivals at that time)."""
+        return self._sim.call_at(time, fn, *args)
 
-        def stop(self, reason: str) -> None:
-            """End the run after the current event (the manifest's ``stop_reason``)."""
+    def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> Timer:
+        """Call ``fn(*args)`` after ``delay`` simulated seconds."""
+        return self._sim.call_later(delay, fn, *args)
 
-        def count(self, name: str, n: int = 1) -> None:
-            """Add ``n`` to a counter written to the manifest (``count(name, 0)`` creates it)."""
+    def wake_when_eligible(self, fn: Callable[[], Any]) -> None:
+        """Call ``fn()`` when an idle client next becomes eligible (one pending call per ``fn``)."""
+        self._sim.wake_when_available(fn)
 
-        def rng(self, name: str) -> np.random.Generator:
-            """A random stream of the seed tree private to ``name`` (same seed, same stream)."""
+    # ------------------------------------------------------------ the run
+    def stop(self, reason: str) -> None:
+        """End the run after the current event (the manifest's ``stop_reason``)."""
+        self._sim.request_stop(reason)
 
-        def reserve(self, client: int) -> None:
-            """Count an idle client as busy while a round is being picked (see :meth:`release`)."""
+    def count(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to a counter written to the manifest (``count(name, 0)`` creates it)."""
+        self._sim.count(name, n)
 
-        def release(self, clients: Sequence[int]) -> None:
-            """Undo :meth:`reserve` for clients that were not dispatched."""
+    def rng(self, name: str) -> np.random.Generator:
+        """A random stream of the seed tree private to ``name`` (same seed, same stream)."""
+        return self._sim.plugin_rng(name)
 
 
 class Policy:

@@ -19,7 +19,6 @@ import signal
 from functools import partial
 import threading
 from collections import deque
-from heapq import heappop
 from array import array
 from operator import attrgetter
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from simfl.engine.events import EVAL, FLUSH, WAKE, Environment, PriorityTimeout
 from simfl.engine.observers import Observer, hooks
 from simfl.engine.protocols import Job, Trainer
 from simfl.engine.server import Policy, Selector, Server, Timer
+from simfl.engine.simpy_fence import event_heap, queued_events, step
 from simfl.engine.tasks import Status, Task, TaskLog
 from simfl.rng import BlockUniforms, ClientUniforms, Purpose
 from simfl.scenario.population import Population, transfer_seconds
@@ -43,7 +43,6 @@ __all__ = ["Simulation", "SimulationOutcome", "EngineSettings"]
 _task_id = attrgetter("id")
 _LOST = int(Status.LOST_OFFLINE)
 _BUFFERED = int(Status.BUFFERED)
-_APPLIED = int(Status.APPLIED)
 _NAN = math.nan
 
 
@@ -191,7 +190,7 @@ class Simulation:
         self._agg_extra: dict[int, dict] = {}
         self._evals: list[dict] = []
         self._last_eval: tuple[float, int] | None = None
-        self.server = Server(self)
+        self.server = Server.of(self)
         # selection hooks the selector declares (class attributes, not discovered)
         self._observe = self.selector.observe if self.selector.observes else None
         self._observe_result = self.selector.observe_result if self.selector.observes_results else None
@@ -207,7 +206,7 @@ class Simulation:
 
     #: What a checkpoint leaves out: it is rebuilt from the config (the population, its
     #: processes and per-client constants, the trainer and its data, the settings, the display).
-    _REBUILT = ("settings", "population", "trainer", "progress", "_watchdog", "_timeline", "_cooldown", "idle_means_eligible",
+    _REBUILT = ("settings", "population", "trainer", "progress", "_heap", "_watchdog", "_timeline", "_cooldown", "idle_means_eligible",
                 "_client_f", "_jitter_ppf", "_jitter_value", "_jitter", "_jitter_u", "_jitter_block", "_speed",
                 "_always_online", "_aggregation_s", "_limit_updates", "_limit_versions", "_on_evaluated", "_on_installed",
                 "_on_tasks_ended", "_on_finished")
@@ -218,6 +217,7 @@ class Simulation:
         self.population = population
         self.trainer = trainer
         self.progress = progress
+        self._heap = event_heap(self.env)  # SimPy's queue of events, read only
         self._timeline = population.timeline
         self._cooldown = settings.client_cooldown_s
         #: True when every idle client may be dispatched (always online, no cool-down)
@@ -289,10 +289,6 @@ class Simulation:
         if self._ready_at is not None:
             mask &= self._ready_at <= self.env.now
         return mask
-
-    def select_client(self) -> int | None:
-        """One eligible client chosen by the selection policy (None if there is none)."""
-        return self.selector.select(self.server)
 
     def select_round(self, m: int) -> list[int]:
         """``m`` distinct eligible clients for a round, chosen by the selection policy."""
@@ -398,7 +394,7 @@ class Simulation:
     def dispatch(self, client: int, round: int = -1) -> Task:  # noqa: A002 (the documented name)
         """Start ``client``'s next task from the current model; returns the in-flight task."""
         env = self.env
-        now = env._now
+        now = env.now
         i, c = 3 * client, 2 * client
         ints, floats, ppf = self._client_i, self._client_f, self._jitter_ppf
         k = ints[c]
@@ -430,7 +426,7 @@ class Simulation:
         return task
 
     def _submit(self, tid: int, client: int, k: int) -> Job:
-        job = Job(tid, client, k, self.params, self.env._now)
+        job = Job(tid, client, k, self.params, self.env.now)
         self.trainer.submit(job)
         return job
 
@@ -453,8 +449,8 @@ class Simulation:
         if self._flush_pending:
             self._ended.append(task)
             return
-        queue = self.env._queue  # SimPy's heap of (time, priority, id, event); read, never changed
-        if not queue or queue[0][0] > self.env._now:
+        heap = self._heap  # (time, priority, id, event) entries: see simfl.engine.simpy_fence
+        if not heap or heap[0][0] > self.env.now:
             # Nothing else is queued at this time, so a FLUSH event would run next anyway.
             self._end_tasks([task])
         else:
@@ -471,10 +467,11 @@ class Simulation:
     def _end_tasks(self, ended: list[Task]) -> None:
         """Free the clients of ``ended`` (tasks that ended now, in dispatch order), record the
         arrivals and losses, and hand them to the policy."""
-        now = self.env._now
+        now = self.env.now
         log = self.log
         in_flight, busy = self.in_flight, self.busy
-        end_col, arrival_col, aggregated_col = log._end, log._arrival, log._aggregated
+        cols = log.cols  # the log's columns, written in place (one item assignment per value)
+        end_col, arrival_col, aggregated_col = cols["end_time_s"], cols["arrival_time_s"], cols["aggregated_time_s"]
         queue = self._queue if self._aggregation_s else None
         aggregated = now if queue is None else _NAN  # without aggregation time, an update is aggregated on arrival
         ready_at, observe = self._ready_at, self._observe
@@ -522,13 +519,9 @@ class Simulation:
         Its staleness is the one recorded when it was held, else ``version − base_version``
         now; ``staleness`` sets it explicitly (e.g. at the aggregation that uses it).
         """
-        tid, log = task.id, self.log
-        if self._held.pop(tid, None) is None and staleness is None:
+        if self._held.pop(task.id, None) is None and staleness is None:
             staleness = self.version - task.base_version
-        log._status[tid] = _APPLIED
-        log._weight[tid] = weight
-        if staleness is not None:
-            log._staleness[tid] = staleness
+        self.log.apply(task.id, weight, staleness)
         self._applied_since += 1
 
     def drop(self, task: Task) -> None:
@@ -639,7 +632,7 @@ class Simulation:
             raise RuntimeError("server.install(): pass the new model (None only in a dry run)")
         self.params = self.server.params = params
         version = self.version = self.server.version = self.version + 1
-        now, count = self.env._now, self._applied_since
+        now, count = self.env.now, self._applied_since
         if extra:
             self._agg_extra[len(self._agg_version)] = extra
         self._agg_version.append(version)
@@ -712,7 +705,7 @@ class Simulation:
         and the end events of tasks already stopped (the world has stalled, though evaluations
         would go on forever)."""
         eval_tick, collect, in_flight = self._eval_tick, self._collect_end, self.in_flight
-        for _time, _priority, _eid, event in self.env._queue:
+        for event in queued_events(self.env):
             for callback in event.callbacks or ():
                 if callback == eval_tick or callback == self._eval_once:
                     continue
@@ -745,22 +738,15 @@ class Simulation:
         Args:
             checkpoint: called as ``checkpoint(sim)`` at each multiple of
                 ``settings.checkpoint_every_s``, with the state after every event up to it
-                (a restored simulation continues from there, see :mod:`simfl.engine.checkpoint`).
+                (a restored simulation continues from there, see :mod:`simfl.running.checkpoint`).
             pause_at_s: stop once every event up to this simulated time is done, after a last
                 ``checkpoint(sim)`` there (stop reason ``paused``): the run continues from that
                 checkpoint exactly as if it had not stopped. Nothing is finalized (tasks in flight
                 stay in flight, no final evaluation). Needs ``checkpoint``; ignored unless it lies
                 after the current time.
         """
-        settings = self.settings
-        until = settings.stop_sim_time_s if settings.stop_sim_time_s is not None else math.inf
         self.start()
-        every_ckpt = settings.checkpoint_every_s if checkpoint is not None else None
-        pause = pause_at_s if checkpoint is not None and pause_at_s is not None and pause_at_s > self.env.now else None
-        next_ckpt = _next_checkpoint(self.env.now, every_ckpt, pause)
-        env = self.env
         end_time = None
-        same_instant, last_t, limit = 0, -math.inf, settings.max_events_per_instant
         # Garbage collection: everything allocated before the run (libraries, data, the
         # population) is frozen out of collections, and young-generation collections are made
         # rarer; the loop allocates many short-lived events. Restored when the run ends.
@@ -768,45 +754,8 @@ class Simulation:
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
         previous_handler = self._catch_interrupt()
-        steps = self.steps
         try:
-            queue, progress, inf = env._queue, self.progress, math.inf
-            while self.stop_reason is None:
-                t = queue[0][0] if queue else inf
-                if t > until:
-                    self.stop_reason, end_time = "sim_time_s", until
-                    break
-                if t == inf or (not self.in_flight and not self._queued and self._only_bookkeeping_left()):
-                    self.stop_reason = "stalled"  # nothing left to happen (e.g. nobody ever online)
-                    break
-                while t > next_ckpt:  # every event up to the checkpoint time is done
-                    self.steps = steps
-                    self.checkpoint_time_s = next_ckpt
-                    checkpoint(self)
-                    if next_ckpt == pause:
-                        self.stop_reason, end_time = "paused", pause
-                        break
-                    next_ckpt = _next_checkpoint(next_ckpt, every_ckpt, pause, t)
-                if self.stop_reason == "paused":
-                    break
-                if t == last_t:
-                    same_instant += 1
-                    if same_instant > limit:
-                        self.stop_reason = "no_progress"  # e.g. tasks of zero duration: time cannot advance
-                        break
-                else:
-                    last_t, same_instant = t, 0
-                # SimPy's Environment.step, written out (the engine schedules no processes, so
-                # nothing raises StopSimulation): advance the clock, run the event's callbacks
-                env._now, _, _, event = heappop(queue)
-                callbacks, event.callbacks = event.callbacks, None
-                for callback in callbacks:
-                    callback(event)
-                if not event._ok and not hasattr(event, "_defused"):
-                    raise event._value
-                steps += 1
-                if progress is not None and not steps % _PROGRESS_EVERY:
-                    progress(self)
+            end_time = self._loop(checkpoint, pause_at_s)
         except KeyboardInterrupt:
             self.stop_reason = "interrupted"
         finally:
@@ -818,30 +767,71 @@ class Simulation:
                     signal.signal(signum, handler)
             gc.set_threshold(*thresholds)
             gc.unfreeze()
-        self.steps = steps
         if end_time is None:
-            end_time = env.now
+            end_time = self.env.now
         if self.stop_reason != "paused":  # a paused run goes on from its checkpoint: nothing ends here
             self._finish(end_time)
         if self.progress is not None:
             self.progress(self)
-        counters = {**self.counters, "client_updates": self.client_updates, "server_updates": self.version,
-                    "steps": steps}
-        if self.diverged is not None:
-            counters.update(self.diverged)
-        outcome = SimulationOutcome(
-            client_updates=self.log.frame(),
-            aggregations=self._aggregation_frame(),
-            evals=pd.DataFrame(self._evals, columns=None if self._evals else eval_columns(settings.eval_split)),
-            stop_reason=self.stop_reason,
-            sim_end_s=float(end_time),
-            final_params=self.params,
-            counters=counters,
-        )
+        outcome = self._outcome(end_time)
         if self._on_finished is not None:
             for hook in self._on_finished:
                 hook(self, outcome)
         return outcome
+
+    def _loop(self, checkpoint: Callable[["Simulation"], None] | None, pause_at_s: float | None) -> float | None:
+        """Process events until a stop reason is set; returns the run's end time when it is not the
+        clock's (``sim_time_s``: the limit; ``paused``: the pause)."""
+        settings = self.settings
+        until = settings.stop_sim_time_s if settings.stop_sim_time_s is not None else math.inf
+        every_ckpt = settings.checkpoint_every_s if checkpoint is not None else None
+        pause = pause_at_s if checkpoint is not None and pause_at_s is not None and pause_at_s > self.env.now else None
+        next_ckpt = _next_checkpoint(self.env.now, every_ckpt, pause)
+        env, heap, progress, inf = self.env, self._heap, self.progress, math.inf
+        same_instant, last_t, limit = 0, -math.inf, settings.max_events_per_instant
+        steps = self.steps
+        try:
+            while self.stop_reason is None:
+                t = heap[0][0] if heap else inf
+                if t > until:
+                    self.stop_reason = "sim_time_s"
+                    return until
+                if t == inf or (not self.in_flight and not self._queued and self._only_bookkeeping_left()):
+                    self.stop_reason = "stalled"  # nothing left to happen (e.g. nobody ever online)
+                    return None
+                while t > next_ckpt:  # every event up to the checkpoint time is done
+                    self.steps = steps
+                    self.checkpoint_time_s = next_ckpt
+                    checkpoint(self)
+                    if next_ckpt == pause:
+                        self.stop_reason = "paused"
+                        return pause
+                    next_ckpt = _next_checkpoint(next_ckpt, every_ckpt, pause, t)
+                if t == last_t:
+                    same_instant += 1
+                    if same_instant > limit:
+                        self.stop_reason = "no_progress"  # e.g. tasks of zero duration: time cannot advance
+                        return None
+                else:
+                    last_t, same_instant = t, 0
+                step(env, heap)  # advance the clock, run the event's callbacks
+                steps += 1
+                if progress is not None and not steps % _PROGRESS_EVERY:
+                    progress(self)
+            return None
+        finally:
+            self.steps = steps
+
+    def _outcome(self, end_time: float) -> SimulationOutcome:
+        """What the run recorded, as tables and counters."""
+        counters = {**self.counters, "client_updates": self.client_updates, "server_updates": self.version,
+                    "steps": self.steps}
+        if self.diverged is not None:
+            counters.update(self.diverged)
+        evals = pd.DataFrame(self._evals, columns=None if self._evals else eval_columns(self.settings.eval_split))
+        return SimulationOutcome(client_updates=self.log.frame(), aggregations=self._aggregation_frame(), evals=evals,
+                                 stop_reason=self.stop_reason, sim_end_s=float(end_time), final_params=self.params,
+                                 counters=counters)
 
     def _finish(self, end_time: float) -> None:
         """The end of the run: the policy finishes, unfinished jobs are cancelled, and the final
@@ -909,7 +899,8 @@ def _per_client_array(typecode: str, n: int, columns: tuple) -> array:
     return out
 
 
-_AGG_COLUMNS = ["server_version", "sim_time_s", "num_client_updates"]
+
+
 def eval_columns(split: str = "test") -> list[str]:
     """The columns of the evals table when the model is evaluated on ``split``."""
     return ["sim_time_s", "server_version", "client_updates", f"{split}_loss", f"{split}_accuracy"]

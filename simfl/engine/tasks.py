@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from array import array
-from heapq import heappush
 from enum import IntEnum
 
 import numpy as np
 import pandas as pd
 import simpy
 from simpy.core import NORMAL
-from simpy.events import PENDING
+
+from simfl.engine.simpy_fence import schedule_triggered, set_pending
 
 __all__ = ["Status", "Task", "TaskLog"]
 
@@ -59,12 +59,9 @@ class Task(simpy.Event):
         self.round = round
         self.params = params  # the server model the task started from (None in a dry run)
         if scheduled:
-            self._value = None
-            self._ok = True
-            # SimPy's Environment.schedule(self, NORMAL, end_time - dispatch_time), written out: a hot path
-            heappush(env._queue, (env._now + (end_time - dispatch_time), NORMAL, next(env._eid), self))
+            schedule_triggered(env, self, end_time - dispatch_time, NORMAL)
         else:  # ended by its process with succeed() (server contention)
-            self._value = PENDING
+            set_pending(self)
 
 
 #: Columns known at dispatch, in table order: column -> array.array typecode.
@@ -81,6 +78,7 @@ _DISPATCH_COLUMNS: dict[str, str] = {
     "num_samples": "q",
 }
 _NAN = float("nan")
+_APPLIED = int(Status.APPLIED)
 #: Columns filled in later: column -> (typecode, value until then).
 _LATER_COLUMNS: dict[str, tuple[str, float]] = {
     "download_wait_s": ("d", 0.0),
@@ -183,6 +181,17 @@ class TaskLog:
         self._status[task_id] = status
         self._staleness[task_id] = staleness
         self._weight[task_id] = weight
+
+    def apply(self, task_id: int, weight: float, staleness: int | None = None) -> None:
+        """The update enters the next model with ``weight`` (``staleness``: None keeps the recorded one)."""
+        self._status[task_id] = _APPLIED
+        self._weight[task_id] = weight
+        if staleness is not None:
+            self._staleness[task_id] = staleness
+
+    def status(self, task_id: int) -> int:
+        """The task's :class:`Status` so far (an int)."""
+        return self._status[task_id]
 
     def finish(self, task_id: int, status: Status, end_time: float, arrival_time: float = _NAN,
                staleness: int = -1, weight: float = _NAN, aggregated_time: float = _NAN) -> None:

@@ -45,5 +45,5 @@ def param_count(model, input_shape: tuple[int, ...], num_classes: int) -> int:
         flat = c_in * h_out * w_out
         return total + (flat + 1) * model.hidden + (model.hidden + 1) * num_classes
     if model.type == "torch":  # counted by building it: simfl.training.torchmodel.flat_size
-        raise ConfigError("model.type: a torch model's size is known only from its factory (simfl.runner.dry_model_bytes)")
+        raise ConfigError("model.type: a torch model's size is known only from its factory (simfl.running.dry_model_bytes)")
     raise ConfigError(f"model.type: unknown model {model.type!r}")

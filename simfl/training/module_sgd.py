@@ -92,13 +92,7 @@ def module_sgd_batched(
     num, steps = counts.shape
     device = w_start.device
     idx = torch.from_numpy(layout).to(device)
-    p_start, c_start = model.split(w_start)
-    P = p_start.clone()
-    C = model.buffers(c_start)  # one (B, *shape) tensor per buffer
-    fixed = model.fixed(num)
-    mom: torch.Tensor | None = None
-    total = torch.zeros(num, dtype=P.dtype, device=device)
-    total_sq = torch.zeros(num, dtype=P.dtype, device=device)
+    jobs = _Jobs(model, w_start, num)
 
     def one(p, bufs, fx, xb, yb):  # one job's step: per-sample losses (bufs, fx updated in place)
         return F.cross_entropy(model.call(p, bufs, fx, xb), yb, reduction="none")
@@ -117,36 +111,64 @@ def module_sgd_batched(
                 if label_maps is not None:
                     maps = label_maps if full else label_maps[ids]
                     yb = maps[torch.arange(len(ids_np), device=device).unsqueeze(1), yb]
-                p = (P if full else P[ids]).requires_grad_(True)
-                c = C if full else [b[ids] for b in C]
-                fx = fixed if full else {k: v[ids] for k, v in fixed.items()}
-                ce = batched(p, c, fx, xb, yb)  # (k, n) losses; each job's buffers updated in place
-                (g,) = torch.autograd.grad(ce.mean(1).sum(), p)  # jobs are independent: per-job gradients
-                with torch.no_grad():
-                    if stats is not None:
-                        if full:
-                            total += ce.sum(1)
-                            total_sq += (ce * ce).sum(1)
-                        else:
-                            total[ids] += ce.sum(1)
-                            total_sq[ids] += (ce * ce).sum(1)
-                    # every job's first step is step 0: no momentum buffer yet
-                    prev = None if s == 0 or mom is None else (mom if full else mom[ids])
-                    g, buf = sgd_direction(g, p, p_start if full else p_start[ids], prev, sgd)
-                    p.sub_(g, alpha=sgd.lr)
-                    p = p.detach()
-                    if full:
-                        P, mom = p, buf
-                    else:
-                        P[ids] = p
-                        for b, b_ids in zip(C, c):
-                            b[ids] = b_ids
-                        for k, v in fx.items():
-                            fixed[k][ids] = v
-                        if buf is not None:
-                            if mom is None:
-                                mom = torch.zeros_like(P)
-                            mom[ids] = buf
+                jobs.step(batched, ids, s, xb, yb, sgd, stats is not None)
     if stats is not None:
-        stats.update(loss_sum=total.cpu().numpy(), loss_sq_sum=total_sq.cpu().numpy(), samples=counts.sum(1))
-    return model.join(P, C)
+        stats.update(loss_sum=jobs.total.cpu().numpy(), loss_sq_sum=jobs.total_sq.cpu().numpy(),
+                     samples=counts.sum(1))
+    return model.join(jobs.P, jobs.C)
+
+
+class _Jobs:
+    """Every job's running state in :func:`module_sgd_batched`: trained parts ``P``, buffers ``C``,
+    fixed inputs, momentum and loss sums, each with one row per job."""
+
+    def __init__(self, model: ModuleModel, w_start: torch.Tensor, num: int) -> None:
+        self.p_start, c_start = model.split(w_start)
+        self.P = self.p_start.clone()
+        self.C = model.buffers(c_start)  # one (B, *shape) tensor per buffer
+        self.fixed = model.fixed(num)
+        self.mom: torch.Tensor | None = None
+        self.total = torch.zeros(num, dtype=self.P.dtype, device=w_start.device)
+        self.total_sq = torch.zeros(num, dtype=self.P.dtype, device=w_start.device)
+
+    def step(self, batched, ids: torch.Tensor | None, s: int, xb: torch.Tensor, yb: torch.Tensor, sgd: SGDConfig,
+             record: bool) -> None:
+        """Step ``s`` of the jobs ``ids`` (None: every job), one vmapped forward and backward pass."""
+        full = ids is None
+        p = (self.P if full else self.P[ids]).requires_grad_(True)
+        c = self.C if full else [b[ids] for b in self.C]
+        fx = self.fixed if full else {k: v[ids] for k, v in self.fixed.items()}
+        ce = batched(p, c, fx, xb, yb)  # (k, n) losses; each job's buffers updated in place
+        (g,) = torch.autograd.grad(ce.mean(1).sum(), p)  # jobs are independent: per-job gradients
+        with torch.no_grad():
+            if record:
+                self._record(ids, ce)
+            # every job's first step is step 0: no momentum buffer yet
+            prev = None if s == 0 or self.mom is None else (self.mom if full else self.mom[ids])
+            g, buf = sgd_direction(g, p, self.p_start if full else self.p_start[ids], prev, sgd)
+            p.sub_(g, alpha=sgd.lr)
+            p = p.detach()
+            if full:
+                self.P, self.mom = p, buf
+            else:
+                self._scatter(ids, p, c, fx, buf)
+
+    def _record(self, ids: torch.Tensor | None, ce: torch.Tensor) -> None:
+        if ids is None:
+            self.total += ce.sum(1)
+            self.total_sq += (ce * ce).sum(1)
+        else:
+            self.total[ids] += ce.sum(1)
+            self.total_sq[ids] += (ce * ce).sum(1)
+
+    def _scatter(self, ids: torch.Tensor, p: torch.Tensor, c: list, fx: dict, buf: torch.Tensor | None) -> None:
+        """Write a group's stepped rows back."""
+        self.P[ids] = p
+        for b, b_ids in zip(self.C, c):
+            b[ids] = b_ids
+        for k, v in fx.items():
+            self.fixed[k][ids] = v
+        if buf is not None:
+            if self.mom is None:
+                self.mom = torch.zeros_like(self.P)
+            self.mom[ids] = buf

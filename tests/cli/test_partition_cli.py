@@ -109,7 +109,7 @@ def test_the_partition_heatmap_of_a_run_is_recomputed_from_its_config(cfg, tmp_p
     # What `simfl plot RUN` draws: label_counts of the run's resolved config, same as the CLI's table.
     assert main(["run", str(cfg), "--out", str(tmp_path / "run"), "--dry-run"]) == 0
     assert main(["partition", str(cfg), "--out", str(tmp_path / "c.parquet")]) == 0
-    from simfl.runner import load_run
+    from simfl.running import load_run
 
     pd.testing.assert_frame_equal(label_counts(load_run(tmp_path / "run").config), pd.read_parquet(tmp_path / "c.parquet"))
 

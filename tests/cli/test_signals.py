@@ -316,7 +316,7 @@ def test_the_command_line_handles_interrupts_before_any_heavy_import():
     """``simfl`` reaches its interrupt handling first: importing the command line (and the
     ``simfl`` package) loads neither pandas, torch nor the engine, which take seconds during
     which Ctrl-C used to end in a traceback."""
-    code = ("import sys, simfl.cli; heavy = ('pandas', 'torch', 'pydantic', 'simfl.runner', 'simfl.engine'); "
+    code = ("import sys, simfl.cli; heavy = ('pandas', 'torch', 'pydantic', 'simfl.running', 'simfl.engine'); "
             "print(sorted(m for m in heavy if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr

@@ -7,7 +7,7 @@ import numpy as np
 from simfl.engine.simulation import Simulation
 from simfl.methods.selectors import Uniform
 from simfl.rng import SeedTree
-from simfl.runner import build_policy, engine_settings
+from simfl.running.world import build_policy, engine_settings
 from simfl.scenario.availability import AlwaysAvailable
 from simfl.scenario.distributions import Constant
 from simfl.scenario.population import Population
@@ -66,9 +66,9 @@ def run_stopped_after_checkpoints(config, out, monkeypatch, count: int = 1):
     """Run ``config`` into ``out`` and stop it, as Ctrl-C would, right after its ``count``-th
     checkpoint (``run.checkpoint_every_s``); returns ``out``, which then holds that checkpoint."""
     import simfl
-    from simfl import runner
+    from simfl.running import record
 
-    original, written = runner._checkpoint, []
+    original, written = record.save_checkpoint, []
 
     def stopping(*args, **kwargs):
         original(*args, **kwargs)
@@ -76,9 +76,9 @@ def run_stopped_after_checkpoints(config, out, monkeypatch, count: int = 1):
         if len(written) == count:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(runner, "_checkpoint", stopping)
+    monkeypatch.setattr(record, "save_checkpoint", stopping)
     try:
         assert simfl.run(config, out=out, progress=False).status == "interrupted"
     finally:
-        monkeypatch.setattr(runner, "_checkpoint", original)
+        monkeypatch.setattr(record, "save_checkpoint", original)
     return out

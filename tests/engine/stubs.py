@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 
 from simfl.engine.simulation import Simulation
-from simfl.runner import build_policy, engine_settings
+from simfl.running.world import build_policy, engine_settings
 from tests.conftest import make_config
 from tests.engine.helpers import LowestIdFirst, hand_population
 

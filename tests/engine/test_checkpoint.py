@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import simfl
-from simfl.checkpoint import CHECKPOINT, read_checkpoint
+from simfl.running.checkpoint import CHECKPOINT, read_checkpoint
 from simfl.cli import main
 from simfl.results import read_manifest
 from tests.engine.helpers import run_stopped_after_checkpoints
@@ -161,7 +161,7 @@ def test_a_checkpoint_simfl_did_not_sign_is_not_loaded(tmp_path, capsys, monkeyp
 def test_a_checkpoint_of_another_format_is_refused_in_one_line(tmp_path, capsys, monkeypatch):
     """A checkpoint holds the engine's state as it is laid out by the simfl that wrote it: one of
     another layout (a signed, valid pickle) is refused, not resumed into a wrong state."""
-    from simfl.checkpoint import FORMAT, read_checkpoint, write_checkpoint
+    from simfl.running.checkpoint import FORMAT, read_checkpoint, write_checkpoint
 
     config = simfl.load_config(ROOT / "configs/flagship.yaml", ["train.enabled=false", "stop.sim_time_s=40",
                                                                 "run.checkpoint_every_s=5"])

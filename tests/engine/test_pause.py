@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import simfl
-from simfl.checkpoint import CHECKPOINT
+from simfl.running.checkpoint import CHECKPOINT
 from simfl.errors import ConfigError
 from simfl.results import read_manifest
 

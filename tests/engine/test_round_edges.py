@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from simfl.engine.simulation import Simulation
-from simfl.runner import build_policy, engine_settings
+from simfl.running.world import build_policy, engine_settings
 from tests.conftest import make_config
 from tests.engine.helpers import LowestIdFirst, hand_simulation
 from tests.engine.stubs import VectorTrainer, sized_simulation

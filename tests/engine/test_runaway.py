@@ -13,7 +13,7 @@ import pytest
 
 import simfl
 from simfl.cli import main
-from simfl.limits import BYTES_PER_CLIENT, BYTES_PER_TASK, estimate
+from simfl.running.limits import BYTES_PER_CLIENT, BYTES_PER_TASK, estimate
 from tests.conftest import make_config
 from tests.engine.helpers import hand_simulation
 

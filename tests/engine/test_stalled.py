@@ -13,7 +13,7 @@ import pytest
 import simfl
 from simfl.engine.simulation import Simulation
 from simfl.rng import SeedTree
-from simfl.runner import build_policy, engine_settings
+from simfl.running.world import build_policy, engine_settings
 from simfl.scenario.distributions import Constant
 from simfl.scenario.population import Population
 from simfl.scenario.traces import TraceAvailability

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import simfl.plots
 
-FORBIDDEN = ("simfl.engine", "simfl.runner", "simfl.training")
+FORBIDDEN = ("simfl.engine", "simfl.running", "simfl.training")
 
 
 def _imports(path: Path) -> set[str]:

@@ -19,7 +19,7 @@ import pytest
 
 import simfl
 from simfl import workers as workers_module
-from simfl.checkpoint import CHECKPOINT
+from simfl.running.checkpoint import CHECKPOINT
 from simfl.cli import main
 from simfl.config.load import dump_config
 from simfl.results import read_manifest

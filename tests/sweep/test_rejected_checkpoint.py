@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import simfl
-from simfl.checkpoint import CHECKPOINT
+from simfl.running.checkpoint import CHECKPOINT
 from simfl.results import read_manifest
 from simfl.sweep import make_plan, run_sweep
 from simfl.workers import execute_run

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import simfl
 from simfl.engine.simulation import Simulation
 from simfl.engine.tasks import Status, TaskLog
-from simfl.runner import build_policy, engine_settings
+from simfl.running.world import build_policy, engine_settings
 from simfl.tracking import Callback, CallbackObserver, TrackingWarning
 from tests.conftest import make_config
 from tests.engine.helpers import LowestIdFirst, hand_population

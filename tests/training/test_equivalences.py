@@ -101,4 +101,4 @@ def test_model_bytes_are_the_real_parameter_bytes():
     f32 = train_run(train={"dtype": "float32"}, algorithm={"type": "fedasync", "concurrency": 2},
                     stop={"server_updates": 2})
     assert f32.manifest["model_bytes"] == 650 * 4 and f32.final_params.dtype == np.float32
-    assert simfl.runner.dry_model_bytes(f32.config) == 650 * 4
+    assert simfl.running.dry_model_bytes(f32.config) == 650 * 4

@@ -13,7 +13,7 @@ import simfl
 from simfl.data import DatasetInfo, FederatedData, load_data
 from simfl.errors import ConfigError, PluginError
 from simfl.rng import Purpose, SeedTree
-from simfl.runner import check_config, dry_model_bytes
+from simfl.running.world import check_config, dry_model_bytes
 from simfl.training import build_model, make_trainer
 from simfl.training.local import SGDConfig
 from simfl.training.module_sgd import module_sgd

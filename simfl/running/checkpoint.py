@@ -22,8 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from simpy.events import PENDING
-
+from simfl.engine.simpy_fence import PENDING
 from simfl.errors import RunDirError
 
 __all__ = ["FORMAT", "CHECKPOINT", "CheckpointRejected", "write_checkpoint", "read_checkpoint", "set_aside",

@@ -1,0 +1,94 @@
+"""SimPy's private state, touched here and nowhere else in simfl.
+
+The engine runs SimPy's loop itself (it schedules no processes on its hot path) and pickles the
+environment for checkpoints, so it needs a few things SimPy keeps private: the clock
+(``Environment._now``), the event heap (``Environment._queue``: entries
+``(time, priority, insertion id, event)``), the insertion counter (``Environment._eid``), an
+event's outcome (``Event._ok``, ``Event._value``, ``PENDING`` until triggered) and whether a
+failure was handled (``Event._defused``). Each use is one helper below;
+``tests/engine/test_simpy_fence.py`` checks on a tiny environment that SimPy still keeps them
+with these meanings (pyproject pins SimPy's major version).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from heapq import heappop, heappush
+from typing import Iterator
+
+import simpy
+from simpy.events import PENDING
+
+__all__ = ["Environment", "PENDING", "event_heap", "queued_events", "next_time", "step", "trigger_now", "schedule_triggered",
+           "set_pending"]
+
+
+class Environment(simpy.Environment):
+    """SimPy's environment, picklable: its clock, its queue of events and its event counter.
+
+    (SimPy's own environment holds bound classes that do not pickle, and ``itertools.count``
+    stops pickling in Python 3.14.) The engine schedules only events whose callbacks are bound
+    methods, so a checkpoint can pickle the whole queue.
+    """
+
+    def next_event_id(self) -> int:
+        """The insertion id the next scheduled event gets (not consumed)."""
+        n = next(self._eid)
+        self._eid = itertools.count(n)  # a fresh counter at the same place: nothing is used up
+        return n
+
+    def __getstate__(self) -> dict:
+        return {"now": self._now, "queue": self._queue, "next_eid": self.next_event_id()}
+
+    def __setstate__(self, state: dict) -> None:
+        simpy.Environment.__init__(self, state["now"])
+        self._queue = state["queue"]
+        self._eid = itertools.count(state["next_eid"])
+
+
+def event_heap(env: simpy.Environment) -> list:
+    """The environment's heap of ``(time, priority, insertion id, event)``: the same list for the
+    environment's life (read it, never change it)."""
+    return env._queue
+
+
+def queued_events(env: simpy.Environment) -> Iterator[simpy.Event]:
+    """The events scheduled and not yet processed, in no particular order."""
+    for entry in env._queue:
+        yield entry[3]
+
+
+def next_time(heap: list) -> float:
+    """The time of the next event in ``heap`` (:func:`event_heap`); inf when it is empty."""
+    return heap[0][0] if heap else math.inf
+
+
+def step(env: simpy.Environment, heap: list) -> None:
+    """SimPy's ``Environment.step`` for a non-empty ``heap`` of ``env``: advance the clock to the
+    next event and run its callbacks; a failed event nobody handled raises its own exception
+    (SimPy raises a copy, which loses a plugin error's extra fields)."""
+    env._now, _, _, event = heappop(heap)
+    callbacks, event.callbacks = event.callbacks, None
+    for callback in callbacks:
+        callback(event)
+    if not event._ok and not hasattr(event, "_defused"):
+        raise event._value
+
+
+def trigger_now(event: simpy.Event, value: object = None) -> None:
+    """Mark ``event`` as succeeded with ``value`` before it is scheduled (as ``simpy.Timeout`` does)."""
+    event._ok = True
+    event._value = value
+
+
+def schedule_triggered(env: simpy.Environment, event: simpy.Event, delay: float, priority: int) -> None:
+    """:func:`trigger_now` (value None) and ``env.schedule(event, priority, delay)`` in one call (a hot path)."""
+    event._ok = True
+    event._value = None
+    heappush(env._queue, (env._now + delay, priority, next(env._eid), event))
+
+
+def set_pending(event: simpy.Event) -> None:
+    """Mark ``event`` as not triggered yet (it succeeds later, through ``event.succeed()``)."""
+    event._value = PENDING
