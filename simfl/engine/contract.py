@@ -11,7 +11,7 @@ Built-in methods and selection policies use the engine's unchecked calls: they h
 properties by construction (and are tested for them), so the checks cost the hot path nothing
 when no plugin runs. A run with a plugin policy or selector hands it a :class:`CheckedServer`
 (chosen once, by :meth:`Server.of <simfl.engine.server.Server.of>`): a plugin policy's calls go
-through :class:`CheckedCalls`, a plugin selector's answers through :class:`CheckedSelection`; a plugin staleness function used by a built-in method is wrapped in
+through :class:`CheckedCalls`, a plugin selector's answers through :class:`~simfl.engine.checked_server.CheckedSelection`; a plugin staleness function used by a built-in method is wrapped in
 :class:`CheckedStaleness`, and so is one a plugin policy receives (:func:`checked_params`); every
 :class:`~simfl.engine.server.OptimizerStep` checks its step.
 """
@@ -24,14 +24,13 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from simfl.engine.server import Server
 from simfl.engine.tasks import Status
 
 if TYPE_CHECKING:
     from simfl.engine.simulation import Simulation
     from simfl.engine.tasks import Task
 
-__all__ = ["ContractError", "CheckedServer", "CheckedCalls", "CheckedSelection", "CheckedStaleness", "checked_staleness",
+__all__ = ["ContractError", "CheckedCalls", "CheckedStaleness", "checked_staleness",
            "checked_params", "is_builtin", "check_step", "check_counter", "MANIFEST_KEYS"]
 
 #: statuses after which an update's fate is settled (a second applied/drop is a mistake)
@@ -202,107 +201,6 @@ class CheckedCalls:
                 raise ContractError(f"server.release({clients!r}): client {client!r} is not reserved")
         self.reserved.difference_update(clients)
         self.sim.release(clients)
-
-
-class CheckedServer(Server):
-    """The :class:`~simfl.engine.server.Server` of a run with a plugin policy (``policy``) or a plugin
-    selector (``selector``): their calls and answers are checked, the built-in side's are not."""
-
-    def __init__(self, sim: "Simulation", policy: bool, selector: bool) -> None:
-        super().__init__(sim)
-        self._calls = CheckedCalls(sim)  # reserve/release are checked for either plugin
-        self._policy = self._calls if policy else sim
-        self._selection = CheckedSelection(sim, self) if selector else None
-
-    def select_one(self) -> int | None:
-        return super().select_one() if self._selection is None else self._selection.select_one()
-
-    def select_round(self, m: int) -> list[int]:
-        return super().select_round(m) if self._selection is None else self._selection.select_round(m)
-
-    def reserve(self, client: int) -> None:
-        self._calls.reserve(client)
-
-    def release(self, clients: Sequence[int]) -> None:
-        self._calls.release(clients)
-
-    def dispatch(self, client: int, round: int = -1) -> "Task":  # noqa: A002 (the documented name)
-        return self._policy.dispatch(client, round)
-
-    def drop(self, task: "Task") -> None:
-        self._policy.drop(task)
-
-    def hold(self, task: "Task", weight: float = math.nan) -> None:
-        self._policy.hold(task, weight)
-
-    def applied(self, task: "Task", weight: float, staleness: int | None = None) -> None:
-        self._policy.applied(task, weight, staleness)
-
-    def install(self, params: np.ndarray | None, **extra: Any) -> None:
-        self._policy.install(params, **extra)
-
-    def results(self, tasks: Sequence["Task"]) -> list[np.ndarray]:
-        return self._policy.results(tasks) if self._policy is self._calls else self._sim.fetch_results(tasks)
-
-
-class CheckedSelection:
-    """``select_one`` / ``select_round`` of a plugin selector, each answer checked."""
-
-    def __init__(self, sim: "Simulation", server: "Server") -> None:
-        self.sim, self.server, self.n = sim, server, sim.population.size
-
-    def _refuse(self, hook: str, value: Any, problem: str) -> None:
-        raise ContractError(f"{hook}() returned {value!r}: {problem}; it must return an eligible client "
-                            f"(or None{' / a list of distinct ones' if hook == 'select_round' else ''})",
-                            component=self.sim.selector, hook=hook)
-
-    def select_one(self) -> int | None:
-        """One client from the selector's :meth:`~Selector.select`, or None."""
-        sim = self.sim
-        client = sim.selector.select(self.server)
-        if type(client) is int and 0 <= client < self.n and not sim.busy[client] and (
-                sim.idle_means_eligible or sim.is_eligible(client)):  # the common case, quickly
-            return client
-        if client is not None:
-            problem = client_problem(self.sim, client)
-            if problem is not None:
-                self._refuse("select", client, problem)
-            client = int(client)
-        return client
-
-    def select_round(self, m: int) -> list[int]:
-        """The selector's round: distinct eligible clients."""
-        from simfl.engine.server import Selector
-
-        if type(self.sim.selector).select_round is Selector.select_round:
-            return self._select_each(m)
-        chosen = self.sim.selector.select_round(self.server, m)
-        if not isinstance(chosen, (list, tuple, np.ndarray)):
-            self._refuse("select_round", chosen, "not a list")
-        clients = []
-        for client in chosen:
-            problem = client_problem(self.sim, client)
-            if problem is not None:
-                self._refuse("select_round", chosen, problem)
-            clients.append(int(client))
-        if len(set(clients)) < len(clients):
-            self._refuse("select_round", chosen, "a client is chosen twice")
-        return clients
-
-    def _select_each(self, m: int) -> list[int]:
-        """The default round (:meth:`Selector.select_round`), each :meth:`~Selector.select` checked, so
-        that a pick that cannot run (e.g. one already chosen: reserved, hence busy) names ``select``."""
-        sim, chosen = self.sim, []
-        try:
-            for _ in range(m):
-                c = self.select_one()
-                if c is None:
-                    break
-                chosen.append(c)
-                sim.reserve(c)
-        finally:
-            sim.release(chosen)
-        return chosen
 
 
 class CheckedStaleness:

@@ -111,16 +111,6 @@ class Server:
         self.selection_stream = sim.selection_stream
         self._selector = sim.selector
 
-    @staticmethod
-    def of(sim: "Simulation") -> "Server":
-        """The server a simulation's policy is handed: a :class:`~simfl.engine.contract.CheckedServer`
-        when the policy or the selector is a plugin, else the engine's calls unchecked."""
-        from simfl.engine.contract import CheckedServer, is_builtin
-
-        if is_builtin(sim.policy) and is_builtin(sim.selector):
-            return Server(sim)
-        return CheckedServer(sim, policy=not is_builtin(sim.policy), selector=not is_builtin(sim.selector))
-
     # ----------------------------------------------------------------- state
     @property
     def now(self) -> float:

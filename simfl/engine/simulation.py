@@ -27,12 +27,13 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from simfl.engine.checked_server import server_for
 from simfl.engine.client import ServerLinks, TaskRun
 from simfl.engine.contract import MANIFEST_KEYS, check_counter
 from simfl.engine.events import EVAL, FLUSH, WAKE, Environment, PriorityTimeout
 from simfl.engine.observers import Observer, hooks
 from simfl.engine.protocols import Job, Trainer
-from simfl.engine.server import Policy, Selector, Server, Timer
+from simfl.engine.server import Policy, Selector, Timer
 from simfl.engine.simpy_fence import event_heap, queued_events, step
 from simfl.engine.tasks import Status, Task, TaskLog
 from simfl.rng import BlockUniforms, ClientUniforms, Purpose
@@ -190,7 +191,7 @@ class Simulation:
         self._agg_extra: dict[int, dict] = {}
         self._evals: list[dict] = []
         self._last_eval: tuple[float, int] | None = None
-        self.server = Server.of(self)
+        self.server = server_for(self)
         # selection hooks the selector declares (class attributes, not discovered)
         self._observe = self.selector.observe if self.selector.observes else None
         self._observe_result = self.selector.observe_result if self.selector.observes_results else None
