@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 import simfl.registry as registry
 from simfl.config.messages import model_classes
-from simfl.config.params import ALGORITHM_DOC, AlgorithmParams, component_ref
+from simfl.config.params import ALGORITHM_DOC, AlgorithmParams, choices, component_ref
 from simfl.config.schema import MODELS, Config
 from simfl.scenario.availability import AVAILABILITY_MODELS
 from simfl.scenario.distributions import DISTRIBUTIONS
@@ -50,6 +50,13 @@ but `true`/`false` is an error for a switch (an integer is a valid float, and `1
 valid number). The file must be UTF-8 text with at least one key.
 
 """
+
+
+def _description(field) -> str:
+    """A field's description; for a field naming a component, followed by its choices from the registry."""
+    ref = component_ref(field)
+    text = field.description or ""
+    return f"{text}; type: {choices(ref.kind)}" if ref is not None else text
 
 
 def _cell(text: str) -> str:
@@ -89,7 +96,7 @@ def _section(cls: type[BaseModel], prefix: str, out: list[str], seen: set) -> No
     for name, field in cls.model_fields.items():
         key = f"{prefix}{name}"
         if component_ref(field) is not None:  # a named component: its keys are listed below
-            rows.append(f"| `{key}` | `{_cell(_yaml(_component_default(field)))}` | {_cell(field.description or '')} |")
+            rows.append(f"| `{key}` | `{_cell(_yaml(_component_default(field)))}` | {_cell(_description(field))} |")
             continue
         classes = model_classes(field.annotation)
         is_section = len(classes) == 1 and classes[0] not in _REGISTERED
@@ -136,7 +143,7 @@ def _rows(params: type[BaseModel], skip: set[str], prefix: str = "") -> list[str
         if name in skip:
             continue
         default = "required" if field.is_required() else f"`{_cell(_yaml(_component_default(field)))}`"
-        rows.append(f"| `{prefix}{name}` | {default} | {_cell(field.description or '')} |")
+        rows.append(f"| `{prefix}{name}` | {default} | {_cell(_description(field))} |")
     return rows
 
 
@@ -163,7 +170,7 @@ def _components(kind: str, out: list[str]) -> None:
         out.append("")
     out.append(f"A plugin is named by its import path `package.module:Name` (see docs/plugins.md); "
                f"`python -m simfl.config.docs {kind} package.module:Name` prints its keys.\n")
-    for name in registry.BUILTINS[kind]:
+    for name in registry.builtins(kind):
         out.append(component_doc(kind, name))
 
 
