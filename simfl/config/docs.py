@@ -217,7 +217,7 @@ def _spread_rows() -> str:
 _FLOWER = """## Server optimizers and Flower's strategies
 
 Every parameter of `algorithm.server_optimizer` and its default is in the tables above
-(`sgd`, `avgm`, `adagrad`, `adam`, `yogi`). The adaptive ones follow Reddi et al. 2021,
+(OPTIMIZERS). The adaptive ones follow Reddi et al. 2021,
 Algorithm 2, as printed: no bias correction, `v` starts at `initial_accumulator` (null = tau²).
 Flower's strategies (checked against Flower 1.42: FedAvg, FedAvgM, FedAdagrad and FedYogi agree to
 rounding; FedAdam agrees with the keys below) map to simfl keys as follows. Flower starts `v` at 0,
@@ -253,7 +253,7 @@ def render() -> str:
     _registry("Models (`model`)", "type", MODELS, out)
     for kind in registry.KINDS:
         _components(kind, out)
-    out.append(_FLOWER)
+    out.append(_FLOWER.replace("OPTIMIZERS", ", ".join(f"`{n}`" for n in registry.builtins("server_optimizer"))))
     _sweep_file(out)
     return "\n".join(out).rstrip() + "\n"
 
