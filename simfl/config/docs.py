@@ -10,6 +10,7 @@ way. A test checks that the committed file is up to date.
 
 from __future__ import annotations
 
+import inspect
 import sys
 
 from pydantic import BaseModel
@@ -52,11 +53,14 @@ valid number). The file must be UTF-8 text with at least one key.
 """
 
 
-def _description(field) -> str:
-    """A field's description; for a field naming a component, followed by its choices from the registry."""
+def _description(cls: type[BaseModel], name: str) -> str:
+    """A field's description; for one of simfl's own fields naming a component, followed by the
+    choices the registry lists (a plugin's own field keeps its author's text)."""
+    field = cls.model_fields[name]
     ref = component_ref(field)
+    owner = next((c for c in cls.__mro__ if name in inspect.get_annotations(c)), cls)  # the class declaring it
     text = field.description or ""
-    return f"{text}; type: {choices(ref.kind)}" if ref is not None else text
+    return f"{text}; type: {choices(ref.kind)}" if ref is not None and owner.__module__.startswith("simfl.") else text
 
 
 def _cell(text: str) -> str:
@@ -96,7 +100,7 @@ def _section(cls: type[BaseModel], prefix: str, out: list[str], seen: set) -> No
     for name, field in cls.model_fields.items():
         key = f"{prefix}{name}"
         if component_ref(field) is not None:  # a named component: its keys are listed below
-            rows.append(f"| `{key}` | `{_cell(_yaml(_component_default(field)))}` | {_cell(_description(field))} |")
+            rows.append(f"| `{key}` | `{_cell(_yaml(_component_default(field)))}` | {_cell(_description(cls, name))} |")
             continue
         classes = model_classes(field.annotation)
         is_section = len(classes) == 1 and classes[0] not in _REGISTERED
@@ -143,7 +147,7 @@ def _rows(params: type[BaseModel], skip: set[str], prefix: str = "") -> list[str
         if name in skip:
             continue
         default = "required" if field.is_required() else f"`{_cell(_yaml(_component_default(field)))}`"
-        rows.append(f"| `{prefix}{name}` | {default} | {_cell(_description(field))} |")
+        rows.append(f"| `{prefix}{name}` | {default} | {_cell(_description(params, name))} |")
     return rows
 
 
