@@ -9,13 +9,17 @@ built-ins and plugins share one code path: simfl's own components are simply nam
 *search path* of the config being read (the config file's folder), so a plugin file can sit
 next to its config.
 
-What a component is depends on its kind (see :mod:`simfl.api` and ``docs/plugins.md``):
+Every component has one shape: a pydantic parameter model (its keys) and a build step,
+:meth:`Component.build`, that turns validated parameters into what a run uses. Kinds differ only
+in where the model sits (:data:`CONTRACTS`; see :mod:`simfl.api` and ``docs/plugins.md``):
 
-* ``algorithm`` and ``selection``: a class with a nested pydantic ``Params`` model (its keys)
-  built once per run as ``cls(params)``;
-* ``staleness`` and ``server_optimizer``: a pydantic model class whose fields are its keys and
-  whose instances are the component (a staleness function is called, an optimizer spec is
-  ``build()``-ed).
+* ``algorithm`` and ``selection``: a class with a nested ``Params`` model, built as ``cls(params)``;
+* ``staleness`` and ``server_optimizer``: the model class is the component (by value): a
+  staleness function is the parameters themselves, an optimizer spec builds with ``spec.build()``.
+
+Each entry of :data:`BUILTINS` also carries the label, colour and marker figures use, so the
+registry is the only list of component names: config descriptions, ``docs/config.md`` and the
+plot styles are read from it.
 
 :func:`resolve` returns a :class:`Component`: its parameter model (validated against the
 config mapping) and how to build it. Errors are one-line :class:`~simfl.errors.PluginError`\\ s
@@ -40,6 +44,11 @@ from simfl.errors import PluginError
 __all__ = [
     "KINDS",
     "BUILTINS",
+    "Builtin",
+    "CONTRACTS",
+    "Contract",
+    "builtins",
+    "contract",
     "ENTRY_POINT_GROUPS",
     "Component",
     "resolve",
@@ -69,46 +78,84 @@ ENTRY_POINT_GROUPS = {
     "server_optimizer": "simfl.server_optimizers",
 }
 
-#: simfl's own components: name → import path. Adding a built-in is one line here.
-BUILTINS: dict[str, dict[str, str]] = {
+@dataclass(frozen=True)
+class Builtin:
+    """One of simfl's own components: where it lives and how figures show it.
+
+    Attributes:
+        path: its import path ``package.module:Name``.
+        label: its display name in figures and tables (None: the name itself).
+        color: its fixed colour in figures (None: one handed out like a plugin's).
+        marker: its fixed matplotlib marker (None: one handed out like a plugin's).
+    """
+
+    path: str
+    label: str | None = None
+    color: str | None = None
+    marker: str | None = None
+
+
+#: simfl's own components, per kind: name → :class:`Builtin`. Adding a built-in is its own file
+#: and one line here: config validation, ``docs/config.md`` and the figures read this table.
+BUILTINS: dict[str, dict[str, Builtin]] = {
     "algorithm": {
-        "fedavg": "simfl.methods.fedavg:FedAvg",
-        "fedasync": "simfl.methods.fedasync:FedAsync",
-        "fedbuff": "simfl.methods.fedbuff:FedBuff",
-        "fedat": "simfl.methods.fedat:FedAT",
-        "semisync": "simfl.methods.semisync:SemiSync",
+        "fedavg": Builtin("simfl.methods.fedavg:FedAvg", "FedAvg", "#0072B2", "o"),
+        "fedasync": Builtin("simfl.methods.fedasync:FedAsync", "FedAsync", "#D55E00", "s"),
+        "fedbuff": Builtin("simfl.methods.fedbuff:FedBuff", "FedBuff", "#009E73", "^"),
+        "fedat": Builtin("simfl.methods.fedat:FedAT", "FedAT", "#CC79A7", "D"),
+        "semisync": Builtin("simfl.methods.semisync:SemiSync", "semi-sync", "#E69F00", "v"),
     },
     "selection": {
-        "uniform": "simfl.methods.selectors:Uniform",
-        "fastest": "simfl.methods.selectors:Fastest",
-        "least_recent": "simfl.methods.selectors:LeastRecent",
-        "power_of_choice": "simfl.methods.selectors:PowerOfChoice",
-        "oort": "simfl.methods.oort:Oort",
+        "uniform": Builtin("simfl.methods.selectors:Uniform"),
+        "fastest": Builtin("simfl.methods.selectors:Fastest"),
+        "least_recent": Builtin("simfl.methods.selectors:LeastRecent"),
+        "power_of_choice": Builtin("simfl.methods.selectors:PowerOfChoice"),
+        "oort": Builtin("simfl.methods.oort:Oort"),
     },
     "staleness": {
-        "constant": "simfl.algorithms.staleness:ConstantStaleness",
-        "polynomial": "simfl.algorithms.staleness:PolynomialStaleness",
-        "hinge": "simfl.algorithms.staleness:HingeStaleness",
-        "exponential": "simfl.algorithms.staleness:ExponentialStaleness",
+        "constant": Builtin("simfl.algorithms.staleness:ConstantStaleness"),
+        "polynomial": Builtin("simfl.algorithms.staleness:PolynomialStaleness"),
+        "hinge": Builtin("simfl.algorithms.staleness:HingeStaleness"),
+        "exponential": Builtin("simfl.algorithms.staleness:ExponentialStaleness"),
     },
     "server_optimizer": {
-        "sgd": "simfl.algorithms.fedopt:SGDSection",
-        "avgm": "simfl.algorithms.fedopt:AvgMSection",
-        "adagrad": "simfl.algorithms.fedopt:AdagradSection",
-        "adam": "simfl.algorithms.fedopt:AdamSection",
-        "yogi": "simfl.algorithms.fedopt:YogiSection",
+        "sgd": Builtin("simfl.algorithms.fedopt:SGDSection"),
+        "avgm": Builtin("simfl.algorithms.fedopt:AvgMSection"),
+        "adagrad": Builtin("simfl.algorithms.fedopt:AdagradSection"),
+        "adam": Builtin("simfl.algorithms.fedopt:AdamSection"),
+        "yogi": Builtin("simfl.algorithms.fedopt:YogiSection"),
     },
 }
 
-#: What a component of each kind is: (its base class as an import path, whether the validated
-#: parameters are the component itself, the methods it must implement — a tuple of names is
-#: "one of these").
-CONTRACTS: dict[str, tuple[str, bool, tuple]] = {
-    "algorithm": ("simfl.config.params:AlgorithmParams", False, ("start", ("on_arrivals", "on_task_ends"))),
-    "selection": ("simfl.config.params:SelectionParams", False, ("select",)),
-    "staleness": ("simfl.algorithms.staleness:StalenessFunction", True, ("__call__",)),
-    "server_optimizer": ("simfl.algorithms.fedopt:ServerOptimizerSpec", True, ("build",)),
+
+@dataclass(frozen=True)
+class Contract:
+    """What a component of a kind is.
+
+    Attributes:
+        base: import path of the base class of its parameter model.
+        by_value: True when the validated parameters are the component itself (a staleness
+            function, an optimizer spec); False when the component is a class built as ``cls(params)``
+            with a nested ``Params``.
+        hooks: the methods it must implement (a tuple of names inside is "one of these").
+        build: the method of the parameters that builds what a run uses (by-value kinds; None: the
+            parameters themselves are used).
+    """
+
+    base: str
+    by_value: bool
+    hooks: tuple
+    build: str | None = None
+
+
+#: Per kind: what its components are (see :class:`Contract`).
+CONTRACTS: dict[str, Contract] = {
+    "algorithm": Contract("simfl.config.params:AlgorithmParams", False, ("start", ("on_arrivals", "on_task_ends"))),
+    "selection": Contract("simfl.config.params:SelectionParams", False, ("select",)),
+    "staleness": Contract("simfl.algorithms.staleness:StalenessFunction", True, ("__call__",)),
+    "server_optimizer": Contract("simfl.algorithms.fedopt:ServerOptimizerSpec", True, ("build",), build="build"),
 }
+
 
 _IMPORT_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _registered: dict[str, dict[str, str | Any]] = {kind: {} for kind in KINDS}
@@ -191,12 +238,15 @@ class Component:
         return self.params is self.target
 
     def build(self, params: Any) -> Any:
-        """The object a run uses: the parameters themselves, or ``target(params)``."""
-        if self.by_value:
+        """The object a run uses, for every kind the same call: ``target(params)`` for a class with
+        a nested ``Params``; for a by-value kind its build method (``spec.build()``) or, without
+        one, the parameters themselves (a staleness function is called as it is)."""
+        step = contract(self.kind).build
+        if self.by_value and step is None:
             return params
         try:
-            return self.target(params)
-        except (Exception, SystemExit) as exc:  # a plugin's constructor failed (sys.exit() included)
+            return getattr(params, step)() if self.by_value else self.target(params)
+        except (Exception, SystemExit) as exc:  # a plugin's constructor or build step failed (sys.exit() included)
             raise PluginError(f"{KINDS[self.kind]}: {self.name}: building it failed: {type(exc).__name__}: {exc}") from exc
 
     def describe(self) -> str:
@@ -219,6 +269,20 @@ def register(kind: str, name: str, target: str | Any) -> None:
     if name in BUILTINS[kind]:
         raise PluginError(f"register: {name!r} is a built-in {kind} name")
     _registered[kind][name] = target
+
+
+def builtins(kind: str) -> dict[str, Builtin]:
+    """simfl's own components of a kind: name → :class:`Builtin` (an entry given as a bare import
+    path reads as ``Builtin(path)``)."""
+    _check_kind(kind)
+    return {name: entry if isinstance(entry, Builtin) else Builtin(entry) for name, entry in BUILTINS[kind].items()}
+
+
+def contract(kind: str) -> Contract:
+    """What a component of ``kind`` is (:class:`Contract`; a bare tuple entry reads as one)."""
+    _check_kind(kind)
+    entry = CONTRACTS[kind]
+    return entry if isinstance(entry, Contract) else Contract(*entry)
 
 
 def names(kind: str) -> list[str]:
@@ -261,7 +325,7 @@ def resolve(kind: str, name: str, search_path: Iterable[str | Path] = (), key: s
     if not builtin and not importing_allowed():
         return _stored_component(kind, name, key)
     if builtin:
-        target = BUILTINS[kind][name]
+        target = builtins(kind)[name].path
     elif name in _registered[kind]:
         target = _registered[kind][name]
     elif name in _entry_point_names(kind):
@@ -339,7 +403,7 @@ def _stored_component(kind: str, name: str, key: str) -> Component:
     """The data-only stand-in of a component that is not simfl's own (see :func:`no_imports`)."""
     if (kind, name) in _stored:
         return _stored[(kind, name)]
-    base = _import(CONTRACTS[kind][0], key, CONTRACTS[kind][0], ())
+    base = _import(contract(kind).base, key, contract(kind).base, ())
     why = (f"{key}: {name}: read from results as data (not imported); load its config with "
            "simfl.load_config to run it")
 
@@ -355,7 +419,7 @@ def _stored_component(kind: str, name: str, key: str) -> Component:
         if hasattr(base, hook):
             namespace[hook] = unavailable
     params = type(f"Stored{''.join(p.title() for p in kind.split('_'))}", (base,), namespace)
-    target = params if CONTRACTS[kind][1] else type("StoredTarget", (), {"__init__": unavailable, "__module__": __name__})
+    target = params if contract(kind).by_value else type("StoredTarget", (), {"__init__": unavailable, "__module__": __name__})
     component = Component(kind, name, target, params, builtin=False)
     _owners.setdefault(params, component)
     _by_name[(params, name)] = component
@@ -365,7 +429,7 @@ def _stored_component(kind: str, name: str, key: str) -> Component:
 
 def _params_model(kind: str, obj: Any, key: str, name: str) -> Any:
     """The parameter model of ``obj`` for ``kind``, checking that ``obj`` is such a component."""
-    base_path, by_value, hooks = CONTRACTS[kind]
+    base_path, by_value, hooks = contract(kind).base, contract(kind).by_value, contract(kind).hooks
     base = _import(base_path, key, base_path, ())
     if not isinstance(obj, type):
         raise PluginError(f"{key}: {name} is not a class (got {type(obj).__name__})")

@@ -9,10 +9,9 @@ from simfl.algorithms.aggregation import (
     mix,
     weighted_average,
 )
-from simfl.algorithms.fedopt import SERVER_OPTIMIZERS, fedadagrad, fedadam, fedyogi, server_optimizer
+from simfl.algorithms.fedopt import ServerOptimizerSpec, fedadagrad, fedadam, fedyogi
 from simfl.algorithms.optim import ServerOptimizer, apply_update, chain, fedavgm, scale, sgd, trace
 from simfl.algorithms.staleness import (
-    STALENESS_FUNCTIONS,
     ConstantStaleness,
     ExponentialStaleness,
     HingeStaleness,
@@ -29,8 +28,7 @@ __all__ = [
     "mix",
     "weighted_average",
     "ServerOptimizer",
-    "SERVER_OPTIMIZERS",
-    "server_optimizer",
+    "ServerOptimizerSpec",
     "fedavgm",
     "fedadagrad",
     "fedadam",
@@ -40,7 +38,6 @@ __all__ = [
     "chain",
     "scale",
     "sgd",
-    "STALENESS_FUNCTIONS",
     "StalenessFunction",
     "ConstantStaleness",
     "PolynomialStaleness",

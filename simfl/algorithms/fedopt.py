@@ -1,4 +1,4 @@
-"""The adaptive FedOpt server optimizers and the registry behind ``algorithm.server_optimizer``.
+"""The adaptive FedOpt server optimizers and the built-in ``algorithm.server_optimizer`` specs.
 
 Reddi et al. 2021, "Adaptive Federated Optimization" (ICLR), Algorithm 2, whose server input
 is the average client delta ``Δ_t = −g``:
@@ -33,7 +33,6 @@ at the k-th step); Flower's ``FedYogi`` and ``FedAdagrad`` have no bias correcti
 from __future__ import annotations
 
 import abc
-import inspect
 import math
 from typing import Any, Callable, NamedTuple
 
@@ -53,10 +52,12 @@ __all__ = [
     "fedadagrad",
     "fedadam",
     "fedyogi",
-    "SERVER_OPTIMIZERS",
-    "server_optimizer",
-    "SERVER_OPTIMIZER_SECTIONS",
     "ServerOptimizerSpec",
+    "SGDSection",
+    "AvgMSection",
+    "AdagradSection",
+    "AdamSection",
+    "YogiSection",
 ]
 
 
@@ -285,61 +286,6 @@ def _with_rate(
     return chain(preconditioner, scale_by_bias_correction(beta1, beta2, offset), rate)
 
 
-# --------------------------------------------------------------------------- composition
-
-
-# --------------------------------------------------------------------------- registry
-
-#: ``type`` name → factory; each factory's keyword arguments are that type's config keys.
-SERVER_OPTIMIZERS: dict[str, Callable[..., ServerOptimizer]] = {
-    "sgd": sgd,
-    "avgm": fedavgm,
-    "adagrad": fedadagrad,
-    "adam": fedadam,
-    "yogi": fedyogi,
-}
-
-
-def server_optimizer(name: str, **params: Any) -> ServerOptimizer:
-    """Build a server optimizer by registry name.
-
-    Parameters and defaults (``lr`` is always required):
-
-    ========  =======================================================================
-    name      parameters
-    ========  =======================================================================
-    sgd       ``lr``
-    avgm      ``lr``, ``momentum=0.9``
-    adagrad   ``lr``, ``beta1=0.9``, ``tau=1e-3``, ``initial_accumulator=None`` (τ²)
-    adam      ``lr``, ``beta1=0.9``, ``beta2=0.99``, ``tau=1e-3``, ``initial_accumulator=None``,
-              ``bias_correction=False``, ``bias_correction_offset=0``
-    yogi      as adam
-    ========  =======================================================================
-
-    Args:
-        name: One of ``SERVER_OPTIMIZERS`` (``sgd``, ``avgm``, ``adagrad``, ``adam``, ``yogi``).
-        **params: Keyword arguments of the factory (see its docstring).
-
-    Returns:
-        The optimizer.
-
-    Raises:
-        ValueError: Unknown ``name``, a parameter the factory does not take, a missing ``lr``,
-            or a value out of range; the message names the offending key.
-    """
-    if name not in SERVER_OPTIMIZERS:
-        raise ValueError(f"unknown server optimizer {name!r}; known: {sorted(SERVER_OPTIMIZERS)}")
-    factory = SERVER_OPTIMIZERS[name]
-    accepted = inspect.signature(factory).parameters
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ValueError(f"server optimizer {name!r} takes no parameter(s) {unknown}; accepted: {list(accepted)}")
-    missing = [k for k, p in accepted.items() if p.default is inspect.Parameter.empty and k not in params]
-    if missing:
-        raise ValueError(f"server optimizer {name!r} requires parameter(s) {missing}")
-    return factory(**params)
-
-
 # ------------------------------------------------------------------ config sections
 class ServerOptimizerSpec(StrictModel):
     """Base of ``algorithm.server_optimizer`` specs. Extension point: parameters as fields and
@@ -355,29 +301,30 @@ class ServerOptimizerSpec(StrictModel):
         """The optimizer this spec describes."""
 
 
-class _OptimizerSection(ServerOptimizerSpec):
-    def build(self) -> ServerOptimizer:
-        """The optimizer this section describes."""
-        params = {k: v for k, v in self.model_dump().items() if k != "type"}
-        return server_optimizer(self.type, **params)
-
-
-class SGDSection(_OptimizerSection):
+class SGDSection(ServerOptimizerSpec):
     """Plain server SGD: ``x ← x − lr·g``."""
 
     type: str = "sgd"
     lr: float = Field(1.0, gt=0, allow_inf_nan=False, description="server learning rate")
 
+    def build(self) -> ServerOptimizer:
+        """:func:`~simfl.algorithms.optim.sgd` at ``lr``."""
+        return sgd(self.lr)
 
-class AvgMSection(_OptimizerSection):
+
+class AvgMSection(ServerOptimizerSpec):
     """FedAvgM (Hsu et al. 2019): ``m ← β m + Δ``, ``x ← x + lr·m``."""
 
     type: str = "avgm"
     lr: float = Field(1.0, gt=0, allow_inf_nan=False, description="server learning rate")
     momentum: float = Field(0.9, ge=0, lt=1, description="server momentum beta")
 
+    def build(self) -> ServerOptimizer:
+        """:func:`~simfl.algorithms.optim.fedavgm` with these keys."""
+        return fedavgm(self.lr, momentum=self.momentum)
 
-class _AdaptiveSection(_OptimizerSection):
+
+class _AdaptiveSection(ServerOptimizerSpec):
     lr: float = Field(0.01, gt=0, allow_inf_nan=False, description="server learning rate eta")
     beta1: float = Field(0.9, ge=0, lt=1, description="first-moment decay")
     tau: float = Field(1e-3, gt=0, allow_inf_nan=False, description="adaptivity tau")
@@ -390,6 +337,10 @@ class AdagradSection(_AdaptiveSection):
     """FedAdagrad (Reddi et al. 2021)."""
 
     type: str = "adagrad"
+
+    def build(self) -> ServerOptimizer:
+        """:func:`fedadagrad` with these keys."""
+        return fedadagrad(self.lr, beta1=self.beta1, tau=self.tau, initial_accumulator=self.initial_accumulator)
 
 
 class _CorrectableSection(_AdaptiveSection):
@@ -404,11 +355,19 @@ class _CorrectableSection(_AdaptiveSection):
         description="t = k + offset at the k-th step: 0 = Kingma & Ba; 1 = Flower's FedAdam (it uses server_round + 1)",
     )
 
+    def _keys(self) -> dict[str, Any]:
+        return dict(beta1=self.beta1, beta2=self.beta2, tau=self.tau, initial_accumulator=self.initial_accumulator,
+                    bias_correction=self.bias_correction, bias_correction_offset=self.bias_correction_offset)
+
 
 class AdamSection(_CorrectableSection):
     """FedAdam (Reddi et al. 2021)."""
 
     type: str = "adam"
+
+    def build(self) -> ServerOptimizer:
+        """:func:`fedadam` with these keys."""
+        return fedadam(self.lr, **self._keys())
 
 
 class YogiSection(_CorrectableSection):
@@ -416,8 +375,6 @@ class YogiSection(_CorrectableSection):
 
     type: str = "yogi"
 
-
-#: The built-in server optimizer specs by name (registered in :data:`simfl.registry.BUILTINS`).
-SERVER_OPTIMIZER_SECTIONS = {
-    cls.model_fields["type"].default: cls for cls in (SGDSection, AvgMSection, AdagradSection, AdamSection, YogiSection)
-}
+    def build(self) -> ServerOptimizer:
+        """:func:`fedyogi` with these keys."""
+        return fedyogi(self.lr, **self._keys())

@@ -28,7 +28,6 @@ __all__ = [
     "PolynomialStaleness",
     "HingeStaleness",
     "ExponentialStaleness",
-    "STALENESS_FUNCTIONS",
 ]
 
 
@@ -95,10 +94,3 @@ class ExponentialStaleness(StalenessFunction):
         if isinstance(tau, int):
             return math.exp(-self.a * tau)
         return np.exp(-self.a * np.asarray(tau, dtype=float))
-
-
-#: The built-in staleness functions by name (registered in :data:`simfl.registry.BUILTINS`).
-STALENESS_FUNCTIONS: dict[str, type[StalenessFunction]] = {
-    cls.model_fields["type"].default: cls
-    for cls in (ConstantStaleness, PolynomialStaleness, HingeStaleness, ExponentialStaleness)
-}

@@ -10,13 +10,14 @@ way. A test checks that the committed file is up to date.
 
 from __future__ import annotations
 
+import inspect
 import sys
 
 from pydantic import BaseModel
 
 import simfl.registry as registry
 from simfl.config.messages import model_classes
-from simfl.config.params import ALGORITHM_DOC, AlgorithmParams, component_ref
+from simfl.config.params import ALGORITHM_DOC, AlgorithmParams, choices, component_ref
 from simfl.config.schema import MODELS, Config
 from simfl.scenario.availability import AVAILABILITY_MODELS
 from simfl.scenario.distributions import DISTRIBUTIONS
@@ -50,6 +51,16 @@ but `true`/`false` is an error for a switch (an integer is a valid float, and `1
 valid number). The file must be UTF-8 text with at least one key.
 
 """
+
+
+def _description(cls: type[BaseModel], name: str) -> str:
+    """A field's description; for one of simfl's own fields naming a component, followed by the
+    choices the registry lists (a plugin's own field keeps its author's text)."""
+    field = cls.model_fields[name]
+    ref = component_ref(field)
+    owner = next((c for c in cls.__mro__ if name in inspect.get_annotations(c)), cls)  # the class declaring it
+    text = field.description or ""
+    return f"{text}; type: {choices(ref.kind)}" if ref is not None and owner.__module__.startswith("simfl.") else text
 
 
 def _cell(text: str) -> str:
@@ -89,7 +100,7 @@ def _section(cls: type[BaseModel], prefix: str, out: list[str], seen: set) -> No
     for name, field in cls.model_fields.items():
         key = f"{prefix}{name}"
         if component_ref(field) is not None:  # a named component: its keys are listed below
-            rows.append(f"| `{key}` | `{_cell(_yaml(_component_default(field)))}` | {_cell(field.description or '')} |")
+            rows.append(f"| `{key}` | `{_cell(_yaml(_component_default(field)))}` | {_cell(_description(cls, name))} |")
             continue
         classes = model_classes(field.annotation)
         is_section = len(classes) == 1 and classes[0] not in _REGISTERED
@@ -136,7 +147,7 @@ def _rows(params: type[BaseModel], skip: set[str], prefix: str = "") -> list[str
         if name in skip:
             continue
         default = "required" if field.is_required() else f"`{_cell(_yaml(_component_default(field)))}`"
-        rows.append(f"| `{prefix}{name}` | {default} | {_cell(field.description or '')} |")
+        rows.append(f"| `{prefix}{name}` | {default} | {_cell(_description(params, name))} |")
     return rows
 
 
@@ -163,7 +174,7 @@ def _components(kind: str, out: list[str]) -> None:
         out.append("")
     out.append(f"A plugin is named by its import path `package.module:Name` (see docs/plugins.md); "
                f"`python -m simfl.config.docs {kind} package.module:Name` prints its keys.\n")
-    for name in registry.BUILTINS[kind]:
+    for name in registry.builtins(kind):
         out.append(component_doc(kind, name))
 
 
@@ -210,7 +221,7 @@ def _spread_rows() -> str:
 _FLOWER = """## Server optimizers and Flower's strategies
 
 Every parameter of `algorithm.server_optimizer` and its default is in the tables above
-(`sgd`, `avgm`, `adagrad`, `adam`, `yogi`). The adaptive ones follow Reddi et al. 2021,
+(OPTIMIZERS). The adaptive ones follow Reddi et al. 2021,
 Algorithm 2, as printed: no bias correction, `v` starts at `initial_accumulator` (null = tau²).
 Flower's strategies (checked against Flower 1.42: FedAvg, FedAvgM, FedAdagrad and FedYogi agree to
 rounding; FedAdam agrees with the keys below) map to simfl keys as follows. Flower starts `v` at 0,
@@ -246,7 +257,7 @@ def render() -> str:
     _registry("Models (`model`)", "type", MODELS, out)
     for kind in registry.KINDS:
         _components(kind, out)
-    out.append(_FLOWER)
+    out.append(_FLOWER.replace("OPTIMIZERS", ", ".join(f"`{n}`" for n in registry.builtins("server_optimizer"))))
     _sweep_file(out)
     return "\n".join(out).rstrip() + "\n"
 

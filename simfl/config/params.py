@@ -34,6 +34,7 @@ __all__ = [
     "component_ref",
     "algorithm_field",
     "builtin_params",
+    "choices",
     "DEFAULT_ALGORITHM",
     "ALGORITHM_DOC",
 ]
@@ -182,12 +183,7 @@ def _validate_component(kind: str, value: Any, info: ValidationInfo) -> Any:
                                   {"got": "" if isinstance(value, list) else f" (got {value!r})"})
     if "type" not in value:
         raise PydanticCustomError("simfl_mapping", "expected a mapping with a 'type' key{got}", {"got": ""})
-    try:
-        component = registry.resolve(kind, value["type"], _search_path(info))
-    except PluginError as exc:
-        raise ValidationError.from_exception_data(
-            "component", [InitErrorDetails(type=_plugin_error(exc), loc=("type",), input=value["type"])]
-        ) from None
+    component = _resolve(kind, value["type"], _search_path(info), "component")
     return component.params.model_validate(value, context=info.context)
 
 
@@ -202,7 +198,7 @@ _BASES: dict[str, type] = {}
 
 def _base(kind: str) -> type:
     if kind not in _BASES:
-        module, _, name = registry.CONTRACTS[kind][0].partition(":")
+        module, _, name = registry.contract(kind).base.partition(":")
         import importlib
 
         _BASES[kind] = getattr(importlib.import_module(module), name)
@@ -221,6 +217,17 @@ def component_field(kind: str) -> Any:
 def builtin_params(kind: str, name: str, **params: Any) -> Any:
     """Validated parameters of a built-in component (for defaults)."""
     return registry.resolve(kind, name).params.model_validate({"type": name, **params})
+
+
+def choices(kind: str) -> str:
+    """The values of a ``type`` of ``kind``, from the registry: each built-in name with its own keys
+    (a method's names only), then ``package.module:Name`` — e.g. ``uniform | fastest (epsilon) | ...``."""
+    shown = []
+    for name in registry.builtins(kind):
+        params = registry.resolve(kind, name).params
+        own = [] if kind == "algorithm" else [k for k in params.model_fields if k not in _base(kind).model_fields]
+        shown.append(name if not own else f"{name} ({', '.join(own)})" if len(own) <= 4 else f"{name} (keys below)")
+    return " | ".join([*shown, "package.module:Name"])
 
 
 def _default_selection() -> Any:
@@ -244,8 +251,7 @@ class AlgorithmParams(Params):
 
     selection: component_field("selection") = Field(  # type: ignore[valid-type]
         default_factory=_default_selection,
-        description="who is dispatched: uniform | fastest (epsilon) | least_recent | power_of_choice (d) | oort | "
-        "package.module:Name",
+        description="who is dispatched",
     )
     client_cooldown_s: float = Field(
         0.0, ge=0, allow_inf_nan=False, description="a client is not selected again until this long after its task ended"
@@ -265,22 +271,22 @@ def _is_method_name(key: str) -> bool:
     return key in registry.names("algorithm") or registry.is_import_path(key)
 
 
-def _validate_algorithm(value: Any, info: ValidationInfo) -> Any:
-    if isinstance(value, AlgorithmParams):
-        return value
-    if not isinstance(value, dict):
-        raise PydanticCustomError("simfl_mapping", "expected a mapping with a 'type' key{got}",
-                                  {"got": "" if isinstance(value, list) else f" (got {value!r})"})
-    search = _search_path(info)
-    name = value.get("type", DEFAULT_ALGORITHM)
+def _resolve(kind: str, name: Any, search: tuple, title: str) -> Any:
+    """:func:`registry.resolve`, its error as a validation error at ``type``."""
     try:
-        component = registry.resolve("algorithm", name, search)
+        return registry.resolve(kind, name, search)
     except PluginError as exc:
         raise ValidationError.from_exception_data(
-            "algorithm", [InitErrorDetails(type=_plugin_error(exc), loc=("type",), input=name)]
+            title, [InitErrorDetails(type=_plugin_error(exc), loc=("type",), input=name)]
         ) from None
-    fields = component.params.model_fields
-    stored = not component.builtin and not registry.importing_allowed()  # keys kept as data
+
+
+def _section_error(message: str, loc: tuple, value: Any) -> InitErrorDetails:
+    return InitErrorDetails(type=PydanticCustomError("simfl_mapping", message, {}), loc=loc, input=value)
+
+
+def _split_algorithm(value: dict, fields: Any, stored: bool) -> tuple[dict, dict, list[InitErrorDetails]]:
+    """``algorithm``'s keys: the running method's own (flat), method sections, unknown keys."""
     flat: dict[str, Any] = {}
     sections: dict[str, Any] = {}
     errors: list[InitErrorDetails] = []
@@ -290,38 +296,49 @@ def _validate_algorithm(value: Any, info: ValidationInfo) -> Any:
         if key in fields or stored:
             flat[key] = v
         elif isinstance(key, str) and _is_method_name(key):
-            sections[key] = v
+            sections[key] = {} if v is None else v
         else:
             errors.append(InitErrorDetails(type="extra_forbidden", loc=(key,), input=v))
+    return flat, sections, errors
+
+
+def _check_sections(sections: dict, name: str, info: ValidationInfo, errors: list) -> dict[str, Any]:
+    """Validate the method sections (errors appended); returns the running method's section."""
     active: dict[str, Any] = {}
     for key, section in sections.items():
-        if section is None:
-            section = {}
         if not isinstance(section, dict):
-            errors.append(InitErrorDetails(
-                type=PydanticCustomError("simfl_mapping", "a method section is a mapping of that method's keys", {}),
-                loc=(key,), input=section))
-            continue
-        if "type" in section:
-            errors.append(InitErrorDetails(
-                type=PydanticCustomError("simfl_mapping", "a method section has no 'type' (its key names the method)", {}),
-                loc=(key, "type"), input=section["type"]))
-            continue
-        if key == name:
+            errors.append(_section_error("a method section is a mapping of that method's keys", (key,), section))
+        elif "type" in section:
+            errors.append(_section_error("a method section has no 'type' (its key names the method)", (key, "type"),
+                                         section["type"]))
+        elif key == name:
             active = section
-            continue
-        try:
-            other = registry.resolve("algorithm", key, search)
-            other.params.model_validate({"type": key, **section}, context=info.context)
-        except PluginError as exc:
-            errors.append(InitErrorDetails(type=_plugin_error(exc), loc=(key,), input=section))
-        except ValidationError as exc:  # a required key may come when that method runs: not an error now
-            errors.extend(_relocated(exc, (key,), skip_missing=True))
+        else:
+            try:
+                other = registry.resolve("algorithm", key, _search_path(info))
+                other.params.model_validate({"type": key, **section}, context=info.context)
+            except PluginError as exc:
+                errors.append(InitErrorDetails(type=_plugin_error(exc), loc=(key,), input=section))
+            except ValidationError as exc:  # a required key may come when that method runs: not an error now
+                errors.extend(_relocated(exc, (key,), skip_missing=True))
+    return active
+
+
+def _validate_algorithm(value: Any, info: ValidationInfo) -> Any:
+    if isinstance(value, AlgorithmParams):
+        return value
+    if not isinstance(value, dict):
+        raise PydanticCustomError("simfl_mapping", "expected a mapping with a 'type' key{got}",
+                                  {"got": "" if isinstance(value, list) else f" (got {value!r})"})
+    name = value.get("type", DEFAULT_ALGORITHM)
+    component = _resolve("algorithm", name, _search_path(info), "algorithm")
+    stored = not component.builtin and not registry.importing_allowed()  # keys kept as data
+    flat, sections, errors = _split_algorithm(value, component.params.model_fields, stored)
+    active = _check_sections(sections, name, info, errors)
     if errors:
         raise ValidationError.from_exception_data("algorithm", errors)
-    merged = {**active, **flat, "type": name}
     try:
-        return component.params.model_validate(merged, context=info.context)
+        return component.params.model_validate({**active, **flat, "type": name}, context=info.context)
     except ValidationError as exc:
         relocated = []
         for detail in _relocated(exc, ()):

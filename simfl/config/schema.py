@@ -646,8 +646,7 @@ class Config(Section):
     heterogeneity: HeterogeneityConfig = Field(HeterogeneityConfig(), description="compute, network, availability")
     algorithm: AlgorithmField = Field(  # type: ignore[valid-type]
         default_factory=_default_algorithm,
-        description="the method: type (fedavg | fedasync | fedbuff | fedat | semisync | package.module:Name), its "
-        "keys, and optional method sections (see below)",
+        description="the method: its type, its keys, and optional method sections (see below)",
     )
     stop: StopConfig = Field(StopConfig(), description="stop criteria")
     eval: EvalConfig = Field(EvalConfig(), description="evaluation schedule")

@@ -27,8 +27,7 @@ def staleness_field():
     """A ``staleness`` field defaulting to :func:`default_staleness`."""
     return Field(
         default_factory=default_staleness,
-        description="staleness function s(tau): constant | polynomial (a) | hinge (a, b) | exponential (a) | "
-        "package.module:Name",
+        description="staleness function s(tau)",
     )
 
 
@@ -38,9 +37,7 @@ class ServerStepParams(AlgorithmParams):
     server_lr: float = Field(1.0, gt=0, allow_inf_nan=False, description="server learning rate")
     server_optimizer: component_field("server_optimizer") | None = Field(  # type: ignore[valid-type]
         None,
-        description="server optimizer on the aggregated pseudo-gradient (replaces server_lr): sgd (lr) | avgm (lr, "
-        "momentum) | adagrad | adam | yogi (lr, beta1, beta2, tau, initial_accumulator, bias_correction) | "
-        "package.module:Name; null = sgd(server_lr)",
+        description="server optimizer on the aggregated pseudo-gradient (replaces server_lr); null = sgd(server_lr)",
     )
 
     @model_validator(mode="after")

@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from simfl.plots.labels import METHOD_NAMES, method_label, value_label, wrap
+from simfl.plots.labels import method_label, method_names, value_label, wrap
 from simfl.plots.style import (
     METHOD_MARKERS,
     NEUTRAL,
@@ -245,7 +245,7 @@ def shared_legend(fig: Figure, axes: Sequence[Axes], title: str | None = None, n
 def _legend_rank(label: str) -> int:
     """Position of a legend entry: a built-in method's (``FedAvg``, ``FedAvg (n=5)``, ``FedAvg, α = 1``),
     else after all of them."""
-    names = [method_label(m) for m in method_order(METHOD_NAMES)]
+    names = [method_label(m) for m in method_order(method_names())]
     for i, name in enumerate(names):
         if label == name or label.startswith((name + " ", name + ",", name + ":")):
             return i

@@ -19,13 +19,15 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 
+import simfl.registry as registry
+
 from simfl.scenario.distributions import DISTRIBUTIONS
 from simfl.scenario.realised import PROFILE_COLUMNS
 
 __all__ = [
     "KEY_LABELS",
     "KEY_SYMBOLS",
-    "METHOD_NAMES",
+    "method_names",
     "axis_label",
     "value_label",
     "method_label",
@@ -88,14 +90,9 @@ KEY_SYMBOLS: dict[str, str] = {
     "seed": "seed",
 }
 
-#: Display names of the built-in methods.
-METHOD_NAMES: dict[str, str] = {
-    "fedavg": "FedAvg",
-    "fedasync": "FedAsync",
-    "fedbuff": "FedBuff",
-    "fedat": "FedAT",
-    "semisync": "semi-sync",
-}
+def method_names() -> dict[str, str]:
+    """Display names of the built-in methods, from their entries in :data:`simfl.registry.BUILTINS`."""
+    return {name: entry.label or name for name, entry in registry.builtins("algorithm").items()}
 
 
 _CUSTOM: dict[str, str] = {}
@@ -175,8 +172,9 @@ def method_label(name: Any) -> str:
     key = _format(name)
     if key in _CUSTOM:
         return _CUSTOM[key]
-    if key in METHOD_NAMES:
-        return METHOD_NAMES[key]
+    names = method_names()
+    if key in names:
+        return names[key]
     return key.rsplit(":", 1)[-1] if ":" in key else key
 
 

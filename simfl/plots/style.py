@@ -1,7 +1,7 @@
 """One look across every figure: a fixed colour and marker per method, the paper style, output formats.
 
 Built-in algorithms have fixed Okabe–Ito colours (distinguishable under the common
-colour-vision deficiencies) and markers. Any other name (a plugin ``package.module:Name``, a
+colour-vision deficiencies) and markers, given by their entries in :data:`simfl.registry.BUILTINS`. Any other name (a plugin ``package.module:Name``, a
 variant label) takes a colour of :data:`OTHER_COLORS`, a qualitative palette chosen far (in
 CIELAB) from the built-ins' colours, the phase colours and each other: the slot its name hashes
 to, or the next one no other such name of this process holds, so up to eight variants drawn
@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
 import matplotlib.pyplot as plt
+
+import simfl.registry as registry
 
 __all__ = [
     "MethodStyle",
@@ -64,13 +66,13 @@ class MethodStyle(NamedTuple):
     marker: str
 
 
-_BUILTIN = {
-    "fedavg": MethodStyle(METHOD_COLORS[0], "o"),
-    "fedasync": MethodStyle(METHOD_COLORS[1], "s"),
-    "fedbuff": MethodStyle(METHOD_COLORS[2], "^"),
-    "fedat": MethodStyle(METHOD_COLORS[3], "D"),
-    "semisync": MethodStyle(METHOD_COLORS[4], "v"),
-}
+def _builtin() -> dict[str, MethodStyle]:
+    """The fixed styles of the built-in methods, read from :data:`simfl.registry.BUILTINS`
+    (a built-in without its own colour or marker is styled like any other name)."""
+    return {name: MethodStyle(entry.color, entry.marker) for name, entry in registry.builtins("algorithm").items()
+            if entry.color and entry.marker}
+
+
 _OVERRIDES: dict[str, MethodStyle] = {}
 _ASSIGNED: dict[str, MethodStyle] = {}  # other names, in the order this process first drew them
 
@@ -87,7 +89,8 @@ def _assign(key: str) -> MethodStyle:
     taken = {s.color for s in _ASSIGNED.values()}
     n = len(OTHER_COLORS)
     free = [OTHER_COLORS[(h + i) % n] for i in range(n) if OTHER_COLORS[(h + i) % n] not in taken]
-    markers = METHOD_MARKERS[len(_BUILTIN):]
+    used = {s.marker for s in _builtin().values()}
+    markers = [m for m in METHOD_MARKERS if m not in used]
     color = free[0] if free else OTHER_COLORS[h % n]
     marker = markers[(h + (0 if free else len(_ASSIGNED) // n)) % len(markers)]
     _ASSIGNED[key] = MethodStyle(color, marker)
@@ -103,8 +106,9 @@ def method_style(name: Any) -> MethodStyle:
     key = str(name)
     if key in _OVERRIDES:
         return _OVERRIDES[key]
-    if key in _BUILTIN:
-        return _BUILTIN[key]
+    builtin = _builtin()
+    if key in builtin:
+        return builtin[key]
     return _ASSIGNED.get(key) or _assign(key)
 
 
@@ -118,7 +122,7 @@ def register_methods(values) -> None:
 def method_order(values) -> list:
     """``values`` without repeats, built-in methods first (FedAvg, FedAsync, FedBuff, FedAT, semi-sync),
     then the others by name: the order of groups, legends and side-by-side slots in every figure."""
-    builtin = list(_BUILTIN)
+    builtin = list(registry.builtins("algorithm"))
     unique = list(dict.fromkeys(values))
     return sorted(unique, key=lambda v: (builtin.index(str(v)) if str(v) in builtin else len(builtin), str(v)))
 

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from simfl.algorithms.fedopt import (
+    AdamSection,
     BiasCorrectionState,
     fedadagrad,
     fedadam,
     fedyogi,
     scale_by_bias_correction,
-    server_optimizer,
 )
 from simfl.algorithms.optim import apply_update, fedavgm
 
@@ -114,7 +114,7 @@ def test_bias_corrected_adam_first_step_by_hand(dtype):
     # t = 1: m = (1-b1)Δ, v = b2·τ² + (1-b2)Δ², u = η·√(1-b2)/(1-b1)·m/(√v + τ) = η·√(1-b2)·Δ/(√v + τ)
     lr, b1, b2, tau = 0.1, 0.9, 0.99, 1e-3
     d = np.array([1.0, -2.0, 0.5], dtype)
-    opt = server_optimizer("adam", lr=lr, beta1=b1, beta2=b2, tau=tau, bias_correction=True)
+    opt = AdamSection(lr=lr, beta1=b1, beta2=b2, tau=tau, bias_correction=True).build()
     u, state = opt.update(-d, opt.init(np.zeros(3, dtype)))
     v = b2 * tau**2 + (1 - b2) * d.astype(float) ** 2
     expected = lr * math.sqrt(1 - b2) * d / (np.sqrt(v) + tau)

@@ -8,12 +8,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from simfl.algorithms.staleness import (
-    STALENESS_FUNCTIONS,
     ConstantStaleness,
     ExponentialStaleness,
     HingeStaleness,
     PolynomialStaleness,
 )
+import simfl.registry as registry
+
+
+def _staleness_classes():
+    """The built-in staleness functions by name, from the registry."""
+    return {name: registry.resolve("staleness", name).params for name in registry.names("staleness")}
 
 
 def test_polynomial_values():
@@ -42,10 +47,10 @@ def test_exponential_and_constant_values():
     assert ConstantStaleness()(1000) == 1.0
 
 
-@pytest.mark.parametrize("name", sorted(STALENESS_FUNCTIONS))
+@pytest.mark.parametrize("name", sorted(registry.names("staleness")))
 @given(params=st.fixed_dictionaries({"a": st.floats(0, 20), "b": st.floats(0, 50)}), tau=st.integers(0, 10_000))
 def test_in_unit_interval_and_non_increasing(name, params, tau):
-    cls = STALENESS_FUNCTIONS[name]
+    cls = _staleness_classes()[name]
     kwargs = {k: v for k, v in params.items() if k in cls.model_fields}
     s = cls(**kwargs)
     assert 0 <= s(tau) <= 1  # e^(-a tau) underflows to 0 for huge a*tau

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from simfl.algorithms.staleness import (
-    STALENESS_FUNCTIONS,
     ConstantStaleness,
     ExponentialStaleness,
     HingeStaleness,
     PolynomialStaleness,
 )
+import simfl.registry as registry
 
 TAUS = [0, 1, 2, 3, 5, 8, 17, 100, 1000]
 
@@ -75,7 +75,7 @@ def test_constant():
 
 
 def test_registry_names_every_function():
-    assert STALENESS_FUNCTIONS == {
+    assert {name: registry.resolve("staleness", name).params for name in registry.names("staleness")} == {
         "constant": ConstantStaleness,
         "polynomial": PolynomialStaleness,
         "hinge": HingeStaleness,
