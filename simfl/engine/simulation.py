@@ -432,7 +432,7 @@ class Simulation:
         return job
 
     def _dispatch_process(self, client: int, k: int, round_: int, now: float, work: float) -> Task:
-        """Dispatch through :func:`~simfl.engine.client.run_task` (shared server links)."""
+        """Dispatch through :class:`~simfl.engine.client.TaskRun` (shared server links)."""
         nan = math.nan
         tid = self.log.add(client, k, round_, self.version, now, nan, nan, nan, self._client_i[2 * client + 1], work)
         job = None if self.trainer is None else self._submit(tid, client, k)
@@ -742,7 +742,7 @@ class Simulation:
         Args:
             checkpoint: called as ``checkpoint(sim)`` at each multiple of
                 ``settings.checkpoint_every_s``, with the state after every event up to it
-                (a restored simulation continues from there, see :mod:`simfl.engine.checkpoint`).
+                (a restored simulation continues from there, see :mod:`simfl.checkpoint`).
             pause_at_s: stop once every event up to this simulated time is done, after a last
                 ``checkpoint(sim)`` there (stop reason ``paused``): the run continues from that
                 checkpoint exactly as if it had not stopped. Nothing is finalized (tasks in flight
