@@ -2,20 +2,18 @@
 
 Write your own method (server policy), client-selection policy, staleness function or server
 optimizer, name it in a config by its import path ``package.module:Name``, and simfl validates
-its keys, runs it in sweeps and reads its runs back like a built-in. See ``docs/plugins.md``.
+its keys, runs it in sweeps and reads its runs back like a built-in. The guide, with the hooks,
+the :class:`Server` API and the rules a plugin keeps, is ``docs/plugins.md``.
 
-* A **method**: a :class:`Policy` subclass with a nested ``Params(AlgorithmParams)``; it sees
-  the engine only through :class:`Server`. Shared steps: :class:`InFlight` (keep tasks in
-  flight), :class:`OptimizerStep` (a server optimizer with its state), :func:`weighted_mean`,
-  :func:`weighted_delta`.
+* A **method**: a :class:`Policy` subclass with a nested ``Params(AlgorithmParams)``. To reuse
+  FedAsync's loop, subclass :class:`AsyncMethod` (keys: :class:`AsyncParams`) and write
+  ``apply(server, task, tau)``; a method that steps through a server optimizer takes
+  :class:`ServerStepParams` and an :class:`OptimizerStep`. Shared steps: :class:`InFlight`,
+  :func:`weighted_mean`, :func:`weighted_delta`.
 * A **selection policy**: a :class:`Selector` subclass with a nested ``Params(SelectionParams)``.
-* A **staleness function**: a :class:`StalenessFunction` subclass (fields are its parameters)
-  with ``__call__(tau)``.
+* A **staleness function**: a :class:`StalenessFunction` subclass with ``__call__(tau)``.
 * A **server optimizer**: a :class:`ServerOptimizerSpec` subclass with ``build()`` returning a
   :class:`ServerOptimizer` (an init/update pair).
-
-Parameters are pydantic fields: ``name: float = Field(0.5, gt=0, description="...")``; a field
-holding another component is ``StalenessField``, ``SelectionField`` or ``ServerOptimizerField``.
 """
 
 from pydantic import Field
@@ -28,7 +26,7 @@ from simfl.config.params import AlgorithmParams, ParamError, SelectionParams, Wo
 from simfl.engine.server import InFlight, OptimizerStep, Policy, Selector, Server, Timer, weighted_delta, weighted_mean
 from simfl.engine.tasks import Task
 from simfl.errors import PluginError
-from simfl.methods.common import default_staleness
+from simfl.methods.common import AsyncMethod, AsyncParams, ServerStepParams, default_staleness
 from simfl.registry import register
 
 #: Annotation of a parameter that holds a staleness function (``{type: ..., ...}``).
@@ -56,6 +54,9 @@ __all__ = [
     "SelectionField",
     "ServerOptimizerField",
     "default_staleness",
+    "AsyncMethod",
+    "AsyncParams",
+    "ServerStepParams",
     "InFlight",
     "OptimizerStep",
     "weighted_mean",

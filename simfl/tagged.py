@@ -23,7 +23,7 @@ def tagged_union(registry: dict[str, type[BaseModel]], key: str = "type", defaul
             return value.get(key, default)
         return getattr(value, key, None)
 
-    tag_of.__name__ = f"{key}_tag"  # named in pydantic's error context; see simfl.config.errors
+    tag_of.__name__ = f"{key}_tag"  # named in pydantic's error context; see simfl.config.messages
     members = tuple(Annotated[cls, Tag(name)] for name, cls in registry.items())
     return Annotated[Union[members], Discriminator(tag_of)]  # type: ignore[valid-type]
 

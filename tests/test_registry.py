@@ -18,7 +18,7 @@ from simfl.config.load import config_from_dict
 from simfl.config.params import choices
 from simfl.errors import ConfigError, PluginError
 from simfl.plots import labels, style
-from simfl.runner import build_policy, build_selector
+from simfl.running.world import build_policy, build_selector
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "config.md"
 

@@ -1,7 +1,7 @@
 """The configuration schema: frozen, validated sections, one per component.
 
 Every field carries a description; ``docs/config.md`` is generated from them
-(``python -m simfl.config.docs``). Defaults are those of ``DESIGN.md`` §3. A ``dist:`` key
+(``python -m simfl.config.docs``). The design: ``docs/architecture.md``. A ``dist:`` key
 selects a distribution (a small closed registry); the components of the ``algorithm`` section
 (the method, selection, staleness, server optimizer) are named through :mod:`simfl.registry`
 and validated by their own parameter models (:mod:`simfl.config.params`). Cross-field rules

@@ -1,7 +1,7 @@
 """Event priorities at equal simulated times, and a timeout with an explicit priority.
 
 SimPy orders its queue by ``(time, priority, insertion id)``. simfl adds levels after SimPy's
-NORMAL so that, at any one simulated time, work happens in this order (DESIGN §3):
+NORMAL so that, at any one simulated time, work happens in this order (docs/architecture.md, "Event order"):
 
 1. ``TASK_END`` (= SimPy NORMAL): task-end events, in the order the tasks were dispatched;
    each only *collects* its task.

@@ -4,28 +4,12 @@ A *policy* decides when the server aggregates and whom it dispatches; the engine
 clock, the clients, the tasks, the trainer and the tables. A policy talks to the engine only
 through the :class:`Server` it is handed, and implements the hooks of :class:`Policy`.
 Built-in methods (:mod:`simfl.methods`) use nothing else, so what holds for them holds for any
-plugin:
+plugin.
 
-**Event order.** At one simulated time, in this order (see :mod:`simfl.engine.events`):
-(1) every task that ended — arrived or lost — is handed to :meth:`Policy.on_task_ends` in one
-call, in dispatch order (with an aggregation queue, losses at once and each arrival when the
-server has aggregated it); (2) timers (:meth:`Server.call_at`, wake-ups) run; (3) the global
-model is evaluated. So a task dispatched from a hook at time t starts from the model that
-includes every arrival at t, and a deadline at t sees the arrivals at t.
-
-**Identical worlds (CRN).** A task's timing — download, compute with the jitter of the
-client's k-th task, upload, loss when the client goes offline — and its training batches are
-fixed by (seed, client, k), whatever the policy. Policies that choose clients only through
-:meth:`Server.select_one` / :meth:`Server.select_round` (the configured selection policy) or
-draw from :attr:`Server.selection_stream` make the same choices whenever they face the same
-state: FedAsync and FedBuff face the same world. A policy that needs randomness of its own
-takes it from :meth:`Server.rng` (a stream of the seed tree), never from global state.
-
-**Recording.** What a policy does to an update is recorded through the server: :meth:`Server.hold`
-(arrived, waiting: ``buffered``), :meth:`Server.applied` (entered the next model),
-:meth:`Server.drop` (``dropped_stale``), :meth:`Server.discard` (``discarded_deadline``), and
-:meth:`Server.install` (a new global model: one row of ``aggregations``). Held updates never
-applied stay ``buffered`` when the run stops; their jobs are cancelled by the engine.
+The API — what a policy may read and call, how each call is recorded in the tables — and the
+rules a policy keeps so that the event order (:mod:`simfl.engine.events`) and the common
+random numbers hold for it are written once, in ``docs/plugins.md`` ("What the server
+offers", "Rules your component must keep"); the engine's side is ``docs/architecture.md``.
 
 In a timing-only dry run (``train.enabled: false``) ``server.params`` is None: there is no
 model, :meth:`Server.results` must not be called, and :meth:`Server.install` takes None.

@@ -432,7 +432,7 @@ class Simulation:
         return job
 
     def _dispatch_process(self, client: int, k: int, round_: int, now: float, work: float) -> Task:
-        """Dispatch through :func:`~simfl.engine.client.run_task` (shared server links)."""
+        """Dispatch through :class:`~simfl.engine.client.TaskRun` (shared server links)."""
         nan = math.nan
         tid = self.log.add(client, k, round_, self.version, now, nan, nan, nan, self._client_i[2 * client + 1], work)
         job = None if self.trainer is None else self._submit(tid, client, k)

@@ -75,14 +75,16 @@ class AsyncMethod(Policy):
     At a time where tasks end, every arrival is handled first, in dispatch order (τ is the
     server version when it is handled minus the version it was trained from; τ >
     ``max_staleness`` is dropped), and only then are replacements dispatched, once
-    (see :class:`~simfl.engine.server.InFlight`).
+    (see :class:`~simfl.engine.server.InFlight`). ``params`` needs ``concurrency``; the other
+    keys of :class:`AsyncParams` are optional (absent: no staleness function, no limits).
     """
 
-    def __init__(self, params: AsyncParams) -> None:
+    def __init__(self, params: AsyncParams | AlgorithmParams) -> None:
         self.params = params
-        self.staleness = checked_staleness(params.staleness)
-        self.max_staleness = params.max_staleness
-        self.flight = InFlight(params.concurrency, params.max_dispatch_per_s)
+        staleness = getattr(params, "staleness", None)
+        self.staleness = None if staleness is None else checked_staleness(staleness)
+        self.max_staleness = getattr(params, "max_staleness", None)
+        self.flight = InFlight(params.concurrency, getattr(params, "max_dispatch_per_s", None))
 
     def start(self, server: Server) -> None:
         self.flight.refill(server)

@@ -74,28 +74,12 @@ class Oort(Selector):
     2, cut_off_util 0.7, clip_bound 0.98, sample_window 5, blacklist_rounds −1 (off),
     blacklist_max_len 0.3, temporal weight 0.1 (hard-coded there).
 
-    Differences from the reference:
+    Differences from the reference, and FedScale's other defaults: listed once, in
+    :class:`Oort.Params` (hence in ``docs/config.md``).
 
-    1. The statistical utility is min-max normalised over the explored eligible clients; the
-       reference's list also holds unexplored clients' data-size priors (another scale).
-    2. Asynchronous rounds as above (the reference's ⌊m(1 − ε)⌋ never exploits at m = 1).
-    3. Round 1 is an ordinary Oort round (all exploration); the reference's harness draws the
-       first round uniformly.
-    4. A cut task gets the plain mean utility of the round's trained updates (as in FedScale;
-       the Oort harness weights by data share), falling back to the last round that had any.
-    5. ``loss_rms`` is the root mean square over every per-sample loss of the task; the
-       reference uses a moving average of batch mean squared losses over the first epoch.
-    6. ``preferred_duration_s`` may fix T (the reference always uses the pacer).
-    7. Weighted draws without replacement use Efraimidis–Spirakis keys (same law as numpy's
-       successive draws in the reference); all draws come from the selection stream.
-    8. Edge cases the reference crashes on: the cut-off rank is clamped to the last scored
-       client, a negative statistical term counts as 0, zero total weight draws uniformly,
-       the blacklist cap is ⌊blacklist_max_len·n⌋.
-    9. No utility noise (reference default 0); ``exploration_alpha`` is not used (logging only
-       in the reference).
     The pacer's per-round mean counts results registered during the round from clients whose
     latest pick was an exploitation (in FedAvg exactly the reference's last-round exploited
-    clients with a result). FedScale's copy of Oort has other defaults (see :class:`Oort.Params`).
+    clients with a result).
     """
 
     observes_results = True  # trained updates' statistics

@@ -1,4 +1,4 @@
-"""Run directories: ``config.yaml``, four parquet tables and ``manifest.json`` (DESIGN §4).
+"""Run directories: ``config.yaml``, four parquet tables and ``manifest.json`` (docs/architecture.md).
 
 A run directory is *complete* only when ``manifest.json`` says so, and the manifest is
 written last (atomically, by rename). While a run is going its status is ``running``; a

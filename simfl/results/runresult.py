@@ -20,7 +20,7 @@ __all__ = ["RunResult", "load_run", "read_run_config"]
 
 @dataclass
 class RunResult:
-    """The outcome of one run: the four tables of DESIGN §4 as DataFrames, plus the manifest."""
+    """The outcome of one run: the four tables of docs/architecture.md as DataFrames, plus the manifest."""
 
     config: Config
     client_updates: pd.DataFrame

@@ -5,7 +5,7 @@ client and purpose), its availability comes from a lazy :class:`~simfl.scenario.
 and the jitter of its k-th task is drawn when the task is dispatched. Nothing here depends on
 the algorithm, so ``clients.parquet`` is identical for every algorithm under one seed.
 
-Timing of client c's k-th task (DESIGN §3):
+Timing of client c's k-th task (docs/architecture.md, "Task timing"):
 ``download = latency_s + model_bytes·8 / (down_mbps·1e6)``,
 ``compute = samples · seconds_per_sample[c] · jitter[c, k]``,
 ``upload = latency_s + model_bytes·8 / (up_mbps·1e6)``.

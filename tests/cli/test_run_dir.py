@@ -1,4 +1,4 @@
-"""`simfl run` writes the run directory of DESIGN §4, marked complete only at the end."""
+"""`simfl run` writes the run directory of docs/architecture.md, marked complete only at the end."""
 
 import json
 import os

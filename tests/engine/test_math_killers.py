@@ -1,6 +1,6 @@
 """Aggregation arithmetic with a different update per client and unequal client sizes.
 
-Every expected model below is computed by hand (or replayed from the formulas of DESIGN §3
+Every expected model below is computed by hand (or replayed from docs/architecture.md, "Update rules",
 on the run's own event table), so a server that averages with equal weights instead of by
 ``n_k``, takes FedBuff's delta against the current model instead of the task's start model,
 or drops the staleness weight, gets a different number.

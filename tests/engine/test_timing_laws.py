@@ -1,6 +1,6 @@
 """Whole dry runs against timing theory: staleness laws, throughput shares, round times.
 
-Configs are written as in DESIGN.md. In the base world (tests/conftest.py) a task computes
+Configs are written as in docs/config.md. In the base world (tests/conftest.py) a task computes
 for 1 s times its jitter and the network is instantaneous, so ``jitter: {dist: exponential,
 mean: 1}`` makes task durations i.i.d. Exp(1). Tolerances are a few standard errors of the
 estimated quantity for the sample sizes used.

@@ -1,6 +1,6 @@
 """Exact event traces of three clients with constant durations 1, 2 and 3 s (computed by hand).
 
-They pin down the ordering rules of DESIGN §3: at one simulated time every arrival is applied,
+They pin down the rules of docs/architecture.md, "Event order": at one simulated time every arrival is applied,
 in dispatch order, before any replacement is dispatched; staleness is the server version at
 arrival (before applying) minus the base version.
 """
