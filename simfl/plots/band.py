@@ -34,7 +34,7 @@ from simfl.plots._common import (
     group_style,
     require_columns,
 )
-from simfl.plots._stats import align_last_value
+from simfl.plots._grid import align_last_value
 from simfl.plots.labels import axis_label
 from simfl.results import intervals
 

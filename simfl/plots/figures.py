@@ -38,7 +38,7 @@ from simfl.plots.km import plot_km_curves
 from simfl.plots.labels import axis_label, method_label, value_label
 from simfl.plots.participation import plot_participation, plot_participation_panels
 from simfl.plots.style import register_methods, size_context
-from simfl.plots.staleness import plot_staleness_ccdf, plot_staleness_histogram
+from simfl.plots.staleness_distribution import plot_staleness_ccdf, plot_staleness_histogram
 from simfl.plots.targets import plot_time_to_target
 from simfl.plots.timeline import plot_client_timeline
 from simfl.results.paired import default_reference
@@ -90,7 +90,7 @@ def run_figures(
     busy: pd.DataFrame | None = None,
     swept: Mapping[str, Any] | None = None,
     targets: Sequence[float] = (),
-    rule: TargetRule = SUSTAINED,
+    rule: TargetRule | None = SUSTAINED,
     size: str | None = None,
 ) -> dict[str, Figure]:
     """The figures of one run, each titled with the algorithm, the swept values and the seed.
@@ -102,7 +102,7 @@ def run_figures(
         busy: the run's slowdown (busy) intervals (``client_id, start_s, end_s``) for the timeline.
         swept: the values of the sweep's swept keys for this run (for the titles), if any.
         targets: accuracy targets marked on the convergence figure (see :func:`mark_targets`).
-        rule: when the run counts as having reached a target (default: sustained).
+        rule: when the run counts as having reached a target (default, and None: sustained).
 
         size: ``column`` or ``text``: figures of that width (see :func:`~simfl.plots.style.size_context`).
 
@@ -129,7 +129,7 @@ def run_figures(
     figs = {"convergence": plot_convergence({algorithm: evals}, y=y, title=f"{name}: {what}", events=events)}
     if targets and y == "test_accuracy":
         mark_targets(figs["convergence"].axes[0], evals, targets, diverged=manifest.get("status") == "diverged",
-                     rule=rule)
+                     rule=SUSTAINED if rule is None else rule)
     figs["staleness"] = plot_staleness_histogram(updates, by=None, method=algorithm)
     fit_title(figs["staleness"].axes[0], f"{name}: staleness of arrived updates")
     figs["participation"] = plot_participation(updates, clients, method=algorithm)
