@@ -64,6 +64,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    _add_run_command(sub)
+    _add_validate_command(sub)
+    _add_sweep_command(sub)
+    _add_report_command(sub)
+    _add_plot_command(sub)
+    _add_partition_command(sub)
+    return parser
+
+
+def _add_run_command(sub: argparse._SubParsersAction) -> None:
+    """``simfl run``: run one experiment, or resume one."""
     p_run = sub.add_parser(
         "run", help="run one experiment",
         description="Run one experiment from a YAML config, or continue an interrupted one (--resume DIR).",
@@ -83,11 +94,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     p_run.set_defaults(func=_cmd_run)
 
+
+def _add_validate_command(sub: argparse._SubParsersAction) -> None:
+    """``simfl validate``: check a config and its data source."""
     p_val = sub.add_parser("validate", help="check a config", description="Validate a config and its data source.")
     _add_config_args(p_val)
     p_val.add_argument("--dry-run", action="store_true", help="validate as a dry run (train.enabled=false)")
     p_val.set_defaults(func=_cmd_validate)
 
+
+def _add_sweep_command(sub: argparse._SubParsersAction) -> None:
+    """``simfl sweep``: run or resume a sweep."""
     p_sw = sub.add_parser(
         "sweep", help="run a sweep of configs",
         description="Run (or resume) a sweep: base config x grid (x zip) x seeds, one run directory each.",
@@ -105,6 +122,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="progress bar over runs (default: only on a terminal)")
     p_sw.set_defaults(func=_cmd_sweep)
 
+
+def _add_report_command(sub: argparse._SubParsersAction) -> None:
+    """``simfl report``: paired statistics of a sweep."""
     p_rep = sub.add_parser(
         "report", help="paired statistics of a sweep",
         description="Paired comparisons across seeds (same seed = same world) from a sweep's summary.",
@@ -119,6 +139,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_targets_arg(p_rep)
     p_rep.set_defaults(func=_cmd_report)
 
+
+def _add_plot_command(sub: argparse._SubParsersAction) -> None:
+    """``simfl plot``: write the figures of a run, a sweep or a label-count table."""
     p_plot = sub.add_parser(
         "plot", help="write the figures of a run or a sweep",
         description="Write the standard figures of a run directory or a sweep directory (PNG, PDF or SVG). "
@@ -154,6 +177,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_targets_arg(p_plot)
     p_plot.set_defaults(func=_cmd_plot)
 
+
+def _add_partition_command(sub: argparse._SubParsersAction) -> None:
+    """``simfl partition``: per-client label counts of a config."""
     p_part = sub.add_parser(
         "partition", help="what each client holds: per-client label counts",
         description=(
@@ -170,8 +196,6 @@ def _parser() -> argparse.ArgumentParser:
                         help="allow --out to replace a file simfl did not write (without it, only a label-count "
                              "table simfl wrote is replaced)")
     p_part.set_defaults(func=_cmd_partition)
-    return parser
-
 
 def _add_targets_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--targets", nargs="+", type=_target, metavar="ACC",
@@ -400,13 +424,31 @@ def _cmd_plot(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a window
-    from simfl.plots import run_figures, sweep_figures
     from simfl.plots.labels import label_context, sweep_axis_labels
-    from simfl.plots.style import resolve_style, size_context, style_context
-    from simfl.results import busy_intervals, load_sweep_tables, offline_intervals, swept_columns, target_values
-    from simfl.results.retarget import retargeted
-    from simfl.results.report import match_value
-    from simfl.results.rundir import finished_run_manifest, read_manifest
+    from simfl.plots.style import size_context, style_context
+    from simfl.results.rundir import read_manifest
+
+    labels = _plot_labels(args)
+    # a swept distribution parameter's axis says what the sweep held fixed (read from its manifest)
+    with style_context(args.style), size_context(args.size), \
+            label_context(labels, defaults=sweep_axis_labels(args.dir)):
+        d = Path(args.dir)
+        if d.is_file():
+            figures = _label_table_figures(d)
+        elif (d / "summary.parquet").is_file():
+            figures = _sweep_dir_figures(d, args)
+        elif read_manifest(d) is not None:
+            figures = _run_dir_figures(d, args)
+        else:
+            raise SimflError(f"{d}: neither a sweep directory (summary.parquet) nor a run directory (manifest.json)")
+        out = Path(args.out) if args.out else (d.parent if d.is_file() else d / "plots")
+        _write_figures(figures, out, args, own_folder=not args.out and not d.is_file())
+    return 0
+
+
+def _plot_labels(args) -> dict[str, str]:
+    """The ``--label KEY=TEXT`` flags as a dict, once ``--style`` and ``--out`` are checked too."""
+    from simfl.plots.style import resolve_style
 
     labels = {}
     for item in args.labels:
@@ -420,47 +462,57 @@ def _cmd_plot(args) -> int:
         raise SimflError(f"--style {args.style}: {exc}") from None
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise SimflError(f"--out {args.out}: exists and is not a folder; give a folder for the figure files")
-    # a swept distribution parameter's axis says what the sweep held fixed (read from its manifest)
-    with style_context(args.style), size_context(args.size), \
-            label_context(labels, defaults=sweep_axis_labels(args.dir)):
-        d = Path(args.dir)
-        if d.is_file():
-            from simfl.data import read_label_counts
-            from simfl.plots import partition_heatmap
+    return labels
 
-            if d.suffix != ".parquet":
-                raise SimflError(f"{d}: expected a run directory, a sweep directory or a label-count table (.parquet)")
-            figures = {d.stem: partition_heatmap(read_label_counts(d))}
-        elif (d / "summary.parquet").is_file():
-            tables = load_sweep_tables(d, ["evals", "client_updates", "clients"])
-            summary = tables["summary"]
-            swept = swept_columns(summary)
-            if args.by not in swept:
-                raise SimflError(f"--by {args.by}: not a swept key of this sweep; swept keys: {', '.join(swept) or 'none'}")
-            reference = None if args.reference is None else match_value(summary[args.by], args.reference, args.by)
-            # targets or a rule in place of the sweep's: recomputed from the runs' evaluations (nothing written)
-            summary, rule, _ = retargeted(d, summary, args.targets, _target_rule(args), args.relative_targets, args.by)
-            figures = sweep_figures(summary, tables["evals"], tables["client_updates"], tables["clients"], swept,
-                                    target_values(summary), by=args.by, events=_shared_drift(d),
-                                    reference=reference, horizon=args.horizon, budget_s=args.budget,
-                                    level=args.level, rule=rule)
-        elif read_manifest(d) is not None:
-            from simfl.results.runresult import load_run
 
-            if args.relative_targets:
-                raise SimflError("--relative-targets: for a sweep directory (relative to the best run of each world)")
-            finished_run_manifest(d)  # a running, failed or damaged run is one line, not a traceback
-            result = load_run(d)
-            end = result.manifest.get("sim_end_s") or float(result.evals.sim_time_s.max())
-            figures = run_figures(result, offline=offline_intervals(result.config, end),
-                                  busy=busy_intervals(result.config, end), swept=_swept_values(d),
-                                  targets=args.targets or (), rule=_target_rule(args))
-            figures.update(_partition_figure(result.config))
-        else:
-            raise SimflError(f"{d}: neither a sweep directory (summary.parquet) nor a run directory (manifest.json)")
-        out = Path(args.out) if args.out else (d.parent if d.is_file() else d / "plots")
-        _write_figures(figures, out, args, own_folder=not args.out and not d.is_file())
-    return 0
+def _label_table_figures(path: Path) -> dict:
+    """``{stem: heatmap}`` of a label-count table written by ``simfl partition``."""
+    from simfl.data import read_label_counts
+    from simfl.plots import partition_heatmap
+
+    if path.suffix != ".parquet":
+        raise SimflError(f"{path}: expected a run directory, a sweep directory or a label-count table (.parquet)")
+    return {path.stem: partition_heatmap(read_label_counts(path))}
+
+
+def _sweep_dir_figures(d: Path, args) -> dict:
+    """The figures of the sweep directory ``d`` (targets or a rule from the flags: recomputed, nothing written)."""
+    from simfl.plots import sweep_figures
+    from simfl.results import load_sweep_tables, swept_columns, target_values
+    from simfl.results.report import match_value
+    from simfl.results.retarget import retargeted
+
+    tables = load_sweep_tables(d, ["evals", "client_updates", "clients"])
+    summary = tables["summary"]
+    swept = swept_columns(summary)
+    if args.by not in swept:
+        raise SimflError(f"--by {args.by}: not a swept key of this sweep; swept keys: {', '.join(swept) or 'none'}")
+    reference = None if args.reference is None else match_value(summary[args.by], args.reference, args.by)
+    # targets or a rule in place of the sweep's: recomputed from the runs' evaluations (nothing written)
+    summary, rule, _ = retargeted(d, summary, args.targets, _target_rule(args), args.relative_targets, args.by)
+    return sweep_figures(summary, tables["evals"], tables["client_updates"], tables["clients"], swept,
+                         target_values(summary), by=args.by, events=_shared_drift(d),
+                         reference=reference, horizon=args.horizon, budget_s=args.budget,
+                         level=args.level, rule=rule)
+
+
+def _run_dir_figures(d: Path, args) -> dict:
+    """The figures of the finished run directory ``d``, with its partition heatmap when it trained."""
+    from simfl.plots import run_figures
+    from simfl.results import busy_intervals, offline_intervals
+    from simfl.results.rundir import finished_run_manifest
+    from simfl.results.runresult import load_run
+
+    if args.relative_targets:
+        raise SimflError("--relative-targets: for a sweep directory (relative to the best run of each world)")
+    finished_run_manifest(d)  # a running, failed or damaged run is one line, not a traceback
+    result = load_run(d)
+    end = result.manifest.get("sim_end_s") or float(result.evals.sim_time_s.max())
+    figures = run_figures(result, offline=offline_intervals(result.config, end),
+                          busy=busy_intervals(result.config, end), swept=_swept_values(d),
+                          targets=args.targets or (), rule=_target_rule(args))
+    figures.update(_partition_figure(result.config))
+    return figures
 
 
 def _write_figures(figures: dict, out: Path, args, own_folder: bool) -> None:

@@ -1,4 +1,18 @@
-"""Convergence across repeated runs: the mean curve of each group with an interval band or the runs themselves."""
+"""Convergence across repeated runs: the mean curve of each group with an interval band or the runs themselves.
+
+Within each group (value of ``by``), the runs (values of ``unit``) are put on a common grid, the
+sorted union of the ``x`` values they were evaluated at: a run's value at a grid point is its last
+evaluated ``y`` at or before it (carried forward), and the run contributes only from its first to
+its last evaluation (rows with NaN ``y`` are ignored). At each grid point the line is the mean of
+the ``n`` contributing runs, and the band (where ``n ≥ 2``) is a pointwise Student-t confidence
+interval for it across runs (independent replicates, e.g. seeds; not a simultaneous band;
+:mod:`simfl.results.intervals`):
+
+* ``interval="t"``: ``m ± t_{(1+level)/2, n-1} · s / √n`` on the values (the line: their mean);
+* ``interval="logit-t"``: the same on the logit of the values, mapped back (the line: the logit
+  mean): inside (0, 1), for accuracies;
+* ``interval="auto"`` (default): ``logit-t`` for a column of accuracies, ``t`` otherwise.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +34,7 @@ from simfl.plots._common import (
     group_style,
     require_columns,
 )
-from simfl.plots._stats import align_last_value
+from simfl.plots._grid import align_last_value
 from simfl.plots.labels import axis_label
 from simfl.results import intervals
 
@@ -85,22 +99,10 @@ def plot_convergence_band(
 ) -> Figure:
     """Mean ``y`` against ``x`` per group of runs, with a pointwise interval band and/or the runs.
 
-    Within each group (value of ``by``), the runs (values of ``unit``) are put on a common
-    grid, the sorted union of the ``x`` values they were evaluated at: a run's value at a grid
-    point is its last evaluated ``y`` at or before it (carried forward), and the run
-    contributes only from its first to its last evaluation (rows with NaN ``y`` are ignored).
-    At each grid point the line is the mean of the ``n`` contributing runs, and the band (where
-    ``n ≥ 2``) is a pointwise Student-t confidence interval for it across runs (independent
-    replicates, e.g. seeds; not a simultaneous band; :mod:`simfl.results.intervals`):
-
-    * ``interval="t"``: ``m ± t_{(1+level)/2, n-1} · s / √n`` on the values (the line: their mean);
-    * ``interval="logit-t"``: the same on the logit of the values, mapped back (the line: the logit
-      mean): inside (0, 1), for accuracies;
-    * ``interval="auto"`` (default): ``logit-t`` for a column of accuracies, ``t`` otherwise.
-
-    ``show="runs"`` draws each run as a thin line instead of the band (``both``: both).
-    Colours and markers are the method's own (:func:`~simfl.plots.style.method_style`).
-    ``fig.data["band"]`` holds what was drawn (:func:`band_table`).
+    How runs are aligned and the band computed: the module docstring. ``show="runs"`` draws each
+    run as a thin line instead of the band (``both``: both). Colours and markers are the method's
+    own (:func:`~simfl.plots.style.method_style`). ``fig.data["band"]`` holds what was drawn
+    (:func:`band_table`).
 
     Args:
         evals: concatenated ``evals`` tables, one row per (run, evaluation), with the columns
@@ -126,6 +128,36 @@ def plot_convergence_band(
             run at the same ``x``), ``events`` are given with an ``x`` other than ``sim_time_s``,
             or ``interval``/``show`` is unknown.
     """
+    unit = _checked_unit(evals, by, x, y, unit, events, interval, show)
+    fig, ax = axes_or_new(ax, (6.4, 4.0))
+    drawn = []
+    for value, sub in group_frames(evals, by):
+        stats = _group_stats(sub, value, x, y, unit, level, interval)
+        drawn.append(stats)
+        if not stats.empty:
+            _draw_group(ax, sub, stats, group_style(by, value), group_label(by, value), x, y, unit, show)
+    _finish_axes(ax, x, y, level, interval, show, events, title)
+    return attach_data(fig, band=pd.concat(drawn, ignore_index=True))
+
+
+def _draw_group(ax: Axes, sub: pd.DataFrame, stats: pd.DataFrame, style, label: str, x: str, y: str, unit: str,
+                show: str) -> None:
+    """One group: its runs (thin, when shown), its mean line and its band (when shown and n > 1)."""
+    if show in ("runs", "both"):
+        grid, values, _ = align_last_value(sub, unit, x, y)
+        for row in values:
+            ax.plot(grid, row, color=style.color, linewidth=0.6, alpha=0.45, label="_run")
+    runs = int(stats["runs"].iloc[0])
+    ax.plot(stats["x"], stats["mean"], color=style.color, marker=style.marker,
+            markevery=max(1, len(stats) // 6), markersize=4.5,
+            label=f"{label} (n={runs})")
+    if show in ("band", "both") and runs > 1 and stats["low"].notna().any():
+        ax.fill_between(stats["x"], stats["low"], stats["high"], color=style.color, alpha=0.18, linewidth=0)
+
+
+def _checked_unit(evals: pd.DataFrame, by: str | None, x: str, y: str, unit: str | None, events: Events | None,
+                  interval: str, show: str) -> str:
+    """The column naming each run, once the arguments are checked (a ValueError names the bad one)."""
     check_events_axis(events, x)
     if show not in ("band", "runs", "both"):
         raise ValueError(f"show must be band, runs or both, got {show!r}")
@@ -133,24 +165,12 @@ def plot_convergence_band(
     require_columns(evals, [x, y, unit, by], "evals")
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {', '.join(INTERVALS)}, got {interval!r}")
-    fig, ax = axes_or_new(ax, (6.4, 4.0))
-    drawn = []
-    for value, sub in group_frames(evals, by):
-        stats = _group_stats(sub, value, x, y, unit, level, interval)
-        drawn.append(stats)
-        if stats.empty:
-            continue
-        style = group_style(by, value)
-        if show in ("runs", "both"):
-            grid, values, _ = align_last_value(sub, unit, x, y)
-            for row in values:
-                ax.plot(grid, row, color=style.color, linewidth=0.6, alpha=0.45, label="_run")
-        runs = int(stats["runs"].iloc[0])
-        ax.plot(stats["x"], stats["mean"], color=style.color, marker=style.marker,
-                markevery=max(1, len(stats) // 6), markersize=4.5,
-                label=f"{group_label(by, value)} (n={runs})")
-        if show in ("band", "both") and runs > 1 and stats["low"].notna().any():
-            ax.fill_between(stats["x"], stats["low"], stats["high"], color=style.color, alpha=0.18, linewidth=0)
+    return unit
+
+
+def _finish_axes(ax: Axes, x: str, y: str, level: float, interval: str, show: str, events: Events | None,
+                 title: str | None) -> None:
+    """Axis labels, grid, the legend (titled with what the band is), the events and the title."""
     ax.set_xlabel(axis_label(x))
     ax.set_ylabel(axis_label(y))
     ax.grid(alpha=0.3)
@@ -159,4 +179,3 @@ def plot_convergence_band(
         ax.legend(title=what, fontsize="small", title_fontsize="small")
     draw_events(ax, events)
     ax.set_title(title if title is not None else f"{axis_label(y)}: mean over runs")
-    return attach_data(fig, band=pd.concat(drawn, ignore_index=True))

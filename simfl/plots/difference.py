@@ -8,7 +8,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from simfl.plots._common import attach_data, axes_or_new, group_label, group_style, require_columns
-from simfl.plots._stats import align_last_value
+from simfl.plots._grid import align_last_value
 from simfl.results.intervals import interval_name, t_intervals
 from simfl.plots.labels import axis_label, method_label
 from simfl.plots.style import method_order

@@ -1,4 +1,14 @@
-"""The standard figure sets: one run, and a sweep of runs."""
+"""The standard figure sets: one run, and a sweep of runs.
+
+A sweep's set (:func:`sweep_figures`): ``headline_{t:g}`` per target when the sweep varies the
+algorithm (``by``) and a numeric key, preferably a heterogeneity one (:func:`heterogeneity_key`;
+one figure per combination of any further swept keys, suffixed with their values);
+``time_to_{t:g}`` (restricted mean time to target against that key) and ``km_{t:g}``
+(Kaplan–Meier curves per world); ``convergence`` (per world: each run thin, the mean thick) and
+``convergence_paired`` (per world: each method minus the reference, paired by seed);
+``staleness`` (log CCDF per world) and ``participation`` (fairness against the key, and updates
+per client against speed per world). Worlds beyond :data:`MAX_PANELS` are pooled.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +38,7 @@ from simfl.plots.km import plot_km_curves
 from simfl.plots.labels import axis_label, method_label, value_label
 from simfl.plots.participation import plot_participation, plot_participation_panels
 from simfl.plots.style import register_methods, size_context
-from simfl.plots.staleness import plot_staleness_ccdf, plot_staleness_histogram
+from simfl.plots.staleness_distribution import plot_staleness_ccdf, plot_staleness_histogram
 from simfl.plots.targets import plot_time_to_target
 from simfl.plots.timeline import plot_client_timeline
 from simfl.results.paired import default_reference
@@ -80,7 +90,7 @@ def run_figures(
     busy: pd.DataFrame | None = None,
     swept: Mapping[str, Any] | None = None,
     targets: Sequence[float] = (),
-    rule: TargetRule = SUSTAINED,
+    rule: TargetRule | None = SUSTAINED,
     size: str | None = None,
 ) -> dict[str, Figure]:
     """The figures of one run, each titled with the algorithm, the swept values and the seed.
@@ -92,7 +102,7 @@ def run_figures(
         busy: the run's slowdown (busy) intervals (``client_id, start_s, end_s``) for the timeline.
         swept: the values of the sweep's swept keys for this run (for the titles), if any.
         targets: accuracy targets marked on the convergence figure (see :func:`mark_targets`).
-        rule: when the run counts as having reached a target (default: sustained).
+        rule: when the run counts as having reached a target (default, and None: sustained).
 
         size: ``column`` or ``text``: figures of that width (see :func:`~simfl.plots.style.size_context`).
 
@@ -119,7 +129,7 @@ def run_figures(
     figs = {"convergence": plot_convergence({algorithm: evals}, y=y, title=f"{name}: {what}", events=events)}
     if targets and y == "test_accuracy":
         mark_targets(figs["convergence"].axes[0], evals, targets, diverged=manifest.get("status") == "diverged",
-                     rule=rule)
+                     rule=SUSTAINED if rule is None else rule)
     figs["staleness"] = plot_staleness_histogram(updates, by=None, method=algorithm)
     fit_title(figs["staleness"].axes[0], f"{name}: staleness of arrived updates")
     figs["participation"] = plot_participation(updates, clients, method=algorithm)
@@ -257,14 +267,7 @@ def sweep_figures(
         size: ``column`` or ``text``: figures of that width (see :func:`~simfl.plots.style.size_context`).
 
     Returns:
-        ``headline_{t:g}`` per target when the sweep varies the algorithm (``by``) and a numeric
-        key, preferably a heterogeneity one (:func:`heterogeneity_key`; one figure per
-        combination of any further swept keys, suffixed with their values); ``time_to_{t:g}``
-        (restricted mean time to target against that key) and ``km_{t:g}`` (Kaplan–Meier
-        curves per world); ``convergence`` (per world: each run thin, the mean thick) and
-        ``convergence_paired`` (per world: each method minus the reference, paired by seed);
-        ``staleness`` (log CCDF per world) and ``participation`` (fairness against the key, and
-        updates per client against speed per world). Worlds beyond :data:`MAX_PANELS` are pooled.
+        ``{name: Figure}``: the sweep's set (the names and what each draws: the module docstring).
     """
     if size is not None:  # draw everything inside the preset
         with size_context(size):
@@ -273,31 +276,52 @@ def sweep_figures(
     if by is not None and by not in evals.columns:
         by = None
     summary = with_censoring_times(summary, evals)
-    # keys that tell worlds apart: not `by`, nor keys that vary with it (a variant's settings)
+    others = _world_keys(summary, evals, swept, by)
+    x = heterogeneity_key(summary, others)
+    figs: dict[str, Figure] = {}
+    if by is not None and by in summary.columns:
+        register_methods(format_value(v) for v in summary[by].unique())  # the styles depend on the set only
+    if x is not None and by is not None and by in summary.columns and summary[by].nunique() > 1:
+        rest = [k for k in others if k != x and summary[k].nunique(dropna=False) > 1]
+        figs.update(_headlines(summary, evals, x, rest, targets, by, reference, budget_s, level, rule))
+    figs.update(_target_figures(summary, targets, x, others, by, level, horizon, rule))
+    figs.update(_convergence(evals, others, by, events, reference, level))
+    figs.update(_client_figures(client_updates, clients, others, x, by, level))
+    return figs
+
+
+def _world_keys(summary: pd.DataFrame, evals: pd.DataFrame, swept: Sequence[str], by: str | None) -> list[str]:
+    """The swept keys that tell worlds apart: not ``by`` or the seed, nor keys that vary with ``by``
+    (a variant's settings), nor keys the sweep holds at one value (kept out of every panel title)."""
     dependent = set()
     if by is not None and by in summary.columns:
         dependent = {k for k in swept if k in summary.columns and k != by
                      and summary.groupby(by)[k].nunique(dropna=False).max() <= 1 and summary[k].nunique(dropna=False) > 1}
-    # a key the sweep names but holds at one value tells no worlds apart: kept out of every panel title
     single = {k for k in swept if k in summary.columns and summary[k].nunique(dropna=False) <= 1}
-    others = [k for k in swept if k not in (by, "seed", *dependent, *single) and k in evals.columns]
-    x = heterogeneity_key(summary, others)
-    rest = [k for k in others if k != x and summary[k].nunique(dropna=False) > 1]
-    figs: dict[str, Figure] = {}
-    if by is not None and by in summary.columns:
-        register_methods(format_value(v) for v in summary[by].unique())  # the styles depend on the set only
-    compare = by is not None and by in summary.columns and summary[by].nunique() > 1
-    if x is not None and compare:
-        combos = _combos(summary, rest)
-        for combo in combos[:MAX_PANELS]:
-            part = matching(summary, rest, combo) if rest else summary
-            suffix = "_" + _slug(rest, combo) if rest else ""
-            for t in targets:
-                fig = plot_headline(part, evals[evals["run_id"].isin(part["run_id"])], x, t, by=by,
-                                    reference=reference, budget_s=budget_s, level=level, rule=rule)
-                if rest:
-                    set_suptitle(fig, fig.get_suptitle().replace("\n", " ") + f" ({_panel_title(rest, combo)})")
-                figs[f"headline_{t:g}{suffix}"] = fig
+    return [k for k in swept if k not in (by, "seed", *dependent, *single) and k in evals.columns]
+
+
+def _headlines(summary: pd.DataFrame, evals: pd.DataFrame, x: str, rest: list[str], targets: Sequence[float],
+               by: str, reference: str | None, budget_s: float | None, level: float,
+               rule: TargetRule | None) -> dict[str, Figure]:
+    """``headline_{t:g}`` per target, one per combination of the ``rest`` keys (suffixed with their values)."""
+    figs = {}
+    for combo in _combos(summary, rest)[:MAX_PANELS]:
+        part = matching(summary, rest, combo) if rest else summary
+        suffix = "_" + _slug(rest, combo) if rest else ""
+        for t in targets:
+            fig = plot_headline(part, evals[evals["run_id"].isin(part["run_id"])], x, t, by=by,
+                                reference=reference, budget_s=budget_s, level=level, rule=rule)
+            if rest:
+                set_suptitle(fig, fig.get_suptitle().replace("\n", " ") + f" ({_panel_title(rest, combo)})")
+            figs[f"headline_{t:g}{suffix}"] = fig
+    return figs
+
+
+def _target_figures(summary: pd.DataFrame, targets: Sequence[float], x: str | None, others: list[str],
+                    by: str | None, level: float, horizon: float | None, rule: TargetRule | None) -> dict[str, Figure]:
+    """``time_to_{t:g}`` per target (against ``x``, when there is one), then ``km_{t:g}`` (when ``by`` is known)."""
+    figs = {}
     if x is not None:
         for t in targets:
             figs[f"time_to_{t:g}"] = plot_time_to_target(summary, x, t, by=by, level=level, horizon=horizon, rule=rule)
@@ -305,13 +329,16 @@ def sweep_figures(
         for t in targets:
             figs[f"km_{t:g}"] = plot_km_curves(summary, t, by=by, level=level, rule=rule,
                                                group_on=others if len(_combos(summary, others)) <= MAX_PANELS else [])
-    figs.update(_convergence(evals, others, by, events, reference, level))
-    panel_by = others if len(_combos(client_updates, others)) <= MAX_PANELS else []
-    if by is not None:
-        figs["staleness"] = plot_staleness_ccdf(client_updates, by=by, panel_by=panel_by)
-        figs["participation"] = plot_participation_panels(client_updates, clients, by=by, panel_by=panel_by,
-                                                          x=x if x in panel_by else None, level=level)
-    else:
-        figs["staleness"] = plot_staleness_histogram(client_updates, by=None)
-        figs["participation"] = plot_participation(client_updates, clients)
     return figs
+
+
+def _client_figures(client_updates: pd.DataFrame, clients: pd.DataFrame, others: list[str], x: str | None,
+                    by: str | None, level: float) -> dict[str, Figure]:
+    """``staleness`` and ``participation``: per world (up to :data:`MAX_PANELS`) when ``by`` is compared."""
+    panel_by = others if len(_combos(client_updates, others)) <= MAX_PANELS else []
+    if by is None:
+        return {"staleness": plot_staleness_histogram(client_updates, by=None),
+                "participation": plot_participation(client_updates, clients)}
+    return {"staleness": plot_staleness_ccdf(client_updates, by=by, panel_by=panel_by),
+            "participation": plot_participation_panels(client_updates, clients, by=by, panel_by=panel_by,
+                                                       x=x if x in panel_by else None, level=level)}

@@ -151,31 +151,60 @@ def plot_headline(
     Arguments as in :func:`headline_tables`; ``rule``: the summary's target rule, named in the caption.
     """
     data = headline_tables(summary, evals, x, target, by, reference, budget_s, level)
-    ratios, rsum = data["ratios"], data["ratio_summary"]
+    ratios = data["ratios"]
     reference = ratios["reference"].iloc[0] if len(ratios) else (reference or default_reference(summary[by]))
     ref_name = method_label(reference)
     fig, (ax, bx) = panel_grid(2, ncols=2, panel=(3.7, 4.3), min_width=3.0)  # room for the caption below
     xs = np.sort(pd.to_numeric(summary[x], errors="coerce").dropna().unique())
     span = 0.06 * (xs[-1] - xs[0]) if xs.size > 1 else 0.1
     others = [m for m in method_order(summary[by]) if m != reference]
+    few = _draw_speedups(ax, ratios, data["ratio_summary"], others, x, by, span)
+    _speedup_axes(ax, ratios, data["ratio_summary"], x, target, ref_name)
+    budget = _draw_accuracy(bx, data["accuracy"], data["accuracy_summary"], method_order(summary[by]), x, by,
+                            reference, span)
+    for a in (ax, bx):
+        if xs.size > 1:
+            a.set_xticks(xs)
+            a.set_xlim(xs[0] - 2.5 * span, xs[-1] + 2.5 * span)
+    note = _caption(summary, data["trend"], x, by, target, ref_name, level, few, rule)
+    shared_legend(fig, [ax, bx], title=note, ncol=3, extra=_glyphs(ref_name))
+    set_suptitle(fig, f"Speed-up over {ref_name} to {target:g} test accuracy, and accuracy after {budget:g} s, "
+                      f"as the {axis_label(x)} grows")
+    return attach_data(fig, **data)
 
+
+def _draw_speedups(ax, ratios: pd.DataFrame, rsum: pd.DataFrame, others: list, x: str, by: str,
+                   span: float) -> bool:
+    """Panel a's marks: the line at 1, each method's seeds (left of its slot) and estimates (right).
+
+    True if some estimate lacks an interval (too few informative seeds).
+    """
     ax.axhline(1.0, color="black", linewidth=0.9, zorder=1)
     few = False
     for i, m in enumerate(others):
         style = group_style(by, m)
         off = dodge(i, len(others), span)
-        seeds = ratios[ratios[by] == m]
-        seed_ids = sorted(seeds["seed"].unique())
-        for _, row in seeds.iterrows():  # seeds left of the method's slot, its mean right of it
-            px = float(row[x]) + off - 0.22 * span + dodge(seed_ids.index(row["seed"]), len(seed_ids), 0.12 * span)
-            r, bound = float(row["ratio"]), row["bound"]
-            if bound == "exact":
-                ax.plot(px, r, marker=style.marker, color=style.color, alpha=0.55, markersize=4, linestyle="none",
-                        gid=f"seed/{m}/{row[x]}/{row['seed']}")
-            elif bound in ("lower", "upper"):
-                _draw_bound(ax, px, r, bound, style.color, f"{m}/{row[x]}/{row['seed']}")
+        _draw_seeds(ax, ratios[ratios[by] == m], x, m, style, off, span)
         few |= _draw_estimates(ax, rsum[rsum[by] == m].sort_values(x), x, off + 0.18 * span, style,
                                group_label(by, m), m, row=i)
+    return few
+
+
+def _draw_seeds(ax, seeds: pd.DataFrame, x: str, m, style, off: float, span: float) -> None:
+    """One method's per-seed ratios: a marker where exact, a bound and an arrow where one-sided."""
+    seed_ids = sorted(seeds["seed"].unique())
+    for _, row in seeds.iterrows():  # seeds left of the method's slot, its mean right of it
+        px = float(row[x]) + off - 0.22 * span + dodge(seed_ids.index(row["seed"]), len(seed_ids), 0.12 * span)
+        r, bound = float(row["ratio"]), row["bound"]
+        if bound == "exact":
+            ax.plot(px, r, marker=style.marker, color=style.color, alpha=0.55, markersize=4, linestyle="none",
+                    gid=f"seed/{m}/{row[x]}/{row['seed']}")
+        elif bound in ("lower", "upper"):
+            _draw_bound(ax, px, r, bound, style.color, f"{m}/{row[x]}/{row['seed']}")
+
+
+def _speedup_axes(ax, ratios: pd.DataFrame, rsum: pd.DataFrame, x: str, target: float, ref_name: str) -> None:
+    """Panel a's log ratio axis (every arrow and drawn interval whole), hints, labels and title."""
     drawn = rsum[rsum["n_informative"] >= MIN_PAIRS] if len(rsum) else rsum
     shown = np.concatenate([ratios["ratio"].to_numpy(float) * _ARROW, ratios["ratio"].to_numpy(float) / _ARROW,
                             drawn["ci_low"].to_numpy(float) if len(drawn) else [],
@@ -189,8 +218,10 @@ def plot_headline(
     ax.set_ylabel(f"time to {target:g} accuracy, {ref_name} ÷ method")
     ax.set_title(f"a  speed-up over {ref_name}", loc="left")
 
-    acc, asum = data["accuracy"], data["accuracy_summary"]
-    methods = method_order(summary[by])
+
+def _draw_accuracy(bx, acc: pd.DataFrame, asum: pd.DataFrame, methods: list, x: str, by: str, reference,
+                   span: float) -> float:
+    """Panel b: each run's accuracy after the budget and each method's mean with its interval; the budget."""
     for i, m in enumerate(methods):
         style = group_style(by, m)
         off = dodge(i, len(methods), span)
@@ -213,12 +244,12 @@ def plot_headline(
     bx.set_xlabel(axis_label(x))
     bx.set_ylabel(f"test accuracy after {budget:g} s")
     bx.set_title(f"b  accuracy after {budget:g} simulated s", loc="left")
-    for a in (ax, bx):
-        if xs.size > 1:
-            a.set_xticks(xs)
-            a.set_xlim(xs[0] - 2.5 * span, xs[-1] + 2.5 * span)
+    return budget
 
-    glyphs = [
+
+def _glyphs(ref_name: str) -> list[Line2D]:
+    """Legend entries of the marks every method shares: a seed and the two one-sided bounds."""
+    return [
         Line2D([], [], marker="o", color=NEUTRAL, alpha=0.55, markersize=4, linestyle="none",
                label="one seed (same world for every method)"),
         Line2D([], [], marker=r"$\uparrow$", color=NEUTRAL, markersize=8, linestyle="none",
@@ -226,10 +257,15 @@ def plot_headline(
         Line2D([], [], marker=r"$\downarrow$", color=NEUTRAL, markersize=8, linestyle="none",
                label=f"only {ref_name} reached it: ratio below this"),
     ]
+
+
+def _caption(summary: pd.DataFrame, trend: pd.DataFrame, x: str, by: str, target: float, ref_name: str,
+             level: float, few: bool, rule: TargetRule | None) -> str:
+    """The legend's title: how each panel's numbers are made, the trend, tuning and the target rule."""
     note = (f"a: per seed, {ref_name}'s time to {target:g} accuracy ÷ the method's; k/n (where not all): seeds "
             f"where some run reached it, of n (neither: no information); large markers: time ratio from a log-normal AFT fit "
             f"of the paired ratios with the bounds kept, {level:.0%} Student-t interval. "
-            f"b: {interval_name('logit', level)}.{_trend_note(data['trend'], x, by)}")
+            f"b: {interval_name('logit', level)}.{_trend_note(trend, x, by)}")
     if few:
         note += f" No interval below {MIN_PAIRS} informative seeds."
     tuned = sorted(c.removeprefix("tuned:") for c in summary.columns if c.startswith("tuned:"))
@@ -237,10 +273,7 @@ def plot_headline(
         note += (f" Each method tuned in every world on separate tuning seeds ({', '.join(tuned)}; "
                  "simfl report states the protocol).")
     note += f" {target_rule_sentence(rule).replace('time', 'Time', 1)}." if rule is not None else ""
-    shared_legend(fig, [ax, bx], title=note, ncol=3, extra=glyphs)
-    set_suptitle(fig, f"Speed-up over {ref_name} to {target:g} test accuracy, and accuracy after {budget:g} s, "
-                      f"as the {axis_label(x)} grows")
-    return attach_data(fig, **data)
+    return note
 
 
 def _draw_bound(ax, px: float, r: float, bound: str, color, gid: str) -> None:

@@ -115,6 +115,28 @@ def plot_participation_panels(
     per run), ``fairness_summary`` and ``per_client``.
     """
     keys = list(panel_by)
+    per_client = _relative_per_client(client_updates, clients, by, keys)
+    unit = "run_id" if "run_id" in per_client.columns else "seed"
+    carry = [c for c in dict.fromkeys([by, *keys, "seed"]) if c in per_client.columns and c != unit]
+    fair = fairness_table(per_client, unit, carry)
+    # the fairness panel needs a numeric axis: the first numeric key (a key of names gets none)
+    x = x or next((k for k in keys if k in fair.columns and pd.api.types.is_numeric_dtype(fair[k])), None)
+    combos = [tuple(c) for c in per_client[keys].drop_duplicates().sort_values(keys).itertuples(index=False)] \
+        if keys else [()]
+    fig, axes = panel_grid(len(combos) + (x is not None), ncols=ncols)
+    rows = _draw_fairness(axes[0], fair, x, by, level) if x is not None else []
+    for ax, combo in zip(axes[x is not None:], combos):
+        _draw_world(ax, matching(per_client, keys, combo) if keys else per_client, by, keys, combo)
+    set_suptitle(fig, "Who gets heard: fairness of participation and updates per client against client speed")
+    shared_legend(fig, axes, title=(f"fairness: Jain's index of updates per client ÷ its mean when as many updates "
+                                    f"fall on the clients uniformly at random; per run (small) and "
+                                    f"{interval_name('log', level)}; scatter: one client of one run "
+                                    "(dashed: equal share)"))
+    return attach_data(fig, fairness=fair, fairness_summary=pd.DataFrame(rows), per_client=per_client)
+
+
+def _relative_per_client(client_updates: pd.DataFrame, clients: pd.DataFrame, by: str, keys: list[str]) -> pd.DataFrame:
+    """:func:`applied_per_client` with the world ``keys`` and ``relative`` (applied ÷ the run's mean per client)."""
     per_client = applied_per_client(client_updates, clients, by)
     unit = "run_id" if "run_id" in per_client.columns else "seed"
     missing = [k for k in keys if k not in per_client.columns]
@@ -123,57 +145,50 @@ def plot_participation_panels(
         per_client = per_client.merge(per_run, on=unit, how="left")
     per_client["relative"] = per_client["applied_updates"] / per_client.groupby(unit)["applied_updates"].transform(
         "mean")
-    carry = [c for c in dict.fromkeys([by, *keys, "seed"]) if c in per_client.columns and c != unit]
-    fair = fairness_table(per_client, unit, carry)
-    # the fairness panel needs a numeric axis: the first numeric key (a key of names gets none)
-    x = x or next((k for k in keys if k in fair.columns and pd.api.types.is_numeric_dtype(fair[k])), None)
-    combos = [tuple(c) for c in per_client[keys].drop_duplicates().sort_values(keys).itertuples(index=False)] \
-        if keys else [()]
-    fig, axes = panel_grid(len(combos) + (x is not None), ncols=ncols)
+    return per_client
+
+
+def _draw_fairness(ax: Axes, fair: pd.DataFrame, x: str, by: str, level: float) -> list[dict]:
+    """The fairness panel: normalised Jain per run, its geometric mean per ``x`` and method; the means drawn."""
     rows = []
-    if x is not None:
-        ax = axes[0]
-        xs = np.sort(fair[x].unique())
-        span = 0.06 * (xs[-1] - xs[0]) if xs.size > 1 else 0.1
-        methods = method_order(fair[by])
-        for i, m in enumerate(methods):
-            style = group_style(by, m)
-            mine = fair[fair[by] == m]
-            off = dodge(i, len(methods), span)
-            ax.plot(mine[x] + off, mine["jain_normalised"], marker=style.marker, color=style.color, alpha=0.4,
-                    markersize=3.5, linestyle="none")
-            for xv, g in mine.groupby(x, sort=True):
-                mean, lo, hi, n = t_interval(g["jain_normalised"], level, scale="log")
-                rows.append({x: xv, by: m, "mean": mean, "low": lo, "high": hi, "n": n})
-            s = pd.DataFrame([r for r in rows if r[by] == m])
-            ax.errorbar(s[x] + off, s["mean"], yerr=np.nan_to_num([s["mean"] - s["low"], s["high"] - s["mean"]]),
-                        color=style.color, marker=style.marker, capsize=3, linestyle="none", label=group_label(by, m))
-        ax.axhline(1.0, color="0.4", linewidth=0.8, linestyle="--")
-        ax.set_xticks(xs)
-        fit_xlabel(ax, axis_label(x))
-        ax.set_ylabel("Jain's index ÷ its mean under\nuniform random participation")
-        ax.set_title("fairness (1 = as even as chance)", loc="left", fontsize="medium")
-    for ax, combo in zip(axes[x is not None:], combos):
-        panel = matching(per_client, keys, combo) if keys else per_client
-        for value, sub in group_frames(panel, by):
-            style = group_style(by, value)
-            ax.scatter(sub["seconds_per_sample"], sub["relative"], color=style.color, marker=style.marker, s=12,
-                       alpha=0.55, edgecolors="none", label=group_label(by, value))
-        ax.axhline(1.0, color="0.4", linewidth=0.8, linestyle="--")
-        speeds = panel["seconds_per_sample"].to_numpy(float)
-        if speeds.size and np.ptp(speeds) == 0 and speeds[0] > 0:  # identical devices: a window around them
-            ax.set_xlim(speeds[0] / 2, speeds[0] * 2)
-        log_axis(ax.xaxis)
-        fit_xlabel(ax, axis_label("seconds_per_sample") + ", slower →")
-        ax.set_ylabel("updates applied ÷ equal share")
-        ax.set_title(", ".join(value_label(k, v) for k, v in zip(keys, combo)) or "all runs", loc="left",
-                     fontsize="medium")
-    set_suptitle(fig, "Who gets heard: fairness of participation and updates per client against client speed")
-    shared_legend(fig, axes, title=(f"fairness: Jain's index of updates per client ÷ its mean when as many updates "
-                                    f"fall on the clients uniformly at random; per run (small) and "
-                                    f"{interval_name('log', level)}; scatter: one client of one run "
-                                    "(dashed: equal share)"))
-    return attach_data(fig, fairness=fair, fairness_summary=pd.DataFrame(rows), per_client=per_client)
+    xs = np.sort(fair[x].unique())
+    span = 0.06 * (xs[-1] - xs[0]) if xs.size > 1 else 0.1
+    methods = method_order(fair[by])
+    for i, m in enumerate(methods):
+        style = group_style(by, m)
+        mine = fair[fair[by] == m]
+        off = dodge(i, len(methods), span)
+        ax.plot(mine[x] + off, mine["jain_normalised"], marker=style.marker, color=style.color, alpha=0.4,
+                markersize=3.5, linestyle="none")
+        for xv, g in mine.groupby(x, sort=True):
+            mean, lo, hi, n = t_interval(g["jain_normalised"], level, scale="log")
+            rows.append({x: xv, by: m, "mean": mean, "low": lo, "high": hi, "n": n})
+        s = pd.DataFrame([r for r in rows if r[by] == m])
+        ax.errorbar(s[x] + off, s["mean"], yerr=np.nan_to_num([s["mean"] - s["low"], s["high"] - s["mean"]]),
+                    color=style.color, marker=style.marker, capsize=3, linestyle="none", label=group_label(by, m))
+    ax.axhline(1.0, color="0.4", linewidth=0.8, linestyle="--")
+    ax.set_xticks(xs)
+    fit_xlabel(ax, axis_label(x))
+    ax.set_ylabel("Jain's index ÷ its mean under\nuniform random participation")
+    ax.set_title("fairness (1 = as even as chance)", loc="left", fontsize="medium")
+    return rows
+
+
+def _draw_world(ax: Axes, panel: pd.DataFrame, by: str, keys: list[str], combo: tuple) -> None:
+    """One world's panel: each client's share of its run's updates against its compute time per sample."""
+    for value, sub in group_frames(panel, by):
+        style = group_style(by, value)
+        ax.scatter(sub["seconds_per_sample"], sub["relative"], color=style.color, marker=style.marker, s=12,
+                   alpha=0.55, edgecolors="none", label=group_label(by, value))
+    ax.axhline(1.0, color="0.4", linewidth=0.8, linestyle="--")
+    speeds = panel["seconds_per_sample"].to_numpy(float)
+    if speeds.size and np.ptp(speeds) == 0 and speeds[0] > 0:  # identical devices: a window around them
+        ax.set_xlim(speeds[0] / 2, speeds[0] * 2)
+    log_axis(ax.xaxis)
+    fit_xlabel(ax, axis_label("seconds_per_sample") + ", slower →")
+    ax.set_ylabel("updates applied ÷ equal share")
+    ax.set_title(", ".join(value_label(k, v) for k, v in zip(keys, combo)) or "all runs", loc="left",
+                 fontsize="medium")
 
 
 def plot_participation(

@@ -1,4 +1,20 @@
-"""Time to a target accuracy against a swept parameter, counting the runs that never reached it."""
+"""Time to a target accuracy against a swept parameter, counting the runs that never reached it.
+
+Runs that never reached the target count: each is censored at its end (a diverged run never
+reaches it), and the statistics are those of :func:`~simfl.results.time_to_target.survival_table`
+(never a mean of the runs that made it):
+
+* ``statistic="rmst"`` (default): the restricted mean time to target within the horizon ``τ``
+  (area under the Kaplan–Meier curve up to ``τ``; a run that never reached it adds ``τ``), with
+  its logit interval, which stays within ``[0, τ]``; it always exists.
+* ``statistic="median"``: the Kaplan–Meier median with its Brookmeyer–Crowley interval; a median
+  not reached within the follow-up is an upward arrow at ``τ``, an unbounded interval an error
+  bar up to ``τ``.
+
+Each point is labelled ``k/n`` when only ``k`` of its ``n`` runs reached the target; the dashed
+line is ``τ``. Groups sit side by side around each ``x`` value so their intervals do not hide
+each other.
+"""
 
 from __future__ import annotations
 
@@ -49,20 +65,8 @@ def plot_time_to_target(
 ) -> Figure:
     """Time to ``target`` accuracy against the swept parameter ``x``, one line per value of ``by``.
 
-    Runs that never reached the target count: each is censored at its end (a diverged run never
-    reaches it), and the statistics are those of
-    :func:`~simfl.results.time_to_target.survival_table` (never a mean of the runs that made it):
-
-    * ``statistic="rmst"`` (default): the restricted mean time to target within the horizon
-      ``τ`` (area under the Kaplan–Meier curve up to ``τ``; a run that never reached it adds
-      ``τ``), with its logit interval, which stays within ``[0, τ]``; it always exists.
-    * ``statistic="median"``: the Kaplan–Meier median with its Brookmeyer–Crowley interval; a
-      median not reached within the follow-up is an upward arrow at ``τ``, an unbounded interval
-      an error bar up to ``τ``.
-
-    Each point is labelled ``k/n`` when only ``k`` of its ``n`` runs reached the target; the
-    dashed line is ``τ``. Groups sit side by side around each ``x`` value so their intervals do
-    not hide each other. ``fig.data["time_to_target"]`` is the table drawn (one row per point).
+    Runs that never reached the target count (how: the module docstring).
+    ``fig.data["time_to_target"]`` is the table drawn (one row per point).
 
     Args:
         summary: a sweep's ``summary.parquet`` table (one row per run, with ``sim_end_s``).
@@ -82,54 +86,92 @@ def plot_time_to_target(
         ValueError: ``x``, ``by`` or the target column is missing (the message lists the
             available columns), ``x`` is not numeric, or ``statistic`` is unknown.
     """
-    col = target_column(target)
-    require_columns(summary, [x, col, by], "summary")
-    if not pd.api.types.is_numeric_dtype(summary[x]) or pd.api.types.is_bool_dtype(summary[x]):
-        raise ValueError(f"summary column {x!r} must be numeric to be a horizontal axis, got {summary[x].dtype}")
-    if statistic not in STATISTICS:
-        raise ValueError(f"statistic must be one of {', '.join(STATISTICS)}, got {statistic!r}")
-    df = summary if by is not None else summary.assign(_all="all")
+    _check_inputs(summary, x, target, by, statistic)
     line_by = by or "_all"
-    keys = [x, *[k for k in world_keys(df, line_by) if k != x]]
-    table = survival_table(df, target, by=line_by, horizon=horizon, level=level, group_on=keys)
-    rest = keys[1:]
+    table, rest = _survival(summary if by is not None else summary.assign(_all="all"), x, target, line_by,
+                            horizon, level)
     fig_is_ours = ax is None
     fig, ax = axes_or_new(ax, (5.5, 4.2))
     xs = np.sort(pd.to_numeric(summary[x], errors="coerce").dropna().unique())
     span = 0.035 * (xs[-1] - xs[0]) if xs.size > 1 else 0.05
+    lines = _ordered_lines(table, line_by, rest)
+    _draw_lines(ax, lines, by, rest, x, statistic, span)
+    _set_axes(ax, table, xs, x, target, statistic)
+    note = _caption(statistic, level, table, rule)
+    if fig_is_ours:
+        shared_legend(fig, [ax], title=note, ncol=min(len(lines) + 1, 4))
+    else:
+        ax.legend(fontsize="small", title_fontsize="small", title=note)
+    ax.set_title(f"Time to {target:g} test accuracy")
+    return attach_data(fig, time_to_target=table)
+
+
+def _check_inputs(summary: pd.DataFrame, x: str, target: float, by: str | None, statistic: str) -> None:
+    """The columns exist, ``x`` is numeric and ``statistic`` is known, else a ValueError."""
+    require_columns(summary, [x, target_column(target), by], "summary")
+    if not pd.api.types.is_numeric_dtype(summary[x]) or pd.api.types.is_bool_dtype(summary[x]):
+        raise ValueError(f"summary column {x!r} must be numeric to be a horizontal axis, got {summary[x].dtype}")
+    if statistic not in STATISTICS:
+        raise ValueError(f"statistic must be one of {', '.join(STATISTICS)}, got {statistic!r}")
+
+
+def _survival(df: pd.DataFrame, x: str, target: float, line_by: str, horizon: float | None,
+              level: float) -> tuple[pd.DataFrame, list[str]]:
+    """The survival table per line and world (``x`` first), and the world keys besides ``x``."""
+    keys = [x, *[k for k in world_keys(df, line_by) if k != x]]
+    return survival_table(df, target, by=line_by, horizon=horizon, level=level, group_on=keys), keys[1:]
+
+
+def _ordered_lines(table: pd.DataFrame, line_by: str, rest: list[str]) -> list[tuple]:
+    """``(key, rows)`` per line (a value of ``line_by`` and of the other keys), in method order."""
     lines = list(table.groupby([line_by, *rest], sort=True, dropna=False)) if len(table) else []
     order = method_order(table[line_by]) if len(table) else []
     lines.sort(key=lambda kv: (order.index(kv[0][0] if isinstance(kv[0], tuple) else kv[0]), str(kv[0])))
+    return lines
+
+
+def _draw_lines(ax: Axes, lines: list[tuple], by: str | None, rest: list[str], x: str, statistic: str,
+                span: float) -> None:
+    """Every line, side by side around each ``x``; one dash style per combination of the other keys."""
     combos = sorted({tuple(k[1:]) if isinstance(k, tuple) else () for k, _ in lines}, key=str)
     dashes = ["-", "--", ":", "-."]  # one per combination of the other swept keys
     for i, (key, sub) in enumerate(lines):
         key = key if isinstance(key, tuple) else (key,)
-        sub = sub.sort_values(x)
         style = group_style(by, key[0])
         label = group_label(by, key[0]) if by is not None else "all runs"
         if rest:
             label += ", " + ", ".join(value_label(k, v) for k, v in zip(rest, key[1:]))
-        px = sub[x].to_numpy(float) + dodge(i, len(lines), span)
-        tau = sub["horizon_s"].to_numpy(float)
-        if statistic == "rmst":
-            y, lo, hi = (sub[c].to_numpy(float) for c in ("rmst_s", "rmst_ci_low_s", "rmst_ci_high_s"))
-        else:
-            y = sub["km_median_s"].to_numpy(float)
-            lo = np.minimum(sub["median_ci_low_s"].to_numpy(float), tau)
-            hi = np.minimum(sub["median_ci_high_s"].to_numpy(float), tau)
-        shown = np.where(np.isnan(y), tau, y)
-        err = np.vstack([np.clip(shown - lo, 0, None), np.clip(hi - shown, 0, None)])
-        err = np.nan_to_num(err)
-        ax.errorbar(px, shown, yerr=err, color=style.color, marker=style.marker, capsize=3,
-                    linestyle=dashes[combos.index(tuple(key[1:])) % len(dashes)], label=label)
-        for xi, yi, missing in zip(px, shown, np.isnan(y)):
-            if missing:  # a median not reached: at least τ
-                ax.annotate("", xy=(xi, yi * 1.08), xytext=(xi, yi),
-                            arrowprops=dict(arrowstyle="-|>", color=style.color, lw=1.2))
-        for xi, yi, k, n in zip(px, shown, sub["n_reached"], sub["n_runs"]):
-            if k < n:
-                ax.annotate(f"{k}/{n}", (xi, yi), xytext=(3, -9), textcoords="offset points", color=style.color,
-                            fontsize="x-small")
+        _draw_line(ax, sub.sort_values(x), x, statistic, dodge(i, len(lines), span), style, label,
+                   dashes[combos.index(tuple(key[1:])) % len(dashes)])
+
+
+def _draw_line(ax: Axes, sub: pd.DataFrame, x: str, statistic: str, offset: float, style, label: str,
+               dash: str) -> None:
+    """One group's points with their intervals, an arrow where a median was not reached, ``k/n`` labels."""
+    px = sub[x].to_numpy(float) + offset
+    tau = sub["horizon_s"].to_numpy(float)
+    if statistic == "rmst":
+        y, lo, hi = (sub[c].to_numpy(float) for c in ("rmst_s", "rmst_ci_low_s", "rmst_ci_high_s"))
+    else:
+        y = sub["km_median_s"].to_numpy(float)
+        lo = np.minimum(sub["median_ci_low_s"].to_numpy(float), tau)
+        hi = np.minimum(sub["median_ci_high_s"].to_numpy(float), tau)
+    shown = np.where(np.isnan(y), tau, y)
+    err = np.vstack([np.clip(shown - lo, 0, None), np.clip(hi - shown, 0, None)])
+    err = np.nan_to_num(err)
+    ax.errorbar(px, shown, yerr=err, color=style.color, marker=style.marker, capsize=3, linestyle=dash, label=label)
+    for xi, yi, missing in zip(px, shown, np.isnan(y)):
+        if missing:  # a median not reached: at least τ
+            ax.annotate("", xy=(xi, yi * 1.08), xytext=(xi, yi),
+                        arrowprops=dict(arrowstyle="-|>", color=style.color, lw=1.2))
+    for xi, yi, k, n in zip(px, shown, sub["n_reached"], sub["n_runs"]):
+        if k < n:
+            ax.annotate(f"{k}/{n}", (xi, yi), xytext=(3, -9), textcoords="offset points", color=style.color,
+                        fontsize="x-small")
+
+
+def _set_axes(ax: Axes, table: pd.DataFrame, xs: np.ndarray, x: str, target: float, statistic: str) -> None:
+    """The horizon line (when one τ), the limits, ticks at the swept values and the axis labels."""
     if len(table):
         taus = table["horizon_s"].unique()
         if taus.size == 1:
@@ -143,6 +185,10 @@ def plot_time_to_target(
     ax.set_xlabel(axis_label(x))
     what = "restricted mean time" if statistic == "rmst" else "median time"
     ax.set_ylabel(f"{what} to {target:g} accuracy (s)")
+
+
+def _caption(statistic: str, level: float, table: pd.DataFrame, rule: TargetRule | None) -> str:
+    """The legend's title: the statistic and its interval, how unreached runs count, the rule."""
     if statistic == "rmst":
         method = (f"restricted mean within τ (area under the Kaplan–Meier curve), {level:.0%} Student-t "
                   "interval on the logit of RMST/τ")
@@ -152,9 +198,4 @@ def plot_time_to_target(
     short = small_sample_note(statistic, int(table["n_runs"].min())) if len(table) and level == 0.95 else ""
     note += f"; {short}" if short else ""
     note += f"; {target_rule_sentence(rule)}" if rule is not None else ""
-    if fig_is_ours:
-        shared_legend(fig, [ax], title=note, ncol=min(len(lines) + 1, 4))
-    else:
-        ax.legend(fontsize="small", title_fontsize="small", title=note)
-    ax.set_title(f"Time to {target:g} test accuracy")
-    return attach_data(fig, time_to_target=table)
+    return note

@@ -1,4 +1,34 @@
-"""A Gantt chart of client activity: download, compute and upload of every task, with round ends."""
+"""A Gantt chart of client activity: download, compute and upload of every task, with round ends.
+
+:func:`plot_client_timeline` draws one row per client, one bar per task phase. A task's phases
+run back to back from ``dispatch_time_s``: download, compute, upload. Lost (``lost_offline``) and
+discarded (``discarded_deadline``) tasks are cut at their ``end_time_s`` and marked there (a cross
+and a bar respectively); in-flight tasks (no ``end_time_s``) are cut at ``t_max``; phases with a
+NaN duration (those a lost task never started) are not drawn. Offline intervals are shaded grey,
+busy (slowed-down) intervals pale indigo behind the bars; idle time is blank. Phase colours are
+ones no method uses (:data:`~simfl.plots.style.PHASE_COLORS`).
+
+Synchronous runs (a ``round`` column, see :func:`round_table`): each round's end is a dotted
+vertical line (gid ``round/<r>``), and each round's straggler (its last arrival) is always among
+the rows shown, its label in bold. A note in the legend's title says how many of the clients are
+shown and how they were picked.
+
+Overlays show where time went, when the table has the columns: the last ``download_wait_s`` /
+``upload_wait_s`` seconds of a transfer (time spent waiting for the shared server link, included
+in ``download_s`` / ``upload_s``) are hatched in the phase's colour, and the last
+``compute_s - compute_work_s`` seconds of a compute bar (the time it was stretched by slowdowns,
+when positive, and only when the compute finished: the upload has a duration) are a lighter
+orange. They are clipped like their phase. They show how much, not exactly when: contention and
+slowdown may have struck earlier in the phase (the busy shading shows when the client was slowed).
+
+The legend (below the axes, or in them when ``ax`` is given) names only the phases, overlays,
+shadings and markers drawn in the window. Bars are drawn with one ``broken_barh`` call per
+(client, kind), so thousands of tasks draw quickly. Each bar collection's ``gid`` is
+``"<kind>/<client_id>"``, kind one of ``download``, ``compute``, ``upload``, ``wait_download``,
+``wait_upload``, ``slowed_compute``, ``offline``, ``busy``; the end markers are the lines with
+gid ``lost`` and ``discarded``; events are drawn by :func:`~simfl.plots._common.draw_events`
+(gids ``event/<i>``, ``event_label/<i>``).
+"""
 
 from __future__ import annotations
 
@@ -174,37 +204,7 @@ def plot_client_timeline(
     events: Events | None = None,
     title: str | None = None,
 ) -> Figure:
-    """Gantt chart of one run: one row per client, one bar per task phase.
-
-    A task's phases run back to back from ``dispatch_time_s``: download, compute, upload.
-    Lost (``lost_offline``) and discarded (``discarded_deadline``) tasks are cut at their
-    ``end_time_s`` and marked there (a cross and a bar respectively); in-flight tasks
-    (no ``end_time_s``) are cut at ``t_max``; phases with a NaN duration (those a lost task
-    never started) are not drawn. Offline intervals are shaded grey, busy (slowed-down)
-    intervals pale indigo behind the bars; idle time is blank. Phase colours are ones no method
-    uses (:data:`~simfl.plots.style.PHASE_COLORS`).
-
-    Synchronous runs (a ``round`` column, see :func:`round_table`): each round's end is a dotted
-    vertical line (gid ``round/<r>``), and each round's straggler (its last arrival) is always
-    among the rows shown, its label in bold. A note in the legend's title says how many of the
-    clients are shown and how they were picked.
-
-    Overlays show where time went, when the table has the columns: the last
-    ``download_wait_s`` / ``upload_wait_s`` seconds of a transfer (time spent waiting for the
-    shared server link, included in ``download_s`` / ``upload_s``) are hatched in the phase's
-    colour, and the last ``compute_s - compute_work_s`` seconds of a compute bar (the time it
-    was stretched by slowdowns, when positive, and only when the compute finished: the upload
-    has a duration) are a lighter orange. They are clipped like their phase. They show how
-    much, not exactly when: contention and slowdown may have struck earlier in the phase (the
-    busy shading shows when the client was slowed).
-
-    The legend (below the axes, or in them when ``ax`` is given) names only the phases,
-    overlays, shadings and markers drawn in the window. Bars are drawn with one ``broken_barh`` call per (client, kind), so
-    thousands of tasks draw quickly. Each bar collection's ``gid`` is ``"<kind>/<client_id>"``,
-    kind one of ``download``, ``compute``, ``upload``, ``wait_download``, ``wait_upload``,
-    ``slowed_compute``, ``offline``, ``busy``; the end markers are the lines with gid ``lost``
-    and ``discarded``; events are drawn by :func:`~simfl.plots._common.draw_events` (gids
-    ``event/<i>``, ``event_label/<i>``).
+    """Gantt chart of one run: one row per client, one bar per task phase (what it draws: the module docstring).
 
     Args:
         client_updates: the ``client_updates`` table of one run.
@@ -224,12 +224,7 @@ def plot_client_timeline(
     Returns:
         The matplotlib Figure; ``fig.data``: ``rows`` (:func:`timeline_clients`) and ``rounds``.
     """
-    need = ["client_id", "dispatch_time_s", "end_time_s", "status"] + [col for _, col, _ in PHASES]
-    require_columns(client_updates, need, "client_updates")
-    shades = [(kind, table, color) for kind, table, color in
-              (("busy", busy, _BUSY_COLOR), ("offline", offline, _OFFLINE_COLOR)) if table is not None]
-    for kind, table, _ in shades:
-        require_columns(table, ["client_id", "start_s", "end_s"], kind)
+    shades = _checked_shades(client_updates, offline, busy)
     if t_max is None:
         t_max = _default_t_max(client_updates, t_min)
     if not t_max > t_min:
@@ -238,19 +233,47 @@ def plot_client_timeline(
     in_window = rounds[(rounds["start_s"] < t_max) & ~(rounds["end_s"] < t_min)]
     stragglers = in_window["straggler"][in_window["straggler"] >= 0]
     rows = timeline_clients(client_updates, clients, max_clients, keep=stragglers)
-    n_rows = len(rows)
     fig_is_ours = ax is None
-    fig, ax = axes_or_new(ax, (10.0, 1.6 + 0.28 * max(n_rows, 2)))
-
+    fig, ax = axes_or_new(ax, (10.0, 1.6 + 0.28 * max(len(rows), 2)))
     tasks = client_updates[client_updates["client_id"].isin(rows["client_id"])]
+    present = _draw_bars(ax, rows, tasks, shades, t_min, t_max)
+    present |= _draw_round_ends(ax, rounds, t_min, t_max)
+    present |= _draw_end_markers(ax, rows, tasks, t_min, t_max)
+    _format_axes(ax, rows, clients is not None, t_min, t_max)
+    draw_events(ax, events)
+    note = _sampling_note(rows, client_updates, clients, len(rounds) > 0)
+    _draw_legend(fig, ax, _legend_handles(present), note, below=fig_is_ours)
+    # the client labels take ~1.4 in left of the bars: the title centred over them fits the rest
+    fit_title(ax, title if title is not None else "Client activity per task",
+              width_in=max(fig.get_figwidth() - 1.4, 2.0) if fig_is_ours else None)
+    return attach_data(fig, rows=rows, rounds=rounds)
+
+
+def _checked_shades(client_updates: pd.DataFrame, offline: pd.DataFrame | None,
+                    busy: pd.DataFrame | None) -> list[tuple[str, pd.DataFrame, object]]:
+    """``(kind, intervals, colour)`` of the shadings given, busy first; every table's columns checked."""
+    need = ["client_id", "dispatch_time_s", "end_time_s", "status"] + [col for _, col, _ in PHASES]
+    require_columns(client_updates, need, "client_updates")
+    shades = [(kind, table, color) for kind, table, color in
+              (("busy", busy, _BUSY_COLOR), ("offline", offline, _OFFLINE_COLOR)) if table is not None]
+    for kind, table, _ in shades:
+        require_columns(table, ["client_id", "start_s", "end_s"], kind)
+    return shades
+
+
+def _task_cut(tasks: pd.DataFrame, t_max: float) -> np.ndarray:
+    """Where each task's bars stop: lost/discarded at their end, in-flight at t_max, others never early."""
     status = tasks["status"].astype(str).to_numpy()
     end = tasks["end_time_s"].to_numpy(dtype=float)
-    # Where each task's bars stop: lost/discarded at their end, in-flight at t_max, others never early.
     cut = np.where(np.isin(status, _CUT_AT_END), end, np.where(np.isnan(end), t_max, np.inf))
-    cut = np.minimum(cut, t_max)
-    layers = [(kind, a, b, b > a, style) for kind, a, b, style in _task_layers(tasks, t_min, cut)]
-    cid = tasks["client_id"].to_numpy()
+    return np.minimum(cut, t_max)
 
+
+def _draw_bars(ax: Axes, rows: pd.DataFrame, tasks: pd.DataFrame, shades: list, t_min: float,
+               t_max: float) -> set[str]:
+    """Each row's task bars, then its shadings (offline last: it covers busy); the kinds drawn."""
+    layers = [(kind, a, b, b > a, style) for kind, a, b, style in _task_layers(tasks, t_min, _task_cut(tasks, t_max))]
+    cid = tasks["client_id"].to_numpy()
     present: set[str] = set()  # the kinds of bar and marker drawn: the legend names these only
     for row, client in enumerate(rows["client_id"]):
         mine = cid == client
@@ -261,7 +284,7 @@ def plot_client_timeline(
                                       **{"edgecolor": "none", "linewidth": 0, **style})
                 coll.set_gid(f"{kind}/{client}")
                 present.add(kind)
-        for kind, table, color in shades:  # offline drawn last: it covers busy where they overlap
+        for kind, table, color in shades:
             mine_t = table[table["client_id"] == client]
             a = np.maximum(mine_t["start_s"].to_numpy(dtype=float), t_min)
             b = np.minimum(mine_t["end_s"].to_numpy(dtype=float), t_max)
@@ -271,13 +294,27 @@ def plot_client_timeline(
                                       facecolors=color, edgecolor="none", zorder=0)
                 coll.set_gid(f"{kind}/{client}")
                 present.add(kind)
+    return present
 
-    row_of = dict(zip(rows["client_id"], range(n_rows)))
-    in_window = (end >= t_min) & (end <= t_max)
+
+def _draw_round_ends(ax: Axes, rounds: pd.DataFrame, t_min: float, t_max: float) -> set[str]:
+    """A dotted line at the end of each round inside the window (gid ``round/<r>``)."""
+    present = set()
     for r, t_end in zip(rounds["round"], rounds["end_s"]):
         if t_min < t_end < t_max:
             ax.axvline(t_end, color=NEUTRAL, linestyle=":", linewidth=0.8, zorder=2.4, gid=f"round/{r}")
             present.add("round")
+    return present
+
+
+def _draw_end_markers(ax: Axes, rows: pd.DataFrame, tasks: pd.DataFrame, t_min: float, t_max: float) -> set[str]:
+    """A cross where a task was lost, a bar where one was discarded (lines with gid ``lost``, ``discarded``)."""
+    status = tasks["status"].astype(str).to_numpy()
+    end = tasks["end_time_s"].to_numpy(dtype=float)
+    cid = tasks["client_id"].to_numpy()
+    row_of = dict(zip(rows["client_id"], range(len(rows))))
+    in_window = (end >= t_min) & (end <= t_max)
+    present = set()
     for gid, label, style in (("lost", "lost_offline", _LOST), ("discarded", "discarded_deadline", _DISCARDED)):
         pick = (status == label) & in_window
         ys = [row_of[c] for c in cid[pick]]
@@ -285,7 +322,12 @@ def plot_client_timeline(
         line.set_gid(gid)
         if pick.any():
             present.add(gid)
+    return present
 
+
+def _format_axes(ax: Axes, rows: pd.DataFrame, by_speed: bool, t_min: float, t_max: float) -> None:
+    """The window, one labelled row per client (fastest at the top, stragglers in bold), the axis labels."""
+    n_rows = len(rows)
     ax.set_xlim(t_min, t_max)
     ax.set_ylim(n_rows - 0.5, -0.5)  # first row (fastest) at the top
     ax.set_yticks(range(n_rows), rows["label"], fontsize=tick_font_size(n_rows > 15))
@@ -293,22 +335,19 @@ def plot_client_timeline(
         if kept:
             tick.set_fontweight("bold")
     fit_xlabel(ax, axis_label("sim_time_s"))
-    ax.set_ylabel("client: compute time per sample" if clients is not None else "client")
+    ax.set_ylabel("client: compute time per sample" if by_speed else "client")
     ax.grid(axis="x", alpha=0.3)
-    draw_events(ax, events)
-    handles = _legend_handles(present)
-    note = _sampling_note(rows, client_updates, clients, len(rounds) > 0)
-    if fig_is_ours:  # below the axes, out of the bars' way
+
+
+def _draw_legend(fig: Figure, ax: Axes, handles: list, note: str, below: bool) -> None:
+    """The legend titled with the sampling note: below the axes (out of the bars' way) or in them."""
+    if below:
         size = font_pt("small")
         ncol = legend_columns([h.get_label() for h in handles], fig.get_figwidth(), size, most=5)
         fig.legend(handles=handles, loc="outside lower center", ncol=ncol, fontsize=size,
                    frameon=False, title=wrap(note, fig.get_figwidth(), size + 0.5), title_fontsize=size)
     else:
         ax.legend(handles=handles, loc="upper right", fontsize="small", title=note, title_fontsize="small")
-    # the client labels take ~1.4 in left of the bars: the title centred over them fits the rest
-    fit_title(ax, title if title is not None else "Client activity per task",
-              width_in=max(fig.get_figwidth() - 1.4, 2.0) if fig_is_ours else None)
-    return attach_data(fig, rows=rows, rounds=rounds)
 
 
 def _legend_handles(present: set[str]) -> list:

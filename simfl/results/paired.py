@@ -77,15 +77,7 @@ def paired_comparison(
         ``n_other_missing`` (only the other is NaN).
     """
     df = summary[summary.status == "complete"] if "status" in summary else summary
-    if metric not in df:
-        raise ValueError(f"no column {metric!r} in the summary; columns: {', '.join(df.columns)}")
-    if by not in df:
-        raise ValueError(f"no column {by!r} in the summary; columns: {', '.join(df.columns)}")
-    values = list(dict.fromkeys(df[by]))
-    if reference is None:
-        reference = default_reference(values)
-    if reference not in values:
-        raise ValueError(f"reference {reference!r} is not a value of {by}: {values}")
+    values, reference = _values_and_reference(df, metric, by, reference)
     if pair_on is None:
         pair_on = world_keys(df, by)
     groups = df.groupby(list(pair_on), dropna=False, sort=False) if pair_on else [((), df)]
@@ -96,31 +88,38 @@ def paired_comparison(
         for other in values:
             if other == reference or other not in table or reference not in table:
                 continue
-            ref, oth = table[reference].to_numpy(float), table[other].to_numpy(float)
-            ok = np.isfinite(ref) & np.isfinite(oth)
-            ref_missing = int((~np.isfinite(ref) & np.isfinite(oth)).sum())
-            other_missing = int((np.isfinite(ref) & ~np.isfinite(oth)).sum())
-            if ratio:
-                ok &= (ref > 0) & (oth > 0)
-                logs = np.log(ref[ok] / oth[ok])
-                mean, lo, hi = _interval(logs, level)
-                estimate, lo, hi = math.exp(mean) if ok.any() else math.nan, math.exp(lo), math.exp(hi)
-            else:
-                estimate, lo, hi = _interval(oth[ok] - ref[ok], level)
-            rows.append(
-                {
-                    **dict(zip(pair_on, key)),
-                    by: other,
-                    "reference": reference,
-                    "metric": metric,
-                    "statistic": f"{reference}/{other}" if ratio else f"{other}-{reference}",
-                    "estimate": estimate,
-                    "ci_low": lo,
-                    "ci_high": hi,
-                    "n_pairs": int(ok.sum()),
-                    "n_excluded": int((~ok).sum()),
-                    "n_reference_missing": ref_missing,
-                    "n_other_missing": other_missing,
-                }
-            )
+            rows.append({**dict(zip(pair_on, key)), by: other, "reference": reference, "metric": metric,
+                         "statistic": f"{reference}/{other}" if ratio else f"{other}-{reference}",
+                         **_paired_estimate(table[reference].to_numpy(float), table[other].to_numpy(float),
+                                            ratio, level)})
     return pd.DataFrame(rows)
+
+
+def _values_and_reference(df: pd.DataFrame, metric: str, by: str, reference: str | None) -> tuple[list, str]:
+    """The values of ``by`` (in order of appearance) and the reference, once the columns are checked."""
+    if metric not in df:
+        raise ValueError(f"no column {metric!r} in the summary; columns: {', '.join(df.columns)}")
+    if by not in df:
+        raise ValueError(f"no column {by!r} in the summary; columns: {', '.join(df.columns)}")
+    values = list(dict.fromkeys(df[by]))
+    if reference is None:
+        reference = default_reference(values)
+    if reference not in values:
+        raise ValueError(f"reference {reference!r} is not a value of {by}: {values}")
+    return values, reference
+
+
+def _paired_estimate(ref: np.ndarray, oth: np.ndarray, ratio: bool, level: float) -> dict:
+    """The estimate, interval and counts of one comparison from the per-seed values of both sides."""
+    ok = np.isfinite(ref) & np.isfinite(oth)
+    ref_missing = int((~np.isfinite(ref) & np.isfinite(oth)).sum())
+    other_missing = int((np.isfinite(ref) & ~np.isfinite(oth)).sum())
+    if ratio:
+        ok &= (ref > 0) & (oth > 0)
+        logs = np.log(ref[ok] / oth[ok])
+        mean, lo, hi = _interval(logs, level)
+        estimate, lo, hi = math.exp(mean) if ok.any() else math.nan, math.exp(lo), math.exp(hi)
+    else:
+        estimate, lo, hi = _interval(oth[ok] - ref[ok], level)
+    return {"estimate": estimate, "ci_low": lo, "ci_high": hi, "n_pairs": int(ok.sum()), "n_excluded": int((~ok).sum()),
+            "n_reference_missing": ref_missing, "n_other_missing": other_missing}

@@ -47,6 +47,23 @@ def test_run_figures_plot_accuracy_when_there_is_some():
     _close(figs)
 
 
+@pytest.mark.parametrize("rule,reached_at", [(None, 3), ("sustained", 3), ("first", 1)])
+def test_run_figures_mark_targets_under_the_rule_none_meaning_sustained(rule, reached_at):
+    # `simfl plot RUN --targets` passes rule=None when no --target-rule is given: it used to crash
+    from simfl.results.targetrule import SUSTAINED, TargetRule
+
+    result = dry_run(**WORLD, algorithm={"type": "fedasync", "concurrency": 4})
+    acc = np.full(len(result.evals), 0.8)
+    acc[:3] = [0.1, 0.6, 0.4]  # first reaches 0.5 at row 1, stays >= 0.5 from row 3 on
+    fake = SimpleNamespace(config=result.config, evals=result.evals.assign(test_accuracy=acc),
+                           client_updates=result.client_updates, clients=result.clients)
+    chosen = {None: None, "sustained": SUSTAINED, "first": TargetRule(type="first")}[rule]
+    figs = run_figures(fake, targets=[0.5], rule=chosen)
+    marked = figs["convergence"].data["targets"]
+    assert marked["time_to_target_s"].tolist() == [result.evals["sim_time_s"].iloc[reached_at]]
+    _close(figs)
+
+
 def _sweep_runs():
     """2 algorithms x 2 sigmas x 2 seeds of dry runs, concatenated with run_id and the swept columns."""
     evals, updates, clients, summary = [], [], [], []

@@ -67,7 +67,7 @@ def test_an_unknown_size_is_named():
 @pytest.mark.parametrize("size", list(SIZES))
 def test_partition_heatmap_at_each_size(size):
     from simfl.plots import partition_heatmap
-    from tests.plots.test_partition_heatmap import _random_counts
+    from tests.plots.test_label_heatmap import _random_counts
 
     with style_context("paper"), size_context(size):
         fig = partition_heatmap(_random_counts(50))

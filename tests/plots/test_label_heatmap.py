@@ -9,7 +9,7 @@ import pytest
 
 from simfl.data import label_count_table
 from simfl.plots import partition_heatmap
-from simfl.plots.partition import heatmap_data
+from simfl.plots.label_heatmap import heatmap_data
 from simfl.plots.style import PAPER_RC
 from tests.plots.helpers import assert_png
 

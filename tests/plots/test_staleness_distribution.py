@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from simfl.plots import plot_staleness_ccdf, plot_staleness_histogram
-from simfl.plots.staleness import staleness_ccdf
+from simfl.plots.staleness_distribution import staleness_ccdf
 from tests.conftest import dry_run
 from tests.plots.helpers import legend_texts
 
