@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import simfl  # noqa: E402
 from simfl.config.load import config_from_dict  # noqa: E402
-from simfl.config.sweepfile import result_digest  # noqa: E402
+from simfl.identity.runid import result_digest  # noqa: E402
 from simfl.sweep import make_plan  # noqa: E402
 
 #: The simulated time each scenario runs (short: the harness must take minutes, not hours).

@@ -12,7 +12,7 @@ import pytest
 
 import simfl
 from simfl.cli import main
-from simfl.config.sweepfile import expand_sweep, load_sweep, sweep_search_path
+from simfl.sweep.spec import expand_sweep, load_sweep, sweep_search_path
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "plugins"
 CONFIGS = sorted(p for p in EXAMPLES.glob("*.yaml") if not p.stem.endswith("_sweep"))

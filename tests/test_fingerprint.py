@@ -18,8 +18,8 @@ from hypothesis import given, settings, strategies as st
 
 import simfl
 from simfl import filedigest
-from simfl.filedigest import DigestCacheWarning, file_sha256, folder_sha256
-from simfl.fingerprint import (
+from simfl.identity.filedigest import DigestCacheWarning, file_sha256, folder_sha256
+from simfl.identity.fingerprint import (
     FileFingerprints,
     changed_files,
     combined_fingerprint,

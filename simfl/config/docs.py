@@ -265,7 +265,7 @@ def render() -> str:
 _SWEEP_HEADER = """# Sweep files
 
 `simfl sweep FILE` reads a sweep file: a `base` config, keys `set` for every run, the swept
-`grid` / `zip` / `variants`, `seeds` and accuracy `targets` (see `simfl.config.sweepfile`), and
+`grid` / `zip` / `variants`, `seeds` and accuracy `targets` (see `simfl.sweep.spec`), and
 optionally a `tune` section that tunes every contestant in every cell on tuning seeds before the
 evaluation runs (the protocol: docs/fair_comparisons.md).
 """
@@ -273,8 +273,8 @@ evaluation runs (the protocol: docs/fair_comparisons.md).
 
 def _sweep_file(out: list[str]) -> None:
     """The sweep file's keys, its ``tune`` section's, and the tuning criteria."""
-    from simfl.config.sweepfile import SweepSpec
-    from simfl.config.tunespec import CRITERIA, Range
+    from simfl.sweep.spec import SweepSpec
+    from simfl.sweep.tunespec import CRITERIA, Range
 
     out.append(_SWEEP_HEADER)
     start = len(out)

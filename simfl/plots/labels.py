@@ -280,7 +280,7 @@ def held_fixed_labels(base: Mapping[str, Any], varied: Iterable[str]) -> dict[st
 def sweep_axis_labels(path: str | Path) -> dict[str, str]:
     """:func:`held_fixed_labels` of a sweep directory, from its ``sweep_manifest.json`` (``{}``
     when it has none)."""
-    from simfl.sweepdir import read_sweep_manifest
+    from simfl.results.sweepdir import read_sweep_manifest
 
     manifest = read_sweep_manifest(path) or {}
     record = manifest.get("sweep") if isinstance(manifest.get("sweep"), Mapping) else manifest  # the sweep's record

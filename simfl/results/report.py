@@ -21,7 +21,7 @@ from typing import Sequence
 import pandas as pd
 
 from simfl.errors import SimflError
-from simfl.fingerprint import mixed_versions
+from simfl.identity.fingerprint import mixed_versions
 from simfl.results.paired import paired_comparison
 from simfl.results.population import population_block
 from simfl.results.retarget import check_targets, retargeted
@@ -187,7 +187,7 @@ def _few_pairs(table: pd.DataFrame, by: str, column: str = "n_pairs", what: str 
 
 def _mixed_files(path: Path, summary: pd.DataFrame) -> list[str]:
     """Warnings about user files (plugins, data, traces) the finished runs used in different versions,
-    read from their manifests (see :func:`simfl.fingerprint.mixed_versions`)."""
+    read from their manifests (see :func:`simfl.identity.fingerprint.mixed_versions`)."""
     finished = summary.run_id[summary.status.astype(str).isin(COUNTED_STATUSES + NEVER_STATUSES)]
     manifests = {rid: read_manifest(path / "runs" / str(rid)) for rid in finished}
     return mixed_versions({rid: m for rid, m in manifests.items() if m is not None})
@@ -196,7 +196,7 @@ def _mixed_files(path: Path, summary: pd.DataFrame) -> list[str]:
 def _tuning_block(path: Path, summary: pd.DataFrame, by: str) -> list[str]:
     """A tuned sweep's protocol in one sentence, the chosen setting per cell, and edge warnings."""
     from simfl.results.tuning import chosen_settings, edge_warnings, protocol_sentence, read_tuning, tuning_record
-    from simfl.sweepdir import read_sweep_manifest
+    from simfl.results.sweepdir import read_sweep_manifest
 
     manifest = read_sweep_manifest(path)
     record = tuning_record(manifest)

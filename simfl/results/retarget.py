@@ -70,7 +70,7 @@ def check_targets(targets: Iterable[float], name: str = "targets") -> tuple[floa
 def sweep_target_rule(path: str | Path) -> TargetRule:
     """The target rule a sweep directory's summary was computed with (its manifest's ``target_rule``;
     ``first`` when it records none: written before simfl had target rules)."""
-    from simfl.sweepdir import read_sweep_manifest
+    from simfl.results.sweepdir import read_sweep_manifest
 
     return recorded_target_rule(read_sweep_manifest(path))
 
@@ -158,7 +158,7 @@ def retargeted(path: str | Path, summary: pd.DataFrame, targets: Iterable[float]
         The summary, the rule its times follow, and lines for a report: what was recomputed, and
         :func:`~simfl.results.targetrule.target_rule_sentence` of the rule.
     """
-    from simfl.sweepdir import read_sweep_manifest
+    from simfl.results.sweepdir import read_sweep_manifest
 
     manifest = read_sweep_manifest(path)
     recorded = recorded_target_rule(manifest)

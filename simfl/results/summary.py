@@ -18,7 +18,7 @@ Definitions (the columns of a sweep's ``summary.parquet``):
   ``down_mbps``, ``up_mbps`` and ``latency_s``: the realised population of the run (what its
   clients drew; :mod:`simfl.scenario.realised`), NaN for a run that recorded none.
 * ``files_fingerprint``: 12 hex digits summing up the SHA-256 of the user files the run used
-  (plugins, data, traces; :func:`simfl.fingerprint.combined_fingerprint` of the manifest's
+  (plugins, data, traces; :func:`simfl.identity.fingerprint.combined_fingerprint` of the manifest's
   ``fingerprints``); null when it used none. Runs of one point that differ here used different
   versions of a file.
 """
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from simfl.scenario.realised import population_columns
-from simfl.fingerprint import combined_fingerprint
+from simfl.identity.fingerprint import combined_fingerprint
 from simfl.results.targetrule import SUSTAINED, TargetRule, reached_index
 
 __all__ = [

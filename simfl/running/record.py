@@ -18,11 +18,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 from simfl.config.load import dump_config
 from simfl.config.schema import Config
-from simfl.config.sweepfile import result_digest, run_id_of
+from simfl.identity.runid import result_digest, run_id_of
 from simfl.engine.protocols import Trainer
 from simfl.engine.simulation import Simulation, SimulationOutcome
 from simfl.errors import ConfigError, PluginError, RunDirError
-from simfl.fingerprint import changed_files, describe_files, file_fingerprints
+from simfl.identity.fingerprint import changed_files, describe_files, file_fingerprints
 from simfl.results.rundir import CONFIG, TABLES, RunDir, versions
 from simfl.results.runresult import RunResult
 from simfl.running.blame import blame_plugin

@@ -1,6 +1,6 @@
 """Tuning every contestant before a comparison (a sweep's ``tune:`` section).
 
-:mod:`simfl.config.tunespec` validates the section; :mod:`simfl.tuning.space` lists each
+:mod:`simfl.sweep.tunespec` validates the section; :mod:`simfl.tuning.space` lists each
 contestant's candidate settings; :mod:`simfl.tuning.plan` turns cells, contestants, settings and
 tuning seeds into trials (ordinary runs, evaluated on validation rows); :mod:`simfl.tuning.criteria`
 scores them; :mod:`simfl.tuning.tuner` runs the rungs of successive halving and chooses;

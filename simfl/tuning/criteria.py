@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from simfl.config.tunespec import AccuracyAt, TimeToTarget
+from simfl.sweep.tunespec import AccuracyAt, TimeToTarget
 from simfl.results.targetrule import reached_index
 
 __all__ = ["TrialScore", "SettingScore", "score_trial", "score_setting", "ranking_key"]

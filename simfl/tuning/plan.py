@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from simfl.config.schema import Config
-from simfl.config.sweepfile import PlannedRun, SweepSpec, point_config, run_id_of
-from simfl.config.tunespec import TuneSpec
+from simfl.sweep.spec import PlannedRun, SweepSpec, point_config, run_id_of
+from simfl.sweep.tunespec import TuneSpec
 from simfl.errors import ConfigError
 from simfl.tuning.space import Setting, settings_for
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from simfl.config.tunespec import Range, TuneSpec
+from simfl.sweep.tunespec import Range, TuneSpec
 from simfl.rng import Purpose
 
 __all__ = ["Setting", "settings_for", "setting_text"]

@@ -20,15 +20,15 @@ import pandas as pd
 from tqdm import tqdm
 
 from simfl.config.load import dump_config
-from simfl.config.tunespec import TuneSpec
+from simfl.sweep.tunespec import TuneSpec
 from simfl.errors import SimflError
-from simfl.fingerprint import FileFingerprints, stale_reason
+from simfl.identity.fingerprint import FileFingerprints, stale_reason
 from simfl.results.rundir import read_manifest, read_parquet_file
 from simfl.tuning.criteria import SettingScore, TrialScore, ranking_key, score_setting, score_trial
 from simfl.tuning.plan import Contest, Trial
 from simfl.tuning.space import Setting
 from simfl.tuning.table import write_tuning_table
-from simfl.workers import Job, Workers
+from simfl.sweep.workers import Job, Workers
 
 __all__ = ["TuningOutcome", "run_tuning", "TUNING_DIR"]
 

@@ -39,7 +39,7 @@ def test_a_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
     import errno
     import os
 
-    import simfl.sweepdir
+    import simfl.results.sweepdir
 
     sweep = tmp_path / "s.yaml"
     sweep.write_text("base:\n  data: {num_clients: 12}\n  stop: {sim_time_s: 2}\ngrid:\n  algorithm.type: [fedasync]\n"
@@ -48,7 +48,7 @@ def test_a_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
     def full(fd, data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(simfl.sweepdir.os, "write", full)
+    monkeypatch.setattr(simfl.results.sweepdir.os, "write", full)
     assert main(["sweep", str(sweep), "--out", str(tmp_path / "out"), "--dry-run"]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "No space left on device" in err and err.startswith("simfl sweep: error:")

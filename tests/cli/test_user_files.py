@@ -18,7 +18,7 @@ import pytest
 
 from simfl.cli import main
 from simfl.results import run_status
-from simfl.sweepdir import LOCK_FILE, SWEEP_MANIFEST, sweep_lock
+from simfl.results.sweepdir import LOCK_FILE, SWEEP_MANIFEST, sweep_lock
 
 CONFIG = "data: {num_clients: 5}\ntrain: {enabled: false}\nalgorithm: {concurrency: 2}\nstop: {sim_time_s: 2}\n"
 

@@ -196,7 +196,7 @@ def test_limits_can_be_raised(tmp_path, capsys):
 
 
 def test_sweeps_with_absurd_run_counts_are_refused_before_expanding(tmp_path):
-    from simfl.config.sweepfile import expand_sweep, load_sweep
+    from simfl.sweep.spec import expand_sweep, load_sweep
 
     path = tmp_path / "s.yaml"
     path.write_text("base: {train: {enabled: false}}\ngrid: {algorithm.alpha: [0.1, 0.2]}\nseeds: 1000000000\n")

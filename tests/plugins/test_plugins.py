@@ -245,7 +245,7 @@ def test_set_and_sweeps_reach_a_plugins_parameters(plugin_dir, tmp_path, monkeyp
     assert config.algorithm.alpha == 0.25
     config = simfl.config_from_dict(WORLD, [f"algorithm.type={mod}:MyFedAsync", "algorithm.staleness.a=2"])
     assert config.algorithm.staleness.a == 2.0 and config.algorithm.staleness.type == "polynomial"
-    from simfl.config.sweepfile import expand_sweep, load_sweep
+    from simfl.sweep.spec import expand_sweep, load_sweep
 
     sweep = tmp_path / "s.yaml"
     sweep.write_text(textwrap.dedent(f"""

@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from simfl.config.sweepfile import expand_sweep, load_sweep, run_id_of
+from simfl.sweep.spec import expand_sweep, load_sweep, run_id_of
 from simfl.errors import ConfigError
 
 BASE = {"data": {"num_clients": 12}, "train": {"enabled": False}, "stop": {"sim_time_s": 5}}

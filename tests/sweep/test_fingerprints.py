@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import simfl
-from simfl import workers as workers_module
+from simfl.sweep import workers as workers_module
 from simfl.running.checkpoint import CHECKPOINT
 from simfl.cli import main
 from simfl.config.load import dump_config

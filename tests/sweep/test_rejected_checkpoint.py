@@ -15,7 +15,7 @@ import simfl
 from simfl.running.checkpoint import CHECKPOINT
 from simfl.results import read_manifest
 from simfl.sweep import make_plan, run_sweep
-from simfl.workers import execute_run
+from simfl.sweep.workers import execute_run
 
 SWEEP = """\
 base:

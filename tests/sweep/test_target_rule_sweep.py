@@ -21,7 +21,7 @@ from simfl.cli import main
 from simfl.results import load_sweep_tables, summary_with_targets, target_column, time_to_accuracy
 from simfl.results.report import report_text
 from simfl.results.targetrule import FIRST, SUSTAINED, TargetRule, target_rule_sentence
-from simfl.sweepdir import SWEEP_MANIFEST, sweep_fingerprint
+from simfl.results.sweepdir import SWEEP_MANIFEST, sweep_fingerprint
 
 TARGET = 0.3  # the sweep file's target
 
@@ -145,7 +145,7 @@ def test_a_bad_target_rule_in_a_sweep_file_is_one_line(tmp_path, capsys, rule, w
 
 
 def test_short_and_long_forms_are_one_rule(tmp_path):
-    from simfl.config.sweepfile import load_sweep
+    from simfl.sweep.spec import load_sweep
 
     assert load_sweep(_write(tmp_path / "a", "target_rule: first"))[0].target_rule == FIRST
     assert load_sweep(_write(tmp_path / "b", "target_rule: {type: sustained, window: 4}"))[0].target_rule == \

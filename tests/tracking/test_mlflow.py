@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import simfl
-from simfl.config.sweepfile import run_id_of
+from simfl.sweep.spec import run_id_of
 from tests.conftest import make_config
 from tests.tracking.helpers import DriftTrainer, expected_counts
 

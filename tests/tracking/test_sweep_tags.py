@@ -11,7 +11,7 @@ import yaml
 
 import simfl
 from simfl.config.load import dump_config
-from simfl.config.sweepfile import run_id_of
+from simfl.sweep.spec import run_id_of
 from simfl.errors import ConfigError
 from simfl.sweep import plan_sweep, run_sweep
 from tests.tracking.test_tensorboard import hparams_of, read_events, text_of

@@ -11,7 +11,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from tensorboard.util import tensor_util
 
 import simfl
-from simfl.config.sweepfile import run_id_of
+from simfl.sweep.spec import run_id_of
 from simfl.tracking.tensorboard_writer import EVENTS_PREFIX
 from tests.conftest import make_config
 from tests.tracking.helpers import DriftTrainer, Recorder, expected_counts

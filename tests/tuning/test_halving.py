@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from simfl.config.tunespec import TimeToTarget
+from simfl.sweep.tunespec import TimeToTarget
 from simfl.results import read_manifest
 from simfl.sweep import run_sweep
 from simfl.tuning import ranking_key, score_setting, score_trial

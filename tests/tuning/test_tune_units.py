@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simfl.cli import main
-from simfl.config.sweepfile import SweepSpec
-from simfl.config.tunespec import AccuracyAt, TimeToTarget, TuneSpec
+from simfl.sweep.spec import SweepSpec
+from simfl.sweep.tunespec import AccuracyAt, TimeToTarget, TuneSpec
 from simfl.tuning import ranking_key, score_setting, score_trial, settings_for
 from simfl.results.targetrule import SUSTAINED
 from simfl.tuning.criteria import TrialScore

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import simfl
-import simfl.workers as workers_module
+import simfl.sweep.workers as workers_module
 from simfl.config.load import config_from_dict
 from simfl.data import load_data
 from simfl.data.loaders import clear_source_cache

@@ -3,7 +3,7 @@
 Runs execute in local worker processes (``workers``) or on a Dask distributed cluster
 (``scheduler``: the workers must see ``DIR`` at the same path, e.g. a shared filesystem).
 A run is skipped when its directory is ``complete`` (or ``diverged``) and the user files it
-used (plugins, data, traces: :mod:`simfl.fingerprint`, recorded in its manifest) are unchanged;
+used (plugins, data, traces: :mod:`simfl.identity.fingerprint`, recorded in its manifest) are unchanged;
 failed, interrupted or never-started runs, and finished runs whose files changed since, are
 (re)run, so rerunning the same command resumes a sweep and never reuses a stale run. A run's id
 stays a hash of its config: the sweep, its directory and its run folders keep their names when
@@ -12,7 +12,7 @@ a file changes, and the run folder's content is replaced. A failing run is recor
 rebuilt from ``DIR/runs`` at the start of every invocation and rewritten atomically as runs
 finish and at the end.
 
-``DIR`` belongs to one sweep and one process at a time (:mod:`simfl.sweepdir`): its manifest
+``DIR`` belongs to one sweep and one process at a time (:mod:`simfl.results.sweepdir`): its manifest
 records the sweep, a lock keeps a second ``simfl sweep`` out, and files simfl did not write are
 never touched. Ctrl-C or SIGTERM stops every local worker's run between two events (each is
 recorded ``interrupted``); local workers also stop when the main process dies (they watch it),
@@ -35,15 +35,15 @@ import pandas as pd
 from tqdm import tqdm  # the console bar: tqdm.auto warns in a Jupyter kernel without ipywidgets
 
 from simfl.config.load import dump_config
-from simfl.config.sweepfile import PlannedRun, SweepSpec, expand_sweep, load_sweep, sweep_search_path
+from simfl.sweep.spec import PlannedRun, SweepSpec, expand_sweep, load_sweep, sweep_search_path
 from simfl.errors import RunDirError, SimflError
-from simfl.fingerprint import STALE, FileFingerprints, stale_reason
+from simfl.identity.fingerprint import STALE, FileFingerprints, stale_reason
 from simfl.results.cells import cell_value, one_kind
 from simfl.results.rundir import read_manifest, read_parquet_file
 from simfl.results.summary import summarize_tables, target_column
 from simfl.results.targetrule import FIRST, SUSTAINED, TargetRule
-from simfl.sweepdir import check_sweep_dir, claim_sweep_dir, sweep_fingerprint, sweep_lock
-from simfl.workers import Job, SweepIncomplete, Workers, execute_run
+from simfl.results.sweepdir import check_sweep_dir, claim_sweep_dir, sweep_fingerprint, sweep_lock
+from simfl.sweep.workers import Job, SweepIncomplete, Workers, execute_run
 
 __all__ = ["SweepOutcome", "SweepIncomplete", "SweepPlan", "run_sweep", "plan_sweep", "execute_run", "read_summary",
            "SUMMARY"]
@@ -78,7 +78,7 @@ class SweepOutcome:
 def _row_from_dir(run_dir: Path, targets: list[float], fingerprints: dict[str, Any] | None = None,
                   rule: TargetRule = SUSTAINED) -> dict[str, Any]:
     """The summary row of a run directory (time to ``targets`` under ``rule``); a finished run whose user
-    files are not ``fingerprints`` (:func:`simfl.fingerprint.stale_reason`) is pending: simfl wrote it, so it is
+    files are not ``fingerprints`` (:func:`simfl.identity.fingerprint.stale_reason`) is pending: simfl wrote it, so it is
     recomputed in place."""
     manifest = read_manifest(run_dir)
     if manifest is None:
@@ -230,7 +230,7 @@ def run_sweep(
         scheduler: address of a Dask distributed scheduler (instead of local workers).
         dry_run: timing only for every run.
         progress: progress bars over trials and runs (None: only on a terminal).
-        replace_sweep: allow ``out`` to hold another sweep until now (see :mod:`simfl.sweepdir`).
+        replace_sweep: allow ``out`` to hold another sweep until now (see :mod:`simfl.results.sweepdir`).
 
     Raises:
         ConfigError: the sweep file or one of its configs is invalid (nothing is written).

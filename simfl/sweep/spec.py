@@ -33,7 +33,6 @@ same point of the same sweep always has the same id and rerunning a sweep finds 
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,9 +43,10 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from simfl.config.load import apply_overrides, config_from_dict, read_yaml, resolve_paths, split_key
 from simfl.config.messages import render_validation_error
-from simfl.config.schema import NON_RESULT_SECTIONS, Config, Name, Section
-from simfl.config.tunespec import TuneSpec
+from simfl.config.schema import Config, Name, Section
+from simfl.sweep.tunespec import TuneSpec
 from simfl.errors import ConfigError
+from simfl.identity.runid import result_digest, run_id_of
 from simfl.results.targetrule import TargetRule
 
 __all__ = ["SweepSpec", "PlannedRun", "load_sweep", "sweep_search_path", "expand_sweep", "run_id_of", "result_digest",
@@ -80,7 +80,7 @@ class SweepSpec(Section):
     max_runs: int = Field(100_000, ge=1, description="a sweep with more runs than this is refused (raise it if you mean it)")
     tune: TuneSpec | None = Field(
         None, description="tune every contestant in every cell on tuning seeds before the evaluation runs "
-        "(simfl.config.tunespec); null = the settings as given"
+        "(simfl.sweep.tunespec); null = the settings as given"
     )
 
     @field_validator("grid", "zip")
@@ -219,21 +219,6 @@ class PlannedRun:
     point: dict[str, Any]
     seed: int
     config: Config
-
-
-def result_digest(config: Config) -> str:
-    """SHA-256 (hex) of the resolved config without its name and the sections that do not change
-    results (checkpoints, size limits): two configs with the same digest give the same tables."""
-    data = config.model_dump(mode="python")
-    data["name"] = None
-    for section in NON_RESULT_SECTIONS:
-        data.pop(section, None)
-    return hashlib.sha256(yaml.safe_dump(data, sort_keys=False).encode()).hexdigest()
-
-
-def run_id_of(config: Config) -> str:
-    """A stable id: the first 12 hex digits of :func:`result_digest`."""
-    return result_digest(config)[:12]
 
 
 def point_label(point: dict[str, Any]) -> str:

@@ -1,9 +1,9 @@
 """Fingerprints of the user files that define a run: what a run's id cannot see.
 
-A run's id (:func:`simfl.config.sweepfile.run_id_of`) is a hash of its resolved config, which
+A run's id (:func:`simfl.sweep.spec.run_id_of`) is a hash of its resolved config, which
 *names* files but does not hold them: edit your plugin and the config, so the id, stays the
 same. :func:`file_fingerprints` adds, per config key, the SHA-256 of the files that key names
-(:mod:`simfl.filedigest`: streamed, cached per user). The run's manifest keeps them
+(:mod:`simfl.identity.filedigest`: streamed, cached per user). The run's manifest keeps them
 (``fingerprints``), a sweep recomputes a finished run whose files changed since (and never
 resumes a checkpoint written under other files), and ``simfl report`` warns about a sweep whose
 runs used different versions of one file.
@@ -55,7 +55,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from pydantic import BaseModel
 
-from simfl.filedigest import file_sha256, folder_sha256, lines_sha256
+from simfl.identity.filedigest import file_sha256, folder_sha256, lines_sha256
 from simfl.strict import FilePath
 
 __all__ = ["FileFingerprints", "file_fingerprints", "changed_files", "stale_reason", "describe_files",

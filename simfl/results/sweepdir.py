@@ -10,7 +10,7 @@ A sweep directory ``DIR`` holds only names simfl writes:
   sweep is refused unless ``replace`` is asked for (``simfl sweep --replace-sweep``): then the
   folder becomes the new sweep's, its summary is rewritten, and run directories are kept (a
   run's id is a hash of its config, so runs the two sweeps share are reused, not recomputed,
-  unless their user files changed: see :mod:`simfl.fingerprint`). The fingerprint covers
+  unless their user files changed: see :mod:`simfl.identity.fingerprint`). The fingerprint covers
   configs, not the user files they name, so editing a plugin or a data file leaves the sweep
   (and its folder) the same sweep: its runs that used the file are recomputed in place.
 * ``DIR/summary.parquet`` and ``DIR/runs/<run_id>/`` (see :mod:`simfl.sweep`); a tuned sweep

@@ -32,7 +32,7 @@ import yaml
 from simfl.running.checkpoint import CHECKPOINT, CheckpointRejected, set_aside
 from simfl.config.load import config_from_dict
 from simfl.errors import SimflError
-from simfl.fingerprint import file_fingerprints, stale_reason
+from simfl.identity.fingerprint import file_fingerprints, stale_reason
 from simfl.results.rundir import RunDir, clear_partial_run, read_manifest, run_status
 from simfl.results.summary import summarize_tables
 from simfl.results.targetrule import SUSTAINED, TargetRule
@@ -123,7 +123,7 @@ def execute_run(config_yaml: str, run_dir: str, targets: list[float], search_pat
     ``pause_at_s`` stops it there with a checkpoint (status ``paused``, see :func:`simfl.run`);
     ``target_rule`` says when the row's ``time_to_{t}_s`` counts a target reached.
     An interrupted or paused run with a checkpoint continues from it, unless the user files it
-    used (:mod:`simfl.fingerprint`) changed since: then it starts over.
+    used (:mod:`simfl.identity.fingerprint`) changed since: then it starts over.
 
     The config travels as YAML text, so this works in any process that has simfl installed;
     plugin modules are looked up in ``search_path`` (which a Dask worker must see at the same
