@@ -8,7 +8,7 @@ from simfl.running.world import build_policy, engine_settings
 from tests.conftest import make_config
 from tests.engine.helpers import LowestIdFirst, hand_simulation
 from tests.engine.stubs import VectorTrainer, sized_simulation
-from tests.engine.test_tiers_and_periods import _trace_population
+from tests.methods.test_tiers_and_periods import _trace_population
 
 
 def test_fedavg_loss_and_arrival_at_the_same_instant_then_a_wait():

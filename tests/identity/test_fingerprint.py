@@ -28,7 +28,7 @@ from simfl.identity.fingerprint import (
     module_files,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def sha(data: bytes) -> str:
