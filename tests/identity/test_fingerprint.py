@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import simfl
-from simfl import filedigest
+from simfl.identity import filedigest
 from simfl.identity.filedigest import DigestCacheWarning, file_sha256, folder_sha256
 from simfl.identity.fingerprint import (
     FileFingerprints,
@@ -180,7 +180,7 @@ def test_a_corrupt_cache_file_warns_and_hashes(tmp_path, monkeypatch, cache):
 
 HASH_MANY = """
 import os, sys, time
-from simfl import filedigest
+from simfl.identity import filedigest
 filedigest._now_ns = lambda: time.time_ns() + 10**11
 folder = sys.argv[1]
 for name in sorted(os.listdir(folder)):
