@@ -445,7 +445,29 @@ def _params_model(kind: str, obj: Any, key: str, name: str) -> Any:
               if not any(_implements(obj, one) for one in ((h,) if isinstance(h, str) else h))]
     if absent:
         raise PluginError(f"{key}: {name} does not implement {', '.join(absent)}")
+    _check_defaults(params, key, name)
     return params
+
+
+def _check_defaults(params: type, key: str, name: str) -> None:
+    """Refuse a parameter whose default its own annotation rejects (pydantic never validates
+    defaults): ``rounds: int = Field("two")`` is one line here, not a warning at the end of a run.
+    Component defaults written as mappings are validated with the config (``Params``)."""
+    from pydantic import TypeAdapter, ValidationError
+    from pydantic_core import PydanticUndefined
+
+    for field_name, field in params.model_fields.items():
+        default = field.default
+        if default is PydanticUndefined or field_name == "type" or isinstance(default, dict) or any(
+                type(m).__name__ == "ComponentRef" for m in field.metadata):
+            continue
+        try:
+            TypeAdapter(field.rebuild_annotation()).validate_python(default)
+        except ValidationError as exc:
+            raise PluginError(f"{key}: {name}: the default of {field_name}: {exc.errors()[0]['msg']} "
+                              f"(got {default!r})") from None
+        except Exception:  # an annotation a TypeAdapter cannot take alone: pydantic checks it in the model
+            continue
 
 
 def _implements(cls: type, hook: str) -> bool:

@@ -92,3 +92,21 @@ def test_dispatch_takes_round_by_the_documented_keyword(tmp_path):
 
     rounds = pd.read_parquet(tmp_path / "run" / "client_updates.parquet")["round"].tolist()
     assert len(rounds) >= 2 and rounds == list(range(len(rounds)))  # each task records the round it was given
+
+
+def test_a_plugin_default_of_the_wrong_type_is_a_one_line_error(tmp_path, capsys):
+    """pydantic does not validate defaults: ``concurrency: int = Field("two")`` passed validate and the
+    run, with only a serializer warning (found by fuzzing plugins)."""
+    (tmp_path / "bad_default.py").write_text(
+        "from simfl.api import Field\n"
+        "from simfl.methods.fedasync import FedAsync, FedAsyncParams\n\n"
+        "class MyParams(FedAsyncParams):\n"
+        "    rounds: int = Field('two', description='how many')\n\n"
+        "class Bad(FedAsync):\n"
+        "    Params = MyParams\n")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(textwrap.dedent(CONFIG).replace('"myasync:MyAsync"', '"bad_default:Bad"'))
+    assert main(["validate", str(cfg), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("simfl validate: error: algorithm.type: bad_default:Bad: the default of rounds: ")
+    assert err.endswith("(got 'two')") and "\n" not in err
