@@ -15,7 +15,10 @@ in where the model sits (:data:`CONTRACTS`; see :mod:`simfl.api` and ``docs/plug
 
 * ``algorithm`` and ``selection``: a class with a nested ``Params`` model, built as ``cls(params)``;
 * ``staleness`` and ``server_optimizer``: the model class is the component (by value): a
-  staleness function is the parameters themselves, an optimizer spec builds with ``spec.build()``.
+  staleness function is the parameters themselves, an optimizer spec builds with ``spec.build()``;
+* ``model``: a class with a nested ``Params`` (the ``model`` section) and ``param_count``, built as
+  ``cls(params)``; the built-in flat models give their ``layers`` too (:mod:`simfl.models`). It
+  has no entry-point group: ``model.type`` takes the schema's models only.
 
 Each entry of :data:`BUILTINS` also carries the label, colour and marker figures use, so the
 registry is the only list of component names: config descriptions, ``docs/config.md`` and the
@@ -68,6 +71,7 @@ KINDS = {
     "selection": "algorithm.selection.type",
     "staleness": "algorithm.staleness.type",
     "server_optimizer": "algorithm.server_optimizer.type",
+    "model": "model.type",
 }
 
 #: Entry-point group through which installed packages register names, per kind.
@@ -125,6 +129,12 @@ BUILTINS: dict[str, dict[str, Builtin]] = {
         "adam": Builtin("simfl.algorithms.fedopt:AdamSection"),
         "yogi": Builtin("simfl.algorithms.fedopt:YogiSection"),
     },
+    "model": {
+        "logreg": Builtin("simfl.models.logreg:LogReg"),
+        "mlp": Builtin("simfl.models.mlp:MLP"),
+        "cnn": Builtin("simfl.models.cnn:CNN"),
+        "torch": Builtin("simfl.training.torchmodel:TorchFactory"),
+    },
 }
 
 
@@ -154,6 +164,7 @@ CONTRACTS: dict[str, Contract] = {
     "selection": Contract("simfl.config.params:SelectionParams", False, ("select",)),
     "staleness": Contract("simfl.algorithms.staleness:StalenessFunction", True, ("__call__",)),
     "server_optimizer": Contract("simfl.algorithms.fedopt:ServerOptimizerSpec", True, ("build",), build="build"),
+    "model": Contract("simfl.models.base:ModelParams", False, ("param_count",)),
 }
 
 

@@ -108,7 +108,7 @@ def _documented(kind: str) -> list[str]:
     return re.findall(r"^### `([^`]+)`$", text[start:end], flags=re.M)
 
 
-@pytest.mark.parametrize("kind", list(registry.KINDS))
+@pytest.mark.parametrize("kind", list(registry.ENTRY_POINT_GROUPS))  # models: tests/training/test_model_kinds.py
 def test_docs_list_exactly_the_registry(kind):
     assert _documented(kind) == registry.names(kind)
     assert f"type: {choices(kind)}".replace("|", "\\|") in DOCS.read_text()  # the generated description
@@ -138,6 +138,7 @@ def test_one_build_step_for_every_kind():
     """``Component.build(params)`` gives what a run uses, whatever the kind."""
     from simfl.algorithms.optim import ServerOptimizer
     from simfl.engine.server import Policy, Selector
+    from simfl.models import ModelKind
 
     made = {}
     for kind in registry.KINDS:
@@ -148,6 +149,7 @@ def test_one_build_step_for_every_kind():
     assert all(isinstance(made[("selection", n)], Selector) for n in registry.names("selection"))
     assert all(made[("staleness", n)](0) == 1.0 for n in registry.names("staleness"))  # s(0) = 1
     assert all(isinstance(made[("server_optimizer", n)], ServerOptimizer) for n in registry.names("server_optimizer"))
+    assert all(isinstance(made[("model", n)], ModelKind) for n in registry.names("model"))
 
 
 def test_a_failing_build_step_is_one_line_naming_the_key(tmp_path, monkeypatch):

@@ -255,7 +255,7 @@ def render() -> str:
     out.append(_SPREAD.format(rows=_spread_rows(), normal_max=TRUNCATED_NORMAL_MAX_CV, weibull_max=WEIBULL_MAX_CV))
     _registry("Availability (`heterogeneity.availability`)", "type", AVAILABILITY_MODELS, out)
     _registry("Models (`model`)", "type", MODELS, out)
-    for kind in registry.KINDS:
+    for kind in registry.ENTRY_POINT_GROUPS:  # the algorithm's components (models: the section above)
         _components(kind, out)
     out.append(_FLOWER.replace("OPTIMIZERS", ", ".join(f"`{n}`" for n in registry.builtins("server_optimizer"))))
     _sweep_file(out)

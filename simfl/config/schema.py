@@ -24,6 +24,10 @@ from pydantic import (
 
 from simfl.config.params import ParamError, World, algorithm_field, key_error
 from simfl.data.kinds import DATASETS, PATH_HELP, SOURCE_DATASETS
+from simfl.models.base import ModelParams
+from simfl.models.cnn import CNNModel
+from simfl.models.logreg import LogRegModel
+from simfl.models.mlp import MLPModel
 from simfl.registry import is_import_path
 from simfl.scenario.availability import AlwaysAvailable, AvailabilitySpec
 from simfl.scenario.distributions import (
@@ -264,32 +268,11 @@ class DataConfig(Section):
 
 
 # -------------------------------------------------------------------------- model
-class LogRegModel(Section):
-    """Multinomial logistic regression on flattened inputs."""
-
-    type: Literal["logreg"] = "logreg"
-
-
-class MLPModel(Section):
-    """A fully connected network with ReLU hidden layers."""
-
-    type: Literal["mlp"] = "mlp"
-    hidden: list[Annotated[int, Field(ge=1)]] = Field([64], description="hidden layer widths")
-
-
-class CNNModel(Section):
-    """conv3x3 (padding 1) + ReLU + 2x2 max-pool per entry of ``channels``, then a hidden dense layer."""
-
-    type: Literal["cnn"] = "cnn"
-    channels: list[Annotated[int, Field(ge=1)]] = Field([16, 32], min_length=1, description="conv channels per stage")
-    hidden: int = Field(64, ge=1, description="width of the dense layer after the convolutions")
-
-
 #: Names simfl passes to a model factory itself (from the dataset), so not allowed in ``model.kwargs``.
 FACTORY_ARGUMENTS = ("input_shape", "num_classes")
 
 
-class TorchModel(Section):
+class TorchModel(ModelParams):
     """Any ``torch.nn.Module``, returned by ``factory(input_shape=..., num_classes=..., **kwargs)``
     (the two dataset arguments only if it accepts them) called under torch's generator seeded
     from the seed tree; parameters and floating buffers (BatchNorm statistics) travel as the

@@ -5,10 +5,8 @@ the equivalent ``nn.Sequential`` (:meth:`FlatModel.module`): for each layer, its
 its bias. Local SGD then updates one tensor in place, and parameters cross the engine boundary
 as flat vectors without any copy or reshaping.
 
-* ``logreg``: flatten → linear.
-* ``mlp``: flatten → (linear → ReLU) per hidden width → linear.
-* ``cnn``: per channel count, conv 3x3 (padding 1) → ReLU → max-pool 2x2; flatten → linear
-  (``hidden``) → ReLU → linear.
+The layers are the model's registry component's (kind ``model``; :mod:`simfl.models`:
+``logreg``, ``mlp``, ``cnn``), so one description gives both the count and the build.
 
 Initialization follows PyTorch's defaults for ``nn.Linear``/``nn.Conv2d`` (uniform in
 ±1/sqrt(fan_in) for weights and biases), drawn from a numpy generator of the seed tree.
@@ -17,38 +15,22 @@ Initialization follows PyTorch's defaults for ``nn.Linear``/``nn.Conv2d`` (unifo
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from simfl.scenario.model_size import conv_output_hw, param_count
+from simfl.models.base import Layer, LayerModel
+from simfl.scenario.model_size import model_kind
 
 __all__ = ["FlatModel", "build_model"]
-
-
-@dataclass(frozen=True)
-class _Layer:
-    kind: str  # "linear" or "conv"
-    weight_shape: tuple[int, ...]
-    relu: bool
-    pool: bool = False
-
-    @property
-    def fan_in(self) -> int:
-        return math.prod(self.weight_shape[1:])
-
-    @property
-    def sizes(self) -> tuple[int, int]:
-        return math.prod(self.weight_shape), self.weight_shape[0]
 
 
 class FlatModel:
     """A stack of layers evaluated on views of a flat parameter vector."""
 
-    def __init__(self, layers: list[_Layer], input_shape: tuple[int, ...]) -> None:
+    def __init__(self, layers: list[Layer], input_shape: tuple[int, ...]) -> None:
         self.layers = layers
         self.input_shape = tuple(input_shape)
         self._slices = []
@@ -135,26 +117,9 @@ class FlatModel:
 
 
 def build_model(model_cfg, input_shape: tuple[int, ...], num_classes: int) -> FlatModel:
-    """The :class:`FlatModel` of a ``model`` config section for a dataset's input shape."""
-    d = math.prod(input_shape)
-    if model_cfg.type == "logreg":
-        layers = [_Layer("linear", (num_classes, d), relu=False)]
-    elif model_cfg.type == "mlp":
-        widths = [d, *model_cfg.hidden]
-        layers = [_Layer("linear", (o, i), relu=True) for i, o in zip(widths[:-1], widths[1:])]
-        layers.append(_Layer("linear", (num_classes, widths[-1]), relu=False))
-    elif model_cfg.type == "cnn":
-        param_count(model_cfg, input_shape, num_classes)  # raises a ConfigError for non-image data
-        c_in, h, w = input_shape
-        layers = []
-        for c_out in model_cfg.channels:
-            layers.append(_Layer("conv", (c_out, c_in, 3, 3), relu=True, pool=True))
-            c_in = c_out
-        h_out, w_out = conv_output_hw(h, w, len(model_cfg.channels))
-        layers.append(_Layer("linear", (model_cfg.hidden, c_in * h_out * w_out), relu=True))
-        layers.append(_Layer("linear", (num_classes, model_cfg.hidden), relu=False))
-    else:
-        raise ValueError(f"unknown model type {model_cfg.type!r}")
-    model = FlatModel(layers, input_shape)
-    assert model.num_params == param_count(model_cfg, input_shape, num_classes)
-    return model
+    """The :class:`FlatModel` of a ``model`` config section for a dataset's input shape: the layers
+    its registry component gives (:mod:`simfl.models`)."""
+    kind = model_kind(model_cfg)
+    if not isinstance(kind, LayerModel):
+        raise ValueError(f"model type {model_cfg.type!r} is not a stack of layers; build it with simfl.training.torchmodel")
+    return FlatModel(kind.layers(tuple(input_shape), num_classes), input_shape)
