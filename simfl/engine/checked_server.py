@@ -82,8 +82,8 @@ class CheckedSelection:
         """One client from the selector's :meth:`~Selector.select`, or None."""
         sim = self.sim
         client = sim.selector.select(self.server)
-        if type(client) is int and 0 <= client < self.n and not sim.busy[client] and (
-                sim.idle_means_eligible or sim.is_eligible(client)):  # the common case, quickly
+        if type(client) is int and 0 <= client < self.n and not sim.pool.busy[client] and (
+                sim.pool.idle_means_eligible or sim.pool.is_eligible(client)):  # the common case, quickly
             return client
         if client is not None:
             problem = client_problem(self.sim, client)
@@ -119,7 +119,7 @@ class CheckedSelection:
                 if c is None:
                     break
                 chosen.append(c)
-                sim.reserve(c)
+                sim.pool.reserve(c)
         finally:
-            sim.release(chosen)
+            sim.pool.release(chosen)
         return chosen

@@ -110,7 +110,7 @@ class TaskRun:
         if self.phase == _DOWNLOAD:
             self._record()
             self.phase = _COMPUTE
-            duration = self.sim.compute_duration(self.task.client, env.now, self.work)
+            duration = self.sim.pool.compute_duration(self.task.client, env.now, self.work)
             self._wait(env.timeout(duration), self._computed)
         else:
             self._finish(lost=False)

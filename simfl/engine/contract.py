@@ -97,9 +97,9 @@ def client_problem(sim: "Simulation", client: Any, allow_reserved: bool = False)
         return f"a client must be an integer in [0, {n}), got {client!r} ({type(client).__name__})"
     if not 0 <= client < n:
         return f"a client must be an integer in [0, {n}), got {client}"
-    if sim.busy[client] and not allow_reserved:
+    if sim.pool.busy[client] and not allow_reserved:
         return f"client {client} is busy (a task in flight)"
-    if not sim.is_eligible(client):
+    if not sim.pool.is_eligible(client):
         return f"client {client} is not eligible now (offline or cooling down)"
     return None
 
@@ -117,8 +117,8 @@ class CheckedCalls:
     def dispatch(self, client: int, round: int = -1) -> "Task":  # noqa: A002 (the documented name)
         """:meth:`Simulation.dispatch`, refusing a client that does not exist or cannot run."""
         sim, reserved = self.sim, self.reserved
-        if type(client) is int and 0 <= client < self.n and not sim.busy[client] and (
-                sim.idle_means_eligible or sim.is_eligible(client)):  # the common case, quickly
+        if type(client) is int and 0 <= client < self.n and not sim.pool.busy[client] and (
+                sim.pool.idle_means_eligible or sim.pool.is_eligible(client)):  # the common case, quickly
             return sim.dispatch(client, round)
         problem = client_problem(sim, client, allow_reserved=_is_int(client) and client in reserved)
         if problem is not None:
@@ -146,7 +146,7 @@ class CheckedCalls:
     def hold(self, task: "Task", weight: float = math.nan) -> None:
         """:meth:`Simulation.hold`, refusing an update already settled or held, or a weight that is
         not NaN (none yet) or a finite number >= 0."""
-        if task.id in self.sim._held:
+        if task.id in self.sim.ledger.held:
             raise ContractError(f"server.hold(task {task.id}): it is already buffered (hold once, then applied "
                                 "or drop)")
         self._settled("hold", task)
@@ -191,7 +191,7 @@ class CheckedCalls:
         if problem is not None:
             raise ContractError(f"server.reserve({client!r}): {problem}")
         self.reserved.add(int(client))
-        self.sim.reserve(int(client))
+        self.sim.pool.reserve(int(client))
 
     def release(self, clients) -> None:
         """:meth:`Simulation.release` of reserved clients only."""
@@ -200,7 +200,7 @@ class CheckedCalls:
             if not _is_int(client) or client not in self.reserved:
                 raise ContractError(f"server.release({clients!r}): client {client!r} is not reserved")
         self.reserved.difference_update(clients)
-        self.sim.release(clients)
+        self.sim.pool.release(clients)
 
 
 class CheckedStaleness:

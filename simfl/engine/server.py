@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 import numpy as np
 
 from simfl.algorithms.optim import ServerOptimizer, apply_update
+from simfl.engine.tasks import Status, Task
 
 if TYPE_CHECKING:
     from simfl.engine.simulation import Simulation
-    from simfl.engine.tasks import Task
 
 __all__ = [
     "Server",
@@ -39,6 +39,8 @@ __all__ = [
     "weighted_mean",
     "weighted_delta",
 ]
+
+_BUFFERED = int(Status.BUFFERED)
 
 
 class Timer:
@@ -81,7 +83,7 @@ class Server:
 
     def __init__(self, sim: "Simulation") -> None:
         self._sim = sim
-        self._in_flight, self._queued = sim.in_flight, sim._queued
+        self._pool, self._ledger, self._in_flight, self._queued = sim.pool, sim.ledger, sim.in_flight, sim._queued
         #: version of the global model (0 = the initial model; +1 per :meth:`install`); kept by the engine
         self.version: int = sim.version
         #: the global model as a flat vector (never modify it in place); None in a dry run; kept by the engine
@@ -90,8 +92,8 @@ class Server:
         self.num_clients: int = sim.population.size
         self.samples_per_task: np.ndarray = np.asarray(sim.settings.samples_per_task)
         self.num_samples: np.ndarray = sim.population.num_samples
-        self.busy: np.ndarray = sim.busy
-        self.idle_means_eligible: bool = sim.idle_means_eligible
+        self.busy: np.ndarray = sim.pool.busy
+        self.idle_means_eligible: bool = sim.pool.idle_means_eligible
         self.selection_stream = sim.selection_stream
         self._selector = sim.selector
 
@@ -113,23 +115,23 @@ class Server:
     # ------------------------------------------------------------- selection
     def eligible_mask(self) -> np.ndarray:
         """Clients that may be dispatched now: idle, online, past their cool-down."""
-        return self._sim.eligible_mask()
+        return self._pool.eligible_mask()
 
     def is_eligible(self, client: int) -> bool:
         """Online now and past its cool-down (idle or not)."""
-        return self._sim.is_eligible(client)
+        return self._pool.is_eligible(client)
 
     def count_eligible(self) -> int:
         """Number of eligible clients now."""
-        return self._sim.count_available()
+        return self._pool.count_eligible()
 
     def next_eligible_time(self) -> float:
         """Earliest time an idle, not eligible client becomes eligible (inf: never)."""
-        return self._sim.next_availability()
+        return self._pool.next_eligible_time()
 
     def expected_task_durations(self) -> np.ndarray:
         """Per client: download + compute at base speed × E[jitter] + upload."""
-        return self._sim.expected_task_durations()
+        return self._pool.expected_task_durations()
 
     def client_losses(self, clients: np.ndarray) -> np.ndarray:
         """Loss of the current global model on each client's training data (needs training)."""
@@ -145,16 +147,27 @@ class Server:
 
     def reserve(self, client: int) -> None:
         """Count an idle client as busy while a round is being picked (see :meth:`release`)."""
-        self._sim.reserve(client)
+        self._pool.busy[client] = True
 
     def release(self, clients: Sequence[int]) -> None:
         """Undo :meth:`reserve` for clients that were not dispatched."""
-        self._sim.release(clients)
+        self._pool.release(clients)
 
     # ---------------------------------------------------------------- tasks
     def dispatch(self, client: int, round: int = -1) -> "Task":  # noqa: A002 (the documented name)
         """Start the client's next task from the current model; ``round`` is recorded."""
-        return self._sim.dispatch(client, round)
+        sim = self._sim
+        if sim.links is not None:
+            return sim.dispatch_contended(client, round)
+        env = sim.env
+        now = env.now
+        k, work, down, compute, up, end, lost, samples = self._pool.plan(client, now)
+        version, params = self.version, self.params
+        tid = self._ledger.log.add(client, k, round, version, now, down, compute, up, samples, work)
+        job = None if sim.trainer is None else sim.submit(tid, client, k)
+        task = Task(env, tid, client, k, version, now, end, lost, job, round, params, True, sim.collect_end)
+        self._in_flight[tid] = task
+        return task
 
     def discard(self, task: "Task") -> None:
         """``discarded_deadline``: stop a running task, or discard an arrived one (weight 0)."""
@@ -166,16 +179,39 @@ class Server:
 
     def hold(self, task: "Task", weight: float = math.nan) -> None:
         """``buffered``: an arrived update waits (its staleness is recorded now)."""
-        self._sim.hold(task, weight)
+        ledger = self._ledger
+        ledger.log.settle(task.id, _BUFFERED, self.version - task.base_version, weight)
+        ledger.held[task.id] = task
 
     def applied(self, task: "Task", weight: float, staleness: int | None = None) -> None:
-        """The update enters the model installed next, with this weight (and staleness)."""
-        self._sim.applied(task, weight, staleness)
+        """The update enters the model installed next, with this weight (and staleness).
+
+        Its staleness is the one recorded when it was held, else ``version − base_version`` now.
+        """
+        ledger = self._ledger
+        if ledger.held.pop(task.id, None) is None and staleness is None:
+            staleness = self.version - task.base_version
+        ledger.log.apply(task.id, weight, staleness)
+        ledger.applied_since += 1
 
     def install(self, params: np.ndarray | None, **extra: Any) -> None:
         """A new global model (version + 1), counting the updates applied since the last one;
         ``extra`` columns go to ``aggregations.parquet``."""
-        self._sim.install(params, **extra)
+        sim = self._sim
+        if (params is None) != (sim.trainer is None):
+            raise RuntimeError("server.install(): pass the new model (None only in a dry run)")
+        self.params = sim.params = params
+        version = self.version = sim.version = self.version + 1
+        now = sim.env.now
+        count = self._ledger.installed(version, now, extra)
+        if params is not None and not math.isfinite(float(np.sum(params, dtype=np.float64))):
+            sim.diverge("the global model holds NaN or inf")
+        if sim.on_installed is not None:
+            for hook in sim.on_installed:
+                hook(sim, version, now, count, extra or None)
+        limit = sim.limit_versions
+        if limit is not None and version >= limit and sim.stop_reason is None:
+            sim.stop_reason = "server_updates"
 
     def results(self, tasks: Sequence["Task"]) -> list[np.ndarray]:
         """The trained parameters of arrived tasks (computed together when the trainer batches)."""

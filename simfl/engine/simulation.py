@@ -1,14 +1,13 @@
-"""The simulation core: a SimPy environment, the client tasks, and the server's bookkeeping.
+"""The simulation: a SimPy environment driving the client pool, the ledger and the server policy.
 
-A client task (download → compute → upload) is fully timed when it is dispatched: its phases
-come from the client's profile and the jitter of its k-th task, and its availability timeline
-says whether the client goes offline before the upload ends (then the task is lost at that
-moment). So a task is a single SimPy event at its end, and the engine needs SimPy state only
-for tasks in flight. What happens at a task's end, and who is dispatched, is the server
+The clients (who is busy, eligible, how long a task takes) are the
+:class:`~simfl.engine.pool.ClientPool`'s; what the run records is the
+:class:`~simfl.engine.ledger.Ledger`'s. A task is fully timed when it is dispatched, so it is a
+single SimPy event at its end. What happens at a task's end, and who is dispatched, is the server
 policy's business; a policy sees the engine only through :class:`~simfl.engine.server.Server`
-(the declared API, :mod:`simfl.engine.server`). The order of work at equal times is fixed in
-:mod:`simfl.engine.events`. The engine is given the settings it needs
-(:class:`EngineSettings`), not the run's config.
+(the declared API, whose methods do the per-event work on the pool and the ledger). The order of
+work at equal times is fixed in :mod:`simfl.engine.events`. The engine is given the settings it
+needs (:class:`EngineSettings`), not the run's config.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ import signal
 from functools import partial
 import threading
 from collections import deque
-from array import array
 from operator import attrgetter
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -31,19 +29,20 @@ from simfl.engine.checked_server import server_for
 from simfl.engine.client import ServerLinks, TaskRun
 from simfl.engine.contract import MANIFEST_KEYS, check_counter
 from simfl.engine.events import EVAL, FLUSH, WAKE, Environment, PriorityTimeout
+from simfl.engine.ledger import Ledger, eval_columns
 from simfl.engine.observers import Observer, hooks
+from simfl.engine.pool import ClientPool
 from simfl.engine.protocols import Job, Trainer
-from simfl.engine.server import Policy, Selector, Timer
+from simfl.engine.server import Policy, Selector, Server, Timer
 from simfl.engine.simpy_fence import event_heap, queued_events, step
-from simfl.engine.tasks import Status, Task, TaskLog
-from simfl.rng import BlockUniforms, ClientUniforms, Purpose
-from simfl.scenario.population import Population, transfer_seconds
+from simfl.engine.tasks import Status, Task
+from simfl.rng import BlockUniforms, Purpose
+from simfl.scenario.population import Population
 
-__all__ = ["Simulation", "SimulationOutcome", "EngineSettings"]
+__all__ = ["Simulation", "SimulationOutcome", "EngineSettings", "eval_columns"]
 
 _task_id = attrgetter("id")
 _LOST = int(Status.LOST_OFFLINE)
-_BUFFERED = int(Status.BUFFERED)
 _NAN = math.nan
 
 
@@ -156,14 +155,11 @@ class Simulation:
         self.model_bytes = int(model_bytes)
         self.version = 0
         self.params: np.ndarray | None = trainer.initial_params() if trainer is not None else None
-        n = population.size
-        self.busy = np.zeros(n, dtype=bool)
-        self.log = TaskLog()
+        self.pool = ClientPool(self.env, population, settings.samples_per_task, settings.client_cooldown_s,
+                               self.model_bytes)
+        self.ledger = Ledger()
         self.in_flight: dict[int, Task] = {}
-        self.client_updates = 0  # updates received by the server (arrived, whatever their fate)
         self.stop_reason: str | None = None
-        #: counts a policy keeps for the manifest (e.g. FedAvg's ``abandoned_rounds``)
-        self.counters: dict[str, int] = {}
         #: where and why the model diverged (None: it did not)
         self.diverged: dict | None = None
         self.steps = 0  # events processed
@@ -172,25 +168,16 @@ class Simulation:
         self.checkpoint_time_s: float | None = None
         self.selection_stream = BlockUniforms(population.tree.generator(Purpose.SELECTION))
         self.selector: Selector = selector
-        self._ready_at = np.zeros(n) if settings.client_cooldown_s > 0 else None  # end of each client's cool-down
         self._attach(settings, population, trainer, progress)
         self.links = ServerLinks(self.env, settings.egress_mbps, settings.ingress_mbps) if settings.contended else None
         self._queue: deque[Task] = deque()
         self._queued: set[int] = set()
         self._aggregating = False  # the aggregation server is busy
-        self._collect_end = self._collect  # one bound method for every task-end event
+        self.collect_end = self._collect  # one bound method for every task-end event
         self._ended: list[Task] = []
         self._flush_pending = False
         self._wake_at: dict = {}  # wake-up callback -> the time of its pending wake-up
-        self._held: dict[int, Task] = {}  # updates held (buffered) and not applied yet
-        self._applied_since = 0  # updates applied since the last installed model
         self._plugin_streams: dict[str, np.random.Generator] = {}
-        # the aggregations table, by column (one row per installed version); a policy's extra
-        # columns are kept by row, only for the rows that have them
-        self._agg_version, self._agg_time, self._agg_count = array("q"), array("d"), array("q")
-        self._agg_extra: dict[int, dict] = {}
-        self._evals: list[dict] = []
-        self._last_eval: tuple[float, int] | None = None
         self.server = server_for(self)
         # selection hooks the selector declares (class attributes, not discovered)
         self._observe = self.selector.observe if self.selector.observes else None
@@ -198,19 +185,42 @@ class Simulation:
         self._observe_missed = self.selector.observe_missed if self.selector.observes_missed else None
         self._set_observers(observers)
 
+    @property
+    def log(self):
+        """The task log (the ledger's)."""
+        return self.ledger.log
+
+    @property
+    def busy(self) -> np.ndarray:
+        """True for clients with a task in flight (the pool's)."""
+        return self.pool.busy
+
+    @property
+    def idle_means_eligible(self) -> bool:
+        """True when every idle client may be dispatched (always online, no cool-down)."""
+        return self.pool.idle_means_eligible
+
+    @property
+    def client_updates(self) -> int:
+        """Updates received by the server (arrived, whatever their fate)."""
+        return self.ledger.client_updates
+
+    @property
+    def counters(self) -> dict:
+        """Counts a policy keeps for the manifest (e.g. FedAvg's ``abandoned_rounds``)."""
+        return self.ledger.counters
+
     def _set_observers(self, observers: Sequence[Observer]) -> None:
         # observer hooks: a tuple of bound methods, or None (then a hot path pays one `is None` test)
         self._on_evaluated = hooks(observers, "evaluated")
-        self._on_installed = hooks(observers, "installed")
+        self.on_installed = hooks(observers, "installed")
         self._on_tasks_ended = hooks(observers, "tasks_ended")
         self._on_finished = hooks(observers, "finished")
 
-    #: What a checkpoint leaves out: it is rebuilt from the config (the population, its
-    #: processes and per-client constants, the trainer and its data, the settings, the display).
-    _REBUILT = ("settings", "population", "trainer", "progress", "_heap", "_watchdog", "_timeline", "_cooldown", "idle_means_eligible",
-                "_client_f", "_jitter_ppf", "_jitter_value", "_jitter", "_jitter_u", "_jitter_block", "_speed",
-                "_always_online", "_aggregation_s", "_limit_updates", "_limit_versions", "_on_evaluated", "_on_installed",
-                "_on_tasks_ended", "_on_finished")
+    #: What a checkpoint leaves out: it is rebuilt from the config (the population, the trainer and
+    #: its data, the settings, the display; the pool's constants: :class:`ClientPool`).
+    _REBUILT = ("settings", "population", "trainer", "progress", "_heap", "_watchdog", "limit_versions",
+                "_limit_updates", "_aggregation_s", "_on_evaluated", "on_installed", "_on_tasks_ended", "_on_finished")
 
     def _attach(self, settings: EngineSettings, population: Population, trainer: Trainer | None, progress) -> None:
         """Set what is derived from the config and the population (at creation and on restore)."""
@@ -219,35 +229,11 @@ class Simulation:
         self.trainer = trainer
         self.progress = progress
         self._heap = event_heap(self.env)  # SimPy's queue of events, read only
-        self._timeline = population.timeline
-        self._cooldown = settings.client_cooldown_s
-        #: True when every idle client may be dispatched (always online, no cool-down)
-        self.idle_means_eligible = population.timeline.always_online and self._ready_at is None
-        # Per-client constants, interleaved by client so that a dispatch reads one cache line
-        # of each array (random access over 10^6 clients is bound by cache misses):
-        # _client_f = [compute at nominal speed, download, upload], _client_i = [tasks
-        # dispatched so far, samples]. The task counts are the run's state (checkpointed); the
-        # rest is rebuilt, equal, from the config.
-        n = population.size
-        self._client_f = _per_client_array("d", n, (
-            np.asarray(settings.samples_per_task) * population.seconds_per_sample,
-            transfer_seconds(population.latency_s, population.down_mbps, self.model_bytes),
-            transfer_seconds(population.latency_s, population.up_mbps, self.model_bytes),
-        ))
-        self._jitter_ppf, states = population.jitter_streams()
-        self._jitter_value = states if self._jitter_ppf is None else 1.0
-        counts = getattr(self, "_client_i", None)  # restored: the task counts of the checkpoint
-        counts = None if counts is None else np.frombuffer(counts, dtype=np.int64)[0::2].copy()
-        self._client_i = _per_client_array("q", n, (0 if counts is None else counts, population.num_samples))
-        # the jitter's uniforms, drawn a block of tasks ahead per client (the same values)
-        self._jitter = None if self._jitter_ppf is None else ClientUniforms(states, counts)
-        self._jitter_u = None if self._jitter is None else self._jitter.values
-        self._jitter_block = 1 if self._jitter is None else self._jitter.block
-        self._speed = population.speed if population.speed is not None and not population.speed.constant else None
-        self._always_online = population.timeline.always_online
+        if getattr(self.pool, "population", None) is not population:
+            self.pool.attach(population, settings.samples_per_task, self.model_bytes)
         self._aggregation_s = settings.aggregation_s_per_update
         self._limit_updates = settings.stop_client_updates
-        self._limit_versions = settings.stop_server_updates
+        self.limit_versions = settings.stop_server_updates
 
     def __getstate__(self) -> dict:
         """The dynamic state (clock, queue of events, tasks, models, policy, selector, records)."""
@@ -275,61 +261,9 @@ class Simulation:
         return self.env.now
 
     # -------------------------------------------------------------- selection
-    def is_eligible(self, client: int) -> bool:
-        """Online now and past its cool-down (whether it is idle is ``busy``'s business)."""
-        now = self.env.now
-        if self._ready_at is not None and self._ready_at[client] > now:
-            return False
-        return self._always_online or self._timeline.is_online(client, now)
-
-    def eligible_mask(self) -> np.ndarray:
-        """Clients that may be dispatched now: idle, online, past their cool-down."""
-        mask = ~self.busy
-        if not self._always_online:
-            mask &= self._timeline.online_mask(self.env.now)
-        if self._ready_at is not None:
-            mask &= self._ready_at <= self.env.now
-        return mask
-
-    def select_round(self, m: int) -> list[int]:
-        """``m`` distinct eligible clients for a round, chosen by the selection policy."""
-        return self.selector.select_round(self.server, m)
-
-    def reserve(self, client: int) -> None:
-        """Count ``client`` as busy while a round is picked (it is dispatched or released next)."""
-        self.busy[client] = True
-
-    def release(self, clients) -> None:
-        """Undo :meth:`reserve` (the clients' dispatches, if any, follow)."""
-        self.busy[list(clients)] = False
-
-    def count_available(self) -> int:
-        """Eligible clients now."""
-        return int(self.eligible_mask().sum())
-
-    def expected_task_durations(self) -> np.ndarray:
-        """Per client: download + compute at its base speed × E[jitter] + upload (no slowdown)."""
-        jitter = float(self.population.jitter.expected)
-        per_client = np.frombuffer(self._client_f, dtype=np.float64).reshape(-1, 3)
-        return per_client[:, 1] + per_client[:, 0] * jitter + per_client[:, 2]
-
     def client_losses(self, clients: np.ndarray) -> np.ndarray:
         """Local training loss of the current global model on each client's data (loss-based selection)."""
         return self.trainer.client_losses(self.params, clients, self.env.now)
-
-    def next_availability(self) -> float:
-        """Earliest time an idle client that is not eligible now becomes eligible (inf: never)."""
-        now = self.env.now
-        idle = np.flatnonzero(~self.busy)
-        if idle.size == 0:
-            return math.inf
-        if self._ready_at is None:
-            later = self._timeline.next_online(idle, now)
-        else:
-            ready = np.maximum(self._ready_at[idle], now)
-            later = np.array([self._timeline.next_online(np.array([c]), float(r))[0] for c, r in zip(idle, ready)])
-        later = later[later > now]
-        return float(later.min()) if later.size else math.inf
 
     def wake_when_available(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` when an idle client next comes online (at WAKE priority).
@@ -337,7 +271,7 @@ class Simulation:
         A request while a wake-up of the same callback is pending at an earlier or equal time
         is merged into it (the callback re-checks when it runs).
         """
-        t = self.next_availability()
+        t = self.pool.next_eligible_time()
         if t < self._wake_at.get(callback, math.inf):
             self._wake_at[callback] = t
             self.call_at(t, self._wake, t, callback)
@@ -374,7 +308,7 @@ class Simulation:
         """Add ``n`` to the manifest counter ``name`` (refused: see :func:`~simfl.engine.contract.check_counter`)."""
         if type(name) is not str or not name or type(n) is not int or name in MANIFEST_KEYS:
             check_counter(name, n)
-        self.counters[name] = self.counters.get(name, 0) + int(n)
+        self.ledger.count(name, n)
 
     def plugin_rng(self, name: str) -> np.random.Generator:
         """A generator of the seed tree private to ``name`` (the same one for every call)."""
@@ -386,62 +320,26 @@ class Simulation:
         return self._plugin_streams[name]
 
     # ---------------------------------------------------------------- dispatch
-    def compute_duration(self, client: int, start: float, work: float) -> float:
-        """How long ``work`` seconds of nominal compute take when started at ``start``."""
-        if self._speed is None:
-            return work
-        return self._speed.finish_time(client, start, work) - start
-
     def dispatch(self, client: int, round: int = -1) -> Task:  # noqa: A002 (the documented name)
-        """Start ``client``'s next task from the current model; returns the in-flight task."""
-        env = self.env
-        now = env.now
-        i, c = 3 * client, 2 * client
-        ints, floats, ppf = self._client_i, self._client_f, self._jitter_ppf
-        k = ints[c]
-        ints[c] = k + 1
-        if ppf is None:
-            work = floats[i] * self._jitter_value
-        else:
-            block = self._jitter_block
-            j = k % block
-            if not j and k:  # the client's next block of jitter uniforms
-                self._jitter.fill(client, k)
-            work = floats[i] * ppf(self._jitter_u[client * block + j])
-        if self.links is not None:
-            return self._dispatch_process(client, k, round, now, work)
-        down, up = floats[i + 1], floats[i + 2]
-        compute = work if self._speed is None else self._speed.finish_time(client, now + down, work) - (now + down)
-        end = now + down + compute + up
-        lost = False
-        if not self._always_online:
-            offline_at = self._timeline.online_until(client, now)
-            if offline_at < end:  # offline before the upload ends: the task is lost then
-                end, lost = offline_at, True
-        version = self.version
-        tid = self.log.add(client, k, round, version, now, down, compute, up, ints[c + 1], work)
-        job = None if self.trainer is None else self._submit(tid, client, k)
-        task = Task(env, tid, client, k, version, now, end, lost, job, round, self.params, True, self._collect_end)
-        self.busy[client] = True
-        self.in_flight[tid] = task
-        return task
+        """Start ``client``'s next task from the current model (:meth:`Server.dispatch`, unchecked)."""
+        return Server.dispatch(self.server, client, round)
 
-    def _submit(self, tid: int, client: int, k: int) -> Job:
+    def submit(self, tid: int, client: int, k: int) -> Job:
+        """Hand task ``tid`` (the client's ``k``-th) to the trainer; returns its job."""
         job = Job(tid, client, k, self.params, self.env.now)
         self.trainer.submit(job)
         return job
 
-    def _dispatch_process(self, client: int, k: int, round_: int, now: float, work: float) -> Task:
+    def dispatch_contended(self, client: int, round_: int) -> Task:
         """Dispatch through :class:`~simfl.engine.client.TaskRun` (shared server links)."""
-        nan = math.nan
-        tid = self.log.add(client, k, round_, self.version, now, nan, nan, nan, self._client_i[2 * client + 1], work)
-        job = None if self.trainer is None else self._submit(tid, client, k)
+        nan, now, pool = math.nan, self.env.now, self.pool
+        k, work = pool.draw_work(client)
+        tid = self.log.add(client, k, round_, self.version, now, nan, nan, nan, pool.samples(client), work)
+        job = None if self.trainer is None else self.submit(tid, client, k)
         task = Task(self.env, tid, client, k, self.version, now, nan, False, job, round_, self.params, scheduled=False)
-        task.callbacks.append(self._collect_end)
-        self.busy[client] = True
+        task.callbacks.append(self.collect_end)
         self.in_flight[tid] = task
-        offline_at = math.inf if self._always_online else self._timeline.online_until(client, now)
-        task.process = TaskRun(self, task, work, offline_at)
+        task.process = TaskRun(self, task, work, pool.online_until(client, now))
         return task
 
     def _collect(self, task: Task) -> None:
@@ -469,13 +367,15 @@ class Simulation:
         """Free the clients of ``ended`` (tasks that ended now, in dispatch order), record the
         arrivals and losses, and hand them to the policy."""
         now = self.env.now
-        log = self.log
-        in_flight, busy = self.in_flight, self.busy
+        ledger = self.ledger
+        log = ledger.log
+        in_flight, pool = self.in_flight, self.pool
+        busy, ready_at, cooldown = pool.busy, pool.ready_at, pool.cooldown_s
         cols = log.cols  # the log's columns, written in place (one item assignment per value)
         end_col, arrival_col, aggregated_col = cols["end_time_s"], cols["arrival_time_s"], cols["aggregated_time_s"]
         queue = self._queue if self._aggregation_s else None
         aggregated = now if queue is None else _NAN  # without aggregation time, an update is aggregated on arrival
-        ready_at, observe = self._ready_at, self._observe
+        observe = self._observe
         everything = ended
         arrived = 0
         for t in ended:
@@ -483,7 +383,7 @@ class Simulation:
             del in_flight[tid]
             busy[t.client] = False
             if ready_at is not None:
-                ready_at[t.client] = now + self._cooldown
+                ready_at[t.client] = now + cooldown
             if observe is not None:
                 observe(self.server, t)
             if t.lost:
@@ -493,7 +393,7 @@ class Simulation:
                 arrived += 1
                 end_col[tid] = arrival_col[tid] = now
                 aggregated_col[tid] = aggregated
-        self.client_updates += arrived
+        ledger.client_updates += arrived
         if queue is not None:  # arrivals wait for the server; losses are known at once
             for t in ended:
                 if not t.lost:
@@ -505,29 +405,21 @@ class Simulation:
             for hook in self._on_tasks_ended:
                 hook(self, everything)
         limit = self._limit_updates
-        if limit is not None and self.client_updates >= limit and self.stop_reason is None:
+        if limit is not None and ledger.client_updates >= limit and self.stop_reason is None:
             self.stop_reason = "client_updates"
 
     # ------------------------------------------------------------ bookkeeping
     def hold(self, task: Task, weight: float = _NAN) -> None:
-        """An arrived update waits for a later aggregation: ``buffered``, staleness now."""
-        self.log.settle(task.id, _BUFFERED, self.version - task.base_version, weight)
-        self._held[task.id] = task
+        """:meth:`Server.hold`, unchecked."""
+        Server.hold(self.server, task, weight)
 
     def applied(self, task: Task, weight: float, staleness: int | None = None) -> None:
-        """The update enters the next installed model with ``weight``.
-
-        Its staleness is the one recorded when it was held, else ``version − base_version``
-        now; ``staleness`` sets it explicitly (e.g. at the aggregation that uses it).
-        """
-        if self._held.pop(task.id, None) is None and staleness is None:
-            staleness = self.version - task.base_version
-        self.log.apply(task.id, weight, staleness)
-        self._applied_since += 1
+        """:meth:`Server.applied`, unchecked."""
+        Server.applied(self.server, task, weight, staleness)
 
     def drop(self, task: Task) -> None:
         """An arrived update is not used because it is too stale: ``dropped_stale``."""
-        self._held.pop(task.id, None)
+        self.ledger.held.pop(task.id, None)
         self.log.settle(task.id, Status.DROPPED_STALE, self.version - task.base_version, 0.0)
         self.cancel_job(task)
         self._missed(task)
@@ -545,9 +437,7 @@ class Simulation:
             self.log.settle(task.id, Status.DISCARDED_DEADLINE, self.version - task.base_version, 0.0)
         elif task.id in self.in_flight:
             del self.in_flight[task.id]
-            self.busy[task.client] = False
-            if self._ready_at is not None:
-                self._ready_at[task.client] = self.env.now + self._cooldown
+            self.pool.free(task.client, self.env.now)
             self.log.finish(task.id, Status.DISCARDED_DEADLINE, self.env.now)
             if task.process is not None:
                 task.process.abort()
@@ -556,7 +446,7 @@ class Simulation:
                     hook(self, [task])
         elif task.lost:
             return
-        elif self._held.pop(task.id, None) is not None:
+        elif self.ledger.held.pop(task.id, None) is not None:
             self.log.set_outcome(task.id, Status.DISCARDED_DEADLINE, 0.0)
         else:
             self.log.settle(task.id, Status.DISCARDED_DEADLINE, self.version - task.base_version, 0.0)
@@ -627,45 +517,27 @@ class Simulation:
             self.trainer.cancel(task.job)
 
     def install(self, params: np.ndarray | None, **extra) -> None:
-        """Install a new global model (version + 1) and record the aggregation: the updates
-        applied since the last one, and the policy's ``extra`` columns."""
-        if (params is None) != (self.trainer is None):
-            raise RuntimeError("server.install(): pass the new model (None only in a dry run)")
-        self.params = self.server.params = params
-        version = self.version = self.server.version = self.version + 1
-        now, count = self.env.now, self._applied_since
-        if extra:
-            self._agg_extra[len(self._agg_version)] = extra
-        self._agg_version.append(version)
-        self._agg_time.append(now)
-        self._agg_count.append(count)
-        self._applied_since = 0
-        if params is not None and not math.isfinite(float(np.sum(params, dtype=np.float64))):
-            self._diverged("the global model holds NaN or inf")
-        if self._on_installed is not None:
-            for hook in self._on_installed:
-                hook(self, version, now, count, extra or None)
-        limit = self._limit_versions
-        if limit is not None and version >= limit and self.stop_reason is None:
-            self.stop_reason = "server_updates"
+        """:meth:`Server.install`, unchecked."""
+        Server.install(self.server, params, **extra)
 
     # --------------------------------------------------------------- evaluation
     def _evaluate(self, t: float) -> None:
-        if self._last_eval == (t, self.version):
+        ledger = self.ledger
+        if ledger.last_eval == (t, self.version):
             return
-        self._last_eval = (t, self.version)
+        ledger.last_eval = (t, self.version)
         metrics = dict(self.trainer.evaluate(self.params, t)) if self.trainer is not None else {}
         split = self.settings.eval_split
         loss, accuracy = metrics.pop(f"{split}_loss", math.nan), metrics.pop(f"{split}_accuracy", math.nan)
         row = {
             "sim_time_s": t,
             "server_version": self.version,
-            "client_updates": self.client_updates,
+            "client_updates": ledger.client_updates,
             f"{split}_loss": loss,
             f"{split}_accuracy": accuracy,
             **metrics,
         }
-        self._evals.append(row)
+        ledger.evals.append(row)
         if self.trainer is not None:
             self._check_loss(loss, split)
         if self._on_evaluated is not None:
@@ -678,14 +550,14 @@ class Simulation:
     def _check_loss(self, loss: float, split: str) -> None:
         """NaN or inf, or a loss beyond ``eval_divergence_factor`` × the first evaluation's: diverged."""
         if not math.isfinite(loss):
-            self._diverged(f"the {split} loss is {loss}")
+            self.diverge(f"the {split} loss is {loss}")
             return
-        factor, first = self.settings.eval_divergence_factor, self._evals[0][f"{split}_loss"]
+        factor, first = self.settings.eval_divergence_factor, self.ledger.evals[0][f"{split}_loss"]
         if factor is not None and math.isfinite(first) and first > 0 and loss > factor * first:
-            self._diverged(f"the {split} loss {loss:.4g} exceeds {factor:g} × the initial model's {first:.4g} "
+            self.diverge(f"the {split} loss {loss:.4g} exceeds {factor:g} × the initial model's {first:.4g} "
                            "(eval.divergence_factor)")
 
-    def _diverged(self, what: str) -> None:
+    def diverge(self, what: str) -> None:
         """NaN or inf in the model: the run ends after the current event (stop reason ``diverged``);
         ``diverged_version`` is the first version found holding NaN or inf."""
         if self.diverged is None:
@@ -705,7 +577,7 @@ class Simulation:
         """True when no queued event can make anything happen: only evaluations, cancelled timers
         and the end events of tasks already stopped (the world has stalled, though evaluations
         would go on forever)."""
-        eval_tick, collect, in_flight = self._eval_tick, self._collect_end, self.in_flight
+        eval_tick, collect, in_flight = self._eval_tick, self.collect_end, self.in_flight
         for event in queued_events(self.env):
             for callback in event.callbacks or ():
                 if callback == eval_tick or callback == self._eval_once:
@@ -829,8 +701,8 @@ class Simulation:
                     "steps": self.steps}
         if self.diverged is not None:
             counters.update(self.diverged)
-        evals = pd.DataFrame(self._evals, columns=None if self._evals else eval_columns(self.settings.eval_split))
-        return SimulationOutcome(client_updates=self.log.frame(), aggregations=self._aggregation_frame(), evals=evals,
+        evals = self.ledger.evals_frame(self.settings.eval_split)
+        return SimulationOutcome(client_updates=self.log.frame(), aggregations=self.ledger.aggregation_frame(), evals=evals,
                                  stop_reason=self.stop_reason, sim_end_s=float(end_time), final_params=self.params,
                                  counters=counters)
 
@@ -840,7 +712,7 @@ class Simulation:
         self.policy.finish(self.server)
         for task in self.in_flight.values():
             self.cancel_job(task)
-        for task in self._held.values():  # buffered, never applied
+        for task in self.ledger.held.values():  # buffered, never applied
             self.cancel_job(task)
         if self.stop_reason not in ("interrupted", "diverged", "no_progress"):
             self._evaluate(end_time)
@@ -861,25 +733,6 @@ class Simulation:
 
         return {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
 
-    def _aggregation_frame(self) -> pd.DataFrame:
-        # views of the arrays, not copies (the run is over; they no longer grow)
-        df = pd.DataFrame(
-            {
-                "server_version": np.frombuffer(self._agg_version, np.int64),
-                "sim_time_s": np.frombuffer(self._agg_time, np.float64),
-                "num_client_updates": np.frombuffer(self._agg_count, np.int64),
-            },
-            copy=False,
-        )
-        if self._agg_extra:  # policy-specific columns (e.g. FedAvg's round), absent where a row has none
-            rows = list(self._agg_extra)
-            extra = pd.DataFrame([self._agg_extra[r] for r in rows], index=rows).reindex(df.index)
-            df = pd.concat([df, extra], axis=1)
-        if "round" in df:
-            df["round"] = df["round"].astype("Int64")
-        return df
-
-
 def _next_checkpoint(now: float, every: float | None, pause: float | None, after: float | None = None) -> float:
     """The next checkpoint time after ``now``: the next multiple of ``every`` beyond ``after``
     (default ``now``), or the pause if it comes first (``inf``: none)."""
@@ -887,21 +740,3 @@ def _next_checkpoint(now: float, every: float | None, pause: float | None, after
     if pause is not None and now < pause:
         return min(periodic, pause)
     return periodic
-
-
-def _per_client_array(typecode: str, n: int, columns: tuple) -> array:
-    """An ``array.array`` of ``n`` rows of ``len(columns)`` values, interleaved by client, filled
-    column by column in place (one allocation: at 10^6 clients, temporaries cost page faults)."""
-    out = array(typecode, bytes(8 * n * len(columns)))
-    view = np.frombuffer(out, dtype=np.float64 if typecode == "d" else np.int64).reshape(n, len(columns))
-    for j, column in enumerate(columns):
-        view[:, j] = column
-    del view  # a live view would pin the array's buffer
-    return out
-
-
-
-
-def eval_columns(split: str = "test") -> list[str]:
-    """The columns of the evals table when the model is evaluated on ``split``."""
-    return ["sim_time_s", "server_version", "client_updates", f"{split}_loss", f"{split}_accuracy"]

@@ -29,7 +29,7 @@ __all__ = ["FORMAT", "CHECKPOINT", "CheckpointRejected", "write_checkpoint", "re
            "checkpoint_key"]
 
 #: The layout of a checkpoint's state; raised whenever the engine's state changes shape.
-FORMAT = 4  # 4: distributions hold their {mean, cv} forms (a cv field)
+FORMAT = 5  # 5: the simulation holds a ClientPool and a Ledger; 4: distributions hold their {mean, cv} forms
 
 #: The checkpoint's file name in a run directory.
 CHECKPOINT = "checkpoint.pkl"
