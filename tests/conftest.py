@@ -7,8 +7,15 @@ import os
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 import simfl
+
+# Property tests draw the same examples on every run (CI failures reproduce, a green run stays
+# green); `--hypothesis-profile=explore` draws fresh random examples, to hunt for new bugs.
+settings.register_profile("repeatable", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile("repeatable")
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # several test processes share the cores: torch's own thread pool would oversubscribe them

@@ -117,7 +117,11 @@ def _finite(origin: str, name: str, x: np.ndarray) -> None:
 def _labels(origin: str, name: str, y, n: int, x_name: str) -> np.ndarray:
     if isinstance(y, (list, tuple)) and any(isinstance(v, (bool, np.bool_)) for v in y):
         raise DataError(f"{origin}: {name} holds true/false, not integer class labels (0, 1, ...)")
-    y = np.asarray(y)
+    try:
+        y = np.asarray(y)
+    except ValueError as exc:  # numpy refuses ragged nested lists
+        raise DataError(f"{origin}: {name} must be one integer label per row, but its rows differ in shape "
+                        f"({_first_line(exc)})") from None
     if y.ndim != 1:
         raise DataError(f"{origin}: {name} must be one label per row (1-D), got shape {y.shape}")
     if y.dtype.kind not in "iu":
@@ -131,7 +135,11 @@ def _labels(origin: str, name: str, y, n: int, x_name: str) -> np.ndarray:
 
 
 def _ids(origin: str, name: str, ids, n: int) -> np.ndarray:
-    ids = np.asarray(ids)
+    try:
+        ids = np.asarray(ids)
+    except ValueError as exc:  # numpy refuses ragged nested lists
+        raise DataError(f"{origin}: {name} must be one id per row, but its rows differ in shape "
+                        f"({_first_line(exc)})") from None
     if ids.dtype.kind == "O":
         try:
             ids = ids.astype(str)

@@ -224,6 +224,8 @@ MALFORMED = {
                "x samples are str, not numbers or lists of numbers (tokenize text into integer ids first)"),
     "float_label": (_edit(lambda o: o["user_data"]["a"].update(y=[0, 1.5])), "y must hold integer class labels, got float64"),
     "text_label": (_edit(lambda o: o["user_data"]["a"].update(y=["a", "b"])), "y must hold integer class labels, got text"),
+    "ragged_label": (_edit(lambda o: o["user_data"]["a"].update(y=[[0, 1], [0, 1]])),
+                     "y must be one integer label per row, but its rows differ in shape"),
     "negative_label": (_edit(lambda o: o["user_data"]["a"].update(y=[0, -1])), "negative label -1"),
     "nan_feature": (_edit(lambda o: o["user_data"]["a"].update(x=[[0.1, float("nan")], [0.3, 0.4]])), "x row 0 holds nan"),
     "empty_user": (_edit(lambda o: (o["num_samples"].__setitem__(1, 0), o["user_data"]["b"].update(x=[], y=[]))),
