@@ -3,7 +3,8 @@
 from simfl.engine.events import EVAL, FLUSH, TASK_END, WAKE, PriorityTimeout
 from simfl.engine.protocols import Job, Trainer
 from simfl.engine.server import InFlight, OptimizerStep, Policy, Selector, Server, Timer, weighted_delta, weighted_mean
-from simfl.engine.simulation import EngineSettings, Simulation, SimulationOutcome
+from simfl.engine.settings import EngineSettings, SimulationOutcome
+from simfl.engine.simulation import Simulation
 from simfl.engine.tasks import Status, Task, TaskLog
 
 __all__ = [

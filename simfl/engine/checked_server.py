@@ -12,13 +12,13 @@ from simfl.engine.contract import CheckedCalls, ContractError, client_problem, i
 from simfl.engine.server import Selector, Server
 
 if TYPE_CHECKING:
-    from simfl.engine.simulation import Simulation
+    from simfl.engine.services import Engine
     from simfl.engine.tasks import Task
 
 __all__ = ["CheckedServer", "CheckedSelection", "server_for"]
 
 
-def server_for(sim: "Simulation") -> Server:
+def server_for(sim: "Engine") -> Server:
     """The server a simulation's policy is handed: a :class:`CheckedServer` when the policy or the
     selector is a plugin, else the engine's calls unchecked."""
     if is_builtin(sim.policy) and is_builtin(sim.selector):
@@ -30,7 +30,7 @@ class CheckedServer(Server):
     """The :class:`~simfl.engine.server.Server` of a run with a plugin policy (``policy``) or a plugin
     selector (``selector``): their calls and answers are checked, the built-in side's are not."""
 
-    def __init__(self, sim: "Simulation", policy: bool, selector: bool) -> None:
+    def __init__(self, sim: "Engine", policy: bool, selector: bool) -> None:
         super().__init__(sim)
         self._calls = CheckedCalls(sim)  # reserve/release are checked for either plugin
         self._policy = self._calls if policy else sim
@@ -70,7 +70,7 @@ class CheckedServer(Server):
 class CheckedSelection:
     """``select_one`` / ``select_round`` of a plugin selector, each answer checked."""
 
-    def __init__(self, sim: "Simulation", server: "Server") -> None:
+    def __init__(self, sim: "Engine", server: "Server") -> None:
         self.sim, self.server, self.n = sim, server, sim.population.size
 
     def _refuse(self, hook: str, value: Any, problem: str) -> None:

@@ -23,7 +23,7 @@ from simfl.engine.events import WAKE, PriorityTimeout
 from simfl.engine.links import SharedLink
 
 if TYPE_CHECKING:
-    from simfl.engine.simulation import Simulation
+    from simfl.engine.services import Engine
     from simfl.engine.tasks import Task
 
 __all__ = ["ServerLinks", "TaskRun"]
@@ -54,7 +54,7 @@ class TaskRun:
         offline_at: when the client goes offline (``inf``: never during this task).
     """
 
-    def __init__(self, sim: "Simulation", task: "Task", work: float, offline_at: float) -> None:
+    def __init__(self, sim: "Engine", task: "Task", work: float, offline_at: float) -> None:
         self.sim = sim
         self.task = task
         self.work = work

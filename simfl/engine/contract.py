@@ -27,7 +27,7 @@ import numpy as np
 from simfl.engine.tasks import Status
 
 if TYPE_CHECKING:
-    from simfl.engine.simulation import Simulation
+    from simfl.engine.services import Engine
     from simfl.engine.tasks import Task
 
 __all__ = ["ContractError", "CheckedCalls", "CheckedStaleness", "checked_staleness",
@@ -90,7 +90,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
-def client_problem(sim: "Simulation", client: Any, allow_reserved: bool = False) -> str | None:
+def client_problem(sim: "Engine", client: Any, allow_reserved: bool = False) -> str | None:
     """Why ``client`` cannot be dispatched now (None: it can)."""
     n = sim.population.size
     if not _is_int(client):
@@ -107,7 +107,7 @@ def client_problem(sim: "Simulation", client: Any, allow_reserved: bool = False)
 class CheckedCalls:
     """The server calls that change state, checked, for a plugin policy."""
 
-    def __init__(self, sim: "Simulation") -> None:
+    def __init__(self, sim: "Engine") -> None:
         self.sim, self.n = sim, sim.population.size
         self.reserved: set[int] = set()  # clients reserved (busy) while a round is picked
         #: every result fetched since the last install was finite (a NaN model made from finite ones

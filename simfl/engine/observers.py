@@ -15,7 +15,7 @@ as the run goes, of:
   (``discarded_deadline``) is reported when it is stopped. Tasks still running when the run
   stops are not reported.
 * ``finished(sim, outcome)``: the run ended; ``outcome`` is the
-  :class:`~simfl.engine.simulation.SimulationOutcome` about to be returned.
+  :class:`~simfl.engine.settings.SimulationOutcome` about to be returned.
 
 An observer may leave a hook out by setting it to None (a class attribute, as a selector
 declares ``observes``): the engine then never calls it, and a simulation with no observer for a
@@ -30,7 +30,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
 if TYPE_CHECKING:
-    from simfl.engine.simulation import Simulation, SimulationOutcome
+    from simfl.engine.services import Engine
+    from simfl.engine.settings import SimulationOutcome
     from simfl.engine.tasks import Task
 
 __all__ = ["Observer", "hooks"]
@@ -39,19 +40,19 @@ __all__ = ["Observer", "hooks"]
 class Observer(Protocol):
     """What the engine calls on an observer (each hook may be None: not called)."""
 
-    def evaluated(self, sim: "Simulation", row: Mapping[str, Any]) -> None:
+    def evaluated(self, sim: "Engine", row: Mapping[str, Any]) -> None:
         """An evaluation was recorded (``row`` is the ``evals`` row; do not modify it)."""
 
     def installed(
-        self, sim: "Simulation", server_version: int, sim_time_s: float, num_client_updates: int,
+        self, sim: "Engine", server_version: int, sim_time_s: float, num_client_updates: int,
         extra: Mapping[str, Any] | None,
     ) -> None:
         """A new global model was installed (the arguments are its ``aggregations`` row)."""
 
-    def tasks_ended(self, sim: "Simulation", tasks: Sequence["Task"]) -> None:
+    def tasks_ended(self, sim: "Engine", tasks: Sequence["Task"]) -> None:
         """Client tasks ended now, in dispatch order (their records are in ``sim.log``)."""
 
-    def finished(self, sim: "Simulation", outcome: "SimulationOutcome") -> None:
+    def finished(self, sim: "Engine", outcome: "SimulationOutcome") -> None:
         """The run ended."""
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import abc
 import math
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 import numpy as np
@@ -27,7 +28,7 @@ from simfl.algorithms.optim import ServerOptimizer, apply_update
 from simfl.engine.tasks import Status, Task
 
 if TYPE_CHECKING:
-    from simfl.engine.simulation import Simulation
+    from simfl.engine.services import Engine
 
 __all__ = [
     "Server",
@@ -81,7 +82,7 @@ class Server:
             that selects the same way from it makes the same choices.
     """
 
-    def __init__(self, sim: "Simulation") -> None:
+    def __init__(self, sim: "Engine") -> None:
         self._sim = sim
         self._pool, self._ledger, self._in_flight, self._queued = sim.pool, sim.ledger, sim.in_flight, sim._queued
         #: version of the global model (0 = the initial model; +1 per :meth:`install`); kept by the engine
@@ -408,12 +409,15 @@ class InFlight:
         self._next_dispatch = -math.inf
         self._throttled = False
         self._server: Server | None = None
+        self._select: Callable[[], int | None] | None = None
 
     def refill(self, server: Server) -> None:
         """Dispatch until ``concurrency`` tasks are outstanding (or nobody is eligible)."""
-        self._server = server
-        select, dispatch, spacing = server.select_one, server.dispatch, self._spacing
-        for _ in range(self.concurrency - server.outstanding):
+        select = self._select
+        if select is None or server is not self._server:
+            select = self._bind(server)
+        dispatch, spacing = server.dispatch, self._spacing
+        for _ in range(self.concurrency - len(server._in_flight) - len(server._queued)):  # server.outstanding
             if spacing and server.now < self._next_dispatch:
                 if not self._throttled:  # one pending wake-up is enough
                     self._throttled = True
@@ -426,6 +430,17 @@ class InFlight:
             dispatch(client)
             if spacing:
                 self._next_dispatch = server.now + spacing
+
+    def _bind(self, server: Server) -> Callable[[], int | None]:
+        """Remember ``server`` and how to select one client of it: the engine's own server calls its
+        selector directly (one call fewer per dispatch); a checked server checks the choice."""
+        self._server = server
+        own = type(server).select_one is Server.select_one
+        self._select = partial(server._selector.select, server) if own else server.select_one
+        return self._select
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_select": None}
 
     def _wake(self) -> None:
         self.refill(self._server)

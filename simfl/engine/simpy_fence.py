@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 from heapq import heappop, heappush
+from operator import attrgetter
 from typing import Iterator
 
 import simpy
@@ -31,6 +32,10 @@ class Environment(simpy.Environment):
     stops pickling in Python 3.14.) The engine schedules only events whose callbacks are bound
     methods, so a checkpoint can pickle the whole queue.
     """
+
+    #: The current simulated time, read by a C-level getter (the engine reads it a few times per
+    #: event; SimPy's Python property costs a frame each time).
+    now = property(attrgetter("_now"), doc="The current simulated time.")
 
     def next_event_id(self) -> int:
         """The insertion id the next scheduled event gets (not consumed)."""

@@ -19,11 +19,9 @@ from functools import partial
 import threading
 from collections import deque
 from operator import attrgetter
-from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
-import pandas as pd
 
 from simfl.engine.checked_server import server_for
 from simfl.engine.client import ServerLinks, TaskRun
@@ -34,6 +32,7 @@ from simfl.engine.observers import Observer, hooks
 from simfl.engine.pool import ClientPool
 from simfl.engine.protocols import Job, Trainer
 from simfl.engine.server import Policy, Selector, Server, Timer
+from simfl.engine.settings import EngineSettings, SimulationOutcome
 from simfl.engine.simpy_fence import event_heap, queued_events, step
 from simfl.engine.tasks import Status, Task
 from simfl.rng import BlockUniforms, Purpose
@@ -44,6 +43,7 @@ __all__ = ["Simulation", "SimulationOutcome", "EngineSettings", "eval_columns"]
 _task_id = attrgetter("id")
 _LOST = int(Status.LOST_OFFLINE)
 _NAN = math.nan
+_PROGRESS_EVERY = 1024  # steps between progress refreshes
 
 
 #: After a first Ctrl-C or SIGTERM, the run stops at the next event boundary; if it has not reached one
@@ -61,63 +61,6 @@ def _interrupt_later(seconds: float) -> threading.Timer:
     timer.daemon = True
     timer.start()
     return timer
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    """What the engine needs to know of a run's config.
-
-    Attributes:
-        samples_per_task: samples one task of each client processes (int array; its compute).
-        stop_sim_time_s, stop_client_updates, stop_server_updates, stop_target_accuracy: stop
-            criteria (None: not used); the run ends at the first that holds.
-        eval_every_s: simulated seconds between evaluations (None: only at the end).
-        eval_split: what the trainer evaluates on, ``test`` or ``validation``: the evals columns
-            are ``{eval_split}_loss`` and ``{eval_split}_accuracy`` (what the trainer returns).
-        eval_divergence_factor: a loss above this multiple of the first evaluation's (the initial
-            model's) ends the run as diverged, as NaN does (None: only NaN or inf).
-        client_cooldown_s: a client is not eligible until this long after its task ended.
-        egress_mbps, ingress_mbps: the server's shared links (inf: unlimited).
-        aggregation_s_per_update: server time to aggregate one update (0: none).
-        checkpoint_every_s: simulated seconds between checkpoints (None: none); the run calls
-            ``checkpoint(sim)`` with the state after every event up to each multiple.
-        max_events_per_instant: events at one simulated time beyond which the run stops with
-            ``no_progress`` (time would not advance: a guard against zero-duration loops).
-    """
-
-    samples_per_task: np.ndarray
-    stop_sim_time_s: float | None = None
-    stop_client_updates: int | None = None
-    stop_server_updates: int | None = None
-    stop_target_accuracy: float | None = None
-    eval_every_s: float | None = None
-    eval_split: str = "test"
-    eval_divergence_factor: float | None = None
-    client_cooldown_s: float = 0.0
-    egress_mbps: float = math.inf
-    ingress_mbps: float = math.inf
-    aggregation_s_per_update: float = 0.0
-    checkpoint_every_s: float | None = None
-    max_events_per_instant: int = 10_000_000
-
-    @property
-    def contended(self) -> bool:
-        """True when a server link is finite (transfers then share it)."""
-        return math.isfinite(self.ingress_mbps) or math.isfinite(self.egress_mbps)
-_PROGRESS_EVERY = 1024  # steps between progress refreshes
-
-
-@dataclass
-class SimulationOutcome:
-    """Everything a finished (or interrupted) simulation recorded."""
-
-    client_updates: pd.DataFrame
-    aggregations: pd.DataFrame
-    evals: pd.DataFrame
-    stop_reason: str
-    sim_end_s: float
-    final_params: np.ndarray | None
-    counters: dict = field(default_factory=dict)
 
 
 class Simulation:

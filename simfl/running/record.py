@@ -20,7 +20,8 @@ from simfl.config.load import dump_config
 from simfl.config.schema import Config
 from simfl.identity.runid import result_digest, run_id_of
 from simfl.engine.protocols import Trainer
-from simfl.engine.simulation import Simulation, SimulationOutcome
+from simfl.engine.settings import SimulationOutcome
+from simfl.engine.simulation import Simulation
 from simfl.errors import ConfigError, PluginError, RunDirError
 from simfl.identity.fingerprint import changed_files, describe_files, file_fingerprints
 from simfl.results.rundir import CONFIG, TABLES, RunDir, versions

@@ -20,7 +20,8 @@ from simfl.engine.contract import checked_params
 from simfl.engine.observers import Observer
 from simfl.engine.protocols import Trainer
 from simfl.engine.server import Policy, Selector
-from simfl.engine.simulation import EngineSettings, Simulation
+from simfl.engine.settings import EngineSettings
+from simfl.engine.simulation import Simulation
 from simfl.errors import ConfigError
 from simfl.rng import SeedTree
 from simfl.running.blame import blame_plugin
