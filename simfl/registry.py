@@ -19,6 +19,11 @@ in where the model sits (:data:`CONTRACTS`; see :mod:`simfl.api` and ``docs/plug
 * ``model``: a class with a nested ``Params`` (the ``model`` section) and ``param_count``, built as
   ``cls(params)``; the built-in flat models give their ``layers`` too (:mod:`simfl.models`). It
   has no entry-point group: ``model.type`` takes the schema's models only.
+* ``dataset``: a class with a nested ``Params`` (its name only: the ``data`` section is flat and
+  shared), built as ``cls(params)`` (:mod:`simfl.data.dataset`). Its entries are
+  :class:`BuiltinDataset`\\ s: they also hold, as data, what config validation says about a kind
+  without importing it. It has no entry-point group and :func:`register` refuses it: a user's
+  data come through ``data.dataset: python`` and ``data.source``.
 
 Each entry of :data:`BUILTINS` also carries the label, colour and marker figures use, so the
 registry is the only list of component names: config descriptions, ``docs/config.md`` and the
@@ -48,6 +53,7 @@ __all__ = [
     "KINDS",
     "BUILTINS",
     "Builtin",
+    "BuiltinDataset",
     "CONTRACTS",
     "Contract",
     "builtins",
@@ -72,6 +78,7 @@ KINDS = {
     "staleness": "algorithm.staleness.type",
     "server_optimizer": "algorithm.server_optimizer.type",
     "model": "model.type",
+    "dataset": "data.dataset",
 }
 
 #: Entry-point group through which installed packages register names, per kind.
@@ -97,6 +104,21 @@ class Builtin:
     label: str | None = None
     color: str | None = None
     marker: str | None = None
+
+
+@dataclass(frozen=True)
+class BuiltinDataset(Builtin):
+    """One of simfl's own dataset kinds, with what config validation says about it (data only:
+    the schema reads it without importing the kind's module).
+
+    Attributes:
+        natural_ids: where its own client ids come from (for messages); None for a kind without
+            clients of its own (simfl splits its pool).
+        path_help: what ``data.path`` must name; None for a kind read from no file.
+    """
+
+    natural_ids: str | None = None
+    path_help: str | None = None
 
 
 #: simfl's own components, per kind: name → :class:`Builtin`. Adding a built-in is its own file
@@ -133,7 +155,19 @@ BUILTINS: dict[str, dict[str, Builtin]] = {
         "logreg": Builtin("simfl.models.logreg:LogReg"),
         "mlp": Builtin("simfl.models.mlp:MLP"),
         "cnn": Builtin("simfl.models.cnn:CNN"),
-        "torch": Builtin("simfl.training.torchmodel:TorchFactory"),
+        "torch": Builtin("simfl.models.factory:TorchFactory"),
+    },
+    "dataset": {
+        "synthetic": BuiltinDataset("simfl.data.synthetic:Synthetic"),
+        "digits": BuiltinDataset("simfl.data.digits:Digits"),
+        "idx": BuiltinDataset("simfl.data.idx:Idx", path_help="a folder of MNIST-format IDX files"),
+        "leaf": BuiltinDataset("simfl.data.leaf:Leaf", natural_ids="its users",
+                               path_help="a LEAF folder (train/ and test/ of .json files) or a .json file"),
+        "arrays": BuiltinDataset("simfl.data.arrays:Arrays", path_help="a .npz or .parquet file",
+                                 natural_ids="a client_id array (.npz) or column (.parquet, data.client_column)"),
+        "huggingface": BuiltinDataset("simfl.data.hf:HuggingFace", natural_ids="a client column (data.client_column, "
+                                      "default client_id)", path_help="a save_to_disk folder or a .parquet/.csv/.json/.arrow file"),
+        "python": BuiltinDataset("simfl.data.pysource:Python", natural_ids="client_id in what data.source returns"),
     },
 }
 
@@ -165,6 +199,7 @@ CONTRACTS: dict[str, Contract] = {
     "staleness": Contract("simfl.algorithms.staleness:StalenessFunction", True, ("__call__",)),
     "server_optimizer": Contract("simfl.algorithms.fedopt:ServerOptimizerSpec", True, ("build",), build="build"),
     "model": Contract("simfl.models.base:ModelParams", False, ("param_count",)),
+    "dataset": Contract("simfl.data.dataset:DatasetParams", False, ("info", ("pool", "read"))),
 }
 
 
@@ -279,6 +314,9 @@ def register(kind: str, name: str, target: str | Any) -> None:
         raise PluginError(f"register: {name!r} is not a valid name (letters, digits and underscores)")
     if name in BUILTINS[kind]:
         raise PluginError(f"register: {name!r} is a built-in {kind} name")
+    if kind == "dataset":
+        raise PluginError("register: dataset kinds are simfl's own; bring data with data.dataset: python and "
+                          "data.source: package.module:function")
     _registered[kind][name] = target
 
 

@@ -1,7 +1,10 @@
-"""Loading a dataset that brings its own clients (``leaf``, ``arrays``, ``huggingface``, ``python``).
+"""The dataset kind a data section names, and loading the data of one that brings its own clients.
 
-:func:`load_source` reads (or calls) the source named by a :class:`~simfl.config.schema.DataConfig`
-and returns a checked :class:`~simfl.data.source.Source`. The last source loaded is kept in
+:func:`dataset_of` builds the :class:`~simfl.data.dataset.Dataset` that ``data.dataset`` names
+(registry kind ``dataset``). :func:`load_source` reads (or calls) the data of a kind that brings
+its own clients (``leaf``, ``arrays``, ``huggingface``, ``python``: its
+:meth:`~simfl.data.dataset.SourceDataset.read`) and returns a checked
+:class:`~simfl.data.source.Source`. The last source loaded is kept in
 memory, keyed by everything it depends on (the dataset, the files' names, sizes and
 modification times, the function and its arguments, the column and dtype keys), so validating
 a config (which counts the clients), checking it and running it read the files once, and so do
@@ -13,16 +16,19 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from simfl import registry
 from simfl.data.kinds import NATURAL_ID_HINTS, SOURCE_DATASETS
 from simfl.data.source import Source
 from simfl.errors import DataError
 
 if TYPE_CHECKING:
     from simfl.config.schema import DataConfig
+    from simfl.data.dataset import Dataset
 
-__all__ = ["SOURCE_DATASETS", "NATURAL_ID_HINTS", "load_source", "natural_client_count", "clear_source_cache"]
+__all__ = ["SOURCE_DATASETS", "NATURAL_ID_HINTS", "dataset_of", "load_source", "natural_client_count",
+           "clear_source_cache"]
 
 _lock = threading.Lock()
 _cache: dict[tuple, Source] = {}
@@ -50,13 +56,23 @@ def _fingerprint(path: str | None) -> tuple:
     return (str(p),)
 
 
-def _key(cfg: DataConfig) -> tuple:
+def dataset_of(cfg: DataConfig) -> Dataset:
+    """The dataset kind ``cfg.dataset`` names, built from the registry (kind ``dataset``).
+
+    Raises:
+        PluginError: not a dataset kind (one line naming ``data.dataset``).
+    """
+    component = registry.resolve("dataset", cfg.dataset)
+    return component.build(component.params(type=cfg.dataset))
+
+
+def _key(cfg: DataConfig, dataset: Dataset) -> tuple:
     return (
         cfg.dataset,
         _fingerprint(cfg.path),
         cfg.source,
         json.dumps(cfg.source_kwargs, sort_keys=True, default=repr),
-        cfg.search_path if cfg.dataset == "python" else (),
+        dataset.cache_key(cfg),
         tuple(cfg.feature_columns or ()),
         cfg.label,
         cfg.client_column,
@@ -73,38 +89,18 @@ def load_source(cfg: DataConfig) -> Source:
         DataError: a missing or malformed file, or a malformed result of ``data.source``.
         PluginError: ``data.source`` cannot be imported or raised.
     """
-    key = _key(cfg)
+    dataset = dataset_of(cfg)
+    if not dataset.brings_clients:
+        raise DataError(f"data.dataset: {cfg.dataset} is not one of {', '.join(SOURCE_DATASETS)}")
+    key = _key(cfg, dataset)
     with _lock:
         if key in _cache:
             return _cache[key]
-    src = _load(cfg)
+    src = dataset.read(cfg)
     with _lock:
         _cache.clear()
         _cache[key] = src
     return src
-
-
-def _load(cfg: DataConfig) -> Source:
-    common: dict[str, Any] = {"input_dtype": cfg.input_dtype, "num_classes": cfg.num_classes,
-                              "input_shape": tuple(cfg.input_shape) if cfg.input_shape else None}
-    columns = {"features": cfg.feature_columns, "label": cfg.label, "client_column": cfg.client_column}
-    if cfg.dataset == "leaf":
-        from simfl.data.leaf import load_leaf
-
-        return load_leaf(cfg.path, **common)
-    if cfg.dataset == "arrays":
-        from simfl.data.arrays import load_arrays
-
-        return load_arrays(cfg.path, **common, **columns)
-    if cfg.dataset == "huggingface":
-        from simfl.data.hf import load_huggingface
-
-        return load_huggingface(cfg.path, **common, **columns)
-    if cfg.dataset == "python":
-        from simfl.data.pysource import load_python
-
-        return load_python(cfg.source, cfg.source_kwargs, cfg.search_path, **common)
-    raise DataError(f"data.dataset: {cfg.dataset} is not one of {', '.join(SOURCE_DATASETS)}")
 
 
 def natural_client_count(cfg: DataConfig) -> int | None:
