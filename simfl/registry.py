@@ -112,11 +112,13 @@ class BuiltinDataset(Builtin):
     the schema reads it without importing the kind's module).
 
     Attributes:
+        about: what it is, in a few words (the description of ``data.dataset`` lists these).
         natural_ids: where its own client ids come from (for messages); None for a kind without
             clients of its own (simfl splits its pool).
         path_help: what ``data.path`` must name; None for a kind read from no file.
     """
 
+    about: str = ""
     natural_ids: str | None = None
     path_help: str | None = None
 
@@ -158,16 +160,23 @@ BUILTINS: dict[str, dict[str, Builtin]] = {
         "torch": Builtin("simfl.models.factory:TorchFactory"),
     },
     "dataset": {
-        "synthetic": BuiltinDataset("simfl.data.synthetic:Synthetic"),
-        "digits": BuiltinDataset("simfl.data.digits:Digits"),
-        "idx": BuiltinDataset("simfl.data.idx:Idx", path_help="a folder of MNIST-format IDX files"),
-        "leaf": BuiltinDataset("simfl.data.leaf:Leaf", natural_ids="its users",
+        "synthetic": BuiltinDataset("simfl.data.synthetic:Synthetic", about="FedProx Synthetic(alpha, beta)"),
+        "digits": BuiltinDataset("simfl.data.digits:Digits", about="scikit-learn's bundled 8x8 digits"),
+        "idx": BuiltinDataset("simfl.data.idx:Idx", about="MNIST-format IDX files in `path`",
+                              path_help="a folder of MNIST-format IDX files"),
+        "leaf": BuiltinDataset("simfl.data.leaf:Leaf", about="LEAF JSON (users, num_samples, user_data) in `path`, one "
+                               "client per user", natural_ids="its users",
                                path_help="a LEAF folder (train/ and test/ of .json files) or a .json file"),
-        "arrays": BuiltinDataset("simfl.data.arrays:Arrays", path_help="a .npz or .parquet file",
-                                 natural_ids="a client_id array (.npz) or column (.parquet, data.client_column)"),
-        "huggingface": BuiltinDataset("simfl.data.hf:HuggingFace", natural_ids="a client column (data.client_column, "
-                                      "default client_id)", path_help="a save_to_disk folder or a .parquet/.csv/.json/.arrow file"),
-        "python": BuiltinDataset("simfl.data.pysource:Python", natural_ids="client_id in what data.source returns"),
+        "arrays": BuiltinDataset("simfl.data.arrays:Arrays", about="a .npz (x, y, client_id, x_test, y_test, "
+                                 "client_id_test) or .parquet file in `path`",
+                                 natural_ids="a client_id array (.npz) or column (.parquet, data.client_column)",
+                                 path_help="a .npz or .parquet file"),
+        "huggingface": BuiltinDataset("simfl.data.hf:HuggingFace", about="a save_to_disk folder or local data files in "
+                                      "`path` (extra simfl[hf])",
+                                      natural_ids="a client column (data.client_column, default client_id)",
+                                      path_help="a save_to_disk folder or a .parquet/.csv/.json/.arrow file"),
+        "python": BuiltinDataset("simfl.data.pysource:Python", about="the arrays `source` returns",
+                                 natural_ids="client_id in what data.source returns"),
     },
 }
 

@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from simfl.config.params import ParamError, World, algorithm_field, key_error
-from simfl.data.kinds import DATASETS, PATH_HELP, SOURCE_DATASETS
+from simfl.data.kinds import DATASETS, DATASETS_HELP, PATH_HELP, SOURCE_DATASETS
 from simfl import registry
 from simfl.models.cnn import CNNModel
 from simfl.models.factory import TorchModel
@@ -120,13 +120,7 @@ class DataConfig(Section):
     _search_path: tuple[str, ...] = PrivateAttr(default=())
 
     dataset: Literal[DATASETS] = Field(  # type: ignore[valid-type]
-        "synthetic",
-        description="synthetic: FedProx Synthetic(alpha, beta); digits: scikit-learn's bundled 8x8 digits; "
-        "idx: MNIST-format IDX files in `path`; leaf: LEAF JSON (users, num_samples, user_data) in `path`, one "
-        "client per user; arrays: a .npz (x, y, client_id, x_test, y_test, client_id_test) or .parquet file in "
-        "`path`; huggingface: a save_to_disk folder or local data files in `path` (extra simfl[hf]); python: "
-        "the arrays `source` returns",
-    )
+        "synthetic", description=DATASETS_HELP)
     num_clients: int | None = Field(
         30, ge=1,
         description="number of clients in the population; null = every client of the data's own split "

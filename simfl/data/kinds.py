@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from simfl import registry
 
-__all__ = ["DATASETS", "SOURCE_DATASETS", "NATURAL_ID_HINTS", "PATH_HELP"]
+__all__ = ["DATASETS", "DATASETS_HELP", "SOURCE_DATASETS", "NATURAL_ID_HINTS", "PATH_HELP"]
 
 _ENTRIES = registry.builtins("dataset")
 
 #: Every value of ``data.dataset``.
 DATASETS = tuple(_ENTRIES)
+
+#: What each is (the description of ``data.dataset``).
+DATASETS_HELP = "; ".join(f"{name}: {getattr(entry, 'about', '') or name}" for name, entry in _ENTRIES.items())
 
 #: Where each dataset's own client ids come from (for messages): the datasets that bring their own clients.
 NATURAL_ID_HINTS = {name: entry.natural_ids for name, entry in _ENTRIES.items()
