@@ -22,9 +22,9 @@ from pydantic import (
     model_validator,
 )
 
+from simfl import registry
 from simfl.config.params import ParamError, World, algorithm_field, key_error
 from simfl.data.kinds import DATASETS, DATASETS_HELP, PATH_HELP, SOURCE_DATASETS
-from simfl import registry
 from simfl.models.cnn import CNNModel
 from simfl.models.factory import TorchModel
 from simfl.models.logreg import LogRegModel

@@ -1,8 +1,10 @@
 """From a :class:`~simfl.config.schema.DataConfig` to every client's train and test arrays.
 
-The pipeline is the same for every dataset: build the pool (synthetic: each client's generated
-samples, grouped by client; digits; idx: train + t10k; leaf / arrays / huggingface / python:
-the data's rows grouped by their own clients, then their own test rows), split it among clients
+The pipeline is the same for every dataset kind (:mod:`simfl.data.dataset`, named by
+``data.dataset`` through the registry): build the pool (a pooled kind's ``pool`` — synthetic:
+each client's generated samples, grouped by client; digits; idx: train + t10k — or the ``source``
+of a kind with its own clients — leaf / arrays / huggingface / python: the data's rows grouped by
+their own clients, then their own test rows), split it among clients
 (``natural`` keeps the synthetic or the data's own grouping; ``iid`` / ``dirichlet`` /
 ``shards`` repartition it with ``tree.generator(Purpose.PARTITION)``), then hold out part of
 every client's samples (:mod:`simfl.data.split`) — except under ``natural`` for data with a
