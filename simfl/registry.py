@@ -19,6 +19,11 @@ in where the model sits (:data:`CONTRACTS`; see :mod:`simfl.api` and ``docs/plug
 * ``model``: a class with a nested ``Params`` (the ``model`` section) and ``param_count``, built as
   ``cls(params)``; the built-in flat models give their ``layers`` too (:mod:`simfl.models`). It
   has no entry-point group: ``model.type`` takes the schema's models only.
+* ``dataset``: a class with a nested ``Params`` (its name only: the ``data`` section is flat and
+  shared), built as ``cls(params)`` (:mod:`simfl.data.dataset`). Its entries are
+  :class:`BuiltinDataset`\\ s: they also hold, as data, what config validation says about a kind
+  without importing it. It has no entry-point group and :func:`register` refuses it: a user's
+  data come through ``data.dataset: python`` and ``data.source``.
 
 Each entry of :data:`BUILTINS` also carries the label, colour and marker figures use, so the
 registry is the only list of component names: config descriptions, ``docs/config.md`` and the
@@ -48,6 +53,7 @@ __all__ = [
     "KINDS",
     "BUILTINS",
     "Builtin",
+    "BuiltinDataset",
     "CONTRACTS",
     "Contract",
     "builtins",
@@ -72,6 +78,7 @@ KINDS = {
     "staleness": "algorithm.staleness.type",
     "server_optimizer": "algorithm.server_optimizer.type",
     "model": "model.type",
+    "dataset": "data.dataset",
 }
 
 #: Entry-point group through which installed packages register names, per kind.
@@ -97,6 +104,23 @@ class Builtin:
     label: str | None = None
     color: str | None = None
     marker: str | None = None
+
+
+@dataclass(frozen=True)
+class BuiltinDataset(Builtin):
+    """One of simfl's own dataset kinds, with what config validation says about it (data only:
+    the schema reads it without importing the kind's module).
+
+    Attributes:
+        about: what it is, in a few words (the description of ``data.dataset`` lists these).
+        natural_ids: where its own client ids come from (for messages); None for a kind without
+            clients of its own (simfl splits its pool).
+        path_help: what ``data.path`` must name; None for a kind read from no file.
+    """
+
+    about: str = ""
+    natural_ids: str | None = None
+    path_help: str | None = None
 
 
 #: simfl's own components, per kind: name → :class:`Builtin`. Adding a built-in is its own file
@@ -133,7 +157,26 @@ BUILTINS: dict[str, dict[str, Builtin]] = {
         "logreg": Builtin("simfl.models.logreg:LogReg"),
         "mlp": Builtin("simfl.models.mlp:MLP"),
         "cnn": Builtin("simfl.models.cnn:CNN"),
-        "torch": Builtin("simfl.training.torchmodel:TorchFactory"),
+        "torch": Builtin("simfl.models.factory:TorchFactory"),
+    },
+    "dataset": {
+        "synthetic": BuiltinDataset("simfl.data.synthetic:Synthetic", about="FedProx Synthetic(alpha, beta)"),
+        "digits": BuiltinDataset("simfl.data.digits:Digits", about="scikit-learn's bundled 8x8 digits"),
+        "idx": BuiltinDataset("simfl.data.idx:Idx", about="MNIST-format IDX files in `path`",
+                              path_help="a folder of MNIST-format IDX files"),
+        "leaf": BuiltinDataset("simfl.data.leaf:Leaf", about="LEAF JSON (users, num_samples, user_data) in `path`, one "
+                               "client per user", natural_ids="its users",
+                               path_help="a LEAF folder (train/ and test/ of .json files) or a .json file"),
+        "arrays": BuiltinDataset("simfl.data.arrays:Arrays", about="a .npz (x, y, client_id, x_test, y_test, "
+                                 "client_id_test) or .parquet file in `path`",
+                                 natural_ids="a client_id array (.npz) or column (.parquet, data.client_column)",
+                                 path_help="a .npz or .parquet file"),
+        "huggingface": BuiltinDataset("simfl.data.hf:HuggingFace", about="a save_to_disk folder or local data files in "
+                                      "`path` (extra simfl[hf])",
+                                      natural_ids="a client column (data.client_column, default client_id)",
+                                      path_help="a save_to_disk folder or a .parquet/.csv/.json/.arrow file"),
+        "python": BuiltinDataset("simfl.data.pysource:Python", about="the arrays `source` returns",
+                                 natural_ids="client_id in what data.source returns"),
     },
 }
 
@@ -165,6 +208,7 @@ CONTRACTS: dict[str, Contract] = {
     "staleness": Contract("simfl.algorithms.staleness:StalenessFunction", True, ("__call__",)),
     "server_optimizer": Contract("simfl.algorithms.fedopt:ServerOptimizerSpec", True, ("build",), build="build"),
     "model": Contract("simfl.models.base:ModelParams", False, ("param_count",)),
+    "dataset": Contract("simfl.data.dataset:DatasetParams", False, ("info", ("pool", "read"))),
 }
 
 
@@ -279,6 +323,9 @@ def register(kind: str, name: str, target: str | Any) -> None:
         raise PluginError(f"register: {name!r} is not a valid name (letters, digits and underscores)")
     if name in BUILTINS[kind]:
         raise PluginError(f"register: {name!r} is a built-in {kind} name")
+    if kind == "dataset":
+        raise PluginError("register: dataset kinds are simfl's own; bring data with data.dataset: python and "
+                          "data.source: package.module:function")
     _registered[kind][name] = target
 
 

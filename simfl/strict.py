@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-__all__ = ["StrictModel", "strict_scalar_problem", "FilePath"]
+__all__ = ["StrictModel", "strict_scalar_problem", "FilePath", "key_error"]
 
 
 def _members(annotation: Any) -> list[Any]:
@@ -96,3 +96,8 @@ def _file_path(value: str) -> str:
 
 #: A file path in a config: a string the operating system can take as a path.
 FilePath = Annotated[str, AfterValidator(_file_path)]
+
+
+def key_error(key: str, message: str) -> PydanticCustomError:
+    """A validation error about the dotted config ``key`` (rendered as ``key: message``)."""
+    return PydanticCustomError("simfl_key", "{message}", {"key": key, "message": message})

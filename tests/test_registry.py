@@ -137,6 +137,7 @@ def test_a_by_value_builtin_is_named_as_registered(kind):
 def test_one_build_step_for_every_kind():
     """``Component.build(params)`` gives what a run uses, whatever the kind."""
     from simfl.algorithms.optim import ServerOptimizer
+    from simfl.data.dataset import Dataset
     from simfl.engine.server import Policy, Selector
     from simfl.models import ModelKind
 
@@ -150,6 +151,7 @@ def test_one_build_step_for_every_kind():
     assert all(made[("staleness", n)](0) == 1.0 for n in registry.names("staleness"))  # s(0) = 1
     assert all(isinstance(made[("server_optimizer", n)], ServerOptimizer) for n in registry.names("server_optimizer"))
     assert all(isinstance(made[("model", n)], ModelKind) for n in registry.names("model"))
+    assert all(isinstance(made[("dataset", n)], Dataset) for n in registry.names("dataset"))
 
 
 def test_a_failing_build_step_is_one_line_naming_the_key(tmp_path, monkeypatch):

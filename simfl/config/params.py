@@ -19,7 +19,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 import simfl.registry as registry
 from simfl.errors import PluginError
-from simfl.strict import StrictModel
+from simfl.strict import StrictModel, key_error
 
 __all__ = [
     "Params",
@@ -99,11 +99,6 @@ class ParamError(ValueError):
 def param_error(key: str, message: str) -> PydanticCustomError:
     """A validation error about a component's own key ``key`` (rendered as ``<its place>.key: message``)."""
     return PydanticCustomError("simfl_param", "{message}", {"param": key, "message": message})
-
-
-def key_error(key: str, message: str) -> PydanticCustomError:
-    """A validation error about the dotted config ``key`` (rendered as ``key: message``)."""
-    return PydanticCustomError("simfl_key", "{message}", {"key": key, "message": message})
 
 
 class ComponentRef:

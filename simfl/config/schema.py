@@ -22,10 +22,11 @@ from pydantic import (
     model_validator,
 )
 
+from simfl import registry
 from simfl.config.params import ParamError, World, algorithm_field, key_error
-from simfl.data.kinds import DATASETS, PATH_HELP, SOURCE_DATASETS
-from simfl.models.base import ModelParams
+from simfl.data.kinds import DATASETS, DATASETS_HELP, PATH_HELP, SOURCE_DATASETS
 from simfl.models.cnn import CNNModel
+from simfl.models.factory import TorchModel
 from simfl.models.logreg import LogRegModel
 from simfl.models.mlp import MLPModel
 from simfl.registry import is_import_path
@@ -119,13 +120,7 @@ class DataConfig(Section):
     _search_path: tuple[str, ...] = PrivateAttr(default=())
 
     dataset: Literal[DATASETS] = Field(  # type: ignore[valid-type]
-        "synthetic",
-        description="synthetic: FedProx Synthetic(alpha, beta); digits: scikit-learn's bundled 8x8 digits; "
-        "idx: MNIST-format IDX files in `path`; leaf: LEAF JSON (users, num_samples, user_data) in `path`, one "
-        "client per user; arrays: a .npz (x, y, client_id, x_test, y_test, client_id_test) or .parquet file in "
-        "`path`; huggingface: a save_to_disk folder or local data files in `path` (extra simfl[hf]); python: "
-        "the arrays `source` returns",
-    )
+        "synthetic", description=DATASETS_HELP)
     num_clients: int | None = Field(
         30, ge=1,
         description="number of clients in the population; null = every client of the data's own split "
@@ -268,52 +263,11 @@ class DataConfig(Section):
 
 
 # -------------------------------------------------------------------------- model
-#: Names simfl passes to a model factory itself (from the dataset), so not allowed in ``model.kwargs``.
-FACTORY_ARGUMENTS = ("input_shape", "num_classes")
-
-
-class TorchModel(ModelParams):
-    """Any ``torch.nn.Module``, returned by ``factory(input_shape=..., num_classes=..., **kwargs)``
-    (the two dataset arguments only if it accepts them) called under torch's generator seeded
-    from the seed tree; parameters and floating buffers (BatchNorm statistics) travel as the
-    flat vector and aggregate like parameters (docs/models.md).
-
-    See :mod:`simfl.training.torchmodel` for the layout, initialization and how buffers aggregate.
-    """
-
-    type: Literal["torch"] = "torch"
-    factory: str | None = Field(
-        None,
-        description="import path package.module:function of a function (or nn.Module class) returning the module, "
-        "called as factory(input_shape=..., num_classes=..., **kwargs); looked up in the config file's folder, then "
-        "on the Python path; null only when simfl.run(config, model=callable) is given the factory",
-    )
-    kwargs: dict[str, Any] = Field(
-        default_factory=dict, description="keyword arguments of the factory (besides input_shape and num_classes)"
-    )
-
-    @field_validator("factory")
-    @classmethod
-    def _import_path(cls, value: str | None) -> str | None:
-        from simfl.registry import is_import_path
-
-        if value is not None and not is_import_path(value):
-            raise key_error("model.factory", f"expected an import path package.module:function, got {value!r}")
-        return value
-
-    @field_validator("kwargs")
-    @classmethod
-    def _not_ours(cls, value: dict[str, Any]) -> dict[str, Any]:
-        taken = [k for k in FACTORY_ARGUMENTS if k in value]
-        if taken:
-            one = len(taken) == 1
-            raise key_error("model.kwargs", f"{' and '.join(taken)} {'is' if one else 'are'} passed by simfl from the "
-                                            f"dataset; remove {'it' if one else 'them'}")
-        return value
-
-
-MODELS = {cls.model_fields["type"].default: cls for cls in (LogRegModel, MLPModel, CNNModel, TorchModel)}
+#: The models, by ``model.type``: the parameter models of the registry's ``model`` entries (one
+#: registry line adds a model; the torch model's keys live in :mod:`simfl.models.factory`, no torch).
+MODELS = {name: registry.resolve("model", name).params for name in registry.builtins("model")}
 ModelConfig = tagged_union(MODELS, default="logreg")
+
 
 
 # -------------------------------------------------------------------------- train

@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simfl.data.dataset import SourceDataset, column_arguments, common_arguments
 from simfl.data.source import Source, feature_matrix, make_source
 from simfl.errors import DataError, one_line
 
-__all__ = ["NPZ_KEYS", "load_arrays", "arrow_to_numpy", "table_columns"]
+if TYPE_CHECKING:
+    from simfl.config.schema import DataConfig
+
+__all__ = ["Arrays", "NPZ_KEYS", "load_arrays", "arrow_to_numpy", "table_columns"]
 
 #: The arrays a ``.npz`` may hold.
 NPZ_KEYS = ("x", "y", "client_id", "x_test", "y_test", "client_id_test")
@@ -189,3 +194,11 @@ def arrow_to_numpy(column, origin: str, name: str) -> np.ndarray:
         width = int(lengths[0]) if len(lengths) else 0
         return inner.reshape(len(arr), width, *inner.shape[1:])
     return arr.to_numpy(zero_copy_only=False)
+
+
+class Arrays(SourceDataset):
+    """``data.dataset: arrays``: a ``.npz`` or Parquet file."""
+
+    def read(self, cfg: DataConfig) -> Source:
+        """The arrays (or columns) of the file in ``data.path``."""
+        return load_arrays(cfg.path, **common_arguments(cfg), **column_arguments(cfg))

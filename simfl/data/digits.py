@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-__all__ = ["DIGITS_SHAPE", "DIGITS_NUM_CLASSES", "load_digits_arrays"]
+from simfl.data.dataset import Pool, PooledDataset
+from simfl.data.info import DatasetInfo
+from simfl.rng import SeedTree
+
+if TYPE_CHECKING:
+    from simfl.config.schema import DataConfig
+
+__all__ = ["Digits", "DIGITS_SHAPE", "DIGITS_NUM_CLASSES", "load_digits_arrays"]
 
 #: Input shape of one digit: one channel of 8 x 8 pixels.
 DIGITS_SHAPE = (1, 8, 8)
@@ -23,3 +32,16 @@ def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     bunch = load_digits()
     x = (bunch.images / 16.0).astype(np.float32).reshape(-1, *DIGITS_SHAPE)
     return x, bunch.target.astype(np.int64)
+
+
+class Digits(PooledDataset):
+    """``data.dataset: digits``: scikit-learn's bundled 8x8 digits."""
+
+    def info(self, cfg: DataConfig) -> DatasetInfo:
+        """One channel of 8 x 8 pixels, 10 classes."""
+        return DatasetInfo(DIGITS_SHAPE, DIGITS_NUM_CLASSES)
+
+    def pool(self, cfg: DataConfig, tree: SeedTree, labels_only: bool = False) -> Pool:
+        """All 1,797 digits."""
+        x, y = load_digits_arrays()
+        return x, y, None

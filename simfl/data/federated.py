@@ -1,8 +1,10 @@
 """From a :class:`~simfl.config.schema.DataConfig` to every client's train and test arrays.
 
-The pipeline is the same for every dataset: build the pool (synthetic: each client's generated
-samples, grouped by client; digits; idx: train + t10k; leaf / arrays / huggingface / python:
-the data's rows grouped by their own clients, then their own test rows), split it among clients
+The pipeline is the same for every dataset kind (:mod:`simfl.data.dataset`, named by
+``data.dataset`` through the registry): build the pool (a pooled kind's ``pool`` — synthetic:
+each client's generated samples, grouped by client; digits; idx: train + t10k — or the ``source``
+of a kind with its own clients — leaf / arrays / huggingface / python: the data's rows grouped by
+their own clients, then their own test rows), split it among clients
 (``natural`` keeps the synthetic or the data's own grouping; ``iid`` / ``dirichlet`` /
 ``shards`` repartition it with ``tree.generator(Purpose.PARTITION)``), then hold out part of
 every client's samples (:mod:`simfl.data.split`) — except under ``natural`` for data with a
@@ -18,9 +20,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simfl.data import digits, idx, synthetic
+from simfl import registry
+from simfl.data.dataset import Pool, PooledDataset, dataset_of
 from simfl.data.info import DatasetInfo
-from simfl.data.loaders import NATURAL_ID_HINTS, SOURCE_DATASETS, load_source
+from simfl.data.loaders import NATURAL_ID_HINTS, SOURCE_DATASETS
 from simfl.data.partition import (
     Partition,
     iid_sizes,
@@ -33,16 +36,24 @@ from simfl.data.partition import (
 from simfl.data.source import Source
 from simfl.data.split import HeldOut, held_out_split, train_counts, with_validation
 from simfl.errors import ConfigError, DataError
+from simfl.models.base import LayerModel
 from simfl.rng import Purpose, SeedTree
 
 if TYPE_CHECKING:
     from simfl.config.schema import DataConfig
 
 __all__ = ["DatasetInfo", "FederatedData", "dataset_info", "client_sizes", "load_data", "train_labels", "check_data",
-           "BUILTIN_MODELS", "EVAL_SPLITS"]
+           "BUILTIN_MODELS", "builtin_models", "EVAL_SPLITS"]
 
-#: Model types built into simfl: they take float32 features, not token ids.
-BUILTIN_MODELS = ("logreg", "mlp", "cnn")
+
+def builtin_models() -> tuple[str, ...]:
+    """The model types built into simfl as stacks of layers (registry kind ``model``): they take
+    float32 features, not token ids."""
+    return tuple(name for name in registry.names("model") if issubclass(registry.resolve("model", name).target, LayerModel))
+
+
+#: :func:`builtin_models`, as the registry lists them when this module is imported.
+BUILTIN_MODELS = builtin_models()
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,16 +132,7 @@ def dataset_info(cfg: DataConfig) -> DatasetInfo:
     Raises:
         DataError: files missing or malformed.
     """
-    if cfg.dataset in SOURCE_DATASETS:
-        return load_source(cfg).info
-    if cfg.dataset == "synthetic":
-        return DatasetInfo((synthetic.NUM_FEATURES,), synthetic.NUM_CLASSES)
-    if cfg.dataset == "digits":
-        return DatasetInfo(digits.DIGITS_SHAPE, digits.DIGITS_NUM_CLASSES)
-    if cfg.dataset == "idx":
-        rows, cols = idx.idx_image_shape(_idx_path(cfg))
-        return DatasetInfo((1, rows, cols), idx.IDX_NUM_CLASSES)
-    raise DataError(f"data.dataset: unknown dataset {cfg.dataset!r}")
+    return dataset_of(cfg).info(cfg)
 
 
 def client_sizes(cfg: DataConfig, tree: SeedTree) -> np.ndarray:
@@ -144,15 +146,15 @@ def client_sizes(cfg: DataConfig, tree: SeedTree) -> np.ndarray:
     Raises:
         DataError: the data cannot be read, or some client would get no training sample.
     """
-    if cfg.dataset in SOURCE_DATASETS:
-        return _source_sizes(cfg, tree, load_source(cfg))
+    dataset = dataset_of(cfg)
+    if dataset.brings_clients:
+        return _source_sizes(cfg, tree, dataset.source(cfg))
     if cfg.partition == "natural":
-        _require_synthetic(cfg)
-        sizes = synthetic.synthetic_sizes(tree, cfg.num_clients)
+        sizes = _natural(cfg, dataset).natural_sizes(cfg, tree)
     elif cfg.partition == "iid":
-        sizes = iid_sizes(_pool_size(cfg, tree), cfg.num_clients, _weights(cfg, tree))
+        sizes = iid_sizes(dataset.pool_size(cfg, tree), cfg.num_clients, _weights(cfg, tree))
     else:
-        _, labels, _ = _pool(cfg, tree, labels_only=True)
+        _, labels, _ = _pool(cfg, tree, dataset, labels_only=True)
         sizes = _partition(cfg, tree, labels).sizes
     return _minus_validation(cfg, train_counts(sizes, cfg.test_fraction))
 
@@ -181,16 +183,17 @@ def load_data(cfg: DataConfig, tree: SeedTree, evaluate_on: str = "test") -> Fed
     """
     if evaluate_on not in EVAL_SPLITS:
         raise ValueError(f"evaluate_on must be one of {EVAL_SPLITS}, got {evaluate_on!r}")
-    if cfg.dataset in SOURCE_DATASETS:
-        src = load_source(cfg)
+    dataset = dataset_of(cfg)
+    if dataset.brings_clients:
+        src = dataset.source(cfg)
         x, y, x_more, y_more = src.x, src.y, src.x_test, src.y_test
         split = _validation(cfg, tree, _source_split(cfg, tree, src))
         info = src.info
     else:
-        x, y, natural_sizes = _pool(cfg, tree)
+        x, y, natural_sizes = _pool(cfg, tree, dataset)
         x_more = y_more = None
         split = _validation(cfg, tree, _split(cfg, tree, y, natural_sizes))
-        info = DatasetInfo(x.shape[1:], dataset_info(cfg).num_classes)
+        info = DatasetInfo(x.shape[1:], dataset.info(cfg).num_classes)
     held, held_offsets = ((split.validation, split.validation_offsets) if evaluate_on == "validation"
                           else (split.test, split.test_offsets))
     return FederatedData(
@@ -215,11 +218,12 @@ def train_labels(cfg: DataConfig, tree: SeedTree) -> tuple[np.ndarray, np.ndarra
     Raises:
         DataError: the data cannot be read, or some client would get no training sample.
     """
-    if cfg.dataset in SOURCE_DATASETS:
-        src = load_source(cfg)
+    dataset = dataset_of(cfg)
+    if dataset.brings_clients:
+        src = dataset.source(cfg)
         split = _validation(cfg, tree, _source_split(cfg, tree, src))
         return _take(src.y, src.y_test, split.train), split.train_offsets
-    _, y, natural_sizes = _pool(cfg, tree, labels_only=True)
+    _, y, natural_sizes = _pool(cfg, tree, dataset, labels_only=True)
     split = _validation(cfg, tree, _split(cfg, tree, y, natural_sizes))
     return y[split.train], split.train_offsets
 
@@ -238,11 +242,12 @@ def check_data(config) -> None:
         DataError: malformed data. ConfigError: a model or evaluation the data cannot serve.
     """
     data = config.data
-    if data.dataset not in SOURCE_DATASETS:
+    dataset = dataset_of(data)
+    if not dataset.brings_clients:
         return
-    src = load_source(data)
+    src = dataset.source(data)
     _source_sizes(data, SeedTree(config.seed), src)  # enough clients, each with a training sample
-    if src.info.is_sequence and config.model.type in BUILTIN_MODELS:
+    if src.info.is_sequence and config.model.type in builtin_models():
         raise ConfigError(
             f"model.type: {config.model.type} needs float features, but {src.origin} holds integer token ids "
             "(input_dtype int64): use model.type: torch with an embedding, or data.input_dtype: float32 to read "
@@ -329,17 +334,13 @@ def _split(cfg: DataConfig, tree: SeedTree, y: np.ndarray, natural_sizes: np.nda
     return held_out_split(part, cfg.test_fraction, tree)
 
 
-def _require_synthetic(cfg: DataConfig) -> None:
-    if cfg.dataset != "synthetic":
+def _natural(cfg: DataConfig, dataset: PooledDataset) -> PooledDataset:
+    """``dataset``, if its rows come grouped by client (``partition: natural``)."""
+    if not dataset.natural:
         raise DataError(
             f"data.partition: 'natural' exists for synthetic and {', '.join(SOURCE_DATASETS)}, not {cfg.dataset}"
         )
-
-
-def _idx_path(cfg: DataConfig) -> str:
-    if not cfg.path:
-        raise DataError("data.path: dataset idx needs a folder of MNIST-format IDX files in data.path")
-    return cfg.path
+    return dataset
 
 
 def _weights(cfg: DataConfig, tree: SeedTree) -> np.ndarray | None:
@@ -349,38 +350,12 @@ def _weights(cfg: DataConfig, tree: SeedTree) -> np.ndarray | None:
     return quantity_weights(tree, cfg.num_clients, cfg.quantity_skew)
 
 
-def _pool_size(cfg: DataConfig, tree: SeedTree) -> int:
-    if cfg.dataset == "synthetic":
-        return int(synthetic.synthetic_sizes(tree, cfg.num_clients).sum())
-    if cfg.dataset == "idx":
-        return idx.idx_num_samples(_idx_path(cfg))
-    return len(_pool(cfg, tree, labels_only=True)[1])
-
-
-def _pool(
-    cfg: DataConfig, tree: SeedTree, labels_only: bool = False
-) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
-    """``(x, y, natural sizes)`` of the whole pool; ``x`` is None when ``labels_only`` allows it.
-
-    Natural sizes (one block per generating client) exist for synthetic only.
-    """
-    if cfg.dataset == "synthetic":
-        sizes = synthetic.synthetic_sizes(tree, cfg.num_clients)
-        x, y = synthetic.generate_synthetic(
-            tree, sizes, cfg.synthetic_alpha, cfg.synthetic_beta, cfg.synthetic_iid
-        )
-        return x, y, sizes
+def _pool(cfg: DataConfig, tree: SeedTree, dataset: PooledDataset, labels_only: bool = False) -> Pool:
+    """``(x, y, natural sizes)`` of the whole pool (:data:`~simfl.data.dataset.Pool`); under
+    ``partition: natural`` only for a dataset whose rows come grouped by client."""
     if cfg.partition == "natural":
-        _require_synthetic(cfg)
-    if cfg.dataset == "digits":
-        x, y = digits.load_digits_arrays()
-        return x, y, None
-    if cfg.dataset == "idx":
-        if labels_only:
-            return None, idx.load_idx_labels(_idx_path(cfg)), None
-        x, y = idx.load_idx(_idx_path(cfg))
-        return x, y, None
-    raise DataError(f"data.dataset: unknown dataset {cfg.dataset!r}")
+        _natural(cfg, dataset)
+    return dataset.pool(cfg, tree, labels_only)
 
 
 def _partition(cfg: DataConfig, tree: SeedTree, labels: np.ndarray) -> Partition:

@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simfl.data.dataset import SourceDataset, column_arguments, common_arguments
 from simfl.data.source import Source, feature_matrix, make_source
 from simfl.errors import DataError, one_line
 
-__all__ = ["load_huggingface", "BUILDERS"]
+if TYPE_CHECKING:
+    from simfl.config.schema import DataConfig
+
+__all__ = ["HuggingFace", "load_huggingface", "BUILDERS"]
 
 #: File suffix → the ``datasets`` builder that reads it.
 BUILDERS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json", ".arrow": "arrow"}
@@ -160,3 +165,11 @@ def _feature(datasets, feature, values, origin: str, name: str) -> np.ndarray:
         scale = 255.0 if values.dtype == np.uint8 else 1.0
         values = values.astype(np.float32) / scale
     return values
+
+
+class HuggingFace(SourceDataset):
+    """``data.dataset: huggingface``: a Hugging Face dataset on disk (extra ``simfl[hf]``)."""
+
+    def read(self, cfg: DataConfig) -> Source:
+        """The dataset in ``data.path``."""
+        return load_huggingface(cfg.path, **common_arguments(cfg), **column_arguments(cfg))

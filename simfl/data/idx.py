@@ -18,13 +18,20 @@ import gzip
 import math
 import zlib
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
+from simfl.data.dataset import Pool, PooledDataset
+from simfl.data.info import DatasetInfo
 from simfl.errors import DataError, one_line
+from simfl.rng import SeedTree
+
+if TYPE_CHECKING:
+    from simfl.config.schema import DataConfig
 
 __all__ = [
+    "Idx",
     "LABELS_MAGIC",
     "IMAGES_MAGIC",
     "IDX_NUM_CLASSES",
@@ -239,3 +246,34 @@ def load_idx(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     x = np.concatenate(xs).astype(np.float32).reshape(-1, 1, rows, cols)
     x /= 255.0
     return x, np.concatenate(ys)
+
+
+class Idx(PooledDataset):
+    """``data.dataset: idx``: the MNIST-format IDX files in ``data.path``, train then t10k pooled."""
+
+    def info(self, cfg: DataConfig) -> DatasetInfo:
+        """One channel of the images' rows x cols (from the headers only), 10 classes."""
+        rows, cols = idx_image_shape(_path(cfg))
+        return DatasetInfo((1, rows, cols), IDX_NUM_CLASSES)
+
+    def check_files(self, cfg: DataConfig) -> None:
+        """Every header against its file's size (:func:`check_idx_files`)."""
+        if cfg.path:
+            check_idx_files(cfg.path)
+
+    def pool_size(self, cfg: DataConfig, tree: SeedTree) -> int:
+        """From the labels headers only."""
+        return idx_num_samples(_path(cfg))
+
+    def pool(self, cfg: DataConfig, tree: SeedTree, labels_only: bool = False) -> Pool:
+        """Images and labels; only the labels files when ``labels_only``."""
+        if labels_only:
+            return None, load_idx_labels(_path(cfg)), None
+        x, y = load_idx(_path(cfg))
+        return x, y, None
+
+
+def _path(cfg: DataConfig) -> str:
+    if not cfg.path:
+        raise DataError("data.path: dataset idx needs a folder of MNIST-format IDX files in data.path")
+    return cfg.path

@@ -1,31 +1,31 @@
-"""The dataset kinds ``data.dataset`` names, and what the messages say about each.
+"""The dataset kinds ``data.dataset`` names, and what the messages say about each, read from
+their registry entries (:data:`simfl.registry.BUILTINS`, kind ``dataset``).
 
-A leaf module (no imports): the config schema validates against these names and the data
-loaders read them, so neither has to import the other.
+Imports only :mod:`simfl.registry` (never a dataset's module): the config schema validates
+against these names and the data loaders read them, so neither has to import the other. The
+tables are read once, when this module is imported.
 """
 
 from __future__ import annotations
 
-__all__ = ["DATASETS", "SOURCE_DATASETS", "NATURAL_ID_HINTS", "PATH_HELP"]
+from simfl import registry
+
+__all__ = ["DATASETS", "DATASETS_HELP", "SOURCE_DATASETS", "NATURAL_ID_HINTS", "PATH_HELP"]
+
+_ENTRIES = registry.builtins("dataset")
 
 #: Every value of ``data.dataset``.
-DATASETS = ("synthetic", "digits", "idx", "leaf", "arrays", "huggingface", "python")
+DATASETS = tuple(_ENTRIES)
+
+#: What each is (the description of ``data.dataset``).
+DATASETS_HELP = "; ".join(f"{name}: {getattr(entry, 'about', '') or name}" for name, entry in _ENTRIES.items())
+
+#: Where each dataset's own client ids come from (for messages): the datasets that bring their own clients.
+NATURAL_ID_HINTS = {name: entry.natural_ids for name, entry in _ENTRIES.items()
+                    if getattr(entry, "natural_ids", None) is not None}
 
 #: Datasets that bring their own clients (``partition: natural`` = their split; ``num_clients: null`` = all).
-SOURCE_DATASETS = ("leaf", "arrays", "huggingface", "python")
-
-#: Where each dataset's client ids come from (for messages).
-NATURAL_ID_HINTS = {
-    "leaf": "its users",
-    "arrays": "a client_id array (.npz) or column (.parquet, data.client_column)",
-    "huggingface": "a client column (data.client_column, default client_id)",
-    "python": "client_id in what data.source returns",
-}
+SOURCE_DATASETS = tuple(NATURAL_ID_HINTS)
 
 #: What ``data.path`` must name, for the datasets read from files.
-PATH_HELP = {
-    "idx": "a folder of MNIST-format IDX files",
-    "leaf": "a LEAF folder (train/ and test/ of .json files) or a .json file",
-    "arrays": "a .npz or .parquet file",
-    "huggingface": "a save_to_disk folder or a .parquet/.csv/.json/.arrow file",
-}
+PATH_HELP = {name: entry.path_help for name, entry in _ENTRIES.items() if getattr(entry, "path_help", None) is not None}

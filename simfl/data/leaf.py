@@ -22,13 +22,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simfl.data.dataset import SourceDataset, common_arguments
 from simfl.data.source import Source, make_source
 from simfl.errors import DataError
 
-__all__ = ["find_leaf_files", "read_leaf_file", "load_leaf"]
+if TYPE_CHECKING:
+    from simfl.config.schema import DataConfig
+
+__all__ = ["Leaf", "find_leaf_files", "read_leaf_file", "load_leaf"]
 
 _KEYS = ("users", "num_samples", "user_data")
 
@@ -199,3 +204,11 @@ def _rows(xs: list, ys: list, files: list[Path], name: str):
 
 def _name(files: list[Path]) -> str:
     return str(files[0]) if len(files) == 1 else str(files[0].parent)
+
+
+class Leaf(SourceDataset):
+    """``data.dataset: leaf``: LEAF JSON files, one client per user."""
+
+    def read(self, cfg: DataConfig) -> Source:
+        """The users of the LEAF files in ``data.path``."""
+        return load_leaf(cfg.path, **common_arguments(cfg))

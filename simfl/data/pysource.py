@@ -19,14 +19,18 @@ result a one-line :class:`~simfl.errors.DataError`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
+from simfl.data.dataset import SourceDataset, common_arguments
 from simfl.data.source import Source, make_source
 from simfl.errors import DataError, PluginError
 
-__all__ = ["load_python", "ARRAY_KEYS", "DATASET_KEYS"]
+if TYPE_CHECKING:
+    from simfl.config.schema import DataConfig
+
+__all__ = ["Python", "load_python", "ARRAY_KEYS", "DATASET_KEYS"]
 
 #: Keys of a mapping of arrays.
 ARRAY_KEYS = ("x", "y", "client_id", "x_test", "y_test", "client_id_test")
@@ -134,3 +138,15 @@ def _stack(origin: str, dataset, name: str) -> tuple[np.ndarray, np.ndarray]:
         i = next(i for i, a in enumerate(xs) if a.shape != first)
         raise DataError(f"{origin}: {name}[{i}] has shape {xs[i].shape} but {name}[0] has {first}")
     return np.stack(xs), np.asarray(ys)
+
+
+class Python(SourceDataset):
+    """``data.dataset: python``: the arrays the function ``data.source`` returns."""
+
+    def read(self, cfg: DataConfig) -> Source:
+        """Call ``data.source`` with ``data.source_kwargs``."""
+        return load_python(cfg.source, cfg.source_kwargs, cfg.search_path, **common_arguments(cfg))
+
+    def cache_key(self, cfg: DataConfig) -> tuple:
+        """The folders searched first for the function's module (the config file's folder)."""
+        return cfg.search_path

@@ -19,12 +19,20 @@ and beta are passed as the normal's *scale*: ``u_k ~ N(0, alpha)`` means
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy.special import ndtri
 
+from simfl.data.dataset import Pool, PooledDataset
+from simfl.data.info import DatasetInfo
 from simfl.rng import Purpose, SeedTree
 
+if TYPE_CHECKING:
+    from simfl.config.schema import DataConfig
+
 __all__ = [
+    "Synthetic",
     "NUM_FEATURES",
     "NUM_CLASSES",
     "feature_variances",
@@ -160,3 +168,27 @@ def generate_synthetic(
         y[start : start + n] = yk
         start += n
     return x, y
+
+
+class Synthetic(PooledDataset):
+    """``data.dataset: synthetic``: FedProx Synthetic(alpha, beta), generated client by client."""
+
+    natural = True
+
+    def info(self, cfg: DataConfig) -> DatasetInfo:
+        """60 features, 10 classes."""
+        return DatasetInfo((NUM_FEATURES,), NUM_CLASSES)
+
+    def natural_sizes(self, cfg: DataConfig, tree: SeedTree) -> np.ndarray:
+        """Every generating client's total size (:func:`synthetic_sizes`)."""
+        return synthetic_sizes(tree, cfg.num_clients)
+
+    def pool_size(self, cfg: DataConfig, tree: SeedTree) -> int:
+        """The sum of the clients' sizes, without generating the samples."""
+        return int(self.natural_sizes(cfg, tree).sum())
+
+    def pool(self, cfg: DataConfig, tree: SeedTree, labels_only: bool = False) -> Pool:
+        """Every client's samples, in client order (the labels need the features: generated either way)."""
+        sizes = self.natural_sizes(cfg, tree)
+        x, y = generate_synthetic(tree, sizes, cfg.synthetic_alpha, cfg.synthetic_beta, cfg.synthetic_iid)
+        return x, y, sizes

@@ -2,7 +2,8 @@
 
 One pass over the data files and the partition's sizes, no training: for ``idx``, every
 file's header and body size (truncated or corrupt files, trailing bytes, a bad magic number),
-labels within ``[0, 10)`` and as many labels as images (:func:`simfl.data.idx.check_idx_files`);
+labels within ``[0, 10)`` and as many labels as images (:func:`simfl.data.idx.check_idx_files`,
+the ``check_files`` of its dataset kind);
 for every dataset, the client sizes the partition gives (:func:`simfl.data.client_sizes`), so
 fewer samples than clients or shards, or a client left without a training sample, fail here
 rather than in the middle of a run.
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simfl.data import idx
+from simfl.data.dataset import dataset_of
 from simfl.data.federated import client_sizes
 from simfl.rng import SeedTree
 
@@ -31,8 +32,7 @@ def check_files(cfg: DataConfig) -> None:
     Raises:
         DataError: one line naming the file.
     """
-    if cfg.dataset == "idx" and cfg.path:
-        idx.check_idx_files(cfg.path)
+    dataset_of(cfg).check_files(cfg)
 
 
 def validate_data(cfg: DataConfig, tree: SeedTree) -> np.ndarray:

@@ -46,9 +46,8 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from simfl.config.schema import FACTORY_ARGUMENTS, TorchModel
-from simfl.errors import ConfigError, PluginError
-from simfl.models.base import ModelKind
+from simfl.errors import PluginError
+from simfl.models.factory import FACTORY_ARGUMENTS, TorchFactory
 from simfl.registry import import_object
 from simfl.rng import Purpose, SeedTree
 
@@ -158,20 +157,6 @@ def flat_size(
     params, _, buffers, _ = _layout(module)
     total = sum(math.prod(shape) for _, shape in params) + sum(math.prod(shape) for _, shape in buffers)
     return total, sum(math.prod(shape) for _, shape in buffers)
-
-
-class TorchFactory(ModelKind):
-    """Any ``torch.nn.Module`` a factory returns (``model.type: torch``; the registry's ``torch`` model)."""
-
-    Params = TorchModel
-
-    def param_count(self, input_shape: tuple[int, ...], num_classes: int) -> int:
-        """Not known without building it from its factory and seed: :func:`flat_size` does that.
-
-        Raises:
-            ConfigError: always.
-        """
-        raise ConfigError("model.type: a torch model's size is known only from its factory (simfl.running.dry_model_bytes)")
 
 
 def _layout(module: nn.Module):
