@@ -66,3 +66,14 @@ def test_component_docs_on_a_bad_name_is_one_line(argv, message, capsys):
     assert docs_main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
+
+
+def test_no_merge_conflict_markers_are_left_in_the_tree():
+    """A merge that committed a file with its conflict markers left in (docs are not imported, so
+    nothing else would notice)."""
+    markers = ("<<<<<<< ", ">>>>>>> ")
+    files = [*ROOT.glob("*.md"), *ROOT.glob("docs/**/*.md"), *ROOT.glob("simfl/**/*.py"), *ROOT.glob("tests/**/*.py"),
+             *ROOT.glob("examples/**/*"), *ROOT.glob("configs/**/*.yaml")]
+    bad = [str(f.relative_to(ROOT)) for f in files if f.is_file() and f.suffix in (".md", ".py", ".yaml")
+           and any(line.startswith(markers) for line in f.read_text(encoding="utf-8").splitlines())]
+    assert not bad, f"conflict markers left in {', '.join(bad)}"

@@ -21,7 +21,7 @@ from typing import Iterator
 import simpy
 from simpy.events import PENDING
 
-__all__ = ["Environment", "PENDING", "event_heap", "queued_events", "next_time", "step", "trigger_now", "schedule_triggered",
+__all__ = ["Environment", "PENDING", "event_heap", "queued_events", "next_time", "step", "run_events", "trigger_now", "schedule_triggered",
            "set_pending"]
 
 
@@ -79,6 +79,45 @@ def step(env: simpy.Environment, heap: list) -> None:
         callback(event)
     if not event._ok and not hasattr(event, "_defused"):
         raise event._value
+
+
+def run_events(env: simpy.Environment, heap: list, owner, horizon: float, budget: int, max_same_instant: int,
+               work: tuple, state: list) -> None:
+    """:func:`step` repeated, in one call (the engine's hot loop): process the events due at or
+    before ``horizon``, in order.
+
+    Stops before the next event when ``owner.stop_reason`` is set, when ``budget`` events have
+    run, or when the next event would be the ``max_same_instant`` + 1-th at one simulated time;
+    and after an event that leaves every container of ``work`` empty (the caller then checks
+    whether anything can still happen). ``state`` = ``[events so far, time of the last event,
+    events before it at that time]`` is read and updated in place, also when a callback raises.
+    """
+    steps, last_t, same = state
+    stop_at = steps + budget
+    a, b = work
+    try:
+        while steps < stop_at and owner.stop_reason is None and heap:
+            t = heap[0][0]
+            if t > horizon:
+                return
+            if t == last_t:
+                if same >= max_same_instant:
+                    same += 1
+                    return
+                same += 1
+            else:
+                last_t, same = t, 0
+            env._now, _, _, event = heappop(heap)
+            callbacks, event.callbacks = event.callbacks, None
+            for callback in callbacks:
+                callback(event)
+            if not event._ok and not hasattr(event, "_defused"):
+                raise event._value
+            steps += 1
+            if not a and not b:
+                return
+    finally:
+        state[0], state[1], state[2] = steps, last_t, same
 
 
 def trigger_now(event: simpy.Event, value: object = None) -> None:

@@ -33,7 +33,7 @@ from simfl.engine.pool import ClientPool
 from simfl.engine.protocols import Job, Trainer
 from simfl.engine.server import Policy, Selector, Server, Timer
 from simfl.engine.settings import EngineSettings, SimulationOutcome
-from simfl.engine.simpy_fence import event_heap, queued_events, step
+from simfl.engine.simpy_fence import event_heap, queued_events, run_events
 from simfl.engine.tasks import Status, Task
 from simfl.rng import BlockUniforms, Purpose
 from simfl.scenario.population import Population
@@ -604,39 +604,35 @@ class Simulation:
         pause = pause_at_s if checkpoint is not None and pause_at_s is not None and pause_at_s > self.env.now else None
         next_ckpt = _next_checkpoint(self.env.now, every_ckpt, pause)
         env, heap, progress, inf = self.env, self._heap, self.progress, math.inf
-        same_instant, last_t, limit = 0, -math.inf, settings.max_events_per_instant
-        steps = self.steps
+        limit, work = settings.max_events_per_instant, (self.in_flight, self._queued)
+        state = [self.steps, -inf, 0]  # events so far, time of the last, events before it at that time
         try:
             while self.stop_reason is None:
                 t = heap[0][0] if heap else inf
                 if t > until:
                     self.stop_reason = "sim_time_s"
                     return until
-                if t == inf or (not self.in_flight and not self._queued and self._only_bookkeeping_left()):
+                if t == inf or (not work[0] and not work[1] and self._only_bookkeeping_left()):
                     self.stop_reason = "stalled"  # nothing left to happen (e.g. nobody ever online)
                     return None
                 while t > next_ckpt:  # every event up to the checkpoint time is done
-                    self.steps = steps
+                    self.steps = state[0]
                     self.checkpoint_time_s = next_ckpt
                     checkpoint(self)
                     if next_ckpt == pause:
                         self.stop_reason = "paused"
                         return pause
                     next_ckpt = _next_checkpoint(next_ckpt, every_ckpt, pause, t)
-                if t == last_t:
-                    same_instant += 1
-                    if same_instant > limit:
-                        self.stop_reason = "no_progress"  # e.g. tasks of zero duration: time cannot advance
-                        return None
-                else:
-                    last_t, same_instant = t, 0
-                step(env, heap)  # advance the clock, run the event's callbacks
-                steps += 1
-                if progress is not None and not steps % _PROGRESS_EVERY:
+                budget = _PROGRESS_EVERY - state[0] % _PROGRESS_EVERY
+                run_events(env, heap, self, min(until, next_ckpt), budget, limit, work, state)
+                if state[2] > limit:
+                    self.stop_reason = "no_progress"  # e.g. tasks of zero duration: time cannot advance
+                    return None
+                if progress is not None and not state[0] % _PROGRESS_EVERY:
                     progress(self)
             return None
         finally:
-            self.steps = steps
+            self.steps = state[0]
 
     def _outcome(self, end_time: float) -> SimulationOutcome:
         """What the run recorded, as tables and counters."""

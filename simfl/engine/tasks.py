@@ -78,7 +78,6 @@ _DISPATCH_COLUMNS: dict[str, str] = {
     "num_samples": "q",
 }
 _NAN = float("nan")
-_APPLIED = int(Status.APPLIED)
 #: Columns filled in later: column -> (typecode, value until then).
 _LATER_COLUMNS: dict[str, tuple[str, float]] = {
     "download_wait_s": ("d", 0.0),
@@ -181,13 +180,6 @@ class TaskLog:
         self._status[task_id] = status
         self._staleness[task_id] = staleness
         self._weight[task_id] = weight
-
-    def apply(self, task_id: int, weight: float, staleness: int | None = None) -> None:
-        """The update enters the next model with ``weight`` (``staleness``: None keeps the recorded one)."""
-        self._status[task_id] = _APPLIED
-        self._weight[task_id] = weight
-        if staleness is not None:
-            self._staleness[task_id] = staleness
 
     def status(self, task_id: int) -> int:
         """The task's :class:`Status` so far (an int)."""

@@ -53,7 +53,10 @@ class Uniform(Selector):
         draw from the full list — uniform over the eligible set either way."""
         busy, n, draw = server.busy, len(server.busy), server.selection_stream.next
         if server.idle_means_eligible:  # always online, no cool-down: the common fast path
-            for _ in range(_REJECTION_TRIES):
+            c = int(draw() * n)  # the first try, written out: it mostly succeeds
+            if not busy[c]:
+                return c
+            for _ in range(_REJECTION_TRIES - 1):
                 c = int(draw() * n)
                 if not busy[c]:
                     return c

@@ -50,6 +50,36 @@ def test_step_matches_simpys_own_trace():
     assert ours.now == ours._now == 2
 
 
+class _Owner:
+    stop_reason = None
+
+
+def test_run_events_matches_step_and_stops_where_told():
+    """run_events is step repeated: same trace; it stops at the horizon, after the budget, after an
+    event that empties the work containers, and before the (limit + 1)-th event at one time."""
+    env, trace = _trace_env()
+    heap, state, work = fence.event_heap(env), [0, float("-inf"), 0], ([1], ())
+    fence.run_events(env, heap, _Owner(), 1.5, 10, 100, work, state)
+    assert trace == [("a", 1)] and state == [1, 1, 0]  # horizon 1.5: the t=2 events wait
+    fence.run_events(env, heap, _Owner(), 9, 1, 100, work, state)
+    assert trace == [("a", 1), ("c", 2)] and state == [2, 2, 0]  # budget 1
+    fence.run_events(env, heap, _Owner(), 9, 10, 1, work, state)
+    assert trace == [("a", 1), ("c", 2), ("b", 2)] and state == [3, 2, 2]  # a 3rd event at t=2 exceeds limit 1
+    env, trace = _trace_env()
+    state, empty = [0, float("-inf"), 0], ([], ())
+    fence.run_events(env, fence.event_heap(env), _Owner(), 9, 10, 100, empty, state)
+    assert trace == [("a", 1)] and state[0] == 1  # no work left after an event: back to the caller
+
+
+def test_run_events_keeps_its_count_when_a_callback_raises():
+    env, state = fence.Environment(), [5, float("-inf"), 0]
+    PriorityTimeout(env, 1, NORMAL).callbacks.append(lambda e: None)
+    PriorityTimeout(env, 2, NORMAL).callbacks.append(lambda e: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        fence.run_events(env, fence.event_heap(env), _Owner(), 9, 10, 100, ([1], ()), state)
+    assert state == [6, 2, 0] and env.now == 2  # the event that raised is not counted
+
+
 def test_event_outcome_fields():
     env = fence.Environment()
     event = env.event()
