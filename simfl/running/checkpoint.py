@@ -37,7 +37,17 @@ _MAGIC = b"SIMFL-CHECKPOINT-1\n"
 
 
 class CheckpointRejected(RunDirError):
-    """A checkpoint that is not loaded: not simfl's, altered, another key's or another format's."""
+    """A checkpoint that is not loaded: not simfl's, altered, another key's or another format's.
+
+    Attributes:
+        path: the checkpoint file.
+        reason: what is wrong with it (no path, no advice).
+        hint: what a user of ``simfl run --resume`` can do ("" when nothing needs saying).
+    """
+
+    def __init__(self, path: str | Path, reason: str, hint: str = "") -> None:
+        self.path, self.reason, self.hint = Path(path), reason, hint
+        super().__init__(f"{path}: {reason}" + (f"; {hint}" if hint else ""))
 
 
 def checkpoint_key() -> bytes:
@@ -115,22 +125,22 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise RunDirError(f"{path}: cannot read the checkpoint ({exc.strerror})") from None
     if not raw.startswith(_MAGIC) or len(raw) < len(_MAGIC) + 65:
-        raise CheckpointRejected(f"{path}: not a simfl checkpoint")
+        raise CheckpointRejected(path, "not a simfl checkpoint")
     mac, data = raw[len(_MAGIC):len(_MAGIC) + 64], raw[len(_MAGIC) + 65:]
     expected = hmac.new(checkpoint_key(), data, hashlib.sha256).hexdigest().encode()
     if not hmac.compare_digest(mac, expected):
-        raise CheckpointRejected(f"{path}: the checkpoint's signature does not match this user's key "
-                                 "(not written by simfl here, or altered); it is not loaded: to start the run over, "
-                                 "move it away and rerun with --overwrite")
+        raise CheckpointRejected(path, "the checkpoint's signature does not match this user's key (not written by "
+                                 "simfl here, or altered); it is not loaded",
+                                 "to start the run over, move it away and rerun with --overwrite")
     try:
         payload = _Unpickler(io.BytesIO(data)).load()  # noqa: S301 - signed by this user's key above
     except Exception as exc:
-        raise CheckpointRejected(f"{path}: the checkpoint cannot be loaded ({type(exc).__name__}: {exc})") from None
+        raise CheckpointRejected(path, f"the checkpoint cannot be loaded ({type(exc).__name__}: {exc})") from None
     if not isinstance(payload, dict):
-        raise CheckpointRejected(f"{path}: a checkpoint of an unknown format")
+        raise CheckpointRejected(path, "a checkpoint of an unknown format")
     if payload.get("format") != FORMAT:
-        raise CheckpointRejected(f"{path}: a checkpoint of format {payload.get('format')!r}, written by another "
-                                 f"simfl version (this one reads format {FORMAT}); rerun without --resume")
+        raise CheckpointRejected(path, f"a checkpoint of format {payload.get('format')!r}, written by another simfl "
+                                 f"version (this one reads format {FORMAT})", "rerun without --resume")
     return payload
 
 

@@ -70,7 +70,7 @@ class RunRecord:
             return None
         saved = read_checkpoint(path)
         if saved["config_sha256"] != result_digest(self.config):
-            raise CheckpointRejected(f"{path}: the checkpoint belongs to another config; rerun without --resume")
+            raise CheckpointRejected(path, "the checkpoint belongs to another config", "rerun without --resume")
         changed = changed_files(saved.get("fingerprints"), self.fingerprints)
         if changed:
             raise RunDirError(f"{path}: the checkpoint was written under another version of "

@@ -153,8 +153,7 @@ def execute_run(config_yaml: str, run_dir: str, targets: list[float], search_pat
                          pause_at_s=pause_at_s)
         except CheckpointRejected as exc:  # a sweep never fails a run on a bad checkpoint: it starts over
             aside = set_aside(Path(run_dir) / CHECKPOINT)
-            restarted = f"{exc}".replace(str(Path(run_dir) / CHECKPOINT), CHECKPOINT).split(": to start")[0]
-            restarted += f"; set aside as {aside.name} and the run started over"
+            restarted = f"{CHECKPOINT}: {exc.reason}; set aside as {aside.name} and the run started over"
             result = run(config, out=run_dir, overwrite=True, progress=False, tags=tags, pause_at_s=pause_at_s)
             _note_in_manifest(run_dir, restarted_because=restarted)
     except KeyboardInterrupt:
