@@ -65,8 +65,12 @@ class Executor:
     def __init__(self) -> None:
         self._done: dict[int, np.ndarray] = {}
         self._stats: dict[int, JobStats] = {}
-        #: jobs computed by this executor (a cancelled job that was never computed is not counted)
-        self.computed = 0
+        self._computed = 0
+
+    @property
+    def computed(self) -> int:
+        """Jobs computed by this executor (a cancelled job that was never computed is not counted)."""
+        return self._computed
 
     def _store(self, job: Job, params: np.ndarray, stats: JobStats) -> None:
         self._done[job.task_id] = params
