@@ -36,6 +36,12 @@ class DaskExecutorSpec(StrictModel):
         description="most jobs on the cluster and not yet collected (each holds a start model and an update in "
         "worker memory); later jobs wait in this process and go as others are collected",
     )
+    torch_threads: int | None = Field(
+        None, ge=1,
+        description="torch threads of each worker's jobs; null = as many as this process uses, which makes the "
+        "updates bitwise equal to the in-process sequential run (CPU kernels round by thread count); 1 for "
+        "throughput on many workers per machine (then equal to a sequential run with one torch thread)",
+    )
     timeout_s: float = Field(60.0, gt=0, allow_inf_nan=False,
                              description="seconds to connect to the scheduler or start the local cluster")
 

@@ -1,9 +1,11 @@
 """The Dask executor: one run's jobs computed on a ``dask.distributed`` cluster, one task per job.
 
 The static training state (the config, the data, the seed tree, the model factory) is shipped
-once per worker (``Client.scatter(..., broadcast=True)``); each worker builds its trainer from it
-once, with one torch thread, and computes jobs with the same CPU code as the local sequential
-executor, so its updates are bitwise equal to it whatever the worker count or scheduling order.
+once per worker, as a worker plugin (:class:`TrainingState`: a worker that joins or restarts
+gets it too); each worker builds its trainer from it once and computes jobs with the same CPU code as the local sequential executor, with as many
+torch threads as this process (``torch_threads``: CPU kernels round by thread count), so its
+updates are bitwise equal to it whatever the worker count or scheduling order. A start model
+is sent once and shared by the jobs that start from it (a FedAvg round, a FedBuff version).
 
 A job is submitted when the engine submits it (its start model travels with it), up to
 ``max_in_flight`` jobs on the cluster and not yet collected; later jobs wait in this process and
@@ -16,40 +18,70 @@ reruns its tasks elsewhere (up to its ``distributed.scheduler.allowed-failures``
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
+import warnings
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Callable, Sequence
 
 import numpy as np
+from distributed import WorkerPlugin
 
 from simfl.engine.protocols import Job
 from simfl.errors import ExecutorError, one_line
 from simfl.training.executors.base import Executor, JobComputer, JobStats
 
-__all__ = ["DaskExecutor", "compute_on_worker"]
+__all__ = ["DaskExecutor", "TrainingState", "compute_on_worker"]
 
-#: Trainers built on a worker, by executor token (the most recent few runs are kept).
-_WORKER_TRAINERS: OrderedDict[str, JobComputer] = OrderedDict()
-_KEEP_TRAINERS = 2
+#: On each worker, by executor token: the run's replica builder (from the worker plugin) and,
+#: once built on the first job, its trainer.
+_WORKER_STATE: dict[str, Callable[[], JobComputer]] = {}
+_WORKER_TRAINERS: dict[str, JobComputer] = {}
+#: Distinct start models kept on the cluster (the jobs of one model version share one).
+_KEEP_MODELS = 8
 
 
-def compute_on_worker(replica: Callable[[], JobComputer], token: str, job: Job) -> tuple[np.ndarray, JobStats]:
-    """A job computed on a Dask worker by the run's trainer, built there on the first job."""
+class TrainingState(WorkerPlugin):
+    """A worker plugin holding the run's static training state (config, data, seed tree, model
+    factory): the scheduler sends it once to every worker, also to a worker that joins or is
+    restarted later; removed at the end of the run."""
+
+    def __init__(self, token: str, replica: Callable[[], JobComputer]) -> None:
+        self.token, self.replica = token, replica
+
+    def setup(self, worker) -> None:
+        """Keep the state on the worker (the trainer is built on the first job)."""
+        _WORKER_STATE[self.token] = self.replica
+
+    def teardown(self, worker) -> None:
+        """Forget the state and the trainer."""
+        _WORKER_STATE.pop(self.token, None)
+        _WORKER_TRAINERS.pop(self.token, None)
+
+
+def compute_on_worker(token: str, threads: int, job: Job, start_params: np.ndarray) -> tuple[np.ndarray, JobStats]:
+    """A job computed on a Dask worker by the run's trainer (built there on the first job) with
+    ``threads`` torch threads (CPU kernels round by thread count)."""
+    import torch
+
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
     trainer = _WORKER_TRAINERS.get(token)
     if trainer is None:
-        import torch
+        trainer = _WORKER_TRAINERS[token] = _WORKER_STATE[token]()
+    return trainer.compute_job(replace(job, start_params=start_params))
 
-        torch.set_num_threads(1)  # the same single-threaded CPU code on every worker
-        trainer = _WORKER_TRAINERS[token] = replica()
-        while len(_WORKER_TRAINERS) > _KEEP_TRAINERS:
-            _WORKER_TRAINERS.popitem(last=False)
-    return trainer.compute_job(job)
+
+def _hold(params: np.ndarray) -> np.ndarray:
+    """A start model, as a task's result on a worker (recomputable from the scheduler's graph)."""
+    return params
 
 
 def _connect(spec):
     """A client of the scheduler at ``spec.address``, or of a new local cluster; and that cluster."""
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster  # noqa: PLC0415
 
     cluster = None
     try:
@@ -82,12 +114,18 @@ class DaskExecutor(Executor):
         self.spec = spec
         self.client, self._cluster = _connect(spec)
         self._token = uuid.uuid4().hex
+        self._plugin = f"simfl-training-{self._token}"
         try:
-            self._replica = self.client.scatter([replica], broadcast=True, hash=False)[0]
+            self.client.register_plugin(TrainingState(self._token, replica), name=self._plugin)
         except Exception as exc:
             self.close()
             raise ExecutorError(f"train.executor: cannot ship the training state to the Dask workers: "
                                 f"{type(exc).__name__}: {one_line(exc, 200)}") from None
+        import torch
+
+        self._threads = spec.torch_threads or torch.get_num_threads()
+        self._models: OrderedDict[int, tuple[np.ndarray, object]] = OrderedDict()  # id → (array, its future)
+        self._sent_models = 0
         self._waiting: dict[int, Job] = {}
         self._running: dict[int, tuple[Job, object]] = {}
         #: jobs sent to the cluster
@@ -102,8 +140,26 @@ class DaskExecutor(Executor):
         """Jobs on the cluster and not yet collected."""
         return len(self._running)
 
+    def _start_model(self, params: np.ndarray):
+        """The start model on the cluster, sent once per distinct array (one per model version).
+
+        It is a task's argument rather than scattered data: the scheduler keeps it, so a worker
+        that dies holding the model has it recomputed elsewhere (scattered data would be lost).
+        """
+        entry = self._models.get(id(params))
+        if entry is None or entry[0] is not params:
+            self._sent_models += 1
+            with warnings.catch_warnings():  # a model is a large graph by design
+                warnings.filterwarnings("ignore", message="Sending large graph")
+                future = self.client.submit(_hold, params, key=f"simfl-model-{self._token}-{self._sent_models}")
+            entry = self._models[id(params)] = (params, future)
+            while len(self._models) > _KEEP_MODELS:
+                self._models.popitem(last=False)
+        return entry[1]
+
     def _send(self, job: Job) -> None:
-        future = self.client.submit(compute_on_worker, self._replica, self._token, job,
+        future = self.client.submit(compute_on_worker, self._token, self._threads,
+                                    replace(job, start_params=None), self._start_model(job.start_params),
                                     key=f"simfl-job-{self._token}-{job.task_id}", retries=0)
         self._running[job.task_id] = (job, future)
         self.submitted += 1
@@ -180,6 +236,9 @@ class DaskExecutor(Executor):
         client, cluster = getattr(self, "client", None), getattr(self, "_cluster", None)
         self.client = self._cluster = None
         if client is not None:
+            if cluster is None:  # a shared cluster: remove this run's state from its workers
+                with contextlib.suppress(Exception):
+                    client.unregister_worker_plugin(self._plugin)
             client.close()
         if cluster is not None:
             cluster.close()
