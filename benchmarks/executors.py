@@ -6,10 +6,11 @@ ReLU → max-pool 2 → dense 2048 → ReLU → dense (62 classes), on 28x28 one
 parameters, 26 MB per model in float32. The data are random images of that shape (speed does
 not depend on pixel values), written to a temporary ``.npz`` (``data.dataset: arrays``).
 
-Each executor runs the same FedAsync run (same tasks, same updates: the tables are compared);
-its host wall time covers the whole ``simfl.run`` (the Dask cluster is started before, its
-start-up printed apart). Executors: local sequential, local batched (``torch.func.vmap``), Dask
-with 1 and 2 worker processes (one torch thread each), and ``cuda`` / every GPU (``devices``)
+Each executor runs the same FedAsync run (same tasks, same updates: the final models are
+compared); its host wall time covers the whole ``simfl.run`` (the Dask cluster is started
+before and not counted). Best of ``--repeat`` interleaved measurements. Executors: local sequential, local batched (``torch.func.vmap``), Dask
+with 1 and 2 worker processes (one task thread each; as many torch threads as this process,
+which is bitwise equal to sequential, or one), and ``cuda`` / every GPU (``devices``)
 when CUDA is present (the script says what it found and skips what is absent).
 
     python benchmarks/executors.py                 # ~10 min on a 2-core machine
@@ -77,35 +78,35 @@ def timed(cfg) -> tuple[float, simfl.RunResult]:
 
 
 def executors(args, found: list[str]):
-    """(label, executor, device, workers) of every executor to measure here."""
-    rows = [("local sequential", "sequential", "cpu", 0), ("local batched", "batched", "cpu", 0)]
-    rows += [(f"dask {n} worker{'s' * (n > 1)}", "dask", "cpu", n) for n in args.workers]
+    """(label, executor, device, workers, torch threads per worker) of every executor measured here."""
+    rows = [("local sequential", "sequential", "cpu", 0, None), ("local batched", "batched", "cpu", 0, None)]
+    for n in args.workers:
+        for threads in args.worker_threads:
+            rows.append((f"dask {n} worker{'s' * (n > 1)}, " + (f"{threads} torch thr" if threads else "torch thr as here"), "dask", "cpu", n, threads))
     if torch.cuda.is_available():
         count = torch.cuda.device_count()
         found.append(f"CUDA: {count} device(s), {torch.cuda.get_device_name(0)}")
-        rows.append(("cuda batched", "batched", "cuda", 0))
+        rows.append(("cuda batched", "batched", "cuda", 0, None))
         if count > 1:
-            rows.append((f"devices ({count} GPUs)", {"type": "devices"}, "cuda", 0))
+            rows.append((f"devices ({count} GPUs)", {"type": "devices"}, "cuda", 0, None))
     else:
         found.append("CUDA: absent (torch.cuda.is_available() is false): cuda and devices skipped")
     return rows
 
 
-def measure(label, executor, device, workers, data, args):
-    """Host seconds of the run, its update count and tables (a Dask cluster is started first)."""
+def measure(row, data, args):
+    """Host seconds of the run and its tables (a Dask cluster is started first, not counted)."""
+    label, executor, device, workers, threads = row
     if workers == 0:
         seconds, result = timed(config(data, executor, args, device))
-        return seconds, result, None
+        return seconds, result
     from distributed import LocalCluster
 
-    t0 = time.perf_counter()
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                       silence_logs=50) as cluster:
-        startup = time.perf_counter() - t0
         spec = {"type": "dask", "address": cluster.scheduler_address, "max_in_flight": args.concurrency,
-                "torch_threads": args.worker_threads}
-        seconds, result = timed(config(data, spec, args, device))
-    return seconds, result, startup
+                "torch_threads": threads}
+        return timed(config(data, spec, args, device))
 
 
 def main() -> None:
@@ -114,36 +115,48 @@ def main() -> None:
     ap.add_argument("--per-client", type=int, default=100)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--steps", type=int, default=10, help="local SGD steps per update (batch 10)")
-    ap.add_argument("--updates", type=int, default=48, help="client updates per run")
+    ap.add_argument("--updates", type=int, default=32, help="client updates per run")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="Dask worker counts")
-    ap.add_argument("--worker-threads", type=int, default=None,
-                    help="torch threads per Dask worker (default: as many as here, bitwise equal to sequential)")
+    ap.add_argument("--worker-threads", type=int, nargs="+", default=[0, 1],
+                    help="torch threads per Dask worker (0: as many as here, bitwise equal to sequential)")
+    ap.add_argument("--repeat", type=int, default=2,
+                    help="measurements of each, interleaved; the fastest counts (robust to a busy machine)")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, to check the script runs")
     args = ap.parse_args()
     if args.smoke:
         args.clients, args.per_client, args.concurrency, args.steps, args.updates = 8, 20, 2, 2, 4
+        args.worker_threads, args.repeat = [0], 1
+    args.worker_threads = [t or None for t in args.worker_threads]
     found = [f"CPU: {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} torch threads here"]
     rows = executors(args, found)
     print("found: " + "; ".join(found))
-    print(f"Dask workers: one task thread each, torch threads {args.worker_threads or 'as here'}")
     print(f"LEAF CNN ({sum(p.numel() for p in leaf_cnn((1, 28, 28), 62).parameters()):,} parameters); "
           f"{args.clients} clients x {args.per_client} samples; FedAsync concurrency {args.concurrency}; "
-          f"{args.steps} steps of batch 10 per update; {args.updates} updates per run")
-    print(f"{'executor':22s} {'updates':>7s} {'wall s':>8s} {'updates/s':>9s} {'ratio to local sequential':>26s}  notes")
+          f"{args.steps} steps of batch 10 per update; {args.updates} updates per run; best of {args.repeat}, "
+          "interleaved; Dask: one task thread per worker, cluster start-up not counted")
     with tempfile.TemporaryDirectory() as tmp:
         data = write_data(Path(tmp) / "leaf_like.npz", args.clients, args.per_client)
-        reference = None
-        for label, executor, device, workers in rows:
-            seconds, result, startup = measure(label, executor, device, workers, data, args)
-            updates = int((result.client_updates.status == "applied").sum())
-            rate = updates / seconds
-            reference = reference or (rate, result)
-            same = np.array_equal(result.final_params, reference[1].final_params)
-            notes = [f"cluster start-up {startup:.1f} s (not counted)" if startup is not None else "",
-                     "bitwise equal to sequential" if same else "not bitwise equal to sequential",
-                     f"ran: {result.manifest.get('executor')}"]
-            print(f"{label:22s} {updates:7d} {seconds:8.2f} {rate:9.2f} {rate / reference[0]:26.2f}  "
-                  + "; ".join(n for n in notes if n))
+        best: dict[str, tuple[float, simfl.RunResult]] = {}
+        for _ in range(args.repeat):
+            for row in rows:
+                seconds, result = measure(row, data, args)
+                if row[0] not in best or seconds < best[row[0]][0]:
+                    best[row[0]] = (seconds, result)
+    report(rows, best)
+
+
+def report(rows, best) -> None:
+    """One line per executor: updates per second and its ratio to local sequential."""
+    print(f"{'executor':28s} {'updates':>7s} {'wall s':>8s} {'updates/s':>9s} {'ratio to local sequential':>26s}  notes")
+    ref_seconds, ref = best[rows[0][0]]
+    ref_rate = int((ref.client_updates.status == "applied").sum()) / ref_seconds
+    for label, *_ in rows:
+        seconds, result = best[label]
+        updates = int((result.client_updates.status == "applied").sum())
+        same = np.array_equal(result.final_params, ref.final_params)
+        print(f"{label:28s} {updates:7d} {seconds:8.2f} {updates / seconds:9.2f} {updates / seconds / ref_rate:26.2f}  "
+              f"{'bitwise equal to sequential' if same else 'not bitwise equal to sequential'}; "
+              f"ran: {result.manifest.get('executor')}")
 
 
 if __name__ == "__main__":

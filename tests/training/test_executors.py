@@ -230,6 +230,17 @@ def test_a_dask_run_paused_and_resumed_equals_the_uninterrupted_run(cluster, tmp
     _assert_same_tables(final, reference)
 
 
+@pytest.mark.slow
+def test_a_devices_run_paused_and_resumed_equals_the_uninterrupted_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("SIMFL_CHECKPOINT_KEY", raising=False)
+    config = _config({"type": "devices", "devices": ["cpu", "cpu"]}, "fedbuff")
+    reference = simfl.run(config, progress=False)
+    out = tmp_path / "run"
+    assert simfl.run(config, out=out, progress=False, pause_at_s=7.3).status == "paused"
+    _assert_same_tables(simfl.run(config, out=out, overwrite=True, resume=True, progress=False), reference)
+
+
 # -------------------------------------------------------------------------------- devices
 def test_devices_spread_jobs_by_task_id_and_equal_sequential_bitwise():
     config = _config({"type": "devices", "devices": ["cpu", "cpu"], "batched": False}, "fedbuff")
