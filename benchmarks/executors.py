@@ -8,10 +8,10 @@ not depend on pixel values), written to a temporary ``.npz`` (``data.dataset: ar
 
 Each executor runs the same FedAsync run (same tasks, same updates: the final models are
 compared); its host wall time covers the whole ``simfl.run`` (the Dask cluster is started
-before and not counted). Best of ``--repeat`` interleaved measurements. Executors: local sequential, local batched (``torch.func.vmap``), Dask
-with 1 and 2 worker processes (one task thread each; as many torch threads as this process,
-which is bitwise equal to sequential, or one), and ``cuda`` / every GPU (``devices``)
-when CUDA is present (the script says what it found and skips what is absent).
+before and not counted). Best of ``--repeat`` interleaved measurements. Executors: local
+sequential, local batched (``torch.func.vmap``), Dask with 1 and 2 worker processes (one task
+thread each; as many torch threads as this process, which is bitwise equal to sequential, or
+one), and ``cuda`` / every GPU (``devices``) when CUDA is present (the script says what it found and skips what is absent).
 
     python benchmarks/executors.py                 # ~10 min on a 2-core machine
     python benchmarks/executors.py --smoke         # tiny sizes, to check the script runs
@@ -82,7 +82,8 @@ def executors(args, found: list[str]):
     rows = [("local sequential", "sequential", "cpu", 0, None), ("local batched", "batched", "cpu", 0, None)]
     for n in args.workers:
         for threads in args.worker_threads:
-            rows.append((f"dask {n} worker{'s' * (n > 1)}, " + (f"{threads} torch thr" if threads else "torch thr as here"), "dask", "cpu", n, threads))
+            label = f"dask {n} worker{'s' * (n > 1)}, " + (f"{threads} torch thr" if threads else "torch thr as here")
+            rows.append((label, "dask", "cpu", n, threads))
     if torch.cuda.is_available():
         count = torch.cuda.device_count()
         found.append(f"CUDA: {count} device(s), {torch.cuda.get_device_name(0)}")
@@ -102,7 +103,7 @@ def measure(row, data, args):
         return seconds, result
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                       silence_logs=50) as cluster:
         spec = {"type": "dask", "address": cluster.scheduler_address, "max_in_flight": args.concurrency,
                 "torch_threads": threads}

@@ -67,7 +67,7 @@ def _assert_same_tables(result, reference) -> None:
 @pytest.fixture(scope="module")
 def cluster():
     """A 2-worker local cluster of processes (one thread each), shared by this module's runs."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                   silence_logs=40) as local:
         yield local
 
@@ -169,7 +169,7 @@ def _worker_pids(client) -> dict[str, int]:
 @pytest.mark.slow
 def test_killing_a_worker_mid_run_gives_the_same_tables():
     reference = simfl.run(_config("sequential", "fedbuff", sim_time_s=60.0), progress=False)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                   silence_logs=50) as local:
         config = _config(_dask(local.scheduler_address, max_in_flight=8), "fedbuff", sim_time_s=60.0)
         trainer = _trainer(config)

@@ -2,8 +2,8 @@
 
 The static training state (the config, the data, the seed tree, the model factory) is shipped
 once per worker, as a worker plugin (:class:`TrainingState`: a worker that joins or restarts
-gets it too); each worker builds its trainer from it once and computes jobs with the same CPU code as the local sequential executor, with as many
-torch threads as this process (``torch_threads``: CPU kernels round by thread count), so its
+gets it too); each worker builds its trainer from it once and computes jobs with the same CPU
+code as the local sequential executor, with as many torch threads as this process (``torch_threads``: CPU kernels round by thread count), so its
 updates are bitwise equal to it whatever the worker count or scheduling order. A start model
 is sent once and shared by the jobs that start from it (a FedAvg round, a FedBuff version).
 
@@ -87,7 +87,7 @@ def _connect(spec):
     try:
         if spec.address is None:
             cluster = LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+                                   dashboard_address=":0", silence_logs=logging.ERROR)
             return Client(cluster, timeout=f"{spec.timeout_s}s"), cluster
         return Client(spec.address, timeout=f"{spec.timeout_s}s"), None
     except Exception as exc:
