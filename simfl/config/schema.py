@@ -22,7 +22,6 @@ from pydantic import (
     model_validator,
 )
 
-from simfl.config.executors import ExecutorField, executor_spec
 from simfl.config.params import ParamError, World, algorithm_field, key_error
 from simfl.data.kinds import DATASETS, PATH_HELP, SOURCE_DATASETS
 from simfl.models.base import ModelParams
@@ -43,6 +42,7 @@ from simfl.scenario.distributions import (
 )
 from simfl.strict import FilePath, StrictModel
 from simfl.tagged import tagged_union
+from simfl.config.executors import ExecutorField, executor_spec  # noqa: I001 (train.executor)
 
 __all__ = [
     "Config",
