@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SimflError", "ConfigError", "DataError", "RunDirError", "PluginError", "one_line"]
+__all__ = ["SimflError", "ConfigError", "DataError", "RunDirError", "PluginError", "ExecutorError", "one_line"]
 
 
 class SimflError(Exception):
@@ -23,6 +23,10 @@ class RunDirError(SimflError):
 
 class PluginError(ConfigError):
     """A component named in a config (built-in or plugin) cannot be found, imported or used."""
+
+
+class ExecutorError(SimflError):
+    """The executor of ``train.executor`` cannot start or lost its workers (a Dask cluster, devices)."""
 
 
 def one_line(exc: BaseException, limit: int | None = None) -> str:

@@ -14,6 +14,7 @@ CASES = {
                                              "peak"]),
     "population_scale.py": (["--smoke"], ["updates/host s", "peak MB", "10,000"]),
     "training_overhead.py": (["--smoke", "--concurrency", "4"], ["plain/simfl", "synthetic/logreg", "digits/mlp"]),
+    "executors.py": (["--smoke"], ["ratio to local sequential", "dask 2 workers", "CUDA:"]),
     "profile_flagship.py": (["--set", "stop.sim_time_s=4", "--top", "3"], ["training: local SGD jobs", "engine"]),
     "torch_module.py": (["--smoke", "--concurrency", "4", "--set", "data.num_clients=16"],
                         ["plain/batched CPU", "models:bn_cnn"]),

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 import simfl.registry as registry
 from simfl.config.messages import model_classes
 from simfl.config.params import ALGORITHM_DOC, AlgorithmParams, choices, component_ref
+from simfl.config.executors import EXECUTORS
 from simfl.config.schema import MODELS, Config
 from simfl.scenario.availability import AVAILABILITY_MODELS
 from simfl.scenario.distributions import DISTRIBUTIONS
@@ -255,6 +256,9 @@ def render() -> str:
     out.append(_SPREAD.format(rows=_spread_rows(), normal_max=TRUNCATED_NORMAL_MAX_CV, weibull_max=WEIBULL_MAX_CV))
     _registry("Availability (`heterogeneity.availability`)", "type", AVAILABILITY_MODELS, out)
     _registry("Models (`model`)", "type", MODELS, out)
+    _registry("Executors (`train.executor`: sequential, batched, or one of these)", "type", EXECUTORS, out)
+    for spec in EXECUTORS.values():  # their keys, described
+        _section(spec, "train.executor.", out, {spec})
     for kind in registry.ENTRY_POINT_GROUPS:  # the algorithm's components (models: the section above)
         _components(kind, out)
     out.append(_FLOWER.replace("OPTIMIZERS", ", ".join(f"`{n}`" for n in registry.builtins("server_optimizer"))))

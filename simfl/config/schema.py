@@ -43,6 +43,7 @@ from simfl.scenario.distributions import (
 )
 from simfl.strict import FilePath, StrictModel
 from simfl.tagged import tagged_union
+from simfl.config.executors import ExecutorField, executor_spec  # noqa: I001 (train.executor)
 
 __all__ = [
     "Config",
@@ -290,13 +291,16 @@ class TrainConfig(Section):
         description="where training and evaluation run: cpu | cuda | mps | auto (cuda if present, else mps, else cpu); "
         "parameters cross the engine boundary as CPU vectors either way; a device that is not present is an error",
     )
-    executor: Literal["sequential", "batched"] = Field(
+    executor: ExecutorField = Field(
         "batched",
-        description="how jobs are computed: batched (every pending job together when a result is first needed; "
-        "equal to sequential up to float rounding; 4-6x faster at concurrency 32; model.type torch: through "
-        "torch.func.vmap, falling back to sequential with one logged line when the module cannot be vmapped) | "
-        "sequential (one at a time)",
+        description="where and how jobs are computed: batched (in this process, every pending job together when a "
+        "result is first needed; equal to sequential up to float rounding; 4-6x faster at concurrency 32; model.type "
+        "torch: through torch.func.vmap, falling back to sequential with one logged line when the module cannot be "
+        "vmapped) | sequential (in this process, one at a time) | dask or {type: dask, ...} (a dask.distributed "
+        "cluster, bitwise equal to sequential) | devices or {type: devices, ...} (several GPUs); see docs/scale.md",
     )
+
+    _executor = field_validator("executor", mode="before")(executor_spec)
 
     @model_validator(mode="before")
     @classmethod

@@ -139,7 +139,7 @@ def _run(config: Config, *, trainer, out, overwrite, progress, resume, callbacks
         checked = check_config(config, model)  # bad data sources and absurd sizes fail before any directory exists
     record = RunRecord(config, out, overwrite=overwrite, resume=resume, lock=lock, started=started)
     record.start(model_name(config, model), callbacks, tags)
-    bar = None
+    bar = world = None
     try:
         world = build_world(config, trainer, model, checked)
         bar = SimulationProgress(config.stop, label=config.name or config.algorithm.type, enabled=progress)
@@ -153,4 +153,13 @@ def _run(config: Config, *, trainer, out, overwrite, progress, resume, callbacks
     finally:
         if bar is not None:
             bar.close()
+        if trainer is None and world is not None:
+            _close_trainer(world.trainer)
     return record.finish(outcome, world)
+
+
+def _close_trainer(trainer) -> None:
+    """Release what the trainer built from the config holds (its executor's cluster or threads)."""
+    close = getattr(trainer, "close", None)
+    if callable(close):
+        close()

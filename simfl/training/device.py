@@ -17,8 +17,9 @@ def _mps_available() -> bool:
     return bool(mps is not None and mps.is_available())
 
 
-def resolve_device(name: str, dtype: str = "float32") -> torch.device:
-    """The torch device of ``train.device``: ``auto`` is cuda if present, else mps, else cpu.
+def resolve_device(name: str, dtype: str = "float32", key: str = "train.device") -> torch.device:
+    """The torch device of ``train.device``: ``auto`` is cuda if present, else mps, else cpu;
+    ``cuda:N`` (a device of the ``devices`` executor, named by ``key``) is the N-th CUDA device.
 
     Raises:
         ConfigError: the device is unknown or not present on this machine, or cannot hold
@@ -26,13 +27,16 @@ def resolve_device(name: str, dtype: str = "float32") -> torch.device:
     """
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu"
-    if name not in DEVICES:
-        raise ConfigError(f"train.device: unknown device {name!r}; allowed: {', '.join(DEVICES)}")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device: cuda is not present on this machine (torch.cuda.is_available() is false); "
+    kind, _, index = name.partition(":")
+    if kind not in DEVICES or (index and (kind != "cuda" or not index.isdigit())):
+        raise ConfigError(f"{key}: unknown device {name!r}; allowed: {', '.join(DEVICES)}, cuda:N")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"{key}: cuda is not present on this machine (torch.cuda.is_available() is false); "
                           "use cpu or auto")
+    if index and int(index) >= torch.cuda.device_count():
+        raise ConfigError(f"{key}: {name} is not present (this machine has {torch.cuda.device_count()} CUDA devices)")
     if name == "mps" and not _mps_available():
-        raise ConfigError("train.device: mps is not present on this machine (torch.backends.mps.is_available() is "
+        raise ConfigError(f"{key}: mps is not present on this machine (torch.backends.mps.is_available() is "
                           "false); use cpu or auto")
     if name == "mps" and dtype == "float64":
         raise ConfigError("train.dtype: float64 is not supported on mps; use float32 or train.device: cpu")

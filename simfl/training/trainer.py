@@ -1,23 +1,22 @@
 """The torch trainer injected into the engine: jobs in, flat parameter vectors out.
 
-Jobs are computed lazily, when the engine first asks for a result. The sequential executor
-then trains that job alone; the batched executor trains every job submitted so far together
-(:mod:`simfl.training.batched`) and keeps the results until they are asked for — in FedAsync
-the first arrival computes the whole set in flight, FedAvg and FedBuff ask for a round or a
-buffer at once. Cancelled jobs (lost, dropped, discarded) are forgotten, computed or not.
-Client shards are index ranges into one data tensor.
+The trainer holds the model, the data and the evaluation, and computes one job
+(:meth:`TorchTrainer.compute_job`, a pure function of the job) or a group of jobs together
+(:meth:`TorchTrainer.compute_group`, :mod:`simfl.training.batched`). Where and when jobs are
+computed is decided by its executor (:mod:`simfl.training.executors`, ``train.executor``): in
+this process job by job or batched (the local executor, lazily: when a result is first
+needed), spread over several devices, or on a Dask cluster. Cancelled jobs (lost, dropped,
+discarded) are forgotten, computed or not. Client shards are index ranges into one data tensor.
 
 ``model.type: torch`` (:mod:`simfl.training.torchmodel`) trains through
-:mod:`simfl.training.module_sgd`; its batched executor vmaps the module and, the first time it
-cannot (or the first batched group disagrees with the sequential result of its first job), logs
-one line saying why and computes every later job sequentially — same results, slower.
-Everything runs on ``train.device``; parameters still cross the engine boundary as CPU numpy
-vectors.
+:mod:`simfl.training.module_sgd`; batched, it vmaps the module (see
+:mod:`simfl.training.executors.local` for the fallback to one job at a time). Everything runs
+on ``train.device``; parameters still cross the engine boundary as CPU numpy vectors.
 """
 
 from __future__ import annotations
 
-import logging
+from functools import partial
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -33,22 +32,15 @@ from simfl.scenario.population import samples_per_task
 from simfl.training.batched import local_sgd_batched, step_layout
 from simfl.training.local import SGDConfig, batch_plan, local_sgd
 from simfl.training.device import resolve_device
+from simfl.training.executors import CannotBatch, Executor, JobStats, build_executor, job_stats
 from simfl.training.models import FlatModel, build_model
 from simfl.training.module_sgd import module_sgd, module_sgd_batched
 from simfl.training.torchmodel import ModuleModel, build_module, seeded
 
-_log = logging.getLogger(__name__)
-
-__all__ = ["TorchTrainer", "make_trainer"]
+__all__ = ["TorchTrainer", "make_trainer", "worker_trainer"]
 
 _DTYPES = {"float32": (torch.float32, np.float32), "float64": (torch.float64, np.float64)}
 _EVAL_CHUNK = 8192
-#: Largest number of sample slots (jobs × steps × batch × input size) gathered at once.
-_MAX_BATCH_ELEMENTS = 1 << 24
-_MAX_BATCH_JOBS = 512
-#: Largest |batched − sequential| on the first batched job of a ``type: torch`` model that is
-#: taken as float rounding (relative to the largest parameter, at least 1).
-_VERIFY_TOLERANCE = {torch.float32: 1e-4, torch.float64: 1e-9}
 
 
 class TorchTrainer:
@@ -61,14 +53,17 @@ class TorchTrainer:
         tree: the run's seed tree (initial model, per-task batch streams).
         model: a factory to build the model from instead of ``config.model`` (it is then a
             ``type: torch`` model; see :func:`~simfl.training.torchmodel.build_module`).
+        device: a torch device name (``cuda:1``) used instead of ``train.device`` (the replicas
+            of the ``devices`` executor).
     """
 
-    def __init__(self, config, data: FederatedData, tree: SeedTree, model: Callable | None = None) -> None:
+    def __init__(self, config, data: FederatedData, tree: SeedTree, model: Callable | None = None,
+                 device: str | None = None) -> None:
         self.tree = tree
         self.train = config.train
         self.per_client = config.eval.per_client
         self.torch_dtype, self.np_dtype = _DTYPES[config.train.dtype]
-        self.device = resolve_device(config.train.device, config.train.dtype)
+        self.device = resolve_device(device or config.train.device, config.train.dtype)
         info = data.info
         self.model: FlatModel | ModuleModel
         if model is not None or config.model.type == "torch":
@@ -95,39 +90,40 @@ class TorchTrainer:
         self.client_sizes = self.sizes
         self.samples = samples_per_task(config.train, self.sizes).tolist()
         self.model_bytes = self.model.num_params * np.dtype(self.np_dtype).itemsize
-        self.batched = config.train.executor == "batched"
-        #: the executor that computes jobs (``sequential`` after a fallback from ``batched``)
-        self.executor = config.train.executor
-        self._verified = False  # type torch: the first batched group was checked against sequential
         self.drift = build_drift(config.data.drift, data.num_clients, data.info.num_classes, tree)
         # the client of every held-out row, to remap test labels under drift
         test_client = np.repeat(np.arange(data.num_clients), np.diff(data.test_offsets))
         self._test_client = torch.from_numpy(test_client).to(self.device)
-        self._pending: dict[int, Job] = {}
-        self._done: dict[int, np.ndarray] = {}
-        self._stats: dict[int, tuple[float, float, int]] = {}
+        #: where and when jobs are computed (:mod:`simfl.training.executors`)
+        self.jobs: Executor = build_executor(config.train, self, partial(worker_trainer, config, data, tree, model))
 
     def _inputs(self, x: np.ndarray) -> torch.Tensor:
         t = torch.from_numpy(x)
         dtype = torch.int64 if self.custom and not t.is_floating_point() else self.torch_dtype
         return t.to(device=self.device, dtype=dtype)
 
-    # ------------------------------------------------------------ checkpoints
+    # ------------------------------------------------------------ the protocol
+    # Where and when jobs are computed is the executor's business (simfl.training.executors);
+    # the trainer only computes one job (compute_job) or one group of jobs (compute_group).
+    @property
+    def executor(self) -> str:
+        """The executor that computes jobs (``sequential`` after a fallback from ``batched``)."""
+        return self.jobs.name
+
     def checkpoint_state(self) -> dict:
-        """What a checkpoint keeps of the trainer: the jobs waiting to be computed, the results
-        computed and not yet fetched, their loss statistics (the rest is rebuilt from the config).
-        Restored exactly, the batched executor groups the same jobs, so results are bitwise equal."""
-        return {"pending": dict(self._pending), "done": dict(self._done), "stats": dict(self._stats),
-                "executor": self.executor, "batched": self.batched, "verified": self._verified}
+        """What a checkpoint keeps of the trainer: its executor's jobs waiting to be computed, the
+        results computed and not yet fetched, their loss statistics (the rest is rebuilt from the
+        config). Restored exactly, the batched executor groups the same jobs (bitwise equal results)."""
+        return self.jobs.checkpoint_state()
 
     def load_checkpoint_state(self, state: dict) -> None:
         """Restore :meth:`checkpoint_state`."""
-        self._pending = dict(state["pending"])
-        self._done = dict(state["done"])
-        self._stats = dict(state["stats"])
-        self.executor, self.batched, self._verified = state["executor"], state["batched"], state["verified"]
+        self.jobs.load_checkpoint_state(state)
 
-    # ------------------------------------------------------------ the protocol
+    def close(self) -> None:
+        """Release the executor's resources (a Dask client and the cluster it started, GPU threads)."""
+        self.jobs.close()
+
     def initial_params(self) -> np.ndarray:
         """The initial model, from the seed tree's ``MODEL_INIT`` stream: PyTorch-default
         initialization for built-in models, the factory's module for ``type: torch``."""
@@ -136,23 +132,25 @@ class TorchTrainer:
         return self.model.init(self.tree.generator(Purpose.MODEL_INIT), self.np_dtype)
 
     def submit(self, job: Job) -> None:
-        """Remember the job; it is computed when its result is first needed."""
-        self._pending[job.task_id] = job
+        """Hand the job to the executor (computed now, later, or when its result is first needed)."""
+        self.jobs.submit(job)
 
     def cancel(self, job: Job) -> None:
-        """Forget a job whose result will never be needed."""
-        self._pending.pop(job.task_id, None)
-        self._done.pop(job.task_id, None)
-        self._stats.pop(job.task_id, None)
+        """Forget a job whose result will never be needed (never computed if not yet)."""
+        self.jobs.cancel(job)
 
     def job_stats(self, job: Job) -> tuple[float, float, int]:
         """Training-loss statistics of a trained job: (mean, root mean square, samples) of the
         per-sample losses seen during its local steps (each at the parameters of its step)."""
-        return self._stats.pop(job.task_id, (float("nan"), float("nan"), 0))
+        return self.jobs.job_stats(job)
 
-    def _record(self, task_id: int, loss_sum: float, loss_sq_sum: float, samples: int) -> None:
-        n = max(int(samples), 1)
-        self._stats[task_id] = (float(loss_sum) / n, float(np.sqrt(float(loss_sq_sum) / n)), int(samples))
+    def result(self, job: Job) -> np.ndarray:
+        """The client's parameters after the job (trained now if not yet)."""
+        return self.results([job])[0]
+
+    def results(self, jobs: Sequence[Job]) -> list[np.ndarray]:
+        """:meth:`result` for each job, in order (batched: all pending jobs are trained together)."""
+        return self.jobs.results(jobs)
 
     def client_losses(self, params: np.ndarray, clients: np.ndarray, sim_time_s: float = 0.0) -> np.ndarray:
         """Mean cross-entropy of the model ``params`` on each client's training data as it is
@@ -166,24 +164,6 @@ class TorchTrainer:
                 y = self.y[lo:hi] if table is None else table[c][self.y[lo:hi]]
                 out[i] = float(F.cross_entropy(self.model.forward(w, self.x[lo:hi]), y)) if hi > lo else 0.0
         return out
-
-    def result(self, job: Job) -> np.ndarray:
-        """The client's parameters after the job (trained now if not yet)."""
-        return self.results([job])[0]
-
-    def results(self, jobs: Sequence[Job]) -> list[np.ndarray]:
-        """:meth:`result` for each job, in order (batched: all pending jobs are trained together)."""
-        missing = [j for j in jobs if j.task_id not in self._done]
-        if missing:
-            if self.batched:
-                for j in missing:
-                    self._pending[j.task_id] = j
-                self._train_pending()
-            else:
-                for j in missing:
-                    self._pending.pop(j.task_id, None)
-                    self._done[j.task_id] = self.train_job(j)
-        return [self._done.pop(j.task_id) for j in jobs]
 
     def test_labels(self, sim_time_s: float) -> torch.Tensor:
         """The held-out labels as they are at ``sim_time_s`` (concept drift applied)."""
@@ -228,8 +208,17 @@ class TorchTrainer:
     def _label_map(self, job: Job) -> np.ndarray | None:
         return None if self.drift is None else self.drift.client_map(job.client_id, job.dispatch_time_s)
 
+    def plan(self, job: Job) -> tuple[np.ndarray, int]:
+        """Rows of the data tensor the job processes, in order, and its batch size."""
+        return self._plan(job.client_id, job.task_index)
+
     def train_job(self, job: Job) -> np.ndarray:
-        """The job's local training (pure: its client, task index, start model and data time)."""
+        """The parameters after the job's local training (see :meth:`compute_job`)."""
+        return self.compute_job(job)[0]
+
+    def compute_job(self, job: Job) -> tuple[np.ndarray, JobStats]:
+        """The job's local training, a pure function of the job (client, task index, start model,
+        data time) and the trainer's config: its parameters after training and loss statistics."""
         plan, batch = self._plan(job.client_id, job.task_index)
         idx = torch.from_numpy(plan).to(self.device)
         ys = self.y[idx]
@@ -249,34 +238,27 @@ class TorchTrainer:
                                       f"{job.task_index} raised {type(exc).__name__}: {_first_line(exc)}") from exc
         else:
             w = local_sgd(self.model, start, self.x[idx], ys, batch, self.sgd, stats)
-        self._record(job.task_id, stats["loss_sum"], stats["loss_sq_sum"], stats["samples"])
-        return w.cpu().numpy()
+        return w.cpu().numpy(), job_stats(stats["loss_sum"], stats["loss_sq_sum"], stats["samples"])
 
-    def _train_pending(self) -> None:
-        """Train every pending job, in groups of similar step counts that fit in memory."""
-        jobs = list(self._pending.values())
-        self._pending.clear()
-        plans = {j.task_id: self._plan(j.client_id, j.task_index) for j in jobs}
-        steps = {tid: -(-len(p) // b) for tid, (p, b) in plans.items()}
-        jobs.sort(key=lambda j: (steps[j.task_id], j.task_id))
-        per_job = max(steps.values()) * self.train.batch_size * int(np.prod(self.model.input_shape))
-        cap = max(1, min(_MAX_BATCH_JOBS, _MAX_BATCH_ELEMENTS // max(per_job, 1)))
-        group: list[Job] = []
-        for job in jobs:
-            # a group's jobs run as many steps as its longest: keep step counts within 1.5x
-            if group and (len(group) == cap or steps[job.task_id] > 1.5 * steps[group[0].task_id]):
-                self._train_group(group, plans)
-                group = []
-            group.append(job)
-        if group:
-            self._train_group(group, plans)
+    @property
+    def slots_per_step(self) -> int:
+        """Sample slots one job's step gathers in a batched group (batch size × input size)."""
+        return self.train.batch_size * int(np.prod(self.model.input_shape))
 
-    def _train_group(self, group: list[Job], plans: dict) -> None:
-        if len(group) == 1 or self.executor == "sequential":
-            for j in group:
-                self._done[j.task_id] = self.train_job(j)
-            return
-        layout = step_layout([plans[j.task_id][0] for j in group], [plans[j.task_id][1] for j in group])
+    def steps(self, job: Job) -> int:
+        """Local SGD steps of the job."""
+        plan, batch = self._plan(job.client_id, job.task_index)
+        return -(-len(plan) // batch)
+
+    def compute_group(self, group: Sequence[Job]) -> tuple[np.ndarray, list[JobStats]]:
+        """Every job of ``group`` trained together (same math as :meth:`compute_job`, up to float
+        rounding): ``(len(group), P)`` parameters and each job's loss statistics.
+
+        Raises:
+            CannotBatch: a ``type: torch`` module that ``torch.func.vmap`` cannot run.
+        """
+        plans = [self._plan(j.client_id, j.task_index) for j in group]
+        layout = step_layout([p for p, _ in plans], [b for _, b in plans])
         start = torch.from_numpy(np.stack([j.start_params for j in group])).to(self.device)
         maps = [self._label_map(j) for j in group]
         label_maps = None
@@ -285,43 +267,15 @@ class TorchTrainer:
             label_maps = torch.from_numpy(np.stack([identity if m is None else m for m in maps])).to(self.device)
         stats: dict = {}
         if self.custom:
-            w = self._train_module_group(group, start, layout, label_maps, stats)
-            if w is None:  # fell back: the group was trained job by job
-                return
+            try:
+                counts = (layout >= 0).sum(axis=2)
+                w = module_sgd_batched(self.model, start, self.x, self.y, layout, counts, self.sgd, label_maps, stats)
+            except Exception as exc:  # vmap cannot run this module
+                raise CannotBatch(f"torch.func.vmap failed: {type(exc).__name__}: {_first_line(exc)}") from exc
         else:
-            w = local_sgd_batched(self.model, start, self.x, self.y, layout, self.sgd, label_maps, stats).cpu().numpy()
-        for i, (j, row) in enumerate(zip(group, w)):
-            self._done[j.task_id] = row
-            self._record(j.task_id, stats["loss_sum"][i], stats["loss_sq_sum"][i], stats["samples"][i])
-
-
-    def _train_module_group(self, group: list[Job], start: torch.Tensor, layout: np.ndarray,
-                            label_maps: torch.Tensor | None, stats: dict) -> np.ndarray | None:
-        """A ``type: torch`` group through vmap; None after falling back to sequential jobs."""
-        try:
-            counts = (layout >= 0).sum(axis=2)
-            w = module_sgd_batched(self.model, start, self.x, self.y, layout, counts, self.sgd, label_maps, stats)
-            w = w.cpu().numpy()
-        except Exception as exc:  # vmap cannot run this module: its jobs run one at a time
-            self._fall_back(f"torch.func.vmap failed: {type(exc).__name__}: {_first_line(exc)}", group)
-            return None
-        if not self._verified:
-            self._verified = True
-            reference = self.train_job(group[0])
-            gap = float(np.max(np.abs(reference - w[0]))) if len(reference) else 0.0
-            scale = max(1.0, float(np.max(np.abs(reference))) if len(reference) else 1.0)
-            if not gap <= _VERIFY_TOLERANCE[self.torch_dtype] * scale:
-                self._fall_back(f"its batched result differs from the sequential one by {gap:.3g}", group)
-                return None
-        return w
-
-    def _fall_back(self, why: str, group: list[Job]) -> None:
-        """Compute ``group`` and every later job sequentially, saying why in one logged line."""
-        self.executor = "sequential"
-        _log.warning("train.executor: batched cannot run model %s (%s); its jobs run one at a time (same results, "
-                     "slower)", self.model_source, why)
-        for j in group:
-            self._done[j.task_id] = self.train_job(j)
+            w = local_sgd_batched(self.model, start, self.x, self.y, layout, self.sgd, label_maps, stats)
+        rows = [job_stats(stats["loss_sum"][i], stats["loss_sq_sum"][i], stats["samples"][i]) for i in range(len(group))]
+        return w.cpu().numpy(), rows
 
 
 def _first_line(exc: BaseException) -> str:
@@ -333,3 +287,11 @@ def make_trainer(config, data: FederatedData, tree: SeedTree, model: Callable | 
     """The trainer for a config (the engine gets it injected by :func:`simfl.run`); ``model``: a
     factory used instead of ``config.model`` (``simfl.run(config, model=...)``)."""
     return TorchTrainer(config, data, tree, model)
+
+
+def worker_trainer(config, data: FederatedData, tree: SeedTree, model: Callable | None = None,
+                   device: str | None = None) -> TorchTrainer:
+    """A trainer that computes jobs where it is built (a Dask worker, one device of several): the
+    run's trainer with the local sequential executor, on ``device`` if given."""
+    train = config.train.model_copy(update={"executor": "sequential"})
+    return TorchTrainer(config.model_copy(update={"train": train}), data, tree, model, device)

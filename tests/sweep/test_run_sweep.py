@@ -91,7 +91,7 @@ def test_rerun_skips_complete_runs(local_sweep, tmp_path):
 def test_dask_local_cluster_gives_the_same_summary(local_sweep, tmp_path):
     distributed = pytest.importorskip("distributed")
     path, outcome = local_sweep
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         dask = run_sweep(path, out=tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False)
     pd.testing.assert_frame_equal(
         dask.summary.drop(columns=TIMING_COLUMNS), outcome.summary.drop(columns=TIMING_COLUMNS), check_exact=True

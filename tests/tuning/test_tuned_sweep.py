@@ -176,7 +176,7 @@ def test_tuning_on_local_workers_and_a_dask_cluster_equals_tuning_in_process(tmp
     distributed = pytest.importorskip("distributed")
     here = run_sweep(_toy_sweep(tmp_path), out=tmp_path / "here", workers=1, progress=False)
     pool = run_sweep(_toy_sweep(tmp_path), out=tmp_path / "pool", workers=2, progress=False)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         dask = run_sweep(_toy_sweep(tmp_path), out=tmp_path / "dask", scheduler=cluster.scheduler_address,
                          progress=False)
     reference = pd.read_parquet(tmp_path / "here" / "tuning.parquet")
