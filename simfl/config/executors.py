@@ -43,7 +43,8 @@ class DaskExecutorSpec(StrictModel):
         "throughput on many workers per machine (then equal to a sequential run with one torch thread)",
     )
     timeout_s: float = Field(60.0, gt=0, allow_inf_nan=False,
-                             description="seconds to connect to the scheduler or start the local cluster")
+                             description="seconds to connect to the scheduler or start the local cluster; also how long the "
+                             "cluster may have no worker at all while results are awaited before the run fails")
 
 
 class DevicesExecutorSpec(StrictModel):

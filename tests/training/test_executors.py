@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -192,6 +193,27 @@ def test_killing_a_worker_mid_run_gives_the_same_tables():
     assert len(calls) > 20
     assert set(before.values()) != set(after.values())  # a worker did die (its nanny restarted it)
     _assert_same_tables(result, reference)
+
+
+def test_a_cluster_left_without_workers_fails_in_one_line_instead_of_waiting():
+    """Every worker retired while a job waits: the run fails within about timeout_s, never hangs."""
+    from simfl.engine.protocols import Job
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0",
+                                  silence_logs=50) as local:
+        trainer = _trainer(_config(_dask(local.scheduler_address, timeout_s=2), "fedavg"))
+        executor: DaskExecutor = trainer.jobs
+        try:
+            executor.client.retire_workers(close_workers=True)
+            while executor.client.scheduler_info().get("workers"):
+                time.sleep(0.1)
+            job = Job(task_id=0, client_id=0, task_index=0, start_params=trainer.initial_params())
+            start = time.monotonic()
+            with pytest.raises(ExecutorError, match=r"^train.executor: the Dask cluster has had no worker for 2 s") as err:
+                executor.results([job])
+            assert time.monotonic() - start < 30 and "\n" not in str(err.value)
+        finally:
+            trainer.close()
 
 
 def test_a_bad_scheduler_address_is_a_one_line_error():

@@ -13,13 +13,15 @@ go as others are collected (finished tasks are collected whenever a job is submi
 asked for). A result that is asked for is submitted at once, even beyond the cap. A cancelled
 job is dropped from the queue (never computed) or its future cancelled (a task already running
 finishes on its worker and is discarded). Tasks are pure: when a worker dies, the scheduler
-reruns its tasks elsewhere (up to its ``distributed.scheduler.allowed-failures``).
+reruns its tasks elsewhere (up to its ``distributed.scheduler.allowed-failures``); a cluster left
+with no worker at all for ``timeout_s`` while results are awaited fails the run in one line.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import uuid
 import warnings
 from collections import OrderedDict
@@ -41,6 +43,8 @@ _WORKER_STATE: dict[str, Callable[[], JobComputer]] = {}
 _WORKER_TRAINERS: dict[str, JobComputer] = {}
 #: Distinct start models kept on the cluster (the jobs of one model version share one).
 _KEEP_MODELS = 8
+#: Seconds between looks at the cluster's workers while waiting for results.
+_POLL_S = 1.0
 
 
 class TrainingState(WorkerPlugin):
@@ -170,7 +174,28 @@ class DaskExecutor(Executor):
         if finished:
             self._gather([self._running.pop(tid) for tid in finished])
 
+    def _wait(self, futures: list) -> None:
+        """Wait until ``futures`` are done; a cluster with no worker for ``timeout_s`` is an error
+        (its tasks would wait forever: a worker that dies is replaced only by its nanny)."""
+        from distributed import wait  # noqa: PLC0415
+
+        poll, workerless_since = min(_POLL_S, self.spec.timeout_s), None
+        while True:
+            try:
+                wait(futures, timeout=poll)
+                return
+            except TimeoutError:
+                pass
+            if self.client.scheduler_info().get("workers"):
+                workerless_since = None
+            elif workerless_since is None:
+                workerless_since = time.monotonic()
+            elif time.monotonic() - workerless_since >= self.spec.timeout_s:
+                raise ExecutorError(f"train.executor: the Dask cluster has had no worker for {self.spec.timeout_s:g} s "
+                                    f"({len(futures)} jobs waiting); start workers, or raise timeout_s") from None
+
     def _gather(self, entries: list[tuple[Job, object]]) -> None:
+        self._wait([f for _, f in entries])
         try:
             values = self.client.gather([f for _, f in entries])
         except Exception as exc:
