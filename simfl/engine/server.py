@@ -422,7 +422,9 @@ class InFlight:
         if select is None or server is not self._server:
             select = self._bind(server)
         dispatch, spacing = server.dispatch, self._spacing
-        for _ in range(self.concurrency - len(server._in_flight) - len(server._queued)):  # server.outstanding
+        free = self.concurrency - len(server._in_flight) - len(server._queued)  # - server.outstanding
+        while free > 0:
+            free -= 1
             if spacing and server.now < self._next_dispatch:
                 if not self._throttled:  # one pending wake-up is enough
                     self._throttled = True

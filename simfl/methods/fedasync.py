@@ -47,5 +47,5 @@ class FedAsync(AsyncMethod):
         if params is not None:
             x_client = server.results([task])[0]
             params = mix(params, x_client, weight) if self.step is None else self.step(params, weight * (params - x_client))
-        server.applied(task, weight)
+        server.applied(task, weight, tau)
         server.install(params)
