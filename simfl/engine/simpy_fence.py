@@ -69,16 +69,15 @@ def next_time(heap: list) -> float:
     return heap[0][0] if heap else math.inf
 
 
+class _Running:
+    """An owner of events that never asks them to stop."""
+
+    stop_reason = None
+
+
 def step(env: simpy.Environment, heap: list) -> None:
-    """SimPy's ``Environment.step`` for a non-empty ``heap`` of ``env``: advance the clock to the
-    next event and run its callbacks; a failed event nobody handled raises its own exception
-    (SimPy raises a copy, which loses a plugin error's extra fields)."""
-    env._now, _, _, event = heappop(heap)
-    callbacks, event.callbacks = event.callbacks, None
-    for callback in callbacks:
-        callback(event)
-    if not event._ok and not hasattr(event, "_defused"):
-        raise event._value
+    """SimPy's ``Environment.step`` for a non-empty ``heap`` of ``env``: :func:`run_events` for one event."""
+    run_events(env, heap, _Running, math.inf, 1, 1, ((True,), ()), [0, -math.inf, 0])
 
 
 def run_events(env: simpy.Environment, heap: list, owner, horizon: float, budget: int, max_same_instant: int,
@@ -91,6 +90,8 @@ def run_events(env: simpy.Environment, heap: list, owner, horizon: float, budget
     and after an event that leaves every container of ``work`` empty (the caller then checks
     whether anything can still happen). ``state`` = ``[events so far, time of the last event,
     events before it at that time]`` is read and updated in place, also when a callback raises.
+    A failed event nobody handled raises its own exception (SimPy raises a copy, which loses a
+    plugin error's extra fields).
     """
     steps, last_t, same = state
     stop_at = steps + budget

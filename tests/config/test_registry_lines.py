@@ -13,29 +13,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-_MODEL = '''
-import math
-from typing import Literal
+from tests.training.helpers import WIDE_MODEL_SOURCE
 
-from simfl.models import Layer, LayerModel, ModelParams
-
-
-class WideParams(ModelParams):
-    """One wide hidden layer (a test built-in)."""
-
-    type: Literal["wide"] = "wide"
-    width: int = 5
-
-
-class Wide(LayerModel):
-    """Flatten -> linear(width) -> ReLU -> linear (a test built-in)."""
-
-    Params = WideParams
-
-    def layers(self, input_shape, num_classes):
-        return [Layer("linear", (self.params.width, math.prod(input_shape)), relu=True),
-                Layer("linear", (num_classes, self.params.width), relu=False)]
-'''
+_MODEL = WIDE_MODEL_SOURCE
 
 _DATASETS = '''
 import numpy as np

@@ -17,6 +17,7 @@ from simfl.errors import ConfigError
 from simfl.models import LayerModel, ModelKind
 from simfl.scenario.model_size import param_count
 from simfl.training import build_model
+from tests.training.helpers import WIDE_MODEL_SOURCE
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "config.md"
 
@@ -53,28 +54,7 @@ def test_a_torch_model_is_counted_only_from_its_factory():
 def test_one_registry_line_adds_a_model(tmp_path, monkeypatch):
     """A module with the description plus one entry of ``BUILTINS`` is all a new model needs:
     its count and its flat build follow (and agree with the nn.Module twin)."""
-    (tmp_path / "regtest_wide.py").write_text(textwrap.dedent('''
-        import math
-        from typing import Literal
-
-        from simfl.models import Layer, LayerModel, ModelParams
-
-        class WideParams(ModelParams):
-            """One wide hidden layer."""
-
-            type: Literal["wide"] = "wide"
-            width: int = 5
-
-        class Wide(LayerModel):
-            """Flatten -> linear(width) -> ReLU -> linear."""
-
-            Params = WideParams
-
-            def layers(self, input_shape, num_classes):
-                d = math.prod(input_shape)
-                return [Layer("linear", (self.params.width, d), relu=True),
-                        Layer("linear", (num_classes, self.params.width), relu=False)]
-    '''))
+    (tmp_path / "regtest_wide.py").write_text(WIDE_MODEL_SOURCE)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setitem(registry.BUILTINS["model"], "wide", registry.Builtin("regtest_wide:Wide"))
     params = registry.resolve("model", "wide").params(width=7)
