@@ -43,17 +43,13 @@ if TYPE_CHECKING:
     from simfl.config.schema import DataConfig
 
 __all__ = ["DatasetInfo", "FederatedData", "dataset_info", "client_sizes", "load_data", "train_labels", "check_data",
-           "BUILTIN_MODELS", "builtin_models", "EVAL_SPLITS"]
+           "BUILTIN_MODELS", "EVAL_SPLITS"]
 
 
-def builtin_models() -> tuple[str, ...]:
-    """The model types built into simfl as stacks of layers (registry kind ``model``): they take
-    float32 features, not token ids."""
-    return tuple(name for name in registry.names("model") if issubclass(registry.resolve("model", name).target, LayerModel))
-
-
-#: :func:`builtin_models`, as the registry lists them when this module is imported.
-BUILTIN_MODELS = builtin_models()
+#: simfl's own model types built as stacks of layers (registry kind ``model``): they take float32
+#: features, not token ids. Read from the registry's built-in entries (never an installed plugin's).
+BUILTIN_MODELS = tuple(name for name in registry.builtins("model")
+                       if issubclass(registry.resolve("model", name).target, LayerModel))
 
 
 @dataclass(frozen=True, eq=False)
@@ -247,7 +243,7 @@ def check_data(config) -> None:
         return
     src = dataset.source(data)
     _source_sizes(data, SeedTree(config.seed), src)  # enough clients, each with a training sample
-    if src.info.is_sequence and config.model.type in builtin_models():
+    if src.info.is_sequence and config.model.type in BUILTIN_MODELS:
         raise ConfigError(
             f"model.type: {config.model.type} needs float features, but {src.origin} holds integer token ids "
             "(input_dtype int64): use model.type: torch with an embedding, or data.input_dtype: float32 to read "

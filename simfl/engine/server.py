@@ -149,7 +149,7 @@ class Server:
 
     def reserve(self, client: int) -> None:
         """Count an idle client as busy while a round is being picked (see :meth:`release`)."""
-        self._pool.busy[client] = True
+        self._pool.reserve(client)
 
     def release(self, clients: Sequence[int]) -> None:
         """Undo :meth:`reserve` for clients that were not dispatched."""

@@ -102,10 +102,9 @@ def run_events(env: simpy.Environment, heap: list, owner, horizon: float, budget
             if t > horizon:
                 return
             if t == last_t:
-                if same >= max_same_instant:
-                    same += 1
-                    return
                 same += 1
+                if same > max_same_instant:
+                    return
             else:
                 last_t, same = t, 0
             env._now, _, _, event = heappop(heap)

@@ -33,7 +33,7 @@ from simfl.engine.pool import ClientPool
 from simfl.engine.protocols import Job, Trainer
 from simfl.engine.server import Policy, Selector, Server, Timer
 from simfl.engine.settings import EngineSettings, SimulationOutcome
-from simfl.engine.simpy_fence import event_heap, queued_events, run_events
+from simfl.engine.simpy_fence import event_heap, next_time, queued_events, run_events
 from simfl.engine.tasks import Status, Task
 from simfl.rng import BlockUniforms, Purpose
 from simfl.scenario.population import Population
@@ -608,7 +608,7 @@ class Simulation:
         state = [self.steps, -inf, 0]  # events so far, time of the last, events before it at that time
         try:
             while self.stop_reason is None:
-                t = heap[0][0] if heap else inf
+                t = next_time(heap)
                 if t > until:
                     self.stop_reason = "sim_time_s"
                     return until

@@ -73,6 +73,8 @@ class Executor:
         return self._computed
 
     def _store(self, job: Job, params: np.ndarray, stats: JobStats) -> None:
+        """Keep a computed job's result until it is fetched (and count it)."""
+        self._computed += 1
         self._done[job.task_id] = params
         self._stats[job.task_id] = stats
 

@@ -205,7 +205,6 @@ class DaskExecutor(Executor):
                                 f"{one_line(exc, 200)}") from None
         for (job, _), (params, stats) in zip(entries, values):
             self._store(job, params, stats)
-        self._computed += len(entries)
 
     def _fill(self) -> None:
         """Send waiting jobs, oldest first, while fewer than ``max_in_flight`` are on the cluster."""

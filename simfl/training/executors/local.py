@@ -93,7 +93,6 @@ class LocalExecutor(Executor):
 
     def _compute(self, job: Job) -> None:
         self._store(job, *self.trainer.compute_job(job))
-        self._computed += 1
 
     def _train_pending(self) -> None:
         """Train every pending job, in groups of similar step counts that fit in memory."""
@@ -121,7 +120,6 @@ class LocalExecutor(Executor):
                 return
         for j, row, s in zip(group, w, stats):
             self._store(j, row, s)
-        self._computed += len(group)
 
     def _disagreement(self, job: Job, batched: np.ndarray) -> str | None:
         """Why a module's batched result of ``job`` is not its sequential one (None: it is, up to rounding)."""
