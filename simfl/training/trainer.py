@@ -246,9 +246,9 @@ class TorchTrainer:
         return self.train.batch_size * int(np.prod(self.model.input_shape))
 
     def steps(self, job: Job) -> int:
-        """Local SGD steps of the job."""
-        plan, batch = self._plan(job.client_id, job.task_index)
-        return -(-len(plan) // batch)
+        """Local SGD steps of the job: its samples over its batch size (its plan is not drawn)."""
+        c = job.client_id
+        return -(-self.samples[c] // min(self.train.batch_size, self.offsets[c + 1] - self.offsets[c]))
 
     def compute_group(self, group: Sequence[Job]) -> tuple[np.ndarray, list[JobStats]]:
         """Every job of ``group`` trained together (same math as :meth:`compute_job`, up to float

@@ -121,6 +121,19 @@ def _count_engine_calls(trainer) -> dict[str, set[int]]:
     return seen
 
 
+def test_a_jobs_step_count_is_its_plan_in_batches():
+    """The executor groups jobs by step count without drawing their plans: the count must be the
+    plan's length over the batch size, rounded up."""
+    from simfl.engine.protocols import Job
+
+    trainer = _trainer(_config("batched", "fedavg", batch_size=7))
+    for client in range(12):
+        for k in range(3):
+            job = Job(task_id=0, client_id=client, task_index=k, start_params=None)
+            plan, batch = trainer.plan(job)
+            assert trainer.steps(job) == -(-len(plan) // batch) >= 1
+
+
 def test_the_sequential_executor_computes_exactly_the_fetched_jobs():
     config = _config("sequential", "fedavg")
     trainer = _trainer(config)
