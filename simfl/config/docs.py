@@ -243,7 +243,7 @@ one step ahead of Kingma & Ba's `t = 1` at the first step: `bias_correction_offs
 | `FedYogi` | `eta` (0.01), `beta_1` (0.9), `beta_2` (0.99), `tau` (1e-3) | `{type: yogi, lr, beta1, beta2, tau}`, `initial_accumulator: 0` |
 
 With a server optimizer, FedAvg's pseudo-gradient is `x − Σ n_k x_k / Σ n_k` (Flower's
-`current_weights − aggregate`), FedBuff's is its buffered mean (see `algorithm.buffer_normalization`),
+`current_weights − aggregate`), FedBuff's is its normalised buffer (see `algorithm.buffer_normalization`),
 FedAsync's is `α s(τ)·(x − x_client)`.
 """
 

@@ -3,11 +3,17 @@
 
 * ``buffer_normalization = count`` (the paper, Algorithm 1): ``g = Σ s(τ_k)·Δ_k / K``, so stale
   updates shrink the step;
-* ``buffer_normalization = weight`` (FLSim's ``FedBuff`` aggregator, a weighted average):
-  ``g = Σ s(τ_k)·Δ_k / Σ s(τ_k)``, so staleness reweights the updates but the step keeps the
-  size of a plain mean.
+* ``buffer_normalization = weight``: ``g = Σ s(τ_k)·Δ_k / Σ s(τ_k)``, so staleness reweights the
+  updates but the step keeps the size of a plain mean (FLSim's ``FedBuffAggregator`` with its
+  reducer set to ``WEIGHTED_AVERAGE``);
+* ``buffer_normalization = sum``: ``g = Σ s(τ_k)·Δ_k``, no division, so the step grows with K
+  (FLSim's ``FedBuffAggregator`` as configured by default: ``AsyncAggregatorConfig.reducer`` is
+  a ``WEIGHTED_SUM`` reducer, with weight = example weight × staleness weight and equal example
+  weights by default; checked in facebookresearch/FLSim, ``flsim/optimizers/async_aggregators.py``
+  and ``flsim/reducers/base_round_reducer.py``). ``server_lr = η/K`` with ``sum`` is ``count``
+  with ``server_lr = η``, up to rounding.
 
-With ``s ≡ 1`` both are the mean of the deltas. Client results are fetched when the buffer is
+With ``s ≡ 1``, ``count`` and ``weight`` are the mean of the deltas and ``sum`` is K times it. Client results are fetched when the buffer is
 full, all at once, so a batched trainer can compute them together; the arithmetic is the same
 as adding them one by one. Updates still in a partial buffer when the run stops stay
 ``buffered``.
@@ -32,10 +38,11 @@ class FedBuffParams(ServerStepParams, AsyncParams):
     """FedBuff (Nguyen et al. 2022): a server step every K buffered, staleness-weighted deltas."""
 
     buffer_size: int = Field(10, ge=1, description="K updates per server step")
-    buffer_normalization: Literal["count", "weight"] = Field(
+    buffer_normalization: Literal["count", "weight", "sum"] = Field(
         "count",
         description="count = sum of s(tau)*delta divided by K (the paper: staleness shrinks the step) | "
-        "weight = divided by the sum of s(tau) (FLSim's weighted average: staleness reweights, the step keeps its size)",
+        "weight = divided by the sum of s(tau) (staleness reweights, the step keeps its size; FLSim with a "
+        "WEIGHTED_AVERAGE reducer) | sum = not divided (FLSim's default WEIGHTED_SUM reducer: the step grows with K)",
     )
 
 
@@ -47,7 +54,7 @@ class FedBuff(AsyncMethod):
     def __init__(self, params: FedBuffParams) -> None:
         super().__init__(params)
         self.buffer_size = params.buffer_size
-        self.by_weight = params.buffer_normalization == "weight"
+        self.normalization = params.buffer_normalization
         self.step = OptimizerStep(params.optimizer)
         self._buffer: list[tuple["Task", float]] = []
 
@@ -63,7 +70,7 @@ class FedBuff(AsyncMethod):
         weights = [w for _, w in self._buffer]
         params = server.params
         if params is not None:
-            divisor = sum(weights) if self.by_weight else len(tasks)
+            divisor = {"count": len(tasks), "weight": sum(weights), "sum": 1.0}[self.normalization]
             params = self.step(params, weighted_delta(server, tasks, weights, divisor))
         for t, w in self._buffer:
             server.applied(t, w)

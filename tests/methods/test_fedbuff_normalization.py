@@ -1,4 +1,4 @@
-"""FedBuff's two normalisations of the buffered step, replayed from the tables.
+"""FedBuff's three normalisations of the buffered step, replayed from the tables.
 
 Client c's update is always ``Δ_c = d_c`` (its result is ``x_start − d_c``), so the model after
 every server step follows from the ``client_updates`` table alone: the K applied updates of a
@@ -38,7 +38,7 @@ class DeltaTrainer:
         return {"test_loss": 0.0, "test_accuracy": 0.0}
 
 
-@pytest.mark.parametrize("normalization", ["count", "weight"])
+@pytest.mark.parametrize("normalization", ["count", "weight", "sum"])
 def test_fedbuff_step_is_the_normalised_buffer(normalization):
     config = make_config(
         seed=3,
@@ -61,6 +61,6 @@ def test_fedbuff_step_is_the_normalised_buffer(normalization):
         rows = applied.iloc[3 * k: 3 * k + 3]
         w = rows.weight.to_numpy()
         total = (w[:, None] * DELTAS[rows.client_id.to_numpy()]).sum(axis=0)
-        g = total / 3 if normalization == "count" else total / w.sum()
+        g = {"count": total / 3, "weight": total / w.sum(), "sum": total}[normalization]
         x = x - 0.7 * g
     np.testing.assert_allclose(res.final_params, x, rtol=1e-12, atol=1e-12)
