@@ -70,7 +70,25 @@ def _parser() -> argparse.ArgumentParser:
     _add_report_command(sub)
     _add_plot_command(sub)
     _add_partition_command(sub)
+    _add_docs_command(sub)
     return parser
+
+
+def _add_docs_command(sub: argparse._SubParsersAction) -> None:
+    """``simfl docs``: the configuration reference, a kind's names, or one component's keys."""
+    p_docs = sub.add_parser(
+        "docs", help="print the keys of the config, or of one component (a plugin too)",
+        description="Print every config key (no argument), the names of a kind of component (KIND), or one "
+                    "component's keys (KIND NAME), e.g. `simfl docs staleness my_rules:LinearCutoff`. KIND is "
+                    "algorithm, selection, staleness, server_optimizer, model or dataset (or the config key naming "
+                    "it, e.g. algorithm.staleness).",
+    )
+    p_docs.add_argument("kind", nargs="?", help="the kind of component, or the config key that names it")
+    p_docs.add_argument("name", nargs="?", help="a built-in name or a plugin's import path package.module:Name")
+    p_docs.add_argument("--dir", default=".", metavar="DIR",
+                        help="folder searched first for a plugin's module, like a config's folder (default: the "
+                             "current folder), then the Python path")
+    p_docs.set_defaults(func=_cmd_docs)
 
 
 def _add_run_command(sub: argparse._SubParsersAction) -> None:
@@ -554,6 +572,15 @@ def _partition_figure(config) -> dict:
         print(f"simfl plot: no partition heatmap: {exc}", file=sys.stderr)
         return {}
     return {"partition": partition_heatmap(counts)}
+
+
+def _cmd_docs(args) -> int:
+    from simfl.config.docs import docs_text
+
+    if not Path(args.dir).is_dir():
+        raise SimflError(f"--dir {args.dir}: not a folder")
+    print(docs_text(args.kind, args.name, search_path=(args.dir,)), end="")
+    return 0
 
 
 def _cmd_partition(args) -> int:

@@ -58,7 +58,7 @@ def test_presets_readme_is_one_table_listing_every_preset():
 @pytest.mark.parametrize("argv, message", [
     (["algorithm", "mymethod:MyAsync"], "no module named 'mymethod'"),
     (["algorithm", "fedasnc"], "did you mean 'fedasync'"),
-    (["algorithmz", "fedasync"], "unknown component kind 'algorithmz'"),
+    (["algorithmz", "fedasync"], "unknown kind 'algorithmz'"),
 ])
 def test_component_docs_on_a_bad_name_is_one_line(argv, message, capsys):
     from simfl.config.docs import main as docs_main

@@ -3,6 +3,8 @@
     python -m simfl.config.docs > docs/config.md
     python -m simfl.config.docs algorithm my_rules:MyMethod   # one component's keys (a plugin too)
 
+``simfl docs [KIND [NAME]]`` prints the same texts on the command line (:func:`docs_text`).
+
 The named components (methods, selection policies, staleness functions, server optimizers)
 are listed from :mod:`simfl.registry`, each with its own keys; a plugin's keys render the same
 way. A test checks that the committed file is up to date.
@@ -24,7 +26,7 @@ from simfl.scenario.availability import AVAILABILITY_MODELS
 from simfl.scenario.distributions import DISTRIBUTIONS
 from simfl.scenario.spread import TRUNCATED_NORMAL_MAX_CV, WEIBULL_MAX_CV
 
-__all__ = ["render", "component_doc"]
+__all__ = ["render", "component_doc", "kind_of", "kind_listing", "docs_text"]
 
 _REGISTRIES = {
     "dist": DISTRIBUTIONS,
@@ -157,13 +159,90 @@ def component_doc(kind: str, name: str, search_path=(), level: int = 3) -> str:
     component = registry.resolve(kind, name, search_path)
     params = component.params
     skip = {"type"} | (set(AlgorithmParams.model_fields) if kind == "algorithm" else set())
-    doc = (params.__doc__ if params is not component.target or not component.target.__doc__ else component.target.__doc__)
-    doc = " ".join((doc or component.describe() or "").strip().split("\n\n")[0].split())
+    shared = params is not component.target and params.__module__ != component.target.__module__
+    doc = "" if shared else _own_doc(params)
+    doc = " ".join((doc or component.describe()).strip().split("\n\n")[0].split())
     rows = _rows(params, skip)
-    head = f"{'#' * level} `{name}`\n\n{_cell(doc)}\n"
+    head = f"{'#' * level} `{name}`\n\n{_cell(doc)}\n" + _dataset_notes(kind, name)
     if not rows:
         return head + "\nNo keys of its own.\n"
     return head + "\n| key | default | meaning |\n|---|---|---|\n" + "\n".join(rows) + "\n"
+
+
+def _dataset_notes(kind: str, name: str) -> str:
+    """What a built-in dataset kind reads (``data.path``) and where its own clients come from."""
+    entry = registry.BUILTINS[kind].get(name) if kind == "dataset" else None
+    notes = []
+    if getattr(entry, "path_help", None):
+        notes.append(f"* `data.path`: {entry.path_help}")
+    if getattr(entry, "natural_ids", None):
+        notes.append(f"* its own clients: {entry.natural_ids}")
+    return "\n" + "\n".join(notes) + "\n" if notes else ""
+
+
+def _own_doc(cls: type) -> str:
+    """``cls``'s own docstring, not one it inherits (a dataset kind's ``Params`` has none: its
+    kind's docstring says what it is)."""
+    return cls.__dict__.get("__doc__") or ""
+
+
+def kind_of(text: str) -> str:
+    """The component kind a user names: a kind (``staleness``) or the config key that names one
+    (``algorithm.staleness``, ``algorithm.staleness.type``, ``data.dataset``).
+
+    Raises:
+        ConfigError: no such kind (one line listing the kinds).
+    """
+    from simfl.errors import ConfigError
+
+    for kind, key in registry.KINDS.items():
+        if text in (kind, key, key.removesuffix(".type")):
+            return kind
+    kinds = ", ".join(registry.KINDS)
+    raise ConfigError(f"KIND: unknown kind {text!r}{registry._hint(text, list(registry.KINDS))}; kinds: {kinds}")
+
+
+def kind_listing(kind: str) -> str:
+    """The names of a kind, one line each with what it is, and how to see one's keys."""
+    key = registry.KINDS[kind]
+    lines = [f"{kind} (config key {key}):", ""]
+    for name in registry.names(kind):
+        entry = registry.BUILTINS[kind].get(name)
+        about = getattr(entry, "about", "") or _describe(kind, name)
+        lines.append(f"  {name:<18} {about}")
+    plugin = ("your own data: data.dataset: python with data.source: package.module:function"
+              if kind == "dataset" else "or a plugin named by its import path package.module:Name (docs/plugins.md)")
+    lines += ["", f"{plugin}; `simfl docs {kind} NAME` prints a component's keys."]
+    return "\n".join(lines) + "\n"
+
+
+def _describe(kind: str, name: str) -> str:
+    """One line about a named component (an entry point that cannot be imported says so)."""
+    from simfl.errors import SimflError
+
+    try:
+        return registry.resolve(kind, name).describe()
+    except SimflError as exc:
+        return f"(cannot be loaded: {exc})"
+
+
+def docs_text(kind: str | None = None, name: str | None = None, search_path=(".",)) -> str:
+    """What ``simfl docs`` prints: every key (no kind), a kind's names, or one component's keys.
+
+    Args:
+        kind: a kind or the config key naming one (see :func:`kind_of`); None for the whole reference.
+        name: a built-in name or an import path ``package.module:Name``; None to list the kind.
+        search_path: folders searched first for a plugin's module (then the Python path).
+
+    Raises:
+        ConfigError: an unknown kind, or a name that is not a component of it (one line).
+    """
+    if kind is None:
+        return render()
+    kind = kind_of(kind)
+    if name is None:
+        return kind_listing(kind)
+    return component_doc(kind, name, search_path=search_path, level=2)
 
 
 def _components(kind: str, out: list[str]) -> None:
@@ -301,7 +380,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m simfl.config.docs [KIND NAME]", file=sys.stderr)
         return 2
     try:
-        text = component_doc(argv[0], argv[1], search_path=(".",), level=2) if argv else render()
+        text = docs_text(*argv)
     except (SimflError, KeyError, ValueError) as exc:
         print(f"simfl.config.docs: error: {exc}", file=sys.stderr)
         return 2
