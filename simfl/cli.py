@@ -76,12 +76,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_docs_command(sub: argparse._SubParsersAction) -> None:
     """``simfl docs``: the configuration reference, a kind's names, or one component's keys."""
+    from simfl import registry
+
     p_docs = sub.add_parser(
         "docs", help="print the keys of the config, or of one component (a plugin too)",
         description="Print every config key (no argument), the names of a kind of component (KIND), or one "
-                    "component's keys (KIND NAME), e.g. `simfl docs staleness my_rules:LinearCutoff`. KIND is "
-                    "algorithm, selection, staleness, server_optimizer, model or dataset (or the config key naming "
-                    "it, e.g. algorithm.staleness).",
+                    "component's keys (KIND NAME), e.g. `simfl docs staleness my_rules:LinearCutoff`. KIND is one "
+                    f"of {', '.join(registry.KINDS)}, or the config key naming it (e.g. algorithm.staleness).",
     )
     p_docs.add_argument("kind", nargs="?", help="the kind of component, or the config key that names it")
     p_docs.add_argument("name", nargs="?", help="a built-in name or a plugin's import path package.module:Name")
