@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import signal
 import sys
-import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Sequence
 
+from simfl import interrupts
 from simfl.errors import SimflError
 
 __all__ = ["main"]
@@ -630,18 +629,6 @@ def _shared_drift(sweep_dir: Path):
     return list(found.pop()) if found else None
 
 
-def _terminate(signum, frame) -> None:
-    """SIGTERM is handled like Ctrl-C: the run in progress stops and is recorded ``interrupted``."""
-    raise KeyboardInterrupt
-
-
-def _catch_sigterm():
-    """Handle SIGTERM like SIGINT from here on; returns the previous handler (None off the main thread)."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _terminate)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``simfl`` console script (``argv`` None: the process's own arguments)."""
     code = _main(argv)
@@ -656,7 +643,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    previous = _catch_sigterm()  # first: an interrupt during start-up (imports, data loading) is handled too
+    # first: an interrupt during start-up (imports, data loading) is handled, and recorded in case a
+    # library drops it (simfl/interrupts.py); SIGTERM is handled like Ctrl-C
+    with interrupts.recorded():
+        return _command(argv)
+
+
+def _command(argv: Sequence[str] | None) -> int:
+    """Parse and run one command; a bad input, an interrupt or a full disk is one line and its exit code."""
     command = "simfl"
     try:
         args = _parser().parse_args(argv)
@@ -673,9 +667,6 @@ def _main(argv: Sequence[str] | None) -> int:
         where = f": {exc.filename}" if exc.filename else ""
         print(f"{command}: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILED
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

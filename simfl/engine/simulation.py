@@ -35,6 +35,7 @@ from simfl.engine.server import Policy, Selector, Server, Timer
 from simfl.engine.settings import EngineSettings, SimulationOutcome
 from simfl.engine.simpy_fence import event_heap, next_time, queued_events, run_events
 from simfl.engine.tasks import Status, Task
+from simfl import interrupts
 from simfl.rng import BlockUniforms, Purpose
 from simfl.scenario.population import Population
 
@@ -670,7 +671,10 @@ class Simulation:
             self.stop_reason = "interrupted"
             self._watchdog = _interrupt_later(INTERRUPT_GRACE_S)
 
-        return {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
+        previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
+        if interrupts.requested():  # sent before, and dropped by whatever caught it (simfl/interrupts.py)
+            self.stop_reason = "interrupted"
+        return previous
 
 def _next_checkpoint(now: float, every: float | None, pause: float | None, after: float | None = None) -> float:
     """The next checkpoint time after ``now``: the next multiple of ``every`` beyond ``after``

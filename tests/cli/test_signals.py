@@ -380,3 +380,46 @@ def test_a_first_sigterm_ends_a_sweep_whose_plugin_hook_hangs(tmp_path, workers)
     assert statuses == ["interrupted"] * workers
     summary = pd.read_parquet(out / "summary.parquet")
     assert sorted(summary.status) == sorted(["interrupted"] * workers + ["pending"] * (2 - workers))
+
+
+DROPPING_SOURCE = '''
+import os, signal, time
+
+import numpy as np
+
+
+def arrays():
+    try:
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while a library reads the data...
+        time.sleep(5)
+    except KeyboardInterrupt:  # ...and the library drops it
+        pass
+    rng = np.random.default_rng(0)
+    return {"x": rng.random((60, 4)), "y": np.arange(60) % 3, "client_id": np.arange(60) % 6}
+'''
+
+
+def test_an_interrupt_a_library_drops_during_start_up_still_stops_the_run(tmp_path):
+    """simfl/interrupts.py: the command line records the interrupt, and the engine honours it when
+    the run starts. Before, the run went on to its end (exit 0, complete): an interrupt lost."""
+    (tmp_path / "dropping.py").write_text(DROPPING_SOURCE)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("data: {dataset: python, source: dropping:arrays}\ntrain: {enabled: false}\n"
+                   "algorithm: {concurrency: 3}\nstop: {sim_time_s: null, client_updates: 3000}\n")
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "simfl.cli", "run", str(cfg), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 130, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr and len((proc.stdout + proc.stderr).strip().splitlines()) == 1
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted" and manifest["client_updates"] == 0
+
+
+def test_the_record_of_an_interrupt_ends_with_its_command():
+    """An interrupt recorded by one command does not stop a later run in the same process."""
+    from simfl import interrupts
+
+    with pytest.raises(KeyboardInterrupt), interrupts.recorded():
+        signal.raise_signal(signal.SIGINT)
+    assert not interrupts.requested()
+    assert signal.getsignal(signal.SIGINT) is not interrupts.raise_interrupt
