@@ -235,7 +235,7 @@ agree to rounding; FedAdam agrees with the keys below) map to simfl keys as foll
 | Flower strategy | Flower argument (default) | simfl key |
 |---|---|---|
 | all | `eta_l` (client learning rate) | `train.lr` |
-| all | `min_fit_clients`, `fraction_fit` | `algorithm.clients_per_round` (FedAvg rounds) |
+| all | `min_fit_clients`, `fraction_fit` (`min_train_nodes`, `fraction_train` in `flwr.serverapp`) | `algorithm.clients_per_round` (FedAvg rounds) |
 | `FedAvg` | — | `algorithm.server_optimizer: null` (or `{type: sgd, lr: 1}`) |
 | `FedAvgM` | `server_learning_rate` (1.0) | `server_optimizer: {type: avgm, lr: ...}` |
 | `FedAvgM` | `server_momentum` (0.0) | `server_optimizer.momentum` (simfl's default is 0.9) |
