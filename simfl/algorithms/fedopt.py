@@ -13,21 +13,23 @@ with no bias correction (Algorithm 2 has none) and ``v_{−1} ≥ τ²``, an inp
 Algorithm 2; the default ``initial_accumulator`` is that bound, ``v_{−1} = τ²``.
 
 Reddi et al.'s reference code (github.com/google-research/federated, ``optimization/``) does
-not run Algorithm 2 literally: ``shared/optimizer_utils.py`` wraps Keras optimizers, so FedAdam
-and FedYogi (TFF's ``keras_optimizers/yogi.py``) rescale the rate by ``√(1 − β2^t)/(1 − β1^t)``
-(bias correction), FedAdagrad is Keras Adagrad with no first moment (``β1 = 0``), and
-``docs/hyperparameters.md`` lists ``initial_accumulator_value=0.0`` for Adagrad and Yogi (Keras
-Adam also starts from ``v = 0``). To match the runs rather than the algorithm, pass
+not run Algorithm 2 literally: ``optimization/shared/optimizer_utils.py`` (moved to
+``utils/optimizers/optimizer_utils.py`` in June 2021) wraps Keras optimizers, so FedAdam (Keras
+Adam) and FedYogi (the repository's own Keras Yogi, ``optimization/shared/keras_optimizers/yogi.py``,
+now ``utils/optimizers/yogi.py``) rescale the rate by ``√(1 − β2^t)/(1 − β1^t)`` (bias
+correction), FedAdagrad is Keras Adagrad with no first moment (``β1 = 0``), and
+``optimization/docs/hyperparameters.md`` lists ``initial_accumulator_value=0.0`` for Adagrad and
+Yogi (Keras Adam also starts from ``v = 0``). To match the runs rather than the algorithm, pass
 ``initial_accumulator=0.0`` (and ``beta1=0.0`` for FedAdagrad) and ``bias_correction=True``.
 
 Bias correction (Kingma & Ba 2015, the line before their §2.1) rescales FedAdam's and FedYogi's
 rate at the t-th server step to ``η_t = η·√(1 − β2^t)/(1 − β1^t)`` (:func:`scale_by_bias_correction`),
-with ``t = 1`` at the first step. Flower's ``FedAdam`` (``flwr.server.strategy.FedAdam``, checked
-against Flower 1.42) applies the same factor with ``t = server_round + 1``, i.e. ``t = 2`` at its
-first round: off by one from Kingma & Ba. ``bias_correction_offset = 1`` reproduces it (``t = k + 1``
-at the k-th step); Flower's ``FedYogi`` and ``FedAdagrad`` have no bias correction. Flower starts
-``v`` (and ``m``) at 0, so ``initial_accumulator = 0`` as well; the key-by-key mapping is in
-``docs/config.md``.
+with ``t = 1`` at the first step. Flower's ``FedAdam`` (``flwr.server.strategy.FedAdam`` and
+``flwr.serverapp.strategy.FedAdam``, checked against the flwr 1.42.0 wheel) applies the same
+factor with ``t = server_round + 1``, i.e. ``t = 2`` at its first round: off by one from Kingma &
+Ba. ``bias_correction_offset = 1`` reproduces it (``t = k + 1`` at the k-th step); Flower's
+``FedYogi`` and ``FedAdagrad`` have no bias correction. Flower starts ``v`` (and ``m``) at 0, so
+``initial_accumulator = 0`` as well; the key-by-key mapping is in ``docs/config.md``.
 """
 
 from __future__ import annotations
@@ -193,15 +195,16 @@ def fedadagrad(
         lr: Server learning rate ``η ≥ 0`` (no default; task-dependent).
         beta1: First-moment decay ``β1 ∈ [0, 1)``; default 0.9 as in Algorithm 2's shared
             ``m_t``. ``beta1 = 0`` gives ``m_t = Δ_t`` (classic Adagrad, as in the reference code).
-        tau: Adaptivity ``τ > 0``; default 1e-3, the value Reddi et al. recommend.
+        tau: Adaptivity ``τ > 0``; default 1e-3, the value the reference code recommends
+            (``optimization/docs/hyperparameters.md``, whose tuned best values range 1e-5 to 1e-1).
         initial_accumulator: ``v_{−1} ≥ 0``; ``None`` (default) means ``τ²``.
 
     Note:
         Algorithm 2 of Reddi et al. 2021 as printed: no bias correction, ``τ`` outside the
         square root, ``v_{−1} ≥ τ²`` (default exactly ``τ²``). Their reference code
-        (google-research/federated ``optimization/``) runs Keras optimizers instead, which add
-        Adam-style bias correction and start from ``initial_accumulator_value=0.0``
-        (``docs/hyperparameters.md``); Keras Adagrad also has no first moment (``β1 = 0``).
+        (google-research/federated ``optimization/``) runs Keras Adagrad instead, started from
+        ``initial_accumulator_value=0.0`` (``optimization/docs/hyperparameters.md``), with no
+        first moment (``β1 = 0``) and no bias correction (Adagrad has none).
         See the module docstring.
     """
     return chain(scale_by_fedadagrad(beta1, tau, initial_accumulator), scale(-_check("lr", lr, 0.0)))
@@ -225,8 +228,10 @@ def fedadam(
         lr: Server learning rate ``η ≥ 0`` (no default; task-dependent).
         beta1: First-moment decay ``β1 ∈ [0, 1)``; default 0.9.
         beta2: Second-moment decay ``β2 ∈ [0, 1)``; default 0.99, as in Flower's FedAdam/FedYogi
-            (the reference code's ``docs/hyperparameters.md`` says Keras' 0.999 was kept).
-        tau: Adaptivity ``τ > 0``; default 1e-3, the value Reddi et al. recommend.
+            (the reference code's ``optimization/docs/hyperparameters.md`` says Keras' 0.999 was
+            kept).
+        tau: Adaptivity ``τ > 0``; default 1e-3, the value the reference code recommends
+            (``optimization/docs/hyperparameters.md``, whose tuned best values range 1e-5 to 1e-1).
         initial_accumulator: ``v_{−1} ≥ 0``; ``None`` (default) means ``τ²``.
         bias_correction: Rescale the rate by ``√(1 − β2^t)/(1 − β1^t)`` (Kingma & Ba); default
             False (Algorithm 2 as printed). State then gains a :class:`BiasCorrectionState`.
@@ -261,7 +266,8 @@ def fedyogi(
         lr: Server learning rate ``η ≥ 0`` (no default; task-dependent).
         beta1: First-moment decay ``β1 ∈ [0, 1)``; default 0.9.
         beta2: Second-moment rate ``β2 ∈ [0, 1)``; default 0.99 (as for :func:`fedadam`).
-        tau: Adaptivity ``τ > 0``; default 1e-3, the value Reddi et al. recommend.
+        tau: Adaptivity ``τ > 0``; default 1e-3, the value the reference code recommends
+            (``optimization/docs/hyperparameters.md``, whose tuned best values range 1e-5 to 1e-1).
         initial_accumulator: ``v_{−1} ≥ 0``; ``None`` (default) means ``τ²``.
         bias_correction: Rescale the rate by ``√(1 − β2^t)/(1 − β1^t)`` (Kingma & Ba); default
             False (Algorithm 2 as printed). State then gains a :class:`BiasCorrectionState`.

@@ -1,10 +1,13 @@
 """Staleness functions s(τ): the damping of an update trained τ server versions ago.
 
-Xie, Koyejo, Gupta (2019), "Asynchronous Federated Optimization", §5: constant, polynomial
-and hinge; exponential as used in later asynchronous FL work. FedBuff (Nguyen et al. 2022)
-uses the polynomial with a = 0.5, ``1/sqrt(1 + τ)``. Each function maps τ ≥ 0 into (0, 1]
-(in floating point the exponential underflows to 0 once a·τ > ~745), is non-increasing, and
-is written in YAML as ``{type: NAME, ...}``.
+Xie, Koyejo, Gupta (2019), "Asynchronous Federated Optimization" (arXiv:1903.03934), §5.2:
+constant, polynomial ``(τ + 1)^(−a)`` and hinge ``1`` for ``τ ≤ b``, else ``1/(a(τ − b) + 1)``, with
+their parameter names a and b (the defaults, a = 0.5 for the polynomial and a = 10, b = 4 for the
+hinge, are among the values of their experiments); exponential as used in later asynchronous
+FL work (no single source). FedBuff (Nguyen et al. 2022) uses the polynomial with a = 0.5,
+``1/sqrt(1 + τ)``. Each function maps τ ≥ 0 into (0, 1] (in floating point the exponential
+underflows to 0 once a·τ > ~745), is non-increasing, and is written in YAML as
+``{type: NAME, ...}``.
 
 Extension point: a staleness function is a subclass of :class:`StalenessFunction` (a frozen
 pydantic model): its fields are its parameters, ``__call__(tau)`` its value. Name it in a config

@@ -303,15 +303,18 @@ _FLOWER = """## Server optimizers and Flower's strategies
 Every parameter of `algorithm.server_optimizer` and its default is in the tables above
 (OPTIMIZERS). The adaptive ones follow Reddi et al. 2021,
 Algorithm 2, as printed: no bias correction, `v` starts at `initial_accumulator` (null = tau²).
-Flower's strategies (checked against Flower 1.42: FedAvg, FedAvgM, FedAdagrad and FedYogi agree to
-rounding; FedAdam agrees with the keys below) map to simfl keys as follows. Flower starts `v` at 0,
-so set `initial_accumulator: 0`. Flower's FedAdam bias-corrects its rate with `t = server_round + 1`,
-one step ahead of Kingma & Ba's `t = 1` at the first step: `bias_correction_offset: 1` reproduces it.
+Flower's strategies (checked against the flwr 1.42.0 wheel, `flwr.server.strategy` and
+`flwr.serverapp.strategy`, whose update rules are the same: FedAvg, FedAvgM, FedAdagrad and FedYogi
+agree to rounding; FedAdam agrees with the keys below) map to simfl keys as follows. Flower starts
+`v` at 0, so set `initial_accumulator: 0`. Flower's FedAdam bias-corrects its rate with
+`t = server_round + 1`, one step ahead of Kingma & Ba's `t = 1` at the first step:
+`bias_correction_offset: 1` reproduces it. The defaults below are `flwr.server.strategy`'s; in
+`flwr.serverapp.strategy` FedAdagrad's and FedAdam's `tau` default to 1e-3 instead of 1e-9.
 
 | Flower strategy | Flower argument (default) | simfl key |
 |---|---|---|
 | all | `eta_l` (client learning rate) | `train.lr` |
-| all | `min_fit_clients`, `fraction_fit` | `algorithm.clients_per_round` (FedAvg rounds) |
+| all | `min_fit_clients`, `fraction_fit` (`min_train_nodes`, `fraction_train` in `flwr.serverapp`) | `algorithm.clients_per_round` (FedAvg rounds) |
 | `FedAvg` | — | `algorithm.server_optimizer: null` (or `{type: sgd, lr: 1}`) |
 | `FedAvgM` | `server_learning_rate` (1.0) | `server_optimizer: {type: avgm, lr: ...}` |
 | `FedAvgM` | `server_momentum` (0.0) | `server_optimizer.momentum` (simfl's default is 0.9) |

@@ -12,9 +12,10 @@ samples whether the population has 10 or 10^6 clients):
   order: ``u_k``, ``W_k``, ``b_k``, ``B_k``, ``v_k``, then the features. The IID variant's
   shared ``W, b`` come from ``tree.generator(Purpose.DATA)`` (no client key).
 
-Like the FedProx code (and unlike the paper's text, which calls alpha and beta variances), alpha
-and beta are passed as the normal's *scale*: ``u_k ~ N(0, alpha)`` means
-``rng.normal(0, alpha)``, i.e. standard deviation alpha.
+Like the FedProx code, alpha and beta are passed as the normal's *scale*: ``u_k ~ N(0, alpha)``
+means ``rng.normal(0, alpha)``, i.e. standard deviation alpha. The paper's notation
+``N(0, α)`` reads as a variance (its ``x_k ~ N(v_k, Σ)`` takes the covariance ``Σ``); the code,
+which produced the paper's data sets, uses the standard deviation.
 """
 
 from __future__ import annotations

@@ -11,8 +11,11 @@ A round:
 3. aggregates what arrived, ``x ← x − server_lr · (x − Σ_k n_k x_k / Σ_k n_k)`` (or the server
    optimizer on that pseudo-gradient), and starts the next round at once.
 
-A round that ends with fewer than ``min_reports`` arrivals (Bonawitz et al. 2019, "Towards
-Federated Learning at Scale: System Design", the round's *goal count*) is **abandoned**: the
+A round that ends with fewer than ``min_reports`` arrivals is **abandoned**, as in
+Bonawitz et al. 2019, "Towards Federated Learning at Scale: System Design", §2.2, where a round
+completes only if enough devices report in time. Their *goal count* is the target number of
+devices, here K (``clients_per_round``); ``min_reports`` is the "enough" (their selection phase
+likewise needs a minimal share of the goal count). In an abandoned round the
 model and its version are unchanged, its arrivals are recorded as ``discarded_deadline``
 (weight 0) and are never trained, the manifest counts it in ``abandoned_rounds``, and the next
 round is selected at once. With the default ``min_reports = 1`` only a round in which nothing
@@ -51,7 +54,8 @@ class FedAvgParams(ServerStepParams):
     min_reports: int = Field(
         1, ge=1,
         description="a round that ends (deadline, or every task arrived or lost) with fewer arrivals is abandoned: "
-        "no new version, its arrivals discarded_deadline, a new round at once (Bonawitz et al. 2019's goal count)",
+        "no new version, its arrivals discarded_deadline, a new round at once (Bonawitz et al. 2019, §2.2: "
+        "a round without enough reports is abandoned)",
     )
 
     @model_validator(mode="after")

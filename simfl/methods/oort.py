@@ -104,8 +104,9 @@ class Oort(Selector):
         probability 1 − ε (the reference's ⌊m(1 − ε)⌋ slots never exploit at m = 1), the cut-off rank
         taken as for a round of that size; (3) round 1 is an ordinary Oort round (the reference's
         harness picks it uniformly); (4) a cut task gets the plain mean utility of the round's trained
-        updates (as FedScale; the Oort harness weights by data share), or of the last round that had
-        any, and nothing before the first trained update; (5) the loss term is the root mean square
+        updates (as FedScale, and as the Oort harness with its default ``is_even_avg``, which sums
+        them with weight 1/(clients run in the round); data shares only with ``is_even_avg`` off), or
+        of the last round that had any, and nothing before the first trained update; (5) the loss term is the root mean square
         of every per-sample loss of the task (the reference: a moving average over the first epoch's
         batches); (6) an optional fixed T; (7) every draw comes from the selection stream
         (Efraimidis–Spirakis keys for weighted draws without replacement: same law as the reference's

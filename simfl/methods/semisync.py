@@ -7,8 +7,9 @@ that does not finish within its period keeps running and joins the aggregation o
 it arrives in, with its staleness τ (server version at that aggregation − the version it
 started from). The step is ``x ← x − server_lr · Σ_k w_k Δ_k / Σ_k w_k`` with
 ``Δ_k = x_start,k − x_k`` and ``w_k = n_k · s(τ_k)`` (data size times the staleness function),
-in the spirit of the semi-synchronous schemes of Wu et al. 2020 ("SAFA") and Stripelis et
-al. 2022 ("Semi-Synchronous Federated Learning"); with no late update it is FedAvg's step.
+in the spirit of SAFA, the semi-asynchronous protocol of Wu et al. 2021 (IEEE Trans. Computers
+70(5); arXiv:1910.01355), and of the semi-synchronous protocol of Stripelis et al. 2022 (ACM TIST
+13(5)); with no late update it is FedAvg's step.
 A period in which nothing arrived changes nothing (no new version).
 """
 

@@ -8,7 +8,10 @@
   ``[start, end)`` from a CSV/Parquet table (``client_id, start_s, end_s``), or FedScale's
   ``client_behave_trace`` (a pickled ``id -> {'active': [...], 'inactive': [...],
   'finish_time': t}``), replayed periodically as FedScale's ``is_active`` does
-  (``t mod finish_time``).
+  (``t mod finish_time``). FedScale's ``is_active`` tests the closed interval
+  ``[active[i], inactive[i]]`` and moves its interval index at most one step per call; here the
+  intervals are half-open and looked up, so the two agree except at the instants ``inactive[i]``
+  and when FedScale's index lags behind sparse calls.
 
 Client ``c`` takes trace entry ``order[c]``. Entries are sorted by id first (integer ids
 numerically), so the row order of a file does not matter; ``order`` is the first
