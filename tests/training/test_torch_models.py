@@ -206,6 +206,12 @@ def test_fedavg_averages_buffers_like_parameters():
 
 
 # ------------------------------------------------------------- batched executor
+def _simfl_records(caplog) -> list:
+    """simfl's own log records (another test's tracker thread, still retrying an unreachable server
+    in the background, may log through urllib3 meanwhile)."""
+    return [r for r in caplog.records if r.name.split(".")[0] == "simfl"]
+
+
 @pytest.mark.parametrize("algorithm", ["fedavg", "fedasync", "fedbuff"])
 @pytest.mark.parametrize("dtype, tol", [("float32", 1e-5), ("float64", 1e-10)])
 def test_batchnorm_cnn_batched_equals_sequential(algorithm, dtype, tol, caplog):
@@ -225,7 +231,7 @@ def test_batchnorm_cnn_batched_equals_sequential(algorithm, dtype, tol, caplog):
     seq = train_run(**{**kwargs, "train": {**kwargs["train"], "executor": "sequential"}})
     with caplog.at_level(logging.WARNING, logger="simfl"):
         bat = train_run(**{**kwargs, "train": {**kwargs["train"], "executor": "batched"}})
-    assert not caplog.records and bat.manifest["executor"] == "batched"  # no fallback
+    assert not _simfl_records(caplog) and bat.manifest["executor"] == "batched"  # no fallback
     assert len(seq.aggregations) >= 4
     np.testing.assert_allclose(bat.final_params, seq.final_params, rtol=0, atol=tol)
     np.testing.assert_allclose(bat.evals.test_loss, seq.evals.test_loss, rtol=0, atol=10 * tol)
@@ -285,7 +291,7 @@ def test_lstm_on_token_sequences_batched_equals_sequential(dtype, tol, caplog):
     seq = lstm_run("unrolled", "sequential", dtype)
     with caplog.at_level(logging.WARNING, logger="simfl"):
         bat = lstm_run("unrolled", "batched", dtype)
-    assert not caplog.records and bat.manifest["executor"] == "batched"
+    assert not _simfl_records(caplog) and bat.manifest["executor"] == "batched"
     assert len(seq.aggregations) > 10
     np.testing.assert_allclose(bat.final_params, seq.final_params, rtol=0, atol=tol)
     assert seq.evals.test_accuracy.iloc[-1] > seq.evals.test_accuracy.iloc[0]
