@@ -31,7 +31,7 @@ from simfl.running.checkpoint import (CHECKPOINT, FORMAT as CHECKPOINT_FORMAT, C
                                       write_checkpoint)
 from simfl.running.world import World
 from simfl.scenario.realised import population_stats
-from simfl.tracking import CallbackObserver, RunInfo, run_name
+from simfl.tracking import CallbackObserver, RunInfo, callback_fingerprints, run_name
 
 __all__ = ["RunRecord", "save_checkpoint"]
 
@@ -92,6 +92,7 @@ class RunRecord:
             "config_sha256": hashlib.sha256(dump_config(config).encode()).hexdigest(),
             "search_path": list(config.search_path),
             "fingerprints": self.fingerprints,
+            **({"tracking_fingerprints": callback_fingerprints(config.tracking)} if config.tracking.callbacks else {}),
             "started_at": _utc_now(),
             "versions": versions(),
         }

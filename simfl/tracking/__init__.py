@@ -24,7 +24,8 @@ from simfl.tracking.callback import Callback, CallbackParams
 from simfl.tracking.adapter import CallbackObserver, TrackingWarning, update_counts
 from simfl.tracking.records import Aggregation, RunInfo, TaskEnd, UpdateCounts
 from simfl.tracking.scalars import evaluation_scalars, run_tags
-from simfl.tracking.writers import check_tracking, run_name, trackers_from_config, with_sweep_group, writers_from_config
+from simfl.tracking.writers import (callback_fingerprints, check_tracking, run_name, trackers_from_config,
+                                   with_sweep_group, writers_from_config)
 
 __all__ = [
     "Callback",
@@ -40,6 +41,7 @@ __all__ = [
     "run_tags",
     "writers_from_config",
     "trackers_from_config",
+    "callback_fingerprints",
     "with_sweep_group",
     "check_tracking",
     "run_name",

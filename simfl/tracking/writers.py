@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from simfl.config.schema import Config, TrackingConfig
 from simfl.errors import ConfigError
 from simfl.registry import component_of
 from simfl.tracking.callback import Callback
 
-__all__ = ["writers_from_config", "trackers_from_config", "check_tracking", "run_name", "with_sweep_group"]
+__all__ = ["writers_from_config", "trackers_from_config", "callback_fingerprints", "check_tracking", "run_name",
+           "with_sweep_group"]
 
 #: config key -> (module it needs, pip extra)
 _NEEDS = {"tensorboard": ("tensorboard", "tracking"), "mlflow": ("mlflow", "mlflow"), "wandb": ("wandb", "wandb")}
@@ -59,6 +60,16 @@ def trackers_from_config(tracking: TrackingConfig, callbacks: Sequence[object] =
     """
     named = [component_of(params).build(params) for params in tracking.callbacks]
     return [*writers_from_config(tracking), *named, *callbacks]
+
+
+def callback_fingerprints(tracking: TrackingConfig) -> dict[str, dict[str, Any]]:
+    """``{"tracking.callbacks.<i>": fingerprint}`` of the modules of the named callbacks (the manifest's
+    ``tracking_fingerprints``: apart from ``fingerprints``, as tracking never changes a run's results,
+    so an edited callback never makes a finished run stale)."""
+    from simfl.identity.fingerprint import component_fingerprint
+
+    return {f"tracking.callbacks.{i}": component_fingerprint(params.type, component_of(params).target)
+            for i, params in enumerate(tracking.callbacks)}
 
 
 def with_sweep_group(config: Config, sweep: str) -> Config:

@@ -227,3 +227,17 @@ def test_reading_a_run_back_never_imports_its_callbacks(tmp_path):
     assert run.config.tracking.callbacks[0].type == "cb_mark:Mark"  # kept as data
     assert main(["plot", str(tmp_path / "run"), "--out", str(tmp_path / "plots")]) == 0
     assert not marker.exists() and "cb_mark" not in sys.modules
+
+
+def test_the_manifest_fingerprints_the_callback_module_apart_from_the_run_files(tmp_path):
+    import hashlib
+
+    cfg = _config_file(tmp_path, "cb_print", ["cb_print:Ends"])
+    result = simfl.run(simfl.load_config(cfg), out=tmp_path / "run", progress=False)
+    entry = result.manifest["tracking_fingerprints"]["tracking.callbacks.0"]
+    assert entry["module"] == "cb_print" and entry["path"] == str(tmp_path / "cb_print.py")
+    assert entry["files"] == ["cb_print.py"]
+    digest = hashlib.sha256((tmp_path / "cb_print.py").read_bytes()).hexdigest()
+    assert entry["sha256"] == hashlib.sha256(f"{digest}  cb_print.py\n".encode()).hexdigest()  # sha256sum's lines
+    assert result.manifest["fingerprints"] == {}  # a callback never makes a finished run stale
+    assert "tracking_fingerprints" not in simfl.run(simfl.config_from_dict(WORLD), progress=False).manifest
