@@ -3,7 +3,8 @@
 The schema is walked along an error's location, together with the raw config mapping, so
 that tags of tagged unions (``heterogeneity.compute.seconds_per_sample.lognormal.sigma``) are
 dropped from the path, a component field (``algorithm``, ``algorithm.staleness``, ...) is
-followed into the parameter model of the component its ``type`` names, and an unknown key can
+followed into the parameter model of the component its ``type`` names (an item of a list of
+components, ``tracking.callbacks.0``, too), and an unknown key can
 be matched against the keys allowed at its place (did-you-mean).
 """
 
@@ -95,7 +96,8 @@ def schema_at(root: type[BaseModel], raw: Any, loc: Iterable, search_path: tuple
             path.append(str(part))
             node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
             node = {"type": node} if isinstance(node, str) else node  # the import-path shorthand
-            current, kind, items = _component_params(items, node, search_path) if node is not None else None, items, None
+            kind, items = items, None
+            current = _component_params(kind, node, search_path) if node is not None else None
             continue
         items = None
         if candidates:  # inside a tagged union, this part may be the tag pydantic inserted
