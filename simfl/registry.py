@@ -24,6 +24,10 @@ in where the model sits (:data:`CONTRACTS`; see :mod:`simfl.api` and ``docs/plug
   :class:`BuiltinDataset`\\ s: they also hold, as data, what config validation says about a kind
   without importing it. It has no entry-point group and :func:`register` refuses it: a user's
   data come through ``data.dataset: python`` and ``data.source``.
+* ``callback``: a tracking callback named in ``tracking.callbacks`` (:mod:`simfl.tracking`): a class
+  with a nested ``Params`` subclassing ``CallbackParams`` (a :class:`~simfl.tracking.Callback`
+  subclass inherits one without keys), built as ``cls(params)`` inside each run. It has no
+  built-in names and no entry-point group: an import path, or a name given with :func:`register`.
 
 Each entry of :data:`BUILTINS` also carries the label, colour and marker figures use, so the
 registry is the only list of component names: config descriptions, ``docs/config.md`` and the
@@ -79,6 +83,7 @@ KINDS = {
     "server_optimizer": "algorithm.server_optimizer.type",
     "model": "model.type",
     "dataset": "data.dataset",
+    "callback": "tracking.callbacks",
 }
 
 #: Entry-point group through which installed packages register names, per kind.
@@ -178,6 +183,7 @@ BUILTINS: dict[str, dict[str, Builtin]] = {
         "python": BuiltinDataset("simfl.data.pysource:Python", about="the arrays `source` returns",
                                  natural_ids="client_id in what data.source returns"),
     },
+    "callback": {},  # the built-in writers have keys of their own (tracking.tensorboard, ...)
 }
 
 
@@ -209,6 +215,8 @@ CONTRACTS: dict[str, Contract] = {
     "server_optimizer": Contract("simfl.algorithms.fedopt:ServerOptimizerSpec", True, ("build",), build="build"),
     "model": Contract("simfl.models.base:ModelParams", False, ("param_count",)),
     "dataset": Contract("simfl.data.dataset:DatasetParams", False, ("info", ("pool", "read"))),
+    "callback": Contract("simfl.tracking.callback:CallbackParams", False,
+                         (("on_run_start", "on_evaluation", "on_server_version", "on_task_end", "on_run_end"),)),
 }
 
 

@@ -3,7 +3,8 @@
 The schema is walked along an error's location, together with the raw config mapping, so
 that tags of tagged unions (``heterogeneity.compute.seconds_per_sample.lognormal.sigma``) are
 dropped from the path, a component field (``algorithm``, ``algorithm.staleness``, ...) is
-followed into the parameter model of the component its ``type`` names, and an unknown key can
+followed into the parameter model of the component its ``type`` names (an item of a list of
+components, ``tracking.callbacks.0``, too), and an unknown key can
 be matched against the keys allowed at its place (did-you-mean).
 """
 
@@ -89,7 +90,16 @@ def schema_at(root: type[BaseModel], raw: Any, loc: Iterable, search_path: tuple
     candidates: list[type[BaseModel]] = []
     kind: str | None = None
     sections = False
+    items: str | None = None  # the kind of the components a list field holds (tracking.callbacks)
     for part in loc:
+        if items is not None and isinstance(part, int):  # one of them: its parameter model
+            path.append(str(part))
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            node = {"type": node} if isinstance(node, str) else node  # the import-path shorthand
+            kind, items = items, None
+            current = _component_params(kind, node, search_path) if node is not None else None
+            continue
+        items = None
         if candidates:  # inside a tagged union, this part may be the tag pydantic inserted
             chosen = next((c for c in candidates if _tag_of(c) == part), None)
             candidates = []
@@ -122,6 +132,11 @@ def schema_at(root: type[BaseModel], raw: Any, loc: Iterable, search_path: tuple
             current = _component_params(ref.kind, value, search_path) if value is not None else None
             kind, sections = ref.kind, ref.sections
             continue
+        if typing.get_origin(field.annotation) is list and typing.get_args(field.annotation):
+            item_ref = component_ref(typing.get_args(field.annotation)[0])
+            if item_ref is not None:
+                current, items = None, item_ref.kind
+                continue
         classes = model_classes(field.annotation)
         if len(classes) == 1:
             current = classes[0]

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     Field,
     PrivateAttr,
     ValidationInfo,
@@ -23,7 +24,7 @@ from pydantic import (
 )
 
 from simfl import registry
-from simfl.config.params import ParamError, World, algorithm_field, key_error
+from simfl.config.params import ParamError, World, algorithm_field, component_field, key_error
 from simfl.data.kinds import DATASETS, DATASETS_HELP, PATH_HELP, SOURCE_DATASETS
 from simfl.models.cnn import CNNModel
 from simfl.models.factory import TorchModel
@@ -64,6 +65,7 @@ __all__ = [
     "NON_RESULT_SECTIONS",
     "TrackingConfig",
     "MlflowTracking",
+    "WandbTracking",
     "key_error",
 ]
 
@@ -536,6 +538,36 @@ class MlflowTracking(Section):
     experiment: str = Field("simfl", min_length=1, description="MLflow experiment the runs go to (created if missing)")
 
 
+class WandbTracking(Section):
+    """A Weights & Biases run per simfl run (needs pip install 'simfl[wandb]')."""
+
+    project: str = Field("simfl", min_length=1, description="W&B project the runs go to")
+    group: str | None = Field(
+        None, min_length=1,
+        description="W&B group of the runs; null = a sweep's name (its output folder's name) for a sweep's runs, "
+        "else none",
+    )
+    mode: Literal["online", "offline", "disabled"] | None = Field(
+        None,
+        description="online: stream to the W&B server | offline: write runs locally, upload later with wandb sync "
+        "| disabled: log nothing; null = wandb's default (WANDB_MODE, else online)",
+    )
+    dir: str | None = Field(
+        None, min_length=1,
+        description="folder wandb writes its local files under (DIR/wandb/...; relative: to the current directory; "
+        "made if missing); null = wandb's default (WANDB_DIR, else the current directory)",
+    )
+
+
+def _callback_shorthand(value: Any) -> Any:
+    """``my_cb:Watch`` is short for ``{type: my_cb:Watch}``."""
+    return {"type": value} if isinstance(value, str) else value
+
+
+#: One item of ``tracking.callbacks``: an import path, or a mapping with ``type`` and the callback's keys.
+CallbackField = Annotated[component_field("callback"), BeforeValidator(_callback_shorthand)]
+
+
 class TrackingConfig(Section):
     """Live tracking (docs/tracking.md): scalars against simulated time while the run goes.
 
@@ -548,6 +580,15 @@ class TrackingConfig(Section):
         "sub-directory named by its run directory, else its run id (needs pip install 'simfl[tracking]')",
     )
     mlflow: MlflowTracking | None = Field(None, description="log each run to MLflow: {tracking_uri, experiment}; {} = defaults, null = off")
+    wandb: WandbTracking | None = Field(
+        None, description="log each run to Weights & Biases: {project, group, mode, dir}; {} = defaults, null = off"
+    )
+    callbacks: list[CallbackField] = Field(  # type: ignore[valid-type]
+        default_factory=list,
+        description="your callbacks (docs/tracking.md), each an import path package.module:Name or "
+        "{type: package.module:Name, its keys}; the module is looked up next to the config first; each run "
+        "builds its own, in the process that runs it",
+    )
     timeout_s: float = Field(
         30.0, gt=0, le=3600,
         description="trackers are told on their own threads, off the simulation's path; at the end of a run "
@@ -594,7 +635,7 @@ class Config(Section):
     run: RunConfig = Field(RunConfig(), description="checkpoints (does not change a run's id)")
     limits: LimitsConfig = Field(LimitsConfig(), description="size limits checked before a run starts (do not change a run's id)")
     tracking: TrackingConfig = Field(
-        TrackingConfig(), description="live tracking: TensorBoard, MLflow (not part of a run's id)"
+        TrackingConfig(), description="live tracking: TensorBoard, MLflow, W&B, your callbacks (not part of a run's id)"
     )
 
     @property

@@ -59,7 +59,7 @@ MANIFEST_KEYS = frozenset({
     "algorithm", "client_updates", "config_sha256", "dry_run", "fingerprints", "finished_at", "host_seconds", "kind",
     "model", "model_bytes", "name", "population", "search_path", "seed", "server_updates", "sim_end_s", "started_at",
     "status", "steps", "stop_reason", "versions", "error", "executor", "paused_at_s", "resumed_from_s",
-    "diverged_at_s", "diverged_version", "diverged_because",
+    "diverged_at_s", "diverged_version", "diverged_because", "tracking_errors", "tracking_fingerprints",
 })
 
 

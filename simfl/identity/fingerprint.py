@@ -58,8 +58,8 @@ from pydantic import BaseModel
 from simfl.identity.filedigest import file_sha256, folder_sha256, lines_sha256
 from simfl.strict import FilePath
 
-__all__ = ["FileFingerprints", "file_fingerprints", "changed_files", "stale_reason", "describe_files",
-           "combined_fingerprint", "mixed_versions", "module_files", "STALE"]
+__all__ = ["FileFingerprints", "file_fingerprints", "component_fingerprint", "changed_files", "stale_reason",
+           "describe_files", "combined_fingerprint", "mixed_versions", "module_files", "STALE"]
 
 #: How :func:`stale_reason` starts (a sweep's summary shows it as the error of a run to recompute).
 STALE = "to recompute:"
@@ -268,6 +268,14 @@ class FileFingerprints:
                 self._paths[path] = _path_entry(path)
             out[key] = self._paths[path]
         return dict(sorted(out.items()))
+
+
+def component_fingerprint(name: str, target: Any) -> dict[str, Any]:
+    """The fingerprint of one component ``name`` (an import path or a registered name) resolved to
+    ``target``, as a plugin's entry of :func:`file_fingerprints` reads (used for the callbacks of
+    ``tracking.callbacks``, which are kept apart: they do not define a run's results)."""
+    named = name.partition(":")[0] if ":" in name else None
+    return _module_entry([getattr(target, "__module__", None), named])
 
 
 def file_fingerprints(config) -> dict[str, dict[str, Any]]:

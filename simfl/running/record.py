@@ -31,7 +31,7 @@ from simfl.running.checkpoint import (CHECKPOINT, FORMAT as CHECKPOINT_FORMAT, C
                                       write_checkpoint)
 from simfl.running.world import World
 from simfl.scenario.realised import population_stats
-from simfl.tracking import CallbackObserver, RunInfo, run_name, writers_from_config
+from simfl.tracking import CallbackObserver, RunInfo, callback_fingerprints, run_name
 
 __all__ = ["RunRecord", "save_checkpoint"]
 
@@ -77,11 +77,11 @@ class RunRecord:
                               f"{describe_files(changed, self.fingerprints)}; rerun without --resume")
         return saved
 
-    def start(self, model: str, callbacks: Sequence[object], tags: Mapping[str, Any] | None) -> None:
-        """Write the config and a ``running`` manifest; start the trackers (``model`` names what runs)."""
+    def start(self, model: str, trackers: Sequence[object], tags: Mapping[str, Any] | None) -> None:
+        """Write the config and a ``running`` manifest; start the ``trackers``
+        (:func:`~simfl.tracking.trackers_from_config`; ``model`` names what runs)."""
         config = self.config
-        observers = [*writers_from_config(config.tracking), *callbacks]  # a missing package fails here
-        self.tracking = CallbackObserver(observers, config.tracking.timeout_s) if observers else None
+        self.tracking = CallbackObserver(trackers, config.tracking.timeout_s) if trackers else None
         self.manifest = {
             "status": "running",
             "seed": config.seed,
@@ -92,6 +92,7 @@ class RunRecord:
             "config_sha256": hashlib.sha256(dump_config(config).encode()).hexdigest(),
             "search_path": list(config.search_path),
             "fingerprints": self.fingerprints,
+            **({"tracking_fingerprints": callback_fingerprints(config.tracking)} if config.tracking.callbacks else {}),
             "started_at": _utc_now(),
             "versions": versions(),
         }

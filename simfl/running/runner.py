@@ -14,6 +14,7 @@ from simfl.results.runresult import RunResult, load_run
 from simfl.running.progress import SimulationProgress
 from simfl.running.record import RunRecord
 from simfl.running.world import build_world, check_config, model_name, with_model
+from simfl.tracking import trackers_from_config
 
 __all__ = ["RunResult", "run", "load_run", "RunDirLock"]
 
@@ -46,8 +47,9 @@ def run(
         resume: continue the run in ``out`` from its checkpoint (``run.checkpoint_every_s``): the
             tables equal those of an uninterrupted run. Without a checkpoint, the run starts over.
         callbacks: tracking callbacks (:class:`simfl.tracking.Callback`), told of the run as it
-            goes after the writers ``config.tracking`` names; they never change its results, and
-            one that raises is warned about and dropped (the run goes on).
+            goes after the writers and callbacks ``config.tracking`` names (those are built anew
+            for each run); they never change its results, and one that raises is warned about and
+            dropped (the run goes on).
         tags: how trackers label the run, e.g. a sweep's swept keys and values.
         model: a model factory (a callable returning a ``torch.nn.Module``, called as
             ``model(input_shape=..., num_classes=..., **kwargs)`` like ``model.factory``; see
@@ -137,8 +139,9 @@ def _run(config: Config, *, trainer, out, overwrite, progress, resume, callbacks
     checked = None
     if trainer is None or not config.train.enabled:
         checked = check_config(config, model)  # bad data sources and absurd sizes fail before any directory exists
+    trackers = trackers_from_config(config.tracking, callbacks)  # each run its own; a failing one: before any file
     record = RunRecord(config, out, overwrite=overwrite, resume=resume, lock=lock, started=started)
-    record.start(model_name(config, model), callbacks, tags)
+    record.start(model_name(config, model), trackers, tags)
     bar = world = None
     try:
         world = build_world(config, trainer, model, checked)

@@ -44,6 +44,7 @@ from simfl.results.summary import summarize_tables, target_column
 from simfl.results.targetrule import FIRST, SUSTAINED, TargetRule
 from simfl.results.sweepdir import check_sweep_dir, claim_sweep_dir, sweep_fingerprint, sweep_lock
 from simfl.sweep.workers import Job, SweepIncomplete, Workers, execute_run
+from simfl.tracking.writers import with_sweep_group
 
 __all__ = ["SweepOutcome", "SweepIncomplete", "SweepPlan", "run_sweep", "plan_sweep", "execute_run", "read_summary",
            "SUMMARY"]
@@ -316,8 +317,9 @@ def _run_claimed(out: Path, spec: SweepSpec, runs: list[PlannedRun], pool: Worke
         summary.set(by_dir[job.run_dir], row)
         summary.write()
 
-    jobs = [Job(dump_config(p.config), str(out / RUNS / p.run_id), p.config.search_path, tuple(spec.targets), p.point,
-                target_rule=spec.target_rule) for p in todo]
+    group = out.resolve().name  # W&B groups the sweep's runs under its name (unless tracking.wandb.group says)
+    jobs = [Job(dump_config(with_sweep_group(p.config, group)), str(out / RUNS / p.run_id), p.config.search_path,
+                tuple(spec.targets), p.point, target_rule=spec.target_rule) for p in todo]
     bar = tqdm(total=len(todo), unit="run", desc=spec.name, disable=None if progress is None else not progress)
     try:
         pool.run(jobs, on_done, bar)

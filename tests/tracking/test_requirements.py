@@ -15,10 +15,11 @@ from tests.conftest import make_config
 CASES = [
     ({"tensorboard": "tb"}, "tensorboard", "tracking.tensorboard: needs the tensorboard package: pip install 'simfl[tracking]'"),
     ({"mlflow": {}}, "mlflow", "tracking.mlflow: needs the mlflow package: pip install 'simfl[mlflow]'"),
+    ({"wandb": {"mode": "offline"}}, "wandb", "tracking.wandb: needs the wandb package: pip install 'simfl[wandb]'"),
 ]
 
 
-@pytest.mark.parametrize("tracking, package, message", CASES, ids=["tensorboard", "mlflow"])
+@pytest.mark.parametrize("tracking, package, message", CASES, ids=["tensorboard", "mlflow", "wandb"])
 def test_a_missing_package_is_one_line_naming_the_key(tmp_path, monkeypatch, capsys, tracking, package, message):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == package else real(name, *a))

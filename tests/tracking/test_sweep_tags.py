@@ -68,7 +68,7 @@ def test_tracking_is_not_part_of_a_run_id(tmp_path):
     config = simfl.config_from_dict({"seed": 2, "tracking": {"tensorboard": "x", "mlflow": {}}})
     text = dump_config(config)
     assert text.endswith("tracking:\n  tensorboard: x\n  mlflow:\n    tracking_uri: null\n    experiment: simfl\n"
-                         "  timeout_s: 30.0\n")
+                         "  wandb: null\n  callbacks: []\n  timeout_s: 30.0\n")
     before = text[: text.index("run:\n")]
     assert run_id_of(config) == hashlib.sha256(before.encode()).hexdigest()[:12]
 
@@ -89,5 +89,6 @@ def test_tracking_round_trips_through_the_run_directory(tmp_path):
                                      "tracking": {"tensorboard": str(tmp_path / "tb")}})
     simfl.run(config, out=tmp_path / "run", progress=False)
     saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
-    assert saved["tracking"] == {"tensorboard": str(tmp_path / "tb"), "mlflow": None, "timeout_s": 30.0}
+    assert saved["tracking"] == {"tensorboard": str(tmp_path / "tb"), "mlflow": None, "wandb": None, "callbacks": [],
+                                 "timeout_s": 30.0}
     assert simfl.load_run(tmp_path / "run").config == config
