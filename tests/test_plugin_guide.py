@@ -217,15 +217,15 @@ def check_clipped(folder: Path) -> None:
 
 def check_damped(folder: Path) -> None:
     """weight = alpha s(tau), times hinge(tau; a=2, b=4) past late_after = 2; the counter counts those."""
-    result = _run(folder, "damped_async.yaml")
+    result = simfl.run(simfl.load_config(folder / "damped_async.yaml"), out=folder / "runs" / "damped", progress=False)
     rows = _applied(result.client_updates)
     tau = rows.staleness.to_numpy(dtype=float)
     assert (tau > 4).any() and ((tau > 2) & (tau <= 4)).any() and (tau <= 2).any()
     hinge = np.where(tau <= 4.0, 1.0, 1.0 / (2.0 * (tau - 4.0) + 1.0))
     np.testing.assert_allclose(rows.weight, 0.6 * _s(tau) * np.where(tau > 2, hinge, 1.0), rtol=1e-12)
     assert result.manifest["late_updates"] == int((tau > 2).sum())
-    on_disk = json.loads((result.path / "manifest.json").read_text()) if result.path else None
-    assert on_disk is None or on_disk["late_updates"] == result.manifest["late_updates"]
+    on_disk = json.loads((folder / "runs" / "damped" / "manifest.json").read_text())
+    assert on_disk["late_updates"] == result.manifest["late_updates"]  # at the top level of the file
 
 
 def check_by_size(folder: Path) -> None:
@@ -342,7 +342,8 @@ def test_the_weight_column_table_matches_the_builtins():
     methods = [re.match(r"\| `(\w+)` \|", row).group(1) for row in table.splitlines()[2:]]
     assert sorted(methods) == sorted(registry.builtins("algorithm"))
     world = _merge(DRY, {"data": {"num_clients": 20}})
-    algorithm = {"fedasync": {"concurrency": 6}, "fedbuff": {"concurrency": 8, "buffer_size": 3},
+    algorithm = {"fedasync": {"concurrency": 6}, "fedbuff": {"concurrency": 8, "buffer_size": 3,
+                                                             "buffer_normalization": "weight"},
                  "fedavg": {"clients_per_round": 5}, "semisync": {"concurrency": 8, "period_s": 0.5},
                  "fedat": {"tiers": 2, "clients_per_round": 3}}
     for method in methods:
@@ -368,3 +369,53 @@ def test_the_weight_column_table_matches_the_builtins():
         if method == "fedavg":
             assert (tau == 0).all()
         np.testing.assert_allclose(rows.weight, expected, rtol=1e-12, err_msg=method)
+
+
+def test_the_aggregation_helpers_compute_the_guides_formulas():
+    """weighted_mean is weighted_average of the tasks' results (normalised); weighted_delta is
+    Σ w_k (x_start,k − x_k) / divisor, each task against its own start model (not normalised)."""
+    from types import SimpleNamespace
+
+    from simfl.api import weighted_average, weighted_delta, weighted_mean
+
+    rng = np.random.default_rng(0)
+    starts, results = rng.normal(size=(3, 5)), rng.normal(size=(3, 5))
+    tasks = [SimpleNamespace(params=x, i=i) for i, x in enumerate(starts)]
+    server = SimpleNamespace(params=rng.normal(size=5), results=lambda ts: [results[t.i] for t in ts])
+    w = [1.0, 2.0, 5.0]
+    np.testing.assert_allclose(weighted_mean(server, tasks, w), (results * np.c_[w]).sum(0) / 8.0)
+    np.testing.assert_allclose(weighted_mean(server, tasks, [2 * x for x in w]), weighted_mean(server, tasks, w))
+    np.testing.assert_allclose(weighted_delta(server, tasks, w, 4.0), ((starts - results) * np.c_[w]).sum(0) / 4.0)
+    with pytest.raises(ValueError):
+        weighted_average(list(results), [0.0, 0.0, 0.0])
+
+
+def test_the_selection_stream_is_the_guides_table():
+    """next() in [0, 1); index(n) = min(int(next() * n), n - 1), one draw; uniforms(n) = the next n draws."""
+    from simfl.rng import BlockUniforms
+
+    a, b = BlockUniforms(np.random.default_rng(7), block=16), BlockUniforms(np.random.default_rng(7), block=16)
+    for n in (1, 3, 10, 40):
+        drawn = a.uniforms(n)
+        assert isinstance(drawn, np.ndarray) and np.array_equal(drawn, [b.next() for _ in range(n)])
+        u = b.next()
+        assert type(u) is float and 0.0 <= u < 1.0 and a.index(n) == min(int(u * n), n - 1)
+
+
+def test_build_component_gives_what_a_run_uses():
+    from simfl.api import ServerOptimizer, build_component
+    from simfl.config.params import builtin_params
+
+    staleness = builtin_params("staleness", "hinge", a=1.0)
+    assert build_component(staleness) is staleness
+    assert isinstance(build_component(builtin_params("server_optimizer", "adam", lr=0.1)), ServerOptimizer)
+
+
+def test_the_guides_links_to_its_own_sections_resolve():
+    """Every ``(#anchor)`` of the guide names one of its headings (GitHub's slugs)."""
+    text = GUIDE.read_text(encoding="utf-8")
+    outside = re.sub(r"^```.*?^```", "", text, flags=re.MULTILINE | re.DOTALL)
+    headings = re.findall(r"^#+ (.+)$", outside, flags=re.MULTILINE)
+    slugs = {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+    links = set(re.findall(r"\]\(#([^)]+)\)", text))
+    assert links and links <= slugs, sorted(links - slugs)
