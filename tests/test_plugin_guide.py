@@ -299,7 +299,7 @@ def test_a_config_of_the_guide_runs_and_does_what_the_guide_says(name, guide):
 
 
 @pytest.mark.parametrize("block", _blocks("bash"), ids=lambda b: b.id)
-def test_the_commands_of_the_guide_run(block, guide, monkeypatch):
+def test_the_commands_of_the_guide_run(block, guide, monkeypatch, capsys):
     monkeypatch.chdir(guide)
     for line in block.code.replace("\\\n", " ").splitlines():  # a line ending in \ continues
         argv = shlex.split(line, comments=True)
@@ -312,6 +312,14 @@ def test_the_commands_of_the_guide_run(block, guide, monkeypatch):
             OUTPUT_CHECKS[out](guide, guide / out)
         if argv[1] == "plot":
             _check_plots(guide, guide / argv[2])
+        if argv[1] == "docs":  # a method's table: each of its own keys, with its description
+            from simfl.api import AlgorithmParams
+
+            shown = capsys.readouterr().out
+            params = registry.resolve("algorithm", argv[3], [guide]).params
+            own = {k: f for k, f in params.model_fields.items() if k not in AlgorithmParams.model_fields}
+            assert argv[2] == "algorithm" and own
+            assert all(f"| `{key}` | `{f.default}` | {f.description} |" in shown for key, f in own.items()), shown
 
 
 @pytest.mark.parametrize("block", _blocks("console"), ids=lambda b: b.id)
