@@ -14,7 +14,17 @@ the :class:`Server` API and the rules a plugin keeps, is ``docs/plugins.md``.
 * A **staleness function**: a :class:`StalenessFunction` subclass with ``__call__(tau)``.
 * A **server optimizer**: a :class:`ServerOptimizerSpec` subclass with ``build()`` returning a
   :class:`ServerOptimizer` (an init/update pair).
+
+A parameter that holds another component is annotated :data:`StalenessField`,
+:data:`SelectionField` or :data:`ServerOptimizerField` (``| None`` when optional); its default is
+a mapping (``Field({"type": "hinge", "a": 1.0}, description=...)``) or a factory
+(``Field(default_factory=default_staleness, description=...)``). The value a method receives is
+the component's validated parameters: a staleness function is called as it is, a server
+optimizer spec is built with ``.build()``, and :func:`build_component` gives the object a run
+would use for any of them (e.g. the :class:`Selector` of a ``SelectionField``).
 """
+
+from typing import Any
 
 from pydantic import Field
 
@@ -27,14 +37,34 @@ from simfl.engine.server import InFlight, OptimizerStep, Policy, Selector, Serve
 from simfl.engine.tasks import Task
 from simfl.errors import PluginError
 from simfl.methods.common import AsyncMethod, AsyncParams, ServerStepParams, default_staleness
-from simfl.registry import register
+from simfl.registry import component_of, register
 
-#: Annotation of a parameter that holds a staleness function (``{type: ..., ...}``).
+#: Annotation of a parameter that holds a staleness function (``{type: ..., ...}``); its value is
+#: the function (call it with τ).
 StalenessField = component_field("staleness")
-#: Annotation of a parameter that holds a client-selection policy.
+#: Annotation of a parameter that holds a client-selection policy; its value is the policy's
+#: ``Params`` (:func:`build_component` gives the :class:`Selector`).
 SelectionField = component_field("selection")
-#: Annotation of a parameter that holds a server optimizer (use ``ServerOptimizerField | None``).
+#: Annotation of a parameter that holds a server optimizer (use ``ServerOptimizerField | None``);
+#: its value is the :class:`ServerOptimizerSpec` (``.build()`` gives the :class:`ServerOptimizer`).
 ServerOptimizerField = component_field("server_optimizer")
+
+
+def build_component(params: Any) -> Any:
+    """The object a run uses for a component's validated parameters, as simfl builds its own.
+
+    Args:
+        params: the value of a component parameter (e.g. of a :data:`SelectionField`).
+
+    Returns:
+        A :class:`Selector` for a selection policy's ``Params``, a :class:`ServerOptimizer` for a
+        :class:`ServerOptimizerSpec`, the function itself for a :class:`StalenessFunction`, the
+        :class:`Policy` for a method's ``Params``.
+
+    Raises:
+        PluginError: ``params`` were not made by validating a component, or building it failed.
+    """
+    return component_of(params).build(params)
 
 __all__ = [
     "Field",
@@ -53,6 +83,7 @@ __all__ = [
     "StalenessField",
     "SelectionField",
     "ServerOptimizerField",
+    "build_component",
     "default_staleness",
     "AsyncMethod",
     "AsyncParams",

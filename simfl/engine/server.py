@@ -78,7 +78,7 @@ class Server:
         busy: True for clients with a task in flight (bool array; never write it).
         idle_means_eligible: True when every idle client may be dispatched (always online,
             no cool-down): a selection policy may skip eligibility checks then.
-        selection_stream: the seed tree's selection draws (``next()`` → a uniform in (0, 1),
+        selection_stream: the seed tree's selection draws (``next()`` → a uniform in [0, 1),
             ``index(n)`` → an integer in [0, n), ``uniforms(n)`` → an array); every policy
             that selects the same way from it makes the same choices.
     """
