@@ -14,6 +14,8 @@ the :class:`Server` API and the rules a plugin keeps, is ``docs/plugins.md``.
 * A **staleness function**: a :class:`StalenessFunction` subclass with ``__call__(tau)``.
 * A **server optimizer**: a :class:`ServerOptimizerSpec` subclass with ``build()`` returning a
   :class:`ServerOptimizer` (an init/update pair).
+* A **tracking callback** (``tracking.callbacks``): a :class:`Callback` subclass overriding some of
+  its hooks, with keys in a nested ``Params(CallbackParams)`` if it has any (``docs/tracking.md``).
 
 A parameter that holds another component is annotated :data:`StalenessField`,
 :data:`SelectionField` or :data:`ServerOptimizerField` (``| None`` when optional); its default is
@@ -38,6 +40,7 @@ from simfl.engine.tasks import Task
 from simfl.errors import PluginError
 from simfl.methods.common import AsyncMethod, AsyncParams, ServerStepParams, default_staleness
 from simfl.registry import component_of, register
+from simfl.tracking.callback import Callback, CallbackParams
 
 #: Annotation of a parameter that holds a staleness function (``{type: ..., ...}``); its value is
 #: the function (call it with τ).
@@ -100,4 +103,6 @@ __all__ = [
     "sgd",
     "register",
     "PluginError",
+    "Callback",
+    "CallbackParams",
 ]

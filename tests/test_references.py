@@ -18,12 +18,16 @@ SCANNED = ("simfl/**/*.py", "docs/*.md", "configs/**/*.yaml", "configs/**/*.md",
 
 _YEAR = r"(?:\(?\s*(?:[A-Z][\w'.]*\s+)?((?:19|20)\d{2})\)?)?"
 _ET_AL = re.compile(r"\b([A-Z][A-Za-z\-]+)\s+et\s+al\.(?:'s)?,?\s*" + _YEAR)
+#: Names written "A & B" that are products, not authors.
+_NOT_AUTHORS = ("Weights & Biases",)
 _GROUP = re.compile(r"\b([A-Z][a-z]+)((?:,\s+[A-Z][a-z]+)*\s*(?:&|,)\s*[A-Z][a-z]+)(?:'s)?,?\s*\(?((?:19|20)\d{2})?\)?")
 
 
 def citations(text: str) -> set[tuple[str, str | None]]:
     """``(first author, year or None)`` of every citation in ``text`` (whitespace-insensitive)."""
     text = re.sub(r"\s+", " ", text)
+    for name in _NOT_AUTHORS:
+        text = text.replace(name, "")
     found = {(m.group(1), m.group(2)) for m in _ET_AL.finditer(text)}
     for m in _GROUP.finditer(text):
         if "&" in m.group(2) or m.group(3):  # "A, B" alone is prose; "A & B" or a year makes it a citation

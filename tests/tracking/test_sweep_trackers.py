@@ -13,7 +13,7 @@ import pytest
 
 import simfl
 from simfl.sweep import run_sweep
-from tests.tracking.wandb_files import offline_runs, offline_wandb  # noqa: F401 (a fixture)
+from tests.tracking.wandb_files import offline_runs
 
 #: The callback module beside the sweep file: one JSONL file per run; it marks every import.
 REC = '''

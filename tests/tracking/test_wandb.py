@@ -13,7 +13,7 @@ from simfl.tracking.wandb_writer import MAX_TAG, X_AXIS, wandb_tags
 from tests.conftest import make_config
 from tests.tracking.helpers import DriftTrainer, expected_counts
 from tests.tracking.test_tensorboard import TRAINED
-from tests.tracking.wandb_files import offline_runs, offline_wandb  # noqa: F401 (a fixture)
+from tests.tracking.wandb_files import offline_runs
 
 WORLD = {"data": {"num_clients": 6}, "stop": {"sim_time_s": 6.0}, "eval": {"every_s": 1.5},
          "train": {"enabled": True}, "algorithm": {"type": "fedasync", "concurrency": 3}}

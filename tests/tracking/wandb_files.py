@@ -19,25 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-import pytest
 
 _HEADER = b":W&B"
 _HEADER_SIZE = 7  # ident (4), magic (2), version (1)
 _BLOCK = 32 * 1024
 _CHUNK = 7  # crc (4), length (2), type (1)
 _FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
-
-
-@pytest.fixture
-def offline_wandb(tmp_path, monkeypatch):
-    """W&B never touches the network or the user's folders (subprocesses and workers inherit it)."""
-    home = tmp_path / "wandb-home"
-    for name, value in {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "WANDB_ERROR_REPORTING": "false",
-                        "WANDB_DIR": home / "runs", "WANDB_CONFIG_DIR": home / "config",
-                        "WANDB_CACHE_DIR": home / "cache", "WANDB_DATA_DIR": home / "data"}.items():
-        monkeypatch.setenv(name, str(value))
-    monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    return home
 
 
 def records(path: Path) -> Iterator[bytes]:
