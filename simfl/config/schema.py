@@ -110,7 +110,10 @@ class DataConfig(Section):
     Datasets with their own clients (``leaf``, ``arrays``, ``huggingface``, ``python``): under
     ``partition: natural`` client ``c`` is the data's ``c``-th client (LEAF: users in file
     order; otherwise the distinct client ids in sorted order) and ``num_clients`` may be null
-    (all of them) or smaller (the first N). Their test split: the data's own test set when it
+    (all of them) or smaller (the first N); ``clients`` takes those named instead (LEAF: user
+    names; otherwise the client id as text), in the data's order, client ids renumbered 0..n-1.
+    Every run's ``clients.parquet`` names its clients (``client_name``: these names, else the
+    client id as text). Their test split: the data's own test set when it
     has one (LEAF ``test/``; ``x_test``/``y_test``; a ``test`` split or ``split`` column) —
     split by client when its client ids are training clients (client ``c``'s held-out data are
     its test rows, the global test set is their union), otherwise *shared* (held by no client:
