@@ -70,10 +70,9 @@ class Source:
 def id_names(ids) -> np.ndarray:
     """Client ids as names: an object array of ``str`` (``17`` → ``"17"``; bytes decoded as UTF-8)."""
     ids = np.asarray(ids)
-    if ids.dtype.kind in "iu":
-        return ids.astype(str).astype(object)
-    return np.array([v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) else str(v)
-                     for v in ids.tolist()], dtype=object)
+    values = ids.tolist()
+    text = (v.decode("utf-8", "backslashreplace") for v in values) if ids.dtype.kind == "S" else map(str, values)
+    return np.fromiter(text, dtype=object, count=len(values))
 
 
 def _offsets(sizes: np.ndarray) -> np.ndarray:
