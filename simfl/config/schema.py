@@ -20,6 +20,7 @@ from pydantic import (
     PrivateAttr,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -111,7 +112,10 @@ class DataConfig(Section):
     Datasets with their own clients (``leaf``, ``arrays``, ``huggingface``, ``python``): under
     ``partition: natural`` client ``c`` is the data's ``c``-th client (LEAF: users in file
     order; otherwise the distinct client ids in sorted order) and ``num_clients`` may be null
-    (all of them) or smaller (the first N). Their test split: the data's own test set when it
+    (all of them) or smaller (the first N); ``clients`` takes those named instead (LEAF: user
+    names; otherwise the client id as text), in the data's order, client ids renumbered 0..n-1.
+    Every run's ``clients.parquet`` names its clients (``client_name``: these names, else the
+    client id as text). Their test split: the data's own test set when it
     has one (LEAF ``test/``; ``x_test``/``y_test``; a ``test`` split or ``split`` column) —
     split by client when its client ids are training clients (client ``c``'s held-out data are
     its test rows, the global test set is their union), otherwise *shared* (held by no client:
@@ -127,15 +131,46 @@ class DataConfig(Section):
     num_clients: int | None = Field(
         30, ge=1,
         description="number of clients in the population; null = every client of the data's own split "
-        "(leaf, arrays, huggingface, python: the default there); under natural a smaller number takes the first N",
+        "(leaf, arrays, huggingface, python: the default there; with data.clients: as many as it names); under "
+        "natural a smaller number takes the first N",
+    )
+    clients: list[str] | None = Field(
+        None, min_length=1,
+        description="leaf/arrays/huggingface/python under partition natural: the data's clients to take, by name "
+        "(LEAF: user names; otherwise the client id as text, e.g. \"17\"; integers are read as text); they keep "
+        "the data's order (client ids 0..n-1 follow it, whatever the order of the list) and their own test rows; "
+        "null = the first num_clients",
     )
 
     @model_validator(mode="before")
     @classmethod
     def _all_clients_by_default(cls, data: Any) -> Any:
-        """A dataset that brings its own clients has all of them unless num_clients says otherwise."""
-        if isinstance(data, dict) and "num_clients" not in data and data.get("dataset") in SOURCE_DATASETS:
+        """A dataset that brings its own clients has all of them unless num_clients says otherwise;
+        ``clients`` names as many as it lists."""
+        if not isinstance(data, dict):
+            return data
+        named = data.get("clients")
+        if isinstance(named, list) and named and data.get("num_clients") is None:
+            return {**data, "num_clients": len(named)}
+        if "num_clients" not in data and data.get("dataset") in SOURCE_DATASETS:
             data = {**data, "num_clients": None}
+        return data
+
+    @field_validator("clients", mode="before")
+    @classmethod
+    def _names_as_text(cls, value: Any) -> Any:
+        """Client ids written as integers (``clients: [17, 23]``) are the names ``"17"``, ``"23"``."""
+        if isinstance(value, (list, tuple)):
+            return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+        return value
+
+    @model_serializer(mode="wrap")
+    def _without_absent_clients(self, handler) -> Any:
+        """A dump leaves ``clients`` out when it is null: configs written before the key keep their
+        dump, so their run ids (digests of it) stay the same."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("clients", 0) is None:
+            del data["clients"]
         return data
     partition: Literal["natural", "iid", "dirichlet", "shards", "flwr"] = Field(
         "natural",
@@ -252,6 +287,7 @@ class DataConfig(Section):
             key = ("data.num_classes" if self.num_classes is not None else
                    "data.input_dtype" if self.input_dtype != "auto" else "data.input_shape")
             raise key_error(key, f"only for datasets {', '.join(SOURCE_DATASETS)}, not {self.dataset}")
+        self._check_named_clients(own)
         if self.num_clients is None and not own:
             raise key_error(
                 "data.num_clients",
@@ -263,6 +299,24 @@ class DataConfig(Section):
         if own and self.num_clients is None and unresolved is not None:
             raise key_error(*unresolved)  # counting the data's clients failed (simfl.config.load.resolve_num_clients)
         return self
+
+    def _check_named_clients(self, own: bool) -> None:
+        """``clients``: a dataset with names of its own, partition natural, no name twice, and as many
+        as ``num_clients`` (which it sets when absent)."""
+        if self.clients is None:
+            return
+        if not own:
+            raise key_error("data.clients", f"selects clients by name, which only datasets with their own clients "
+                                            f"have ({', '.join(SOURCE_DATASETS)}), not {self.dataset}")
+        if self.partition != "natural":
+            raise key_error("data.clients", f"selects the data's own clients: only under partition natural, "
+                                            f"not {self.partition}")
+        twice = next((name for i, name in enumerate(self.clients) if name in self.clients[:i]), None)
+        if twice is not None:
+            raise key_error("data.clients", f"{twice!r} is listed twice")
+        if self.num_clients is not None and self.num_clients != len(self.clients):
+            raise key_error("data.num_clients", f"{self.num_clients} but data.clients names {len(self.clients)} "
+                                                "clients; leave num_clients out (or null) or make the two agree")
 
 
 # -------------------------------------------------------------------------- model

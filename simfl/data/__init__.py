@@ -9,7 +9,8 @@ client sizes from ``Purpose.DATA_SIZES``, splitting pools and holding out test s
 
 Entry points: :func:`dataset_info` (cheap), :func:`client_sizes` (cheap for synthetic +
 natural, equal to ``load_data(...).client_sizes``) and :func:`load_data`; what each client
-holds: :func:`label_counts` (per-client label counts, the table of ``simfl partition``).
+holds: :func:`label_counts` (per-client label counts, the table of ``simfl partition``); what
+each client is called: :func:`client_names` (the data's own names, ``data.clients`` selects by them).
 """
 
 from simfl.data.federated import (
@@ -39,6 +40,7 @@ from simfl.data.partition import (
     quantity_weights,
 )
 from simfl.data.loaders import SOURCE_DATASETS, clear_source_cache, load_source
+from simfl.data.names import client_names
 from simfl.data.source import Source, make_source
 from simfl.data.split import held_out_counts
 from simfl.data.synthetic import generate_synthetic_client, synthetic_sizes
@@ -58,6 +60,7 @@ __all__ = [
     "clear_source_cache",
     "dataset_info",
     "client_sizes",
+    "client_names",
     "load_data",
     "validate_data",
     "train_labels",

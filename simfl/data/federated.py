@@ -23,7 +23,8 @@ import numpy as np
 from simfl import registry
 from simfl.data.dataset import Pool, PooledDataset, dataset_of
 from simfl.data.info import DatasetInfo
-from simfl.data.loaders import NATURAL_ID_HINTS, SOURCE_DATASETS
+from simfl.data.loaders import SOURCE_DATASETS
+from simfl.data.names import chosen_clients
 from simfl.data.partition import (
     Partition,
     iid_sizes,
@@ -264,7 +265,8 @@ def _source_sizes(cfg: DataConfig, tree: SeedTree, src: Source) -> np.ndarray:
     if cfg.partition != "natural":
         labels = src.y if src.y_test is None else np.concatenate([src.y, src.y_test])
         return _minus_validation(cfg, train_counts(_partition(cfg, tree, labels).sizes, cfg.test_fraction))
-    sizes = np.diff(_natural_offsets(cfg, src))
+    chosen = chosen_clients(cfg, src)
+    sizes = src.sizes[chosen]
     return _minus_validation(cfg, sizes if src.x_test is not None else train_counts(sizes, cfg.test_fraction))
 
 
@@ -278,39 +280,38 @@ def _validation(cfg: DataConfig, tree: SeedTree, split: HeldOut) -> HeldOut:
     return with_validation(split, cfg.validation_fraction, tree)
 
 
-def _natural_offsets(cfg: DataConfig, src: Source) -> np.ndarray:
-    """Training-row offsets of the data's first ``num_clients`` clients."""
-    k = src.num_clients
-    if k is None:
-        raise DataError(f"data.partition: natural needs client ids in the data ({NATURAL_ID_HINTS[cfg.dataset]}); "
-                        f"{src.origin} has none: use iid, dirichlet or shards")
-    if cfg.num_clients > k:
-        raise DataError(f"data.num_clients: {cfg.num_clients} is more than the {k} clients of {src.origin}; "
-                        f"use null for all of them or at most {k} (the first N)")
-    return src.offsets[: cfg.num_clients + 1]
+def _natural_rows(cfg: DataConfig, src: Source, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (indices into the data's rows grouped by client, as ``offsets`` group them) and their
+    offsets, of the clients the run takes (:func:`~simfl.data.names.chosen_clients`)."""
+    chosen = chosen_clients(cfg, src)
+    sizes = np.diff(offsets)[chosen]
+    new_offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
+    starts = np.repeat(offsets[chosen] - new_offsets[:-1], sizes)
+    return np.arange(int(new_offsets[-1]), dtype=np.int64) + starts, new_offsets
 
 
 def _source_split(cfg: DataConfig, tree: SeedTree, src: Source) -> HeldOut:
     """Train and test rows of every client, as indices into ``concat(src.x, src.x_test)``.
 
-    ``natural``: the first ``num_clients`` of the data's clients; their own test rows (or the
-    shared test set), else ``test_fraction`` held out per client. Otherwise the train and test
-    rows are pooled, repartitioned and held out as for the other datasets.
+    ``natural``: the clients named by ``data.clients``, else the first ``num_clients`` of the
+    data's clients; their own test rows (or the shared test set, whole), else ``test_fraction``
+    held out per client. Otherwise the train and test rows are pooled, repartitioned and held out
+    as for the other datasets.
     """
     n = len(src.x)
     n_test = 0 if src.x_test is None else len(src.x_test)
     if cfg.partition != "natural":
         labels = src.y if src.y_test is None else np.concatenate([src.y, src.y_test])
         return held_out_split(_partition(cfg, tree, labels), cfg.test_fraction, tree)
-    offsets = _natural_offsets(cfg, src)
+    rows, offsets = _natural_rows(cfg, src, src.offsets)
     if src.x_test is None:
-        return held_out_split(natural_partition(np.diff(offsets)), cfg.test_fraction, tree)
+        return held_out_split(Partition(rows, offsets), cfg.test_fraction, tree)
     if src.test_offsets is None:  # shared: every test row, held by no client
-        test, test_offsets = np.arange(n, n + n_test, dtype=np.int64), np.zeros(cfg.num_clients + 1, dtype=np.int64)
+        test, test_offsets = np.arange(n, n + n_test, dtype=np.int64), np.zeros(len(offsets), dtype=np.int64)
     else:
-        test_offsets = src.test_offsets[: cfg.num_clients + 1]
-        test = np.arange(n, n + int(test_offsets[-1]), dtype=np.int64)
-    return HeldOut(np.arange(int(offsets[-1]), dtype=np.int64), offsets, test, test_offsets)
+        test, test_offsets = _natural_rows(cfg, src, src.test_offsets)
+        test = test + n
+    return HeldOut(rows, offsets, test, test_offsets)
 
 
 def _take(a: np.ndarray, b: np.ndarray | None, idx: np.ndarray) -> np.ndarray:

@@ -1,7 +1,8 @@
 """What every client holds: per-client label counts of the training split (``simfl partition``).
 
-The table has one row per client and label present, columns ``client_id``, ``label``,
-``count`` (all int64), sorted by client then label. Counts are of the training part of each
+The table has one row per client and label present, columns ``client_id``, ``client_name``
+(the client's name, :func:`~simfl.data.client_names`: the data's own, else the id as text),
+``label``, ``count`` (integers int64), sorted by client then label. Counts are of the training part of each
 client's samples, exactly as :func:`~simfl.data.load_data` builds it (held-out samples are
 not counted; concept drift, which relabels samples later in a run, is not applied), so a
 client's counts sum to its ``num_samples`` in ``clients.parquet``.
@@ -16,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from simfl.data.federated import train_labels
+from simfl.data.names import client_names
+from simfl.data.source import id_names
 from simfl.errors import DataError
 from simfl.rng import SeedTree
 
@@ -31,8 +34,10 @@ __all__ = [
     "read_label_counts",
 ]
 
-#: Columns of a label-count table, in order.
-LABEL_COUNT_COLUMNS = ("client_id", "label", "count")
+#: Columns of a label-count table, in order (``client_name`` may be missing from tables written
+#: before it existed; the others are integers).
+LABEL_COUNT_COLUMNS = ("client_id", "client_name", "label", "count")
+_INTEGER_COLUMNS = ("client_id", "label", "count")
 
 
 class LabelCountSummary(NamedTuple):
@@ -54,24 +59,27 @@ class LabelCountSummary(NamedTuple):
         )
 
 
-def label_count_table(labels: np.ndarray, offsets: np.ndarray) -> pd.DataFrame:
+def label_count_table(labels: np.ndarray, offsets: np.ndarray, names=None) -> pd.DataFrame:
     """The label-count table of clients grouped by ``offsets``.
 
     Args:
         labels: int labels (non-negative), grouped by client.
         offsets: client ``c`` holds ``labels[offsets[c]:offsets[c + 1]]``.
+        names: client ``c``'s name is ``names[c]``; None: its id as text.
 
     Returns:
-        One row per client and label present: ``client_id``, ``label``, ``count`` (int64),
-        sorted by ``client_id`` then ``label``.
+        One row per client and label present: ``client_id``, ``client_name``, ``label``,
+        ``count`` (int64), sorted by ``client_id`` then ``label``.
     """
     labels = np.asarray(labels, dtype=np.int64)
     sizes = np.diff(np.asarray(offsets, dtype=np.int64))
     client = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
     width = int(labels.max()) + 1 if len(labels) else 1
     keys, counts = np.unique(client * width + labels, return_counts=True)  # sorted: client, label
+    names = id_names(np.arange(len(sizes))) if names is None else np.asarray(names, dtype=object)
     return pd.DataFrame(
-        {"client_id": keys // width, "label": keys % width, "count": counts.astype(np.int64)},
+        {"client_id": keys // width, "client_name": names[keys // width], "label": keys % width,
+         "count": counts.astype(np.int64)},
         columns=list(LABEL_COUNT_COLUMNS),
     )
 
@@ -88,7 +96,7 @@ def label_counts(config: Config) -> pd.DataFrame:
         DataError: the data cannot be read, or some client would get no training sample.
     """
     y, offsets = train_labels(config.data, SeedTree(config.seed))
-    return label_count_table(y, offsets)
+    return label_count_table(y, offsets, client_names(config.data))
 
 
 def summarize_label_counts(counts: pd.DataFrame) -> LabelCountSummary:
@@ -116,19 +124,21 @@ def read_label_counts(path: str | Path) -> pd.DataFrame:
 
     Raises:
         DataError: the file is unreadable or not a label-count table (columns ``client_id``,
-            ``label``, ``count`` of integers, counts non-negative).
+            ``label``, ``count`` of integers, counts non-negative; ``client_name`` of text if present).
     """
     try:
         df = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a file that is not parquet
         raise DataError(f"{path}: not a readable parquet file ({type(exc).__name__})") from None
-    missing = [c for c in LABEL_COUNT_COLUMNS if c not in df.columns]
+    missing = [c for c in _INTEGER_COLUMNS if c not in df.columns]
     if missing:
         raise DataError(
             f"{path}: not a label-count table: no column {', '.join(missing)} "
             f"(expected {', '.join(LABEL_COUNT_COLUMNS)}; has {', '.join(map(str, df.columns)) or 'none'})"
         )
-    for col in LABEL_COUNT_COLUMNS:
+    if "client_name" in df.columns and not df["client_name"].map(lambda v: isinstance(v, str)).all():
+        raise DataError(f"{path}: column client_name must hold text (the clients' names)")
+    for col in _INTEGER_COLUMNS:
         if not pd.api.types.is_integer_dtype(df[col]):
             raise DataError(f"{path}: column {col} must hold integers, not {df[col].dtype}")
     if (df["count"] < 0).any():

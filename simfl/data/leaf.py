@@ -9,7 +9,7 @@ is one of
 * a folder of ``*.json`` files (e.g. LEAF's ``all_data/``) or a single ``.json`` file: all of
   the data, no test split.
 
-Files are read in name order; one client per user, in file order. With a ``test/`` folder,
+Files are read in name order; one client per user, in file order, named by the user's name. With a ``test/`` folder,
 client ``c``'s held-out data are its user's test samples (LEAF's split by sample) and the
 global test set is their union; when none of the test users is a training user (LEAF's split
 by user) the test set is shared, held by no client. Inputs must be numbers in the JSON:
@@ -175,7 +175,7 @@ def load_leaf(
             client_id_test = np.repeat(np.array([index[u] for u in t_users], dtype=np.int64), t_counts)
         origin = str(Path(path).expanduser())
     return make_source(origin, _rows(xs, ys, train_files, "x"), ys, client_id, x_test, y_test, client_id_test,
-                       input_dtype=input_dtype, num_classes=num_classes, input_shape=input_shape)
+                       client_names=users, input_dtype=input_dtype, num_classes=num_classes, input_shape=input_shape)
 
 
 def _rows(xs: list, ys: list, files: list[Path], name: str):

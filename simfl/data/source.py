@@ -10,6 +10,8 @@ Rules (documented for users in ``DataConfig``):
 
 * Clients are the distinct client ids in sorted order (LEAF passes user indices, so its clients
   keep file order); within a client, rows keep their order.
+* A client's *name* is its id as text (``str``: the integer 17 is ``"17"``, bytes are decoded as
+  UTF-8), unless the reader gives names of its own (LEAF: the user names).
 * A test set whose client ids are all training clients is split by client (client ``c``'s
   held-out data are its test rows); one with no client ids, or whose ids are none of the
   training clients (LEAF's split by user), is a *shared* test set held by no client; ids that
@@ -27,7 +29,7 @@ import numpy as np
 from simfl.data.info import DatasetInfo
 from simfl.errors import DataError
 
-__all__ = ["Source", "make_source", "feature_matrix", "INPUT_DTYPES"]
+__all__ = ["Source", "make_source", "feature_matrix", "id_names", "INPUT_DTYPES"]
 
 #: Values of ``data.input_dtype``.
 INPUT_DTYPES = ("auto", "float32", "int64")
@@ -50,6 +52,7 @@ class Source:
     test_offsets: np.ndarray | None  # int64 (clients + 1,): test set split by client; None: shared or absent
     clients: np.ndarray | None  # the data's client ids, client k = clients[k]
     info: DatasetInfo
+    names: np.ndarray | None = None  # object array of str: client k's name; None without client ids
 
     @property
     def num_clients(self) -> int | None:
@@ -62,6 +65,14 @@ class Source:
         if self.offsets is None:
             raise DataError(f"{self.origin}: the data have no client ids, so no natural split")
         return np.diff(self.offsets)
+
+
+def id_names(ids) -> np.ndarray:
+    """Client ids as names: an object array of ``str`` (``17`` → ``"17"``; bytes decoded as UTF-8)."""
+    ids = np.asarray(ids)
+    values = ids.tolist()
+    text = (v.decode("utf-8", "backslashreplace") for v in values) if ids.dtype.kind == "S" else map(str, values)
+    return np.fromiter(text, dtype=object, count=len(values))
 
 
 def _offsets(sizes: np.ndarray) -> np.ndarray:
@@ -161,6 +172,7 @@ def make_source(
     y_test=None,
     client_id_test=None,
     *,
+    client_names=None,
     input_dtype: str = "auto",
     num_classes: int | None = None,
     input_shape: tuple[int, ...] | None = None,
@@ -173,6 +185,8 @@ def make_source(
         client_id: one client id per training row, or None.
         x_test, y_test: the data's own test set (both or neither).
         client_id_test: one client id per test row, or None (needs ``client_id``).
+        client_names: the name of each client id in sorted order (LEAF: its users, whose ids are
+            their indices); None = each id as text (:func:`id_names`).
         input_dtype: ``auto`` | ``float32`` | ``int64``.
         num_classes: labels must lie in ``[0, num_classes)``; None = the largest label + 1.
         input_shape: reshape every sample to this shape (same number of values), or None.
@@ -193,7 +207,7 @@ def make_source(
         raise DataError(f"{origin}: client_id_test needs client_id and x_test")
     if x_test is not None:
         x_test, y_test = _test_set(origin, x, x_test, y_test, input_shape)
-    offsets = test_offsets = clients = None
+    offsets = test_offsets = clients = names = None
     if client_id is not None:
         ids = _ids(origin, "client_id", client_id, n)
         clients, inverse = np.unique(ids, return_inverse=True)
@@ -203,8 +217,11 @@ def make_source(
         offsets = _offsets(np.bincount(inverse, minlength=len(clients)))
         if client_id_test is not None:
             x_test, y_test, test_offsets = _test_by_client(origin, clients, client_id_test, x_test, y_test)
+        names = id_names(clients) if client_names is None else np.array([str(n) for n in client_names], dtype=object)
+        if len(names) != len(clients):
+            raise ValueError(f"{origin}: {len(names)} client names for {len(clients)} clients")
     info = _info(origin, x, y, x_test, y_test, num_classes)
-    return Source(origin, x, y, offsets, x_test, y_test, test_offsets, clients, info)
+    return Source(origin, x, y, offsets, x_test, y_test, test_offsets, clients, info, names)
 
 
 def _test_set(origin: str, x: np.ndarray, x_test, y_test, input_shape) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,9 @@
 """What each client holds: the client x label heatmap of a label-count table.
 
-The table is ``simfl partition``'s (``client_id``, ``label``, ``count``; one row per client
-and label present, see :mod:`simfl.data.inventory`). Clients are drawn as rows sorted by
+The table is ``simfl partition``'s (``client_id``, ``client_name``, ``label``, ``count``; one
+row per client and label present, see :mod:`simfl.data.inventory`). Rows are labelled with the
+clients' names (LEAF users, the data's client ids; shortened past
+:data:`~simfl.plots.labels.NAME_WIDTH` characters), or their ids when the table has no names. Clients are drawn as rows sorted by
 their dominant label (the one they hold most of; ties to the smaller label), then by that
 label's share (largest first), then by ``client_id``, so label skew shows as a staircase of
 blocks. Beyond ``max_rows`` clients, consecutive clients of that order are pooled into
@@ -18,6 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from simfl.plots._common import axes_or_new, fit_title, require_columns, tick_font_size
+from simfl.plots.labels import client_labels
 
 __all__ = ["HeatmapData", "heatmap_data", "partition_heatmap", "row_ticks", "MAX_ROWS"]
 
@@ -107,8 +110,9 @@ def partition_heatmap(
 
     Returns:
         The matplotlib Figure; its image holds :func:`heatmap_data`'s values. Rows are labelled
-        with their client id (pooled rows: their clients' positions in the sorted order), every
-        row when the labels fit, else every ``k``-th (:func:`row_ticks`); there is no grid.
+        with their client's name (``client_name``; else its id; pooled rows: their clients'
+        positions in the sorted order), every row when the labels fit, else every ``k``-th
+        (:func:`row_ticks`); there is no grid.
     """
     data = heatmap_data(counts, value, max_rows)
     num_clients = sum(len(r) for r in data.rows)
@@ -133,9 +137,16 @@ def partition_heatmap(
         ax.set_ylabel(f"clients in sorted order ({per_row} clients pooled per row)")
         title = f"Label mix of {num_clients} clients in {len(data.rows)} rows, sorted by dominant label"
     else:
-        texts = [str(data.rows[t][0]) for t in positions]
-        ax.set_ylabel("client (id)")
+        texts, named = client_labels([data.rows[t][0] for t in positions], _names(counts))
+        ax.set_ylabel("client" if named else "client (id)")
         title = f"Label mix of {num_clients} clients, sorted by dominant label"
     ax.set_yticks(positions, texts, fontsize=tick_font_size(len(positions) > 40))
     fit_title(ax, title, width_in=fig.get_figwidth())
     return fig
+
+
+def _names(counts: pd.DataFrame) -> pd.DataFrame | None:
+    """``client_id``, ``client_name`` of each client of a label-count table, or None without names."""
+    if "client_name" not in counts.columns:
+        return None
+    return counts[["client_id", "client_name"]].drop_duplicates("client_id")

@@ -35,6 +35,9 @@ __all__ = [
     "set_labels",
     "label_context",
     "wrap",
+    "client_label",
+    "client_labels",
+    "NAME_WIDTH",
     "round_measured",
     "held_fixed_labels",
     "sweep_axis_labels",
@@ -182,6 +185,38 @@ def wrap(text: str, width_in: float, fontsize_pt: float = 10.0) -> str:
     """``text`` broken into lines that fit ``width_in`` inches at ``fontsize_pt`` (a title never clipped)."""
     chars = max(20, int(width_in * 72 / (0.55 * fontsize_pt)))
     return "\n".join(textwrap.wrap(text, chars)) if len(text) > chars else text
+
+
+#: Most characters of a client's name in a tick label; longer names keep their start and end.
+NAME_WIDTH = 16
+
+
+def client_label(name: Any, width: int = NAME_WIDTH) -> str:
+    """A client's name for a tick label: as it is up to ``width`` characters, else its first and last
+    characters around an ellipsis (``"f3795_00_very_long"`` → ``"f3795_00_v…_long"`` at width 16; names
+    often share a prefix, and the end tells them apart)."""
+    text = str(name)
+    if len(text) <= width:
+        return text
+    tail = max((width - 1) // 3, 1)
+    return f"{text[: width - 1 - tail]}…{text[-tail:]}"
+
+
+def client_labels(ids: Iterable[Any], clients=None) -> tuple[list[str], bool]:
+    """Tick labels of the clients ``ids``: their names from the ``client_name`` column of
+    ``clients`` (a table with ``client_id``), shortened (:func:`client_label`), else the ids.
+
+    Returns:
+        ``(labels, named)``: ``named`` is True when some name is not just the client's id.
+    """
+    ids = list(ids)
+    if clients is None or "client_name" not in getattr(clients, "columns", ()):
+        return [str(c) for c in ids], False
+    names = dict(zip(clients["client_id"].tolist(), clients["client_name"].tolist()))
+    plain = [i.item() if hasattr(i, "item") else i for i in ids]
+    texts = [names[c] if isinstance(names.get(c), str) else str(c) for c in plain]  # no name (older runs): the id
+    named = any(t != str(c) for t, c in zip(texts, ids))
+    return [client_label(t) for t in texts], named
 
 
 def round_measured(table, decimals: int = 1):

@@ -54,7 +54,7 @@ from simfl.plots._common import (
     require_columns,
     tick_font_size,
 )
-from simfl.plots.labels import axis_label, wrap
+from simfl.plots.labels import axis_label, client_labels, wrap
 from simfl.plots.style import NEUTRAL, PHASE_COLORS
 
 __all__ = ["plot_client_timeline", "PHASES", "timeline_clients", "round_table"]
@@ -114,7 +114,8 @@ def timeline_clients(
 ) -> pd.DataFrame:
     """The clients shown, one row each in display order (top first): ``client_id``, ``label``, ``kept``.
 
-    With ``clients``, rows are ordered by ``seconds_per_sample``, fastest first. Every client in
+    With ``clients``, rows are ordered by ``seconds_per_sample``, fastest first, and labelled with
+    the client's name (its ``client_name``, shortened; else its id) and speed. Every client in
     ``keep`` (e.g. the rounds' stragglers) is shown, even beyond ``max_clients``; the remaining
     rows up to ``max_clients`` are evenly spaced ranks of the others (fastest and slowest
     included). Without ``clients``, the ``keep`` clients and then the lowest client ids that have
@@ -133,7 +134,8 @@ def timeline_clients(
             rest = rest[np.unique(np.linspace(0, len(rest) - 1, room).round().astype(int))] if room else rest[:0]
         ranked = ranked.iloc[np.sort(np.concatenate([np.flatnonzero(must), rest]))]
         ids = ranked["client_id"].to_numpy()
-        labels = [f"{c}: {s:.2g} s/sample" for c, s in zip(ids, ranked["seconds_per_sample"])]
+        names, _ = client_labels(ids, clients)
+        labels = [f"{name}: {s:.2g} s/sample" for name, s in zip(names, ranked["seconds_per_sample"])]
     else:
         others = [c for c in np.sort(client_updates["client_id"].unique()) if int(c) not in keep]
         ids = np.sort(np.array(keep + others[: max(max_clients - len(keep), 0)], dtype=np.int64))
@@ -210,7 +212,7 @@ def plot_client_timeline(
         client_updates: the ``client_updates`` table of one run.
         offline: offline intervals, columns ``client_id, start_s, end_s``; None: none drawn.
         clients: the ``clients`` table; when given, rows are sorted by ``seconds_per_sample``
-            (fastest at the top) and labelled with client id and speed.
+            (fastest at the top) and labelled with client name (else id) and speed.
         t_min: left end of the time window (simulated s).
         t_max: right end, normally the run's end; None: the latest dispatch or end time in
             ``client_updates``.

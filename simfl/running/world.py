@@ -275,6 +275,7 @@ def build_world(config: Config, trainer: Trainer | None, model: Callable | None,
     else:
         trainer, model_bytes = None, dry_model_bytes(config, model)
     shares = label_share(federated.y, federated.offsets, coupling.labels) if by_label else None
-    population = build_population(config.heterogeneity, sizes, tree, shares)
+    names = None if notes.get("client_sizes_from") == "trainer" else fl_data.client_names(config.data)
+    population = build_population(config.heterogeneity, sizes, tree, shares, names)
     settings = engine_settings(config, population.num_samples)
     return World(config, trainer, population, settings, model_bytes, notes)

@@ -60,6 +60,7 @@ class Population:
     tree: SeedTree
     speed: object | None = None  # a SpeedModel (simfl.scenario.speed); None = constant speed
     extra_columns: dict = field(default_factory=dict)  # more per-client columns for clients.parquet
+    names: np.ndarray | None = None  # str per client (the data's own names); None: str(client id)
 
     @property
     def size(self) -> int:
@@ -85,10 +86,13 @@ class Population:
         return lambda client, k: splitmix_ppf_from_state(ppf, int(states[client]), k)
 
     def table(self) -> pd.DataFrame:
-        """``clients.parquet``: the population only, no per-run outcome."""
+        """``clients.parquet``: the population only, no per-run outcome; ``client_name`` is the
+        data's name of the client (:func:`simfl.data.client_names`), else its id as text."""
+        ids = np.arange(self.size, dtype=np.int64)
         return pd.DataFrame(
             {
-                "client_id": np.arange(self.size, dtype=np.int64),
+                "client_id": ids,
+                "client_name": self.names if self.names is not None else ids.astype(str).astype(object),
                 "num_samples": self.num_samples.astype(np.int64),
                 "seconds_per_sample": self.seconds_per_sample,
                 "latency_s": self.latency_s,
@@ -109,7 +113,8 @@ def _draw(dist: Distribution, tree: SeedTree, purpose: Purpose, n: int) -> np.nd
 
 
 def build_population(
-    heterogeneity, num_samples: np.ndarray, tree: SeedTree, label_share: np.ndarray | None = None
+    heterogeneity, num_samples: np.ndarray, tree: SeedTree, label_share: np.ndarray | None = None,
+    names: np.ndarray | None = None,
 ) -> Population:
     """Draw (or read from a trace) every client's profile.
 
@@ -119,6 +124,7 @@ def build_population(
         tree: the run's seed tree.
         label_share: per client, the share of its samples with the coupled labels (needed
             only for ``coupling.by: label``).
+        names: each client's name (``clients.parquet``'s ``client_name``); None: its id as text.
     """
     n = len(num_samples)
     compute, network = heterogeneity.compute, heterogeneity.network
@@ -151,4 +157,5 @@ def build_population(
         tree=tree,
         speed=speed,
         extra_columns=extra,
+        names=None if names is None else np.asarray(names, dtype=object),
     )

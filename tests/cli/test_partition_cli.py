@@ -42,8 +42,9 @@ def test_partition_writes_the_counts_of_load_data_and_prints_their_summary(cfg, 
     config = load_config(cfg, ["data.num_clients=15"])
     data = load_data(config.data, SeedTree(7))
     table = pd.read_parquet(out)
-    assert list(table.columns) == ["client_id", "label", "count"]
-    assert all(dtype == np.int64 for dtype in table.dtypes)
+    assert list(table.columns) == ["client_id", "client_name", "label", "count"]
+    assert all(table[c].dtype == np.int64 for c in ("client_id", "label", "count"))
+    assert table["client_name"].tolist() == [str(c) for c in table["client_id"]]  # digits: no names of its own
     # A direct recount of each client's training labels.
     for c in range(15):
         y = data.client(c)[1]
