@@ -204,7 +204,7 @@ def _add_partition_command(sub: argparse._SubParsersAction) -> None:
             "Build a config's clients' data and count the labels of each client's training split "
             "(held-out samples excluded, as a run trains). Prints clients, client sizes "
             "(min / median / max) and mean labels per client; with --out, writes the counts "
-            "(columns client_id, label, count; one row per client and label present), which "
+            "(columns client_id, client_name, label, count; one row per client and label present), which "
             "'simfl plot FILE.parquet' draws as a client x label heatmap."
         ),
     )

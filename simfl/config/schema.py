@@ -176,7 +176,7 @@ class DataConfig(Section):
         "natural",
         description="natural (synthetic: one generated distribution per client; leaf/arrays/huggingface/python: "
         "the data's own clients) | iid (equal sizes) | "
-        "dirichlet (Hsu et al. 2019: each client's label mix ~ Dir(dirichlet_alpha · class frequencies)) | shards (McMahan et al.: sorted by label, "
+        "dirichlet (Hsu et al. 2019: each client's label mix ~ Dir(dirichlet_alpha · class frequencies)) | shards (McMahan et al. 2017: sorted by label, "
         "shards_per_client shards each) | flwr (a Flower Datasets partitioner: flwr_partitioner, flwr_kwargs; "
         "needs flwr-datasets)",
     )
