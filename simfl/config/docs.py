@@ -22,6 +22,7 @@ from simfl.config.messages import model_classes
 from simfl.config.params import ALGORITHM_DOC, AlgorithmParams, choices, component_ref
 from simfl.config.executors import EXECUTORS
 from simfl.config.schema import MODELS, Config
+from simfl.data.kinds import NATURAL_ID_HINTS, PATH_HELP
 from simfl.scenario.availability import AVAILABILITY_MODELS
 from simfl.scenario.distributions import DISTRIBUTIONS
 from simfl.scenario.spread import TRUNCATED_NORMAL_MAX_CV, WEIBULL_MAX_CV
@@ -171,12 +172,13 @@ def component_doc(kind: str, name: str, search_path=(), level: int = 3) -> str:
 
 def _dataset_notes(kind: str, name: str) -> str:
     """What a built-in dataset kind reads (``data.path``) and where its own clients come from."""
-    entry = registry.BUILTINS[kind].get(name) if kind == "dataset" else None
+    if kind != "dataset":
+        return ""
     notes = []
-    if getattr(entry, "path_help", None):
-        notes.append(f"* `data.path`: {entry.path_help}")
-    if getattr(entry, "natural_ids", None):
-        notes.append(f"* its own clients: {entry.natural_ids}")
+    if name in PATH_HELP:
+        notes.append(f"* `data.path`: {PATH_HELP[name]}")
+    if name in NATURAL_ID_HINTS:
+        notes.append(f"* its own clients: {NATURAL_ID_HINTS[name]}")
     return "\n" + "\n".join(notes) + "\n" if notes else ""
 
 

@@ -280,10 +280,9 @@ def _validation(cfg: DataConfig, tree: SeedTree, split: HeldOut) -> HeldOut:
     return with_validation(split, cfg.validation_fraction, tree)
 
 
-def _natural_rows(cfg: DataConfig, src: Source, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _natural_rows(chosen: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows (indices into the data's rows grouped by client, as ``offsets`` group them) and their
-    offsets, of the clients the run takes (:func:`~simfl.data.names.chosen_clients`)."""
-    chosen = chosen_clients(cfg, src)
+    offsets, of the ``chosen`` clients (:func:`~simfl.data.names.chosen_clients`)."""
     sizes = np.diff(offsets)[chosen]
     new_offsets = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).astype(np.int64)
     starts = np.repeat(offsets[chosen] - new_offsets[:-1], sizes)
@@ -303,13 +302,14 @@ def _source_split(cfg: DataConfig, tree: SeedTree, src: Source) -> HeldOut:
     if cfg.partition != "natural":
         labels = src.y if src.y_test is None else np.concatenate([src.y, src.y_test])
         return held_out_split(_partition(cfg, tree, labels), cfg.test_fraction, tree)
-    rows, offsets = _natural_rows(cfg, src, src.offsets)
+    chosen = chosen_clients(cfg, src)
+    rows, offsets = _natural_rows(chosen, src.offsets)
     if src.x_test is None:
         return held_out_split(Partition(rows, offsets), cfg.test_fraction, tree)
     if src.test_offsets is None:  # shared: every test row, held by no client
         test, test_offsets = np.arange(n, n + n_test, dtype=np.int64), np.zeros(len(offsets), dtype=np.int64)
     else:
-        test, test_offsets = _natural_rows(cfg, src, src.test_offsets)
+        test, test_offsets = _natural_rows(chosen, src.test_offsets)
         test = test + n
     return HeldOut(rows, offsets, test, test_offsets)
 

@@ -137,16 +137,9 @@ def partition_heatmap(
         ax.set_ylabel(f"clients in sorted order ({per_row} clients pooled per row)")
         title = f"Label mix of {num_clients} clients in {len(data.rows)} rows, sorted by dominant label"
     else:
-        texts, named = client_labels([data.rows[t][0] for t in positions], _names(counts))
+        texts, named = client_labels([data.rows[t][0] for t in positions], counts)
         ax.set_ylabel("client" if named else "client (id)")
         title = f"Label mix of {num_clients} clients, sorted by dominant label"
     ax.set_yticks(positions, texts, fontsize=tick_font_size(len(positions) > 40))
     fit_title(ax, title, width_in=fig.get_figwidth())
     return fig
-
-
-def _names(counts: pd.DataFrame) -> pd.DataFrame | None:
-    """``client_id``, ``client_name`` of each client of a label-count table, or None without names."""
-    if "client_name" not in counts.columns:
-        return None
-    return counts[["client_id", "client_name"]].drop_duplicates("client_id")
