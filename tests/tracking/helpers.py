@@ -9,6 +9,28 @@ import pandas as pd
 
 from simfl.tracking import Callback
 
+#: A dry sweep of four runs (FedAsync and FedBuff, two concurrencies, one seed) in a tiny world;
+#: ``{tracking}`` is its base's tracking section, a YAML flow mapping (see :func:`tracked_sweep`).
+_SWEEP = """\
+base:
+  data: {{num_clients: 8}}
+  train: {{enabled: false}}
+  stop: {{sim_time_s: 6}}
+  eval: {{every_s: 2.0}}
+  tracking: {tracking}
+grid:
+  algorithm.concurrency: [2, 4]
+variants:
+  async: {{algorithm.type: fedasync}}
+  buff: {{algorithm.type: fedbuff, algorithm.buffer_size: 2}}
+seeds: 1
+"""
+
+
+def tracked_sweep(tracking: str) -> str:
+    """The text of the four-run sweep file whose base tracks with ``tracking`` (a YAML flow mapping)."""
+    return _SWEEP.format(tracking=tracking)
+
 
 class Recorder(Callback):
     """Keeps every call, in order: ``calls`` holds ``(hook, record)`` pairs."""

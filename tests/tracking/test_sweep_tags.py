@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import textwrap
 
 import numpy as np
 import pytest
@@ -14,27 +13,14 @@ from simfl.config.load import dump_config
 from simfl.sweep.spec import run_id_of
 from simfl.errors import ConfigError
 from simfl.sweep import plan_sweep, run_sweep
+from tests.tracking.helpers import tracked_sweep
 from tests.tracking.test_tensorboard import hparams_of, read_events, text_of
 
-SWEEP = """
-base:
-  data: {{num_clients: 8}}
-  train: {{enabled: false}}
-  stop: {{sim_time_s: 6}}
-  eval: {{every_s: 2.0}}
-  tracking: {{tensorboard: {tb}}}
-grid:
-  algorithm.concurrency: [2, 4]
-variants:
-  async: {{algorithm.type: fedasync}}
-  buff: {{algorithm.type: fedbuff, algorithm.buffer_size: 2}}
-seeds: 1
-"""
 
 
 def test_sweep_runs_are_named_by_run_id_and_tagged_with_their_swept_keys(tmp_path):
     sweep = tmp_path / "sweep.yaml"
-    sweep.write_text(textwrap.dedent(SWEEP.format(tb=tmp_path / "tb")))
+    sweep.write_text(tracked_sweep(f"{{tensorboard: {tmp_path / 'tb'}}}"))
     outcome = run_sweep(sweep, out=tmp_path / "out", workers=1, progress=False)
     df = outcome.summary
     assert len(df) == 4 and (df.status == "complete").all()
@@ -58,9 +44,9 @@ def test_sweep_runs_are_named_by_run_id_and_tagged_with_their_swept_keys(tmp_pat
 
 def test_tracking_is_not_part_of_a_run_id(tmp_path):
     with_tb = tmp_path / "a.yaml"
-    with_tb.write_text(textwrap.dedent(SWEEP.format(tb=tmp_path / "tb")))
+    with_tb.write_text(tracked_sweep(f"{{tensorboard: {tmp_path / 'tb'}}}"))
     without = tmp_path / "b.yaml"
-    without.write_text(textwrap.dedent(SWEEP.format(tb="null")))
+    without.write_text(tracked_sweep("{tensorboard: null}"))
     ids = [[p.run_id for p in plan_sweep(path)[2]] for path in (with_tb, without)]
     assert ids[0] == ids[1] and len(set(ids[0])) == 4
     # the id hashes the resolved config as written without the sections that do not change results

@@ -6,13 +6,13 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 
 import pandas as pd
 import pytest
 
 import simfl
 from simfl.sweep import run_sweep
+from tests.tracking.helpers import tracked_sweep
 from tests.tracking.wandb_files import offline_runs
 
 #: The callback module beside the sweep file: one JSONL file per run; it marks every import.
@@ -49,28 +49,13 @@ class Rec(Callback):
         self.file.write(json.dumps(record) + "\\n")
 '''
 
-SWEEP = """
-base:
-  data: {{num_clients: 8}}
-  train: {{enabled: false}}
-  stop: {{sim_time_s: 6}}
-  eval: {{every_s: 2.0}}
-  tracking:
-    wandb: {{mode: offline, dir: {wb}, project: sweeps}}
-    callbacks: [{{type: rec_sweep:Rec, folder: {jsonl}}}]
-grid:
-  algorithm.concurrency: [2, 4]
-variants:
-  async: {{algorithm.type: fedasync}}
-  buff: {{algorithm.type: fedbuff, algorithm.buffer_size: 2}}
-seeds: 1
-"""
 
 
 def _sweep(tmp_path):
     (tmp_path / "rec_sweep.py").write_text(REC)
     path = tmp_path / "sweep.yaml"
-    path.write_text(textwrap.dedent(SWEEP.format(wb=tmp_path / "wb", jsonl=tmp_path / "jsonl")))
+    path.write_text(tracked_sweep(f"{{wandb: {{mode: offline, dir: {tmp_path / 'wb'}, project: sweeps}}, "
+                                  f"callbacks: [{{type: rec_sweep:Rec, folder: {tmp_path / 'jsonl'}}}]}}"))
     return path
 
 
